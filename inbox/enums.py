@@ -1,0 +1,84 @@
+"""The closed vocabularies of the store: statuses, outcomes and policies."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    CHAT = "chat"
+    TASK = "task"
+    WEBHOOK = "webhook"
+    EVENT = "event"
+    SYSTEM = "system"
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_live(self) -> bool:
+        """A live row still has work ahead of it; ended rows are history."""
+        return self in LIVE_STATUSES
+
+
+LIVE_STATUSES = frozenset({Status.PENDING, Status.RUNNING, Status.PAUSED})
+
+
+class Outcome(StrEnum):
+    """How one run (one attempt at one occurrence) ended."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    SCRIPT_ERROR = "script_error"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+    MISSED = "missed"
+    SILENT = "silent"
+
+
+# The status an occurrence row is left in once its run ends with this outcome.
+STATUS_AFTER: dict[Outcome, Status] = {
+    Outcome.COMPLETED: Status.COMPLETED,
+    Outcome.SILENT: Status.COMPLETED,
+    Outcome.FAILED: Status.FAILED,
+    Outcome.TIMEOUT: Status.FAILED,
+    Outcome.INTERRUPTED: Status.FAILED,
+    Outcome.SCRIPT_ERROR: Status.FAILED,
+    Outcome.SKIPPED: Status.SKIPPED,
+    Outcome.MISSED: Status.SKIPPED,
+}
+
+
+class CatchUp(StrEnum):
+    """What a series does with slots that passed while it could not run."""
+
+    ONCE = "once"
+    SKIP = "skip"
+    ALL = "all"
+
+
+class ContextMode(StrEnum):
+    SESSION = "session"
+    SERIES = "series"
+    FRESH = "fresh"
+
+
+class TaskFilter(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ENDED = "ended"
+    ALL = "all"
+
+
+class OutboxKind(StrEnum):
+    REPLY = "reply"
+    REMINDER = "reminder"
+    SYSTEM = "system"

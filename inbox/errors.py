@@ -1,0 +1,33 @@
+"""Errors the public API raises.
+
+Every rejection of user input is an :class:`InvalidInput` naming the field, so the CLI can print one line
+and exit 2, the HTTP API can answer 422, and the agent's tools can hand the model an error it can act on.
+"""
+
+from __future__ import annotations
+
+
+class InboxError(Exception):
+    """Base class of the errors this package raises on purpose."""
+
+
+class InvalidInput(InboxError, ValueError):
+    """The caller gave a value that cannot be accepted; nothing was written."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFound(InboxError, LookupError):
+    """No message, task or run has the given id (or id prefix)."""
+
+    def __init__(self, what: str, ident: str) -> None:
+        super().__init__(f"no {what} with id {ident!r}")
+        self.what = what
+        self.ident = ident
+
+
+class Conflict(InboxError):
+    """The request is well formed but the target's state does not allow it (e.g. resuming a cancelled task)."""

@@ -1,0 +1,1 @@
+"""The message store: tables, migrations, series operations, endings and catch-up."""

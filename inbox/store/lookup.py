@@ -1,0 +1,85 @@
+"""Finding rows: a series by its id, any occurrence's id, or an unambiguous id prefix."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from inbox.enums import LIVE_STATUSES
+from inbox.errors import InvalidInput, NotFound
+from inbox.store.models import MessageIn
+
+MIN_PREFIX = 6
+
+
+def find_message(db: Session, ident: str) -> MessageIn:
+    ident = ident.strip().upper()
+    if not ident:
+        raise InvalidInput("id", "must not be empty")
+    row = db.get(MessageIn, ident)
+    if row is not None:
+        return row
+    if len(ident) < MIN_PREFIX:
+        raise NotFound("task", ident)
+    matches = db.exec(select(MessageIn).where(col(MessageIn.id).startswith(ident)).limit(2)).all()
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFound("task", ident)
+    raise InvalidInput("id", f"{ident!r} matches several messages; give more characters")
+
+
+def find_series_id(db: Session, ident: str) -> str:
+    row = find_message(db, ident)
+    if row.series_id is None:
+        raise InvalidInput("id", f"{row.id} is a {row.kind} message, not a task")
+    return row.series_id
+
+
+def chain_rows(db: Session, series_id: str) -> list[MessageIn]:
+    """The rows of a series that carry its schedule, oldest first (run-now and missed records excluded)."""
+    query = select(MessageIn).where(MessageIn.series_id == series_id, col(MessageIn.is_extra).is_(False))
+    return list(db.exec(query.order_by(col(MessageIn.id))).all())
+
+
+def live_row(db: Session, series_id: str, *, lock: bool = False) -> MessageIn | None:
+    query = select(MessageIn).where(
+        MessageIn.series_id == series_id,
+        col(MessageIn.is_extra).is_(False),
+        col(MessageIn.status).in_([s.value for s in LIVE_STATUSES]),
+    )
+    if lock:
+        query = query.with_for_update()
+    return db.exec(query).first()
+
+
+def latest_row(db: Session, series_id: str) -> MessageIn:
+    """The live row, or else the newest row of the chain: it holds the series' current definition."""
+    row = live_row(db, series_id)
+    if row is not None:
+        return row
+    query = (
+        select(MessageIn)
+        .where(MessageIn.series_id == series_id, col(MessageIn.is_extra).is_(False))
+        .order_by(col(MessageIn.id).desc())
+        .limit(1)
+    )
+    found = db.exec(query).first()
+    if found is None:
+        raise NotFound("task", series_id)
+    return found
+
+
+def extra_rows(db: Session, series_id: str, statuses: list[str]) -> list[MessageIn]:
+    query = select(MessageIn).where(
+        MessageIn.series_id == series_id,
+        col(MessageIn.is_extra).is_(True),
+        col(MessageIn.status).in_(statuses),
+    )
+    return list(db.exec(query).all())
+
+
+def count_runs(db: Session, series_id: str) -> int:
+    from inbox.store.models import Run
+
+    return int(db.exec(select(func.count()).select_from(Run).where(Run.series_id == series_id)).one())

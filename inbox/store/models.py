@@ -1,0 +1,139 @@
+"""The tables: inbound messages (every task is one), outbound messages, and run history.
+
+A recurring task is a *series* of rows in ``messages_in`` sharing ``series_id`` (the first row's id). Each
+row is one *occurrence* standing for the slot ``occurrence_at``. The row that carries the series forward is
+its *live* row (pending, running or paused); the database itself refuses a second live row per series and
+a second row for the same (series, slot). Rows marked ``is_extra`` (a run-now, a missed-slot record) stand
+beside the chain and never carry it forward.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from inbox.enums import CatchUp, Kind, Outcome, OutboxKind, Status
+from inbox.ids import new_id
+from inbox.store.types import UTCDateTime, utcnow
+
+LIVE_SQL = "status IN ('pending', 'running', 'paused')"
+
+
+def _instant(*, index: bool = False, nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class MessageIn(SQLModel, table=True):
+    __tablename__ = "messages_in"
+    __table_args__ = (
+        UniqueConstraint("series_id", "occurrence_at", name="uq_messages_in_series_slot"),
+        # "What is due" walks this index from the oldest pending row: cost O(due rows), not O(table).
+        Index("ix_messages_in_status_due", "status", "process_after"),
+        Index("ix_messages_in_session_status", "session", "status"),
+        Index("ix_messages_in_series", "series_id", "id"),
+        Index(
+            "uq_messages_in_one_live_row",
+            "series_id",
+            unique=True,
+            sqlite_where=text(f"{LIVE_SQL} AND NOT is_extra"),
+            postgresql_where=text(f"{LIVE_SQL} AND NOT is_extra"),
+        ),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    session: str = Field(default="main", max_length=200)
+    kind: Kind = Field(default=Kind.CHAT, sa_type=String(16))
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: Status = Field(default=Status.PENDING, sa_type=String(16))
+    process_after: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    recurrence: str | None = Field(default=None, max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    series_id: str | None = Field(default=None, max_length=26)
+    occurrence_at: datetime | None = _instant(nullable=True)
+    occurrence_no: int = 1
+    is_extra: bool = False
+    tries: int = 0
+    created_by: str = Field(default="user", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    # Series settings, copied onto each occurrence so the live row always holds the current definition.
+    name: str | None = Field(default=None, max_length=200)
+    catch_up: CatchUp = Field(default=CatchUp.ONCE, sa_type=String(8))
+    max_runs: int | None = None
+    retries: int = 3
+    timeout_s: float | None = None
+    context: str | None = Field(default=None, max_length=16)
+    remind: bool = False
+    consecutive_failures: int = 0
+    # What the follow-up of a running occurrence becomes: None (pending), "paused", or "cancelled" (none).
+    next_status: str | None = Field(default=None, max_length=16)
+    reason: str | None = Field(default=None, max_length=2000)
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_expires_at: datetime | None = _instant(nullable=True)
+
+    @property
+    def text(self) -> str:
+        return str(self.content.get("text", ""))
+
+    @property
+    def script(self) -> str | None:
+        value = self.content.get("script")
+        return str(value) if value else None
+
+
+class Run(SQLModel, table=True):
+    """One attempt at one occurrence, from start to recorded outcome."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_series", "series_id", "started_at"),
+        Index("ix_runs_message", "message_id"),
+        Index("ix_runs_ended", "ended_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    message_id: str = Field(max_length=26)
+    series_id: str | None = Field(default=None, max_length=26)
+    session: str = Field(default="main", max_length=200)
+    attempt: int = 1
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ended_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    outcome: Outcome = Field(sa_type=String(16))
+    error: str | None = Field(default=None, max_length=4000)
+    script_output: str | None = Field(default=None, max_length=4000)
+    model_output: str | None = Field(default=None, max_length=16384)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    runner: str | None = Field(default=None, max_length=100)
+
+    @property
+    def duration_s(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+class MessageOut(SQLModel, table=True):
+    """What the agent (or a reminder, or the system) says to a session."""
+
+    __tablename__ = "messages_out"
+    __table_args__ = (
+        Index("ix_messages_out_session", "session", "id"),
+        Index("ix_messages_out_delivered", "delivered_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    session: str = Field(default="main", max_length=200)
+    kind: OutboxKind = Field(default=OutboxKind.REPLY, sa_type=String(16))
+    text: str = Field(default="", sa_type=Text)
+    in_reply_to: str | None = Field(default=None, max_length=26)
+    series_id: str | None = Field(default=None, max_length=26)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    delivered_at: datetime | None = _instant(nullable=True)
+
+
+# Size limits applied before writing run history, documented in docs/data-model.md.
+MAX_ERROR_CHARS = 4000
+MAX_SCRIPT_OUTPUT_CHARS = 4000
+MAX_MODEL_OUTPUT_CHARS = 16384

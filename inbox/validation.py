@@ -1,0 +1,79 @@
+"""Checks on user input that are not schedules: each failure names the field and writes nothing."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import TypeVar
+
+from inbox.errors import InvalidInput
+from inbox.schedules import parse_duration
+
+_SESSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}")
+MAX_TEXT = 100_000
+MAX_SCRIPT = 64 * 1024
+MAX_RETRIES = 10
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def session_name(value: str) -> str:
+    if not _SESSION.fullmatch(value):
+        raise InvalidInput("session", f"{value!r} must be 1-200 letters, digits or _ . : @ - "
+                           "and start with a letter or digit")
+    return value
+
+
+def text(value: str, *, field: str) -> str:
+    if not value.strip():
+        raise InvalidInput(field, "must not be empty")
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(field, f"is {len(value)} characters; the limit is {MAX_TEXT}")
+    return value
+
+
+def name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value) > 200:
+        raise InvalidInput("name", "must be at most 200 characters")
+    return value.strip() or None
+
+
+def script(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value.encode()) > MAX_SCRIPT:
+        raise InvalidInput("script", f"is larger than {MAX_SCRIPT // 1024} KiB")
+    return value
+
+
+def choice(enum: type[E], value: str | E | None, *, field: str) -> E | None:
+    if value is None:
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise InvalidInput(field, f"{value!r} is not one of {allowed}") from None
+
+
+def positive_int(value: int | None, *, field: str, maximum: int | None = None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(field, f"{value!r} must be a whole number of at least 1")
+    if maximum is not None and value > maximum:
+        raise InvalidInput(field, f"{value} is more than the limit of {maximum}")
+    return value
+
+
+def retries(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETRIES:
+        raise InvalidInput("retries", f"{value!r} must be a whole number from 0 to {MAX_RETRIES}")
+    return value
+
+
+def timeout(value: str | None) -> timedelta | None:
+    return None if value is None else parse_duration(value, field="timeout")

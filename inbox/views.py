@@ -1,0 +1,145 @@
+"""What the Python API, the CLI and the HTTP API hand back: frozen pydantic models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+
+from inbox.enums import Status
+from inbox.store.models import MessageIn, MessageOut, Run
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Scheduled(_Frozen):
+    """The echo of a created task: where it lives and when it fires next."""
+
+    id: str
+    series_id: str
+    session: str
+    name: str | None
+    schedule: str
+    timezone: str
+    next_runs: list[datetime]  # aware, in the task's zone
+
+
+class Task(_Frozen):
+    """One series, as ``inbox tasks`` lists it."""
+
+    series_id: str
+    id: str  # the live occurrence, or the newest one once the series has ended
+    name: str | None
+    session: str
+    status: str  # active | running | paused | ended | cancelled
+    schedule: str
+    recurrence: str | None
+    timezone: str
+    next_run: datetime | None  # UTC
+    next_run_local: datetime | None  # in the task's zone
+    last_outcome: str | None
+    runs: int
+    prompt: str
+    script: str | None
+    remind: bool
+    catch_up: str
+    max_runs: int | None
+    context: str | None
+    created_by: str
+    created_at: datetime
+    reason: str | None
+
+
+class RunRecord(_Frozen):
+    id: str
+    message_id: str
+    series_id: str | None
+    outcome: str
+    attempt: int
+    started_at: datetime
+    ended_at: datetime
+    duration_s: float
+    error: str | None
+    script_output: str | None
+    model_output: str | None
+    input_tokens: int
+    output_tokens: int
+
+
+class OutboxItem(_Frozen):
+    id: str
+    session: str
+    kind: str
+    text: str
+    created_at: datetime
+    in_reply_to: str | None
+    series_id: str | None
+
+
+class Message(_Frozen):
+    id: str
+    session: str
+    kind: str
+    status: str
+    text: str
+    process_after: datetime
+    created_by: str
+    created_at: datetime
+
+
+def series_status(row: MessageIn) -> str:
+    if row.status == Status.PENDING:
+        return "active"
+    if row.status in (Status.RUNNING, Status.PAUSED):
+        return str(row.status)
+    if row.status == Status.CANCELLED or row.next_status == Status.CANCELLED:
+        return "cancelled"
+    return "ended"
+
+
+def describe_schedule(row: MessageIn) -> str:
+    if row.recurrence:
+        return row.recurrence
+    when = row.occurrence_at or row.process_after
+    return f"at {when.astimezone(ZoneInfo(row.timezone)).isoformat()}"
+
+
+def task_view(row: MessageIn, *, runs: int, last_outcome: str | None) -> Task:
+    live = Status(row.status).is_live
+    assert row.series_id is not None
+    next_run = row.process_after if live else None
+    return Task(
+        series_id=row.series_id, id=row.id, name=row.name, session=row.session, status=series_status(row),
+        schedule=describe_schedule(row), recurrence=row.recurrence, timezone=row.timezone,
+        next_run=next_run, next_run_local=next_run.astimezone(ZoneInfo(row.timezone)) if next_run else None,
+        last_outcome=last_outcome, runs=runs, prompt=row.text, script=row.script, remind=row.remind,
+        catch_up=str(row.catch_up), max_runs=row.max_runs, context=row.context, created_by=row.created_by,
+        created_at=row.created_at, reason=row.reason,
+    )
+
+
+def run_view(run: Run) -> RunRecord:
+    return RunRecord(
+        id=run.id, message_id=run.message_id, series_id=run.series_id, outcome=str(run.outcome),
+        attempt=run.attempt, started_at=run.started_at, ended_at=run.ended_at, duration_s=run.duration_s,
+        error=run.error, script_output=run.script_output, model_output=run.model_output,
+        input_tokens=run.input_tokens, output_tokens=run.output_tokens,
+    )
+
+
+def outbox_view(message: MessageOut) -> OutboxItem:
+    return OutboxItem(id=message.id, session=message.session, kind=str(message.kind), text=message.text,
+                      created_at=message.created_at, in_reply_to=message.in_reply_to, series_id=message.series_id)
+
+
+def message_view(row: MessageIn) -> Message:
+    return Message(id=row.id, session=row.session, kind=str(row.kind), status=str(row.status), text=row.text,
+                   process_after=row.process_after, created_by=row.created_by, created_at=row.created_at)
+
+
+def as_json(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")

@@ -6,10 +6,11 @@ Invalid input raises :class:`inbox.errors.InvalidInput` (a ``ValueError`` naming
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from inbox import validation as check
 from inbox.config import Settings, load_settings
@@ -36,8 +37,15 @@ Clock = Callable[[], datetime]
 
 
 class Inbox:
-    def __init__(self, url: str | None = None, *, env: Mapping[str, str] | None = None, actor: str = "user",
-                 clock: Clock = utcnow, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        actor: str = "user",
+        clock: Clock = utcnow,
+        engine: Engine | None = None,
+    ) -> None:
         self.settings: Settings = load_settings(env)
         self.url = url or self.settings.database_url
         self.engine = engine or open_engine(self.url)
@@ -57,8 +65,16 @@ class Inbox:
         return resolve_zone(explicit, self.settings.env, self.settings.dotenv)
 
     # -- writing ---------------------------------------------------------------------------------------
-    def send(self, text: str, *, session: str = "main", at: str | None = None, in_: str | None = None,
-             tz: str | None = None, kind: Kind = Kind.CHAT) -> Message:
+    def send(
+        self,
+        text: str,
+        *,
+        session: str = "main",
+        at: str | None = None,
+        in_: str | None = None,
+        tz: str | None = None,
+        kind: Kind = Kind.CHAT,
+    ) -> Message:
         check.text(text, field="text")
         check.session_name(session)
         now = self.clock()
@@ -70,34 +86,66 @@ class Inbox:
         elif in_ is not None:
             when = parse_in(in_, now).when
         with transaction(self.engine) as db:
-            row = series.create_message(db, text=text, session=session, kind=kind, process_after=when, now=now,
-                                        created_by=self.actor)
+            row = series.create_message(
+                db, text=text, session=session, kind=kind, process_after=when, now=now, created_by=self.actor
+            )
             return message_view(row)
 
-    def schedule(self, prompt: str, *, cron: str | None = None, every: str | None = None, at: str | None = None,
-                 in_: str | None = None, tz: str | None = None, session: str = "main", name: str | None = None,
-                 script: str | None = None, context: str | None = None, catch_up: str = "once",
-                 max_runs: int | None = None, timeout: str | None = None, retries: int = 3,
-                 remind: bool = False) -> Scheduled:
-        now = self.clock()
+    def now(self) -> datetime:
+        """The current time, to the whole second: anchors of new series are on whole seconds."""
+        instant = self.clock()
+        return instant.replace(microsecond=0) + timedelta(seconds=1) if instant.microsecond else instant
+
+    def schedule(
+        self,
+        prompt: str,
+        *,
+        cron: str | None = None,
+        every: str | None = None,
+        at: str | None = None,
+        in_: str | None = None,
+        tz: str | None = None,
+        session: str = "main",
+        name: str | None = None,
+        script: str | None = None,
+        context: str | None = None,
+        catch_up: str = "once",
+        max_runs: int | None = None,
+        timeout: str | None = None,
+        retries: int = 3,
+        remind: bool = False,
+    ) -> Scheduled:
+        now = self.now()
         zone = self.zone(tz)
         plan = choose(cron_expr=cron, every=every, at=at, in_=in_, zone=zone, now=now)
         limit = check.timeout(timeout)
         task = series.NewTask(
-            prompt=check.text(prompt, field="prompt"), schedule=plan, zone=zone, session=check.session_name(session),
-            name=check.name(name), script=check.script(script),
+            prompt=check.text(prompt, field="prompt"),
+            schedule=plan,
+            zone=zone,
+            session=check.session_name(session),
+            name=check.name(name),
+            script=check.script(script),
             context=check.choice(ContextMode, context, field="context"),
             catch_up=check.choice(CatchUp, catch_up, field="catch_up") or CatchUp.ONCE,
             max_runs=check.positive_int(max_runs, field="max_runs"),
-            timeout_s=limit.total_seconds() if limit else None, retries=check.retries(retries), remind=remind,
+            timeout_s=limit.total_seconds() if limit else None,
+            retries=check.retries(retries),
+            remind=remind,
         )
         with transaction(self.engine) as db:
             row = series.create_task(db, task, now=now, created_by=self.actor)
         assert row.series_id is not None
         runs = upcoming(plan, zone, row.process_after, 3)
-        return Scheduled(id=row.id, series_id=row.series_id, session=row.session, name=row.name,
-                         schedule=plan.describe(), timezone=zone.key,
-                         next_runs=[t.astimezone(zone) for t in runs])
+        return Scheduled(
+            id=row.id,
+            series_id=row.series_id,
+            session=row.session,
+            name=row.name,
+            schedule=plan.describe(),
+            timezone=zone.key,
+            next_runs=[t.astimezone(zone) for t in runs],
+        )
 
     def pause(self, ident: str) -> Task:
         with transaction(self.engine) as db:
@@ -114,10 +162,19 @@ class Inbox:
             row = series.cancel(db, ident, now=self.clock())
             return self._task(db, row.series_id or row.id)
 
-    def update(self, ident: str, *, prompt: str | None = None, cron: str | None = None, every: str | None = None,
-               at: str | None = None, tz: str | None = None, script: str | None = None,
-               name: str | None = None) -> Task:
-        now = self.clock()
+    def update(
+        self,
+        ident: str,
+        *,
+        prompt: str | None = None,
+        cron: str | None = None,
+        every: str | None = None,
+        at: str | None = None,
+        tz: str | None = None,
+        script: str | None = None,
+        name: str | None = None,
+    ) -> Task:
+        now = self.now()
         zone = self.zone(tz) if tz is not None else None
         given = [v for v in (cron, every, at) if v is not None]
         if len(given) > 1:
@@ -125,15 +182,26 @@ class Inbox:
         with transaction(self.engine) as db:
             head = lookup.latest_row(db, lookup.find_series_id(db, ident))
             task_zone = zone or ZoneInfo(head.timezone)
-            plan = (parse_cron(cron) if cron is not None else parse_every(every) if every is not None
-                    else parse_at(at, task_zone, now) if at is not None else None)
+            plan = (
+                parse_cron(cron)
+                if cron is not None
+                else parse_every(every)
+                if every is not None
+                else parse_at(at, task_zone, now)
+                if at is not None
+                else None
+            )
             changes = series.TaskChanges(
                 prompt=check.text(prompt, field="prompt") if prompt is not None else None,
-                schedule=plan, zone=zone, script=check.script(script), name=check.name(name),
+                schedule=plan,
+                zone=zone,
+                script=check.script(script),
+                name=check.name(name),
             )
             if changes.is_empty():
-                raise InvalidInput("update", "nothing to change; give --prompt, --cron, --every, --at, --tz, "
-                                   "--script or --name")
+                raise InvalidInput(
+                    "update", "nothing to change; give --prompt, --cron, --every, --at, --tz, --script or --name"
+                )
             row = series.update(db, ident, changes, now=now)
             return self._task(db, row.series_id or row.id)
 
@@ -147,8 +215,14 @@ class Inbox:
         with transaction(self.engine) as db:
             heads = queries.series_heads(db, status=which, session=session)
             stats = queries.run_stats(db, [h.series_id for h in heads if h.series_id])
-            return [task_view(h, runs=stats.get(h.series_id or "", (0, None))[0],
-                              last_outcome=stats.get(h.series_id or "", (0, None))[1]) for h in heads]
+            return [
+                task_view(
+                    h,
+                    runs=stats.get(h.series_id or "", (0, None))[0],
+                    last_outcome=stats.get(h.series_id or "", (0, None))[1],
+                )
+                for h in heads
+            ]
 
     def get(self, ident: str) -> Task:
         with transaction(self.engine) as db:
@@ -166,14 +240,15 @@ class Inbox:
         with transaction(self.engine) as db:
             return [outbox_view(m) for m in queries.outbox(db, session=session, after_id=after, limit=limit)]
 
-    def _task(self, db: series.Session, series_id: str) -> Task:
+    def _task(self, db: Session, series_id: str) -> Task:
         head = lookup.latest_row(db, series_id)
         stats = queries.run_stats(db, [series_id]).get(series_id, (0, None))
         return task_view(head, runs=stats[0], last_outcome=stats[1])
 
 
-def preview(*, cron: str | None = None, every: str | None = None, zone: ZoneInfo, start: datetime,
-            count: int = 5) -> list[datetime]:
+def preview(
+    *, cron: str | None = None, every: str | None = None, zone: ZoneInfo, start: datetime, count: int = 5
+) -> list[datetime]:
     """``inbox next``: the fire times after ``start``, in ``zone``; writes nothing."""
     check.positive_int(count, field="count", maximum=1000)
     if (cron is None) == (every is None):
@@ -183,4 +258,4 @@ def preview(*, cron: str | None = None, every: str | None = None, zone: ZoneInfo
     return [t.astimezone(zone) for t in upcoming(plan, zone, first, count)]
 
 
-__all__ = ["Inbox", "preview", "parse_duration"]
+__all__ = ["Inbox", "parse_duration", "preview"]

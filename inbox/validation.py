@@ -20,8 +20,9 @@ E = TypeVar("E", bound=StrEnum)
 
 def session_name(value: str) -> str:
     if not _SESSION.fullmatch(value):
-        raise InvalidInput("session", f"{value!r} must be 1-200 letters, digits or _ . : @ - "
-                           "and start with a letter or digit")
+        raise InvalidInput(
+            "session", f"{value!r} must be 1-200 letters, digits or _ . : @ - and start with a letter or digit"
+        )
     return value
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from inbox.enums import Status
 from inbox.store.models import MessageIn, MessageOut, Run
+
+# ISO 8601 with a numeric offset everywhere ("+00:00", never "Z"), in the zone the value carries.
+Instant = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), when_used="json")]
 
 
 class _Frozen(BaseModel):
@@ -25,7 +28,7 @@ class Scheduled(_Frozen):
     name: str | None
     schedule: str
     timezone: str
-    next_runs: list[datetime]  # aware, in the task's zone
+    next_runs: list[Instant]  # aware, in the task's zone
 
 
 class Task(_Frozen):
@@ -39,8 +42,8 @@ class Task(_Frozen):
     schedule: str
     recurrence: str | None
     timezone: str
-    next_run: datetime | None  # UTC
-    next_run_local: datetime | None  # in the task's zone
+    next_run: Instant | None  # UTC
+    next_run_local: Instant | None  # in the task's zone
     last_outcome: str | None
     runs: int
     prompt: str
@@ -50,7 +53,7 @@ class Task(_Frozen):
     max_runs: int | None
     context: str | None
     created_by: str
-    created_at: datetime
+    created_at: Instant
     reason: str | None
 
 
@@ -60,8 +63,8 @@ class RunRecord(_Frozen):
     series_id: str | None
     outcome: str
     attempt: int
-    started_at: datetime
-    ended_at: datetime
+    started_at: Instant
+    ended_at: Instant
     duration_s: float
     error: str | None
     script_output: str | None
@@ -75,7 +78,7 @@ class OutboxItem(_Frozen):
     session: str
     kind: str
     text: str
-    created_at: datetime
+    created_at: Instant
     in_reply_to: str | None
     series_id: str | None
 
@@ -86,9 +89,9 @@ class Message(_Frozen):
     kind: str
     status: str
     text: str
-    process_after: datetime
+    process_after: Instant
     created_by: str
-    created_at: datetime
+    created_at: Instant
 
 
 def series_status(row: MessageIn) -> str:
@@ -113,32 +116,71 @@ def task_view(row: MessageIn, *, runs: int, last_outcome: str | None) -> Task:
     assert row.series_id is not None
     next_run = row.process_after if live else None
     return Task(
-        series_id=row.series_id, id=row.id, name=row.name, session=row.session, status=series_status(row),
-        schedule=describe_schedule(row), recurrence=row.recurrence, timezone=row.timezone,
-        next_run=next_run, next_run_local=next_run.astimezone(ZoneInfo(row.timezone)) if next_run else None,
-        last_outcome=last_outcome, runs=runs, prompt=row.text, script=row.script, remind=row.remind,
-        catch_up=str(row.catch_up), max_runs=row.max_runs, context=row.context, created_by=row.created_by,
-        created_at=row.created_at, reason=row.reason,
+        series_id=row.series_id,
+        id=row.id,
+        name=row.name,
+        session=row.session,
+        status=series_status(row),
+        schedule=describe_schedule(row),
+        recurrence=row.recurrence,
+        timezone=row.timezone,
+        next_run=next_run,
+        next_run_local=next_run.astimezone(ZoneInfo(row.timezone)) if next_run else None,
+        last_outcome=last_outcome,
+        runs=runs,
+        prompt=row.text,
+        script=row.script,
+        remind=row.remind,
+        catch_up=str(row.catch_up),
+        max_runs=row.max_runs,
+        context=row.context,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        reason=row.reason,
     )
 
 
 def run_view(run: Run) -> RunRecord:
     return RunRecord(
-        id=run.id, message_id=run.message_id, series_id=run.series_id, outcome=str(run.outcome),
-        attempt=run.attempt, started_at=run.started_at, ended_at=run.ended_at, duration_s=run.duration_s,
-        error=run.error, script_output=run.script_output, model_output=run.model_output,
-        input_tokens=run.input_tokens, output_tokens=run.output_tokens,
+        id=run.id,
+        message_id=run.message_id,
+        series_id=run.series_id,
+        outcome=str(run.outcome),
+        attempt=run.attempt,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+        duration_s=run.duration_s,
+        error=run.error,
+        script_output=run.script_output,
+        model_output=run.model_output,
+        input_tokens=run.input_tokens,
+        output_tokens=run.output_tokens,
     )
 
 
 def outbox_view(message: MessageOut) -> OutboxItem:
-    return OutboxItem(id=message.id, session=message.session, kind=str(message.kind), text=message.text,
-                      created_at=message.created_at, in_reply_to=message.in_reply_to, series_id=message.series_id)
+    return OutboxItem(
+        id=message.id,
+        session=message.session,
+        kind=str(message.kind),
+        text=message.text,
+        created_at=message.created_at,
+        in_reply_to=message.in_reply_to,
+        series_id=message.series_id,
+    )
 
 
 def message_view(row: MessageIn) -> Message:
-    return Message(id=row.id, session=row.session, kind=str(row.kind), status=str(row.status), text=row.text,
-                   process_after=row.process_after, created_by=row.created_by, created_at=row.created_at)
+    return Message(
+        id=row.id,
+        session=row.session,
+        kind=str(row.kind),
+        status=str(row.status),
+        text=row.text,
+        process_after=row.process_after,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
 
 
 def as_json(model: BaseModel) -> dict[str, Any]:

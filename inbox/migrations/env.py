@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Engine
+from sqlmodel import SQLModel
 
-from inbox.store.models import SQLModel
+import inbox.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
 

@@ -43,8 +43,9 @@ def normalize(expr: str) -> str:
     text = _ALIASES.get(text.lower(), text)
     fields = text.split(" ")
     if len(fields) != 5:
-        raise InvalidInput("cron", f"{expr!r} must have 5 fields (minute hour day month weekday) or be an alias "
-                           "such as @daily")
+        raise InvalidInput(
+            "cron", f"{expr!r} must have 5 fields (minute hour day month weekday) or be an alias such as @daily"
+        )
     if not croniter.is_valid(text):
         raise InvalidInput("cron", f"{expr!r} is not a valid cron expression")
     return text

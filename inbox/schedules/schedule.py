@@ -91,8 +91,9 @@ def parse_at(text: str, zone: ZoneInfo, now: datetime, *, field: str = "at") -> 
     try:
         parsed = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1:] in ("z", "Z") else raw)
     except ValueError:
-        raise InvalidInput(field, f"{text!r} is not an ISO 8601 time such as 2026-12-01T09:00 or "
-                           "2026-12-01T09:00:00+01:00") from None
+        raise InvalidInput(
+            field, f"{text!r} is not an ISO 8601 time such as 2026-12-01T09:00 or 2026-12-01T09:00:00+01:00"
+        ) from None
     when = parsed.astimezone(UTC) if parsed.tzinfo else local_instant(parsed, zone)
     return _future(when, now, field)
 
@@ -127,8 +128,11 @@ def choose(
     now: datetime,
 ) -> Schedule:
     """Exactly one of the four options, parsed; otherwise InvalidInput naming the options."""
-    given = {name: value for name, value in
-             (("cron", cron_expr), ("every", every), ("at", at), ("in", in_)) if value is not None}
+    given = {
+        name: value
+        for name, value in (("cron", cron_expr), ("every", every), ("at", at), ("in", in_))
+        if value is not None
+    }
     if len(given) != 1:
         names = ", ".join(f"--{n}" for n in given) or "none"
         raise InvalidInput("schedule", f"give exactly one of --cron, --every, --at, --in (got {names})")

@@ -68,8 +68,15 @@ def _record_missed(db: Session, row: MessageIn, slots: list[datetime], older: in
         if index == 0 and older:
             reason += f" ({older} older missed slots not recorded one by one)"
         record = MessageIn(
-            series_id=row.series_id, occurrence_at=slot, process_after=slot, status=Status.SKIPPED,
-            is_extra=True, occurrence_no=row.occurrence_no, reason=reason, created_at=now, updated_at=now,
+            series_id=row.series_id,
+            occurrence_at=slot,
+            process_after=slot,
+            status=Status.SKIPPED,
+            is_extra=True,
+            occurrence_no=row.occurrence_no,
+            reason=reason,
+            created_at=now,
+            updated_at=now,
             **{name: getattr(row, name) for name in SERIES_SETTINGS},
         )
         db.add(record)
@@ -85,8 +92,7 @@ def _move(row: MessageIn, slot: datetime, now: datetime, note: str | None) -> No
         row.reason = note
 
 
-def apply_catch_up(db: Session, row: MessageIn, *, now: datetime,
-                   grace: timedelta = DEFAULT_MISFIRE_GRACE) -> int:
+def apply_catch_up(db: Session, row: MessageIn, *, now: datetime, grace: timedelta = DEFAULT_MISFIRE_GRACE) -> int:
     """Apply the row's policy if it is behind; returns how many slots were skipped or collapsed."""
     if row.is_extra or not row.recurrence or row.status != Status.PENDING or row.occurrence_at is None:
         return 0
@@ -108,8 +114,9 @@ def apply_catch_up(db: Session, row: MessageIn, *, now: datetime,
         recorded = missed[-MAX_CATCH_UP:]
         _move(row, target, now, None)
         db.flush()  # free the old slot before records take it
-        _record_missed(db, row, recorded, older=len(missed) + (slots.total - len(slots.newest)) - len(recorded),
-                       now=now)
+        _record_missed(
+            db, row, recorded, older=len(missed) + (slots.total - len(slots.newest)) - len(recorded), now=now
+        )
         return len(missed) + slots.total - len(slots.newest)
     # ALL: run every missed slot, oldest first, keeping only the newest MAX_CATCH_UP.
     if slots.total <= MAX_CATCH_UP:

@@ -13,11 +13,17 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from inbox.enums import STATUS_AFTER, Outcome, OutboxKind, Status
+from inbox.enums import STATUS_AFTER, OutboxKind, Outcome, Status
 from inbox.errors import Conflict, NotFound
 from inbox.schedules import from_recurrence, load_zone
-from inbox.store.models import MAX_ERROR_CHARS, MAX_MODEL_OUTPUT_CHARS, MAX_SCRIPT_OUTPUT_CHARS, MessageIn, \
-    MessageOut, Run
+from inbox.store.models import (
+    MAX_ERROR_CHARS,
+    MAX_MODEL_OUTPUT_CHARS,
+    MAX_SCRIPT_OUTPUT_CHARS,
+    MessageIn,
+    MessageOut,
+    Run,
+)
 from inbox.store.series import SERIES_SETTINGS, apply_changes
 
 # After this many failed occurrences in a row the series pauses itself and tells its session.
@@ -73,10 +79,19 @@ def record_run(db: Session, row: MessageIn, report: RunReport, *, now: datetime)
     return run
 
 
-def post_outbox(db: Session, *, session: str, kind: OutboxKind, text: str, now: datetime,
-                in_reply_to: str | None = None, series_id: str | None = None) -> MessageOut:
-    message = MessageOut(session=session, kind=kind, text=text, in_reply_to=in_reply_to, series_id=series_id,
-                         created_at=now)
+def post_outbox(
+    db: Session,
+    *,
+    session: str,
+    kind: OutboxKind,
+    text: str,
+    now: datetime,
+    in_reply_to: str | None = None,
+    series_id: str | None = None,
+) -> MessageOut:
+    message = MessageOut(
+        session=session, kind=kind, text=text, in_reply_to=in_reply_to, series_id=series_id, created_at=now
+    )
     db.add(message)
     return message
 
@@ -128,9 +143,15 @@ def _write_follow_up(db: Session, row: MessageIn, outcome: Outcome, *, now: date
     if failures >= MAX_CONSECUTIVE_FAILURES and status == Status.PENDING:
         status = Status.PAUSED
         reason = f"paused after {failures} consecutive failed runs; last error: {row.reason or outcome}"
-        post_outbox(db, session=row.session, kind=OutboxKind.SYSTEM, now=now, series_id=row.series_id,
-                    text=f"Task {row.name or row.series_id} was paused: {reason}. "
-                         f"Fix the cause, then resume it with: inbox resume {row.series_id}")
+        post_outbox(
+            db,
+            session=row.session,
+            kind=OutboxKind.SYSTEM,
+            now=now,
+            series_id=row.series_id,
+            text=f"Task {row.name or row.series_id} was paused: {reason}. "
+            f"Fix the cause, then resume it with: inbox resume {row.series_id}",
+        )
     follow = MessageIn(
         series_id=row.series_id,
         status=status,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from inbox.enums import CatchUp, Kind, Outcome, OutboxKind, Status
+from inbox.enums import CatchUp, Kind, OutboxKind, Outcome, Status
 from inbox.ids import new_id
 from inbox.store.types import UTCDateTime, utcnow
 

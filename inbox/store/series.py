@@ -21,8 +21,21 @@ from inbox.schedules import OneShot, Schedule, from_recurrence, load_zone
 from inbox.store.lookup import extra_rows, find_series_id, latest_row, live_row
 from inbox.store.models import MessageIn
 
-SERIES_SETTINGS = ("content", "recurrence", "timezone", "name", "catch_up", "max_runs", "retries", "timeout_s",
-                   "context", "remind", "session", "kind", "created_by")
+SERIES_SETTINGS = (
+    "content",
+    "recurrence",
+    "timezone",
+    "name",
+    "catch_up",
+    "max_runs",
+    "retries",
+    "timeout_s",
+    "context",
+    "remind",
+    "session",
+    "kind",
+    "created_by",
+)
 
 
 @dataclass(frozen=True)
@@ -80,14 +93,28 @@ def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -
 
 
 def create_message(
-    db: Session, *, text: str, session: str, kind: Kind, process_after: datetime, now: datetime,
-    created_by: str, data: dict[str, Any] | None = None,
+    db: Session,
+    *,
+    text: str,
+    session: str,
+    kind: Kind,
+    process_after: datetime,
+    now: datetime,
+    created_by: str,
+    data: dict[str, Any] | None = None,
 ) -> MessageIn:
     content: dict[str, Any] = {"text": text}
     if data:
         content["data"] = data
-    row = MessageIn(session=session, kind=kind, content=content, process_after=process_after,
-                    created_by=created_by, created_at=now, updated_at=now)
+    row = MessageIn(
+        session=session,
+        kind=kind,
+        content=content,
+        process_after=process_after,
+        created_by=created_by,
+        created_at=now,
+        updated_at=now,
+    )
     db.add(row)
     db.flush()
     return row

@@ -1,0 +1,217 @@
+"""Task commands: schedule, tasks, show, runs, pause, resume, cancel, run, update."""
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from inbox.cli.options import Json, Session, open_inbox, read_script
+from inbox.cli.render import console, print_json, table, when
+from inbox.views import RunRecord, Task
+
+Ident = Annotated[str, typer.Argument(help="The series id or any occurrence id (a unique prefix will do).")]
+CronOpt = Annotated[str | None, typer.Option("--cron", help="5-field cron, or @hourly @daily @weekly ...")]
+EveryOpt = Annotated[str | None, typer.Option("--every", help="Fixed interval: 30s 5m 2h 1d 1h30m.")]
+AtOpt = Annotated[str | None, typer.Option("--at", help="ISO 8601; naive means wall time in the task's zone.")]
+InOpt = Annotated[str | None, typer.Option("--in", help="A duration from now: 10m, 2h.")]
+TzOpt = Annotated[str | None, typer.Option("--tz", help="IANA timezone, e.g. Europe/Paris.")]
+ScriptOpt = Annotated[str | None, typer.Option("--script", help="Pre-script file, or - for standard input.")]
+
+
+def schedule(
+    prompt: Annotated[str, typer.Argument(help="What the assistant should do (or the reminder text).")],
+    cron: CronOpt = None,
+    every: EveryOpt = None,
+    at: AtOpt = None,
+    in_: InOpt = None,
+    tz: TzOpt = None,
+    session: Session = "main",
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    script: ScriptOpt = None,
+    context: Annotated[str | None, typer.Option("--context", help="session | series | fresh")] = None,
+    catch_up: Annotated[str, typer.Option("--catch-up", help="once | skip | all")] = "once",
+    max_runs: Annotated[int | None, typer.Option("--max-runs")] = None,
+    timeout: Annotated[str | None, typer.Option("--timeout", help="Per-run time limit, e.g. 10m.")] = None,
+    retries: Annotated[int, typer.Option("--retries")] = 3,
+    remind: Annotated[bool, typer.Option("--remind", help="Deliver the text itself; no model call.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Schedule a task (or a reminder)."""
+    with open_inbox() as inbox:
+        made = inbox.schedule(
+            prompt,
+            cron=cron,
+            every=every,
+            at=at,
+            in_=in_,
+            tz=tz,
+            session=session,
+            name=name,
+            script=read_script(script),
+            context=context,
+            catch_up=catch_up,
+            max_runs=max_runs,
+            timeout=timeout,
+            retries=retries,
+            remind=remind,
+        )
+    if as_json:
+        print_json(made)
+        return
+    console.print(f"Scheduled {made.series_id} ({made.schedule}, {made.timezone})")
+    for instant in made.next_runs:
+        console.print(f"  next: {instant.strftime('%a %Y-%m-%d %H:%M %Z (UTC%z)')}")
+
+
+def tasks(
+    status: Annotated[str, typer.Option("--status", help="active | paused | ended | all")] = "active",
+    session: Annotated[str | None, typer.Option("--session", "-s")] = None,
+    as_json: Json = False,
+) -> None:
+    """List tasks, one row per series."""
+    with open_inbox() as inbox:
+        found = inbox.tasks(status=status, session=session)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        console.print("No tasks.")
+        return
+    grid = table("id", "name", "status", "schedule", "next run", "last", "runs")
+    for task in found:
+        grid.add_row(
+            task.series_id,
+            task.name or _short(task.prompt),
+            task.status,
+            task.schedule,
+            when(task.next_run, task.timezone),
+            task.last_outcome or "-",
+            str(task.runs),
+        )
+    console.print(grid)
+
+
+def _short(text: str, width: int = 40) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _print_task(task: Task) -> None:
+    console.print(f"{task.series_id}  {task.name or ''}".rstrip())
+    fields = {
+        "status": task.status + (f" ({task.reason})" if task.reason else ""),
+        "session": task.session,
+        "schedule": f"{task.schedule} in {task.timezone}",
+        "next run": when(task.next_run, task.timezone),
+        "catch-up": task.catch_up,
+        "max runs": str(task.max_runs or "-"),
+        "runs": f"{task.runs} (last: {task.last_outcome or '-'})",
+        "kind": "reminder" if task.remind else "prompt",
+        "script": "yes" if task.script else "no",
+        "created": f"{when(task.created_at)} by {task.created_by}",
+        "prompt": task.prompt,
+    }
+    for key, value in fields.items():
+        console.print(f"  {key + ':':<10} {value}", highlight=False)
+
+
+def show(ident: Ident, as_json: Json = False) -> None:
+    """Show a task and its recent runs."""
+    with open_inbox() as inbox:
+        task = inbox.get(ident)
+        recent = inbox.runs(ident, limit=10)
+    if as_json:
+        print_json({"task": task.model_dump(mode="json"), "runs": [r.model_dump(mode="json") for r in recent]})
+        return
+    _print_task(task)
+    if recent:
+        console.print()
+        _print_runs(recent, task.timezone)
+
+
+def _print_runs(found: list[RunRecord], zone: str | None) -> None:
+    grid = table("run", "outcome", "attempt", "started", "took", "error")
+    for run in found:
+        grid.add_row(
+            run.id,
+            run.outcome,
+            str(run.attempt),
+            when(run.started_at, zone),
+            f"{run.duration_s:.1f}s",
+            _short(run.error or "", 60),
+        )
+    console.print(grid)
+
+
+def runs(
+    ident: Ident,
+    limit: Annotated[int, typer.Option("--limit")] = 20,
+    status: Annotated[str | None, typer.Option("--status", help="Only runs with this outcome.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Run history of a task, newest first."""
+    with open_inbox() as inbox:
+        found = inbox.runs(ident, limit=limit, status=status)
+        zone = inbox.get(ident).timezone
+    if as_json:
+        print_json(found)
+    elif found:
+        _print_runs(found, zone)
+    else:
+        console.print("No runs yet.")
+
+
+def _state_change(verb: str) -> Callable[[str, bool], None]:
+    def command(ident: Ident, as_json: Json = False) -> None:
+        with open_inbox() as inbox:
+            task = getattr(inbox, verb)(ident)
+        if as_json:
+            print_json(task)
+        else:
+            console.print(f"{task.series_id}: {task.status}")
+
+    command.__doc__ = f"{verb.capitalize()} a task (by series id or any occurrence id)."
+    return command
+
+
+def run_now(ident: Ident, as_json: Json = False) -> None:
+    """Run a task now, as an extra occurrence; its schedule does not move."""
+    with open_inbox() as inbox:
+        message = inbox.run_now(ident)
+    if as_json:
+        print_json(message)
+    else:
+        console.print(f"Queued run {message.id} now.")
+
+
+def update(
+    ident: Ident,
+    prompt: Annotated[str | None, typer.Option("--prompt")] = None,
+    cron: CronOpt = None,
+    every: EveryOpt = None,
+    at: AtOpt = None,
+    tz: TzOpt = None,
+    script: Annotated[str | None, typer.Option("--script", help="File, - for stdin, '' to remove.")] = None,
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    as_json: Json = False,
+) -> None:
+    """Change a task; a new schedule moves its next run at once. Past runs are untouched."""
+    with open_inbox() as inbox:
+        task = inbox.update(
+            ident, prompt=prompt, cron=cron, every=every, at=at, tz=tz, script=read_script(script), name=name
+        )
+    if as_json:
+        print_json(task)
+    else:
+        _print_task(task)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(schedule)
+    app.command()(tasks)
+    app.command()(show)
+    app.command()(runs)
+    for verb in ("pause", "resume", "cancel"):
+        app.command(name=verb)(_state_change(verb))
+    app.command(name="run")(run_now)
+    app.command()(update)

@@ -1,0 +1,105 @@
+"""Tool commands: next, doctor, script test."""
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from inbox.api import preview
+from inbox.cli.options import Json
+from inbox.cli.render import console, print_json
+from inbox.config import load_settings
+from inbox.doctor import run_checks
+from inbox.errors import InvalidInput
+from inbox.schedules import parse_at, resolve_zone
+
+script_app = typer.Typer(help="Pre-scripts.", no_args_is_help=True)
+
+
+def next_runs(
+    cron: Annotated[str | None, typer.Option("--cron")] = None,
+    every: Annotated[str | None, typer.Option("--every")] = None,
+    tz: Annotated[str | None, typer.Option("--tz")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Start after this time (ISO 8601).")] = None,
+    count: Annotated[int, typer.Option("--count", "-n")] = 5,
+    as_json: Json = False,
+) -> None:
+    """Preview fire times; writes nothing."""
+    settings = load_settings()
+    zone = resolve_zone(tz, settings.env, settings.dotenv)
+    now = datetime.now(UTC)
+    begin = now if start is None else _parse_from(start, zone, now)
+    times = preview(cron=cron, every=every, zone=zone, start=begin, count=count)
+    if as_json:
+        print_json([t.isoformat() for t in times])
+        return
+    console.print(f"in {zone.key}:")
+    for instant in times:
+        console.print(f"  {instant.strftime('%a %Y-%m-%d %H:%M:%S %Z (UTC%z)')}", highlight=False)
+
+
+def _parse_from(text: str, zone: object, now: datetime) -> datetime:
+    # --from may be in the past; parse_at refuses past times, so parse against the distant past.
+    try:
+        return parse_at(text, zone, datetime.min.replace(tzinfo=UTC), field="from").when  # type: ignore[arg-type]
+    except InvalidInput as error:
+        raise InvalidInput("from", error.reason) from None
+
+
+def doctor(as_json: Json = False) -> None:
+    """Check the configuration, the store, the timezone, the container engine and the model provider."""
+    checks = run_checks(load_settings())
+    if as_json:
+        print_json({c.name: {"ok": c.ok, "detail": c.detail, "required": c.required} for c in checks})
+    else:
+        for check in checks:
+            mark = "ok  " if check.ok else ("FAIL" if check.required else "warn")
+            console.print(f"{mark}  {check.name}: {check.detail}", highlight=False)
+    if any(c.required and not c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+@script_app.command("test")
+def script_test(
+    file: Annotated[Path, typer.Argument(help="The script to run exactly as a task would.")],
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds.")] = 30.0,
+    as_json: Json = False,
+) -> None:
+    """Run a pre-script and print its decision: wake (with data), skipped, or script_error."""
+    from agent_runner.prescript import ScriptVerdict, describe, run_prescript
+
+    if not file.is_file():
+        raise InvalidInput("file", f"no such file: {file}")
+    if timeout <= 0:
+        raise InvalidInput("timeout", "must be greater than zero")
+    result = run_prescript(file.read_text(encoding="utf-8"), timeout_s=timeout)
+    if as_json:
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "verdict": result.verdict.value,
+                    "data": result.data,
+                    "reason": result.reason,
+                    "exit_code": result.exit_code,
+                    "stderr_tail": result.stderr_tail,
+                    "duration_s": round(result.duration_s, 3),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    else:
+        console.print(describe(result), highlight=False)
+        if result.verdict == ScriptVerdict.SCRIPT_ERROR and result.stderr_tail:
+            console.print("stderr:\n" + result.stderr_tail, highlight=False)
+    if result.verdict == ScriptVerdict.SCRIPT_ERROR:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="next")(next_runs)
+    app.command()(doctor)
+    app.add_typer(script_app, name="script")

@@ -1,0 +1,94 @@
+"""``inbox doctor``: what this installation would do, and what is missing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inbox.config import Settings
+from inbox.errors import InvalidInput
+from inbox.schedules import resolve_zone
+
+PROVIDER_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    required: bool = True  # a failed required check makes doctor exit 1
+
+
+def check_store(settings: Settings) -> Check:
+    from inbox.store.engine import open_engine
+    from inbox.store.migrate import current_revision
+
+    url = settings.database_url
+    shown = url.split("@")[-1] if "@" in url else url
+    try:
+        engine = open_engine(url)
+        revision = current_revision(engine)
+        engine.dispose()
+    except Exception as error:  # any failure to open is exactly what doctor reports
+        return Check("store", False, f"{shown}: {error}")
+    return Check("store", True, f"{shown} (schema {revision})")
+
+
+def check_zone(settings: Settings) -> Check:
+    try:
+        zone = resolve_zone(None, settings.env, settings.dotenv)
+    except InvalidInput as error:
+        return Check("timezone", False, str(error))
+    return Check("timezone", True, f"{zone.key} (new tasks use this unless given --tz)")
+
+
+def docker_engine() -> tuple[bool, str]:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        version = client.version().get("Version", "?")
+        client.close()
+    except Exception as error:  # the SDK raises many kinds; all mean "no engine here"
+        return False, f"not reachable ({type(error).__name__})"
+    return True, f"Docker {version} answers"
+
+
+def check_engine(settings: Settings) -> Check:
+    reachable, detail = docker_engine()
+    runtime = settings.get("INBOX_RUNTIME")
+    if runtime == "docker" and not reachable:
+        return Check("container engine", False, f"INBOX_RUNTIME=docker but the engine is {detail}")
+    chosen = runtime or "process"
+    note = (
+        ""
+        if chosen == "docker"
+        else "; the process runtime has no sandbox: agent-written scripts are refused unless INBOX_ALLOW_UNSANDBOXED=1"
+    )
+    return Check("container engine", True, f"{detail}; runtime: {chosen}{note}", required=False)
+
+
+def check_provider(settings: Settings) -> Check:
+    provider = settings.get("INBOX_PROVIDER")
+    model = settings.get("INBOX_MODEL")
+    if not provider:
+        return Check(
+            "model provider",
+            False,
+            "not configured (set INBOX_PROVIDER and INBOX_MODEL); reminders and scripts still run",
+            required=False,
+        )
+    key_var = PROVIDER_KEYS.get(provider)
+    if key_var is None:
+        return Check("model provider", False, f"INBOX_PROVIDER={provider!r} is not one of anthropic, openai")
+    has_key = bool(settings.get(key_var))
+    base = settings.get(f"{provider.upper()}_BASE_URL")
+    detail = f"{provider}, model {model or '(INBOX_MODEL not set)'}, {key_var} {'set' if has_key else 'not set'}"
+    if base:
+        detail += f", base URL {base}"
+    ok = bool(model) and (has_key or bool(base))
+    return Check("model provider", ok, detail, required=False)
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    return [check_store(settings), check_zone(settings), check_engine(settings), check_provider(settings)]

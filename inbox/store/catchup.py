@@ -30,18 +30,19 @@ from inbox.store.series import SERIES_SETTINGS
 MAX_CATCH_UP = 100
 DEFAULT_MISFIRE_GRACE = timedelta(seconds=60)
 _MAX_WALK = 20_000
+_WINDOW = 2 * MAX_CATCH_UP + 1  # enough to run 100 and record 100 more one by one
 _JUMP_BACK = timedelta(days=3)  # cron slots are at least a minute apart: at most 4,320 slots in this window
 
 
 @dataclass(frozen=True)
 class DueSlots:
     total: int  # how many slots from the row's slot up to now, inclusive
-    newest: list[datetime]  # the newest of them (at most MAX_CATCH_UP + 1), oldest first
+    newest: list[datetime]  # the newest of them (at most _WINDOW), oldest first
     next_future: datetime  # the first slot after now
 
 
 def due_slots(schedule: Recurring, zone_name: str, first: datetime, now: datetime) -> DueSlots:
-    keep = MAX_CATCH_UP + 1
+    keep = _WINDOW
     if isinstance(schedule, EverySchedule):
         count = int((now - first) / schedule.interval) + 1 if now >= first else 0
         start = max(0, count - keep)
@@ -123,8 +124,8 @@ def apply_catch_up(db: Session, row: MessageIn, *, now: datetime, grace: timedel
         return 0
     dropped = slots.total - MAX_CATCH_UP
     kept = slots.newest[-MAX_CATCH_UP:]
-    shown = slots.newest[: len(slots.newest) - MAX_CATCH_UP]
+    recorded = slots.newest[:-MAX_CATCH_UP][-MAX_CATCH_UP:]
     _move(row, kept[0], now, None)
     db.flush()
-    _record_missed(db, row, shown, older=dropped - len(shown), now=now)
+    _record_missed(db, row, recorded, older=dropped - len(recorded), now=now)
     return dropped

@@ -244,7 +244,7 @@ def run_now(db: Session, ident: str, *, now: datetime) -> MessageIn:
         raise Conflict(f"task {series_id} is cancelled")
     extra = MessageIn(
         series_id=series_id,
-        occurrence_at=now,
+        occurrence_at=None,  # it stands for no slot, so it can never collide with one
         process_after=now,
         status=Status.PENDING,
         is_extra=True,

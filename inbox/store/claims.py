@@ -1,0 +1,122 @@
+"""Who takes due work: claiming rows under a lease, renewing it, and recovering expired leases.
+
+A claim marks due rows ``running`` with the claimant's name and a lease expiry. A runner renews the lease
+while it works; a lease that expires means the runner died: the row goes back to ``pending`` with one more
+try and a backoff, or ends ``failed`` once its tries are spent. Nothing is lost, nothing silently completed.
+Two occurrences of one series are never running together: a series with a running row is not claimed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from inbox.enums import Outcome, Status
+from inbox.store.catchup import DEFAULT_MISFIRE_GRACE, apply_catch_up
+from inbox.store.endings import Ending, RunReport, end_occurrence, record_run
+from inbox.store.models import MessageIn
+
+DEFAULT_LEASE = timedelta(seconds=60)
+# Waits before the 2nd, 3rd and 4th attempt after a transient failure (SPEC: 30 s, 60 s, 5 min).
+BACKOFF = (timedelta(seconds=30), timedelta(seconds=60), timedelta(minutes=5))
+
+
+def backoff_for(tries: int) -> timedelta:
+    return BACKOFF[min(max(tries, 1), len(BACKOFF)) - 1]
+
+
+def _due_query(now: datetime, session: str | None, limit: int) -> object:
+    running = aliased(MessageIn)
+    busy_series = exists().where(
+        and_(col(running.series_id) == col(MessageIn.series_id), col(running.status) == Status.RUNNING.value)
+    )
+    query = (
+        select(MessageIn)
+        .where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now)
+        .where(~busy_series)
+        .order_by(col(MessageIn.process_after), col(MessageIn.id))
+        .limit(limit)
+    )
+    if session is not None:
+        query = query.where(MessageIn.session == session)
+    return query
+
+
+def claim_due(
+    db: Session, *, owner: str, now: datetime, session: str | None = None, limit: int = 10,
+    lease: timedelta = DEFAULT_LEASE, grace: timedelta = DEFAULT_MISFIRE_GRACE,
+) -> list[MessageIn]:
+    """Mark up to ``limit`` due rows running for ``owner``; catch-up is applied to each first."""
+    query = _due_query(now, session, limit)
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)  # type: ignore[attr-defined]
+    rows: Sequence[MessageIn] = db.exec(query).all()  # type: ignore[call-overload]
+    claimed: list[MessageIn] = []
+    seen_series: set[str] = set()
+    for row in rows:
+        if row.series_id is not None:
+            if row.series_id in seen_series:
+                continue  # one occurrence per series at a time, even within a batch
+            seen_series.add(row.series_id)
+        apply_catch_up(db, row, now=now, grace=grace)
+        if row.process_after > now:
+            continue  # catch-up moved it to a future slot
+        row.status = Status.RUNNING
+        row.lease_owner = owner
+        row.lease_expires_at = now + lease
+        row.updated_at = now
+        claimed.append(row)
+    db.flush()
+    return claimed
+
+
+def renew(db: Session, message_id: str, *, owner: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> bool:
+    """Extend a lease; False when the row is no longer this owner's (it was taken back)."""
+    row = db.get(MessageIn, message_id, with_for_update=True)
+    if row is None or row.status != Status.RUNNING or row.lease_owner != owner:
+        return False
+    row.lease_expires_at = now + lease
+    return True
+
+
+def fail_attempt(db: Session, message_id: str, report: RunReport, *, now: datetime) -> Ending | MessageIn:
+    """A transient failure: retry later with backoff while tries remain, else end the occurrence failed."""
+    row = db.get(MessageIn, message_id, with_for_update=True)
+    assert row is not None
+    if row.tries + 1 > row.retries:
+        return end_occurrence(db, message_id, report, now=now)
+    record_run(db, row, report, now=now)
+    row.tries += 1
+    # A pause or cancel asked for while the attempt ran takes effect now instead of a retry.
+    held = {Status.PAUSED.value: Status.PAUSED, Status.CANCELLED.value: Status.CANCELLED}
+    row.status = held.get(row.next_status or "", Status.PENDING)
+    row.next_status = None
+    row.lease_owner = None
+    row.lease_expires_at = None
+    row.process_after = now + backoff_for(row.tries)
+    row.reason = report.error
+    row.updated_at = now
+    return row
+
+
+def reclaim_expired(db: Session, *, now: datetime, limit: int = 100) -> list[MessageIn]:
+    """Rows whose runner stopped renewing: retried with backoff, or ended ``failed`` after the last try."""
+    query = (
+        select(MessageIn)
+        .where(MessageIn.status == Status.RUNNING.value, col(MessageIn.lease_expires_at) < now)
+        .limit(limit)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    recovered = []
+    for row in db.exec(query).all():
+        report = RunReport(outcome=Outcome.INTERRUPTED, started_at=row.updated_at, runner=row.lease_owner,
+                           error=f"lease expired: runner {row.lease_owner} stopped renewing (no heartbeat)")
+        fail_attempt(db, row.id, report, now=now)
+        recovered.append(row)
+    db.flush()
+    return recovered

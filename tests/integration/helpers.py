@@ -1,0 +1,56 @@
+"""Driving the store by hand in tests: claim what is due, end it, look at rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from inbox import Inbox
+from inbox.enums import Outcome
+from inbox.store.claims import claim_due, fail_attempt
+from inbox.store.endings import Ending, RunReport, end_occurrence
+from inbox.store.engine import transaction
+from inbox.store.models import MessageIn, Run
+
+
+def claim(inbox: Inbox, *, owner: str = "runner-1", session: str | None = None, limit: int = 10) -> list[MessageIn]:
+    with transaction(inbox.engine) as db:
+        return claim_due(db, owner=owner, now=inbox.clock(), session=session, limit=limit)
+
+
+def end(inbox: Inbox, message_id: str, outcome: Outcome = Outcome.COMPLETED, *, error: str | None = None,
+        started_at: datetime | None = None) -> Ending:
+    report = RunReport(outcome=outcome, started_at=started_at or inbox.clock(), error=error)
+    with transaction(inbox.engine) as db:
+        return end_occurrence(db, message_id, report, now=inbox.clock())
+
+
+def fail(inbox: Inbox, message_id: str, error: str = "HTTP 429") -> object:
+    report = RunReport(outcome=Outcome.FAILED, started_at=inbox.clock(), error=error)
+    with transaction(inbox.engine) as db:
+        return fail_attempt(db, message_id, report, now=inbox.clock())
+
+
+def rows(inbox: Inbox, series_id: str) -> list[MessageIn]:
+    with transaction(inbox.engine) as db:
+        query = select(MessageIn).where(MessageIn.series_id == series_id).order_by(col(MessageIn.occurrence_at))
+        return list(db.exec(query).all())
+
+
+def live(inbox: Inbox, series_id: str) -> list[MessageIn]:
+    return [r for r in rows(inbox, series_id) if r.status in ("pending", "running", "paused") and not r.is_extra]
+
+
+def runs(inbox: Inbox, series_id: str) -> list[Run]:
+    with transaction(inbox.engine) as db:
+        return list(db.exec(select(Run).where(Run.series_id == series_id).order_by(col(Run.id))).all())
+
+
+def run_due(inbox: Inbox, outcome: Outcome = Outcome.COMPLETED) -> list[str]:
+    """Claim everything due now and end it with ``outcome``; the ids that ran."""
+    done = []
+    for row in claim(inbox, limit=1000):
+        end(inbox, row.id, outcome)
+        done.append(row.id)
+    return done

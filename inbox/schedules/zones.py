@@ -1,7 +1,8 @@
 """Which timezone a task lives in, and turning wall-clock times into instants.
 
-Resolution order (first that is set wins): the explicit ``--tz``, ``INBOX_TZ``, ``TZ``, ``TZ=`` in
-``$INBOX_HOME/.env``, the system zone (tzlocal), UTC. The resolved IANA name is stored on the task, so a later
+Resolution order (first that is set wins): the explicit ``--tz``, ``INBOX_TZ`` (from the environment, then
+from ``$INBOX_HOME/.env``, like every ``INBOX_`` variable), ``TZ``, ``TZ=`` in ``$INBOX_HOME/.env``, the
+system zone (tzlocal), UTC. The resolved IANA name is stored on the task, so a later
 change of the host's zone does not move it.
 """
 
@@ -41,6 +42,7 @@ def resolve_zone(explicit: str | None, env: Mapping[str, str], dotenv: Mapping[s
     candidates = [
         ("--tz", explicit),
         ("INBOX_TZ", env.get("INBOX_TZ")),
+        ("INBOX_TZ in .env", dotenv.get("INBOX_TZ")),
         ("TZ", env.get("TZ")),
         ("TZ in .env", dotenv.get("TZ")),
     ]

@@ -29,7 +29,7 @@ def backoff_for(tries: int) -> timedelta:
     return BACKOFF[min(max(tries, 1), len(BACKOFF)) - 1]
 
 
-def _due_query(now: datetime, session: str | None, limit: int) -> object:
+def _due_query(now: datetime, session: str | None, limit: int, only_reminders: bool) -> object:
     running = aliased(MessageIn)
     busy_series = exists().where(
         and_(col(running.series_id) == col(MessageIn.series_id), col(running.status) == Status.RUNNING.value)
@@ -43,15 +43,17 @@ def _due_query(now: datetime, session: str | None, limit: int) -> object:
     )
     if session is not None:
         query = query.where(MessageIn.session == session)
+    if only_reminders:
+        query = query.where(col(MessageIn.remind).is_(True))
     return query
 
 
 def claim_due(
     db: Session, *, owner: str, now: datetime, session: str | None = None, limit: int = 10,
-    lease: timedelta = DEFAULT_LEASE, grace: timedelta = DEFAULT_MISFIRE_GRACE,
+    lease: timedelta = DEFAULT_LEASE, grace: timedelta = DEFAULT_MISFIRE_GRACE, only_reminders: bool = False,
 ) -> list[MessageIn]:
     """Mark up to ``limit`` due rows running for ``owner``; catch-up is applied to each first."""
-    query = _due_query(now, session, limit)
+    query = _due_query(now, session, limit, only_reminders)
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)  # type: ignore[attr-defined]
     rows: Sequence[MessageIn] = db.exec(query).all()  # type: ignore[call-overload]

@@ -8,13 +8,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import UOWTransaction
 from sqlmodel import Session
 
 from inbox.store.migrate import upgrade_to_head
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL: a commit that wrote inbound messages notifies this channel, so sleeping sweepers look at once.
+WAKE_CHANNEL = "inbox_wake"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -48,8 +51,20 @@ def open_engine(url: str, *, migrate: bool = True, echo: bool = False) -> Engine
     return engine
 
 
+@event.listens_for(Session, "after_flush")
+def _note_inbound_writes(session: Session, _flush: UOWTransaction) -> None:
+    from inbox.store.models import MessageIn
+
+    if any(isinstance(obj, MessageIn) for obj in (*session.new, *session.dirty)):
+        session.info["wake"] = True
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: committed when the block ends, rolled back if it raises."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
+        if engine.dialect.name == "postgresql":
+            session.flush()
+            if session.info.pop("wake", False):
+                session.execute(text(f"NOTIFY {WAKE_CHANNEL}"))  # delivered when this transaction commits

@@ -1,4 +1,4 @@
-"""Finding rows: a series by its id, any occurrence's id, or an unambiguous id prefix."""
+"""Finding rows: a series by its id, any occurrence's id, an unambiguous id prefix, or its name."""
 
 from __future__ import annotations
 
@@ -10,23 +10,44 @@ from inbox.errors import InvalidInput, NotFound
 from inbox.store.models import MessageIn
 
 MIN_PREFIX = 6
+_LIVE = {s.value for s in LIVE_STATUSES}
 
 
 def find_message(db: Session, ident: str) -> MessageIn:
-    ident = ident.strip().upper()
-    if not ident:
+    given = ident.strip()
+    if not given:
         raise InvalidInput("id", "must not be empty")
-    row = db.get(MessageIn, ident)
+    upper = given.upper()
+    row = db.get(MessageIn, upper)
     if row is not None:
         return row
-    if len(ident) < MIN_PREFIX:
-        raise NotFound("task", ident)
-    matches = db.exec(select(MessageIn).where(col(MessageIn.id).startswith(ident)).limit(2)).all()
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise NotFound("task", ident)
-    raise InvalidInput("id", f"{ident!r} matches several messages; give more characters")
+    if len(upper) >= MIN_PREFIX:
+        matches = db.exec(select(MessageIn).where(col(MessageIn.id).startswith(upper)).limit(2)).all()
+        if len(matches) > 1:
+            raise InvalidInput("id", f"{given!r} matches several messages; give more characters")
+        if matches:
+            return matches[0]
+    return _by_name(db, given)
+
+
+def _by_name(db: Session, name: str) -> MessageIn:
+    """A task's name works as its id while one series carries it; live series win over ended ones."""
+    named = db.exec(
+        select(MessageIn.series_id, MessageIn.status, MessageIn.id)
+        .where(MessageIn.name == name, col(MessageIn.is_extra).is_(False))
+        .order_by(col(MessageIn.id).desc())
+    ).all()
+    if not named:
+        raise NotFound("task", name)
+    live = {series for series, status, _ in named if status in _LIVE}
+    candidates = live or {series for series, _, _ in named}
+    if len(candidates) > 1:
+        raise InvalidInput("id", f"several tasks are named {name!r}; use the id")
+    series_id = candidates.pop()
+    newest = next(row_id for series, _, row_id in named if series == series_id)
+    found = db.get(MessageIn, newest)
+    assert found is not None
+    return found
 
 
 def find_series_id(db: Session, ident: str) -> str:

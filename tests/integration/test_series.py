@@ -87,13 +87,14 @@ def test_two_occurrences_of_one_series_never_run_together(inbox: Inbox, clock: C
     assert [r.id for r in claim(inbox)] == [extra.id]
 
 
-@pytest.mark.parametrize("by", ["series id", "occurrence id", "prefix"])
+@pytest.mark.parametrize("by", ["series id", "occurrence id", "prefix", "name"])
 def test_operations_accept_any_id_of_the_series(inbox: Inbox, clock: Clock, by: str) -> None:
-    task = inbox.schedule("tick", every="1m")
+    task = inbox.schedule("tick", every="1m", name="ticker")
+    inbox.schedule("other", every="1m", name="other")
     clock.advance(minutes=1)
     run_due(inbox)
     later = live(inbox, task.series_id)[0].id
-    ident = {"series id": task.series_id, "occurrence id": later, "prefix": later[:12]}[by]
+    ident = {"series id": task.series_id, "occurrence id": later, "prefix": later[:12], "name": "ticker"}[by]
     assert inbox.pause(ident).status == "paused"
     assert inbox.resume(ident).status == "active"
     assert inbox.get(ident).series_id == task.series_id
@@ -224,6 +225,10 @@ def test_a_success_resets_the_failure_count(inbox: Inbox, clock: Clock) -> None:
 def test_unknown_ids_and_plain_messages(inbox: Inbox) -> None:
     with pytest.raises(NotFound):
         inbox.pause("01ZZZZZZZZZZZZZZZZZZZZZZZZ")
+    inbox.schedule("a", every="1h", name="twin")
+    inbox.schedule("b", every="1h", name="twin")
+    with pytest.raises(InvalidInput, match="several tasks"):
+        inbox.get("twin")
     message = inbox.send("hello")
     with pytest.raises(InvalidInput) as caught:
         inbox.pause(message.id)

@@ -1,0 +1,95 @@
+"""The host loop: a sweep every interval as the safety net, and at once when the earliest row comes due.
+
+Between passes the loop sleeps until the sooner of the interval and the next ``process_after``. It also
+notices writes from other processes (a new message, an update) without reading the tables: on SQLite through
+``PRAGMA data_version``, which changes whenever another connection commits, so a message sent with
+``inbox send`` is looked at within a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, text
+
+from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
+from inbox.store.engine import WAKE_CHANNEL
+from inbox.store.types import utcnow
+from sweeper.sweep import next_due, sweep_once
+
+log = logging.getLogger("inbox.sweeper")
+CHANGE_CHECK_S = 0.1
+
+
+class ChangeWatch:
+    """Tells whether inbound messages may have changed since the last look.
+
+    SQLite: ``PRAGMA data_version`` moves whenever another connection commits. PostgreSQL: commits that wrote
+    inbound messages send a notification on ``WAKE_CHANNEL`` (see inbox.store.engine.transaction).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._conn = engine.connect()
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._last: int | None = None
+        if self._sqlite:
+            self._last = self._version()
+        else:
+            raw = self._conn.connection.driver_connection
+            raw.autocommit = True  # type: ignore[union-attr]
+            raw.execute(f"LISTEN {WAKE_CHANNEL}")  # type: ignore[union-attr]
+
+    def _version(self) -> int | None:
+        value = self._conn.exec_driver_sql("PRAGMA data_version").scalar()
+        self._conn.rollback()
+        return int(value) if value is not None else None
+
+    def changed(self) -> bool:
+        if not self._sqlite:
+            raw = self._conn.connection.driver_connection
+            return len(list(raw.notifies(timeout=0))) > 0  # drain them all  # type: ignore[union-attr]
+        current = self._version()
+        if current == self._last:
+            return False
+        self._last = current
+        return True
+
+    def close(self) -> None:
+        self._conn.invalidate()  # a LISTENing or autocommit connection must not go back to the pool
+        self._conn.close()
+
+
+def run_loop(engine: Engine, *, interval_s: float, stop: threading.Event, clock: Callable[[], datetime] = utcnow,
+             grace: timedelta = DEFAULT_MISFIRE_GRACE) -> None:
+    watch = ChangeWatch(engine)
+    try:
+        while not stop.is_set():
+            now = clock()
+            sweep_once(engine, now=now, grace=grace)
+            deadline = now + timedelta(seconds=interval_s)
+            due = next_due(engine)
+            if due is not None and due < deadline:
+                deadline = max(due, clock())
+            _sleep_until(deadline, stop=stop, watch=watch, clock=clock)
+    finally:
+        watch.close()
+
+
+def _sleep_until(deadline: datetime, *, stop: threading.Event, watch: ChangeWatch,
+                 clock: Callable[[], datetime]) -> None:
+    while not stop.is_set():
+        left = (deadline - clock()).total_seconds()
+        if left <= 0:
+            return
+        if stop.wait(min(left, CHANGE_CHECK_S)):
+            return
+        if watch.changed():
+            return  # something was written elsewhere: look again now
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

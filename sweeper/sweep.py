@@ -1,0 +1,76 @@
+"""One sweep pass: recover dead runners' work, deliver due reminders, and say which sessions need a runner.
+
+Reminders need no model and no runner: the host claims them in a batch and ends them in the same
+transaction, their text delivered to the session's outbox and their follow-up written. Everything else that
+is due stays pending for the session's runner (started through a runtime, see the next layers).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from inbox.enums import Outcome, OutboxKind, Status
+from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
+from inbox.store.claims import claim_due, reclaim_expired
+from inbox.store.endings import RunReport, end_occurrence, post_outbox
+from inbox.store.engine import transaction
+from inbox.store.models import MessageIn
+
+log = logging.getLogger("inbox.sweeper")
+HOST_OWNER = "host"
+REMINDER_BATCH = 500
+
+
+@dataclass(frozen=True)
+class PassReport:
+    recovered: int = 0
+    delivered: int = 0
+    waiting_sessions: dict[str, int] = field(default_factory=dict)  # session -> due rows needing a runner
+
+
+def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta) -> int:
+    """Claim due reminders (catch-up applied) and end each with its text in the outbox."""
+    due = claim_due(db, owner=HOST_OWNER, now=now, limit=REMINDER_BATCH, grace=grace, only_reminders=True)
+    for row in due:
+        post_outbox(db, session=row.session, kind=OutboxKind.REMINDER, text=row.text, now=now,
+                    in_reply_to=row.id, series_id=row.series_id)
+        end_occurrence(db, row.id, RunReport(outcome=Outcome.COMPLETED, started_at=now, runner=HOST_OWNER), now=now)
+    return len(due)
+
+
+def _waiting_sessions(db: Session, now: datetime) -> dict[str, int]:
+    query = (
+        select(MessageIn.session, func.count())
+        .where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now)
+        .group_by(col(MessageIn.session))
+    )
+    return {session: int(count) for session, count in db.exec(query).all()}
+
+
+def sweep_once(engine: Engine, *, now: datetime, grace: timedelta = DEFAULT_MISFIRE_GRACE) -> PassReport:
+    with transaction(engine) as db:
+        recovered = len(reclaim_expired(db, now=now))
+    delivered = 0
+    while True:  # batches in their own transactions so a large backlog does not hold the write lock long
+        with transaction(engine) as db:
+            count = _deliver_reminders(db, now=now, grace=grace)
+        delivered += count
+        if count < REMINDER_BATCH:
+            break
+    with transaction(engine) as db:
+        waiting = _waiting_sessions(db, now)
+    if recovered or delivered:
+        log.info("sweep: %d recovered, %d reminders delivered", recovered, delivered)
+    return PassReport(recovered=recovered, delivered=delivered, waiting_sessions=waiting)
+
+
+def next_due(engine: Engine) -> datetime | None:
+    """When the earliest pending row comes due: the loop sleeps until then (or its interval, if sooner)."""
+    with transaction(engine) as db:
+        query = select(func.min(MessageIn.process_after)).where(MessageIn.status == Status.PENDING.value)
+        return db.exec(query).one()

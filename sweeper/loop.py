@@ -62,8 +62,14 @@ class ChangeWatch:
         self._conn.close()
 
 
-def run_loop(engine: Engine, *, interval_s: float, stop: threading.Event, clock: Callable[[], datetime] = utcnow,
-             grace: timedelta = DEFAULT_MISFIRE_GRACE) -> None:
+def run_loop(
+    engine: Engine,
+    *,
+    interval_s: float,
+    stop: threading.Event,
+    clock: Callable[[], datetime] = utcnow,
+    grace: timedelta = DEFAULT_MISFIRE_GRACE,
+) -> None:
     watch = ChangeWatch(engine)
     try:
         while not stop.is_set():
@@ -78,8 +84,9 @@ def run_loop(engine: Engine, *, interval_s: float, stop: threading.Event, clock:
         watch.close()
 
 
-def _sleep_until(deadline: datetime, *, stop: threading.Event, watch: ChangeWatch,
-                 clock: Callable[[], datetime]) -> None:
+def _sleep_until(
+    deadline: datetime, *, stop: threading.Event, watch: ChangeWatch, clock: Callable[[], datetime]
+) -> None:
     while not stop.is_set():
         left = (deadline - clock()).total_seconds()
         if left <= 0:

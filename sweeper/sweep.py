@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from inbox.enums import Outcome, OutboxKind, Status
+from inbox.enums import OutboxKind, Outcome, Status
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.claims import claim_due, reclaim_expired
 from inbox.store.endings import RunReport, end_occurrence, post_outbox
@@ -37,8 +37,15 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta) -> int:
     """Claim due reminders (catch-up applied) and end each with its text in the outbox."""
     due = claim_due(db, owner=HOST_OWNER, now=now, limit=REMINDER_BATCH, grace=grace, only_reminders=True)
     for row in due:
-        post_outbox(db, session=row.session, kind=OutboxKind.REMINDER, text=row.text, now=now,
-                    in_reply_to=row.id, series_id=row.series_id)
+        post_outbox(
+            db,
+            session=row.session,
+            kind=OutboxKind.REMINDER,
+            text=row.text,
+            now=now,
+            in_reply_to=row.id,
+            series_id=row.series_id,
+        )
         end_occurrence(db, row.id, RunReport(outcome=Outcome.COMPLETED, started_at=now, runner=HOST_OWNER), now=now)
     return len(due)
 

@@ -50,7 +50,7 @@ class ChangeWatch:
     def changed(self) -> bool:
         if not self._sqlite:
             raw = self._conn.connection.driver_connection
-            return len(list(raw.notifies(timeout=0))) > 0  # drain them all  # type: ignore[union-attr]
+            return len(list(raw.notifies(timeout=0))) > 0  # type: ignore[union-attr]
         current = self._version()
         if current == self._last:
             return False

@@ -50,11 +50,15 @@ def sweep(
         grace = timedelta(seconds=inbox.settings.number("INBOX_MISFIRE_GRACE", 60.0))
         report = sweep_once(inbox.engine, now=utcnow(), grace=grace)
     if as_json:
-        print_json({"recovered": report.recovered, "delivered": report.delivered,
-                    "waiting_sessions": report.waiting_sessions})
+        print_json(
+            {"recovered": report.recovered, "delivered": report.delivered, "waiting_sessions": report.waiting_sessions}
+        )
     else:
-        console.print(f"recovered {report.recovered}, delivered {report.delivered} reminders; "
-                      f"waiting for a runner: {report.waiting_sessions or 'none'}", highlight=False)
+        console.print(
+            f"recovered {report.recovered}, delivered {report.delivered} reminders; "
+            f"waiting for a runner: {report.waiting_sessions or 'none'}",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

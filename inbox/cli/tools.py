@@ -66,6 +66,7 @@ def doctor(as_json: Json = False) -> None:
 def script_test(
     file: Annotated[Path, typer.Argument(help="The script to run exactly as a task would.")],
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds.")] = 30.0,
+    env: Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE given to the script; repeatable.")] = None,
     as_json: Json = False,
 ) -> None:
     """Run a pre-script and print its decision: wake (with data), skipped, or script_error."""
@@ -75,7 +76,13 @@ def script_test(
         raise InvalidInput("file", f"no such file: {file}")
     if timeout <= 0:
         raise InvalidInput("timeout", "must be greater than zero")
-    result = run_prescript(file.read_text(encoding="utf-8"), timeout_s=timeout)
+    given: dict[str, str] = {}
+    for pair in env or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput("--env", f"{pair!r} must look like KEY=VALUE")
+        given[key] = value
+    result = run_prescript(file.read_text(encoding="utf-8"), timeout_s=timeout, env=given)
     if as_json:
         sys.stdout.write(
             json.dumps(

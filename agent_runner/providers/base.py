@@ -1,8 +1,8 @@
 """The model-provider interface: provider-neutral value objects, the error type and the ``Provider`` protocol.
 
-Stdlib and pydantic only: this module is imported inside the runner container and by the host alike. The
-wire-format clients live next to it (``openai.py``, ``anthropic.py``); everything they share that does not
-need an HTTP library (error classification, ``Retry-After`` parsing, error-body reading) is here.
+Only the runner's own dependencies (httpx, pydantic): this module is imported inside the runner container
+and by the host alike. The wire-format clients live next to it (``openai.py``, ``anthropic.py``); what they
+share (error classification, ``Retry-After`` parsing, error bodies, the POST itself) is here.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -208,3 +209,37 @@ def error_from_status(
     if status == 404 or code == "model_not_found" or _MODEL_MISSING.search(message):
         return ProviderError(f"{where}: unknown model {model!r}: {said}", kind="unknown_model", status=status)
     return ProviderError(f"{where}: request rejected: {said}", kind="bad_request", status=status)
+
+
+def post_json(
+    client: httpx.Client,
+    url: str,
+    payload: dict[str, Any],
+    *,
+    headers: Mapping[str, str],
+    timeout: httpx.Timeout | float,
+    provider: str,
+    model: str,
+) -> dict[str, Any]:
+    """POST one request; every way it can fail becomes a classified :class:`ProviderError`."""
+    try:
+        resp = client.post(url, json=payload, headers=dict(headers), timeout=timeout)
+    except httpx.TimeoutException as exc:
+        raise ProviderError(f"{provider}: no answer from {url} in time ({type(exc).__name__})", kind="timeout") from exc
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        raise ProviderError(f"{provider}: invalid URL {url!r}: {exc}", kind="bad_request") from exc
+    except httpx.RequestError as exc:
+        raise ProviderError(f"{provider}: cannot reach {url}: {type(exc).__name__}: {exc}", kind="network") from exc
+    try:
+        body: Any = resp.json()
+    except ValueError:
+        body = None
+    if not 200 <= resp.status_code < 300:
+        raise error_from_status(resp.status_code, resp.headers, body, provider=provider, model=model, url=url)
+    if not isinstance(body, dict):
+        raise ProviderError(
+            f"{provider}: HTTP {resp.status_code} from {url} is not a JSON object: {resp.text[:200]!r}",
+            kind="bad_response",
+            status=resp.status_code,
+        )
+    return body

@@ -20,7 +20,7 @@ from agent_runner.providers.base import (
     ToolSpec,
     Usage,
     error_details,
-    error_from_status,
+    post_json,
 )
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -80,36 +80,16 @@ class OpenAIProvider:
         max_tokens: int = 1024,
     ) -> ModelReply:
         payload = build_request(model, system, turns, tools, max_tokens, self.max_tokens_param)
-        body = self._post(payload, model)
+        body = post_json(
+            self._client,
+            self.url,
+            payload,
+            headers=self._headers,
+            timeout=self._timeout,
+            provider="openai",
+            model=model,
+        )
         return parse_reply(body, model, self.url)
-
-    def _post(self, payload: dict[str, Any], model: str) -> dict[str, Any]:
-        try:
-            resp = self._client.post(self.url, json=payload, headers=self._headers, timeout=self._timeout)
-        except httpx.TimeoutException as exc:
-            raise ProviderError(
-                f"openai: no answer from {self.url} within {self.timeout_s:g}s ({type(exc).__name__})",
-                kind="timeout",
-            ) from exc
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise ProviderError(f"openai: invalid URL {self.url!r}: {exc}", kind="bad_request") from exc
-        except httpx.RequestError as exc:
-            raise ProviderError(
-                f"openai: cannot reach {self.url}: {type(exc).__name__}: {exc}", kind="network"
-            ) from exc
-        try:
-            body: Any = resp.json()
-        except ValueError:
-            body = None
-        if not 200 <= resp.status_code < 300:
-            raise error_from_status(resp.status_code, resp.headers, body, provider="openai", model=model, url=self.url)
-        if not isinstance(body, dict):
-            raise ProviderError(
-                f"openai: HTTP {resp.status_code} from {self.url} is not a JSON object: {resp.text[:200]!r}",
-                kind="bad_response",
-                status=resp.status_code,
-            )
-        return body
 
 
 def build_request(

@@ -27,6 +27,7 @@ from inbox.views import (
     RunRecord,
     Scheduled,
     Task,
+    describe_schedule,
     message_view,
     outbox_view,
     run_view,
@@ -142,7 +143,7 @@ class Inbox:
             series_id=row.series_id,
             session=row.session,
             name=row.name,
-            schedule=plan.describe(),
+            schedule=describe_schedule(row),
             timezone=zone.key,
             next_runs=[t.astimezone(zone) for t in runs],
         )

@@ -10,6 +10,10 @@ from inbox.cli import messages, serve, tasks, tools
 from inbox.cli.render import fail
 from inbox.errors import Conflict, InvalidInput, NotFound
 
+# Typer ships its own copy of click; find its exception classes through a public one.
+_USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
 app = typer.Typer(
     name="inbox",
     help="A scheduler for a personal AI assistant: every task is a delayed message.",
@@ -31,7 +35,15 @@ def _exit(code: int, message: str) -> NoReturn:
 
 def run() -> None:
     try:
-        app()
+        # Not standalone: usage errors become one line on stderr like every other invalid input.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except _USAGE_ERROR as error:
+        _exit(2, f"error: {error.format_message()} (try --help)")  # type: ignore[attr-defined]
+    except _CLICK_ERROR as error:
+        _exit(error.exit_code, f"error: {error.format_message()}")  # type: ignore[attr-defined]
+    except typer.Abort:
+        sys.exit(130)
     except (InvalidInput, NotFound, Conflict) as error:
         _exit(2, f"error: {error}")
     except OperationalError as error:

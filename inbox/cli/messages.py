@@ -1,5 +1,6 @@
 """Message commands: send, outbox."""
 
+import sys
 import time
 from typing import Annotated
 
@@ -46,14 +47,21 @@ def outbox(
         if as_json and not follow:
             print_json(items)
             return
+        # Following with --json prints one JSON object per line, so a program can read it as it comes.
+        emit = _json_line if as_json else _show
         for item in items:
-            print_json(item) if as_json else _show(item)
+            emit(item)
         last = items[-1].id if items else None
         while follow:
             time.sleep(FOLLOW_POLL_S)
             for item in inbox.outbox(session=session, limit=limit, after=last):
-                print_json(item) if as_json else _show(item)
+                emit(item)
                 last = item.id
+
+
+def _json_line(item: OutboxItem) -> None:
+    sys.stdout.write(item.model_dump_json() + "\n")
+    sys.stdout.flush()
 
 
 def register(app: typer.Typer) -> None:

@@ -44,12 +44,17 @@ def hosts(serve_env: dict[str, str]) -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
     yield started
     for process in started:
-        process.send_signal(signal.SIGTERM)
-    for process in started:
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        if process.poll() is None:
             process.kill()
+        process.wait(timeout=10)
+
+
+def _stop(hosts: list[subprocess.Popen[str]]) -> None:
+    """Stop the hosts before reading results, so nothing lands between two reads."""
+    for process in hosts:
+        process.send_signal(signal.SIGTERM)
+    for process in hosts:
+        process.wait(timeout=10)
 
 
 def _start(env: dict[str, str], hosts: list[subprocess.Popen[str]]) -> None:
@@ -80,6 +85,7 @@ def test_a_reminder_every_two_seconds_is_delivered_once_per_slot(
     made = json.loads(_inbox(serve_env, "schedule", "drink water", "--every", "2s", "--remind", "--json"))
     _start(serve_env, hosts)
     time.sleep(7.0)
+    _stop(hosts)
     delivered = _outbox(serve_env)
     runs = json.loads(_inbox(serve_env, "runs", made["series_id"], "--json", "--limit", "100"))
     assert 3 <= len(delivered) <= 4 and len(runs) == len(delivered)
@@ -98,6 +104,7 @@ def test_two_hosts_on_one_store_never_deliver_a_slot_twice(
     _start(serve_env, hosts)
     _start(serve_env, hosts)
     time.sleep(6.0)
+    _stop(hosts)
     delivered = _outbox(serve_env)
     per_slot = Counter((d["series_id"], d["in_reply_to"]) for d in delivered)
     assert len(delivered) >= 5 * 4

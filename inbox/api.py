@@ -16,7 +16,16 @@ from inbox import validation as check
 from inbox.config import Settings, load_settings
 from inbox.enums import CatchUp, ContextMode, Kind, Outcome, TaskFilter
 from inbox.errors import InvalidInput
-from inbox.schedules import choose, parse_at, parse_cron, parse_duration, parse_every, resolve_zone, upcoming
+from inbox.schedules import (
+    EverySchedule,
+    choose,
+    parse_at,
+    parse_cron,
+    parse_duration,
+    parse_every,
+    resolve_zone,
+    upcoming,
+)
 from inbox.schedules.schedule import parse_in
 from inbox.store import lookup, queries, series
 from inbox.store.engine import open_engine, transaction
@@ -35,6 +44,11 @@ from inbox.views import (
 )
 
 Clock = Callable[[], datetime]
+
+
+def whole_second(instant: datetime) -> datetime:
+    """Rounded up to the next whole second (unchanged when already whole)."""
+    return instant.replace(microsecond=0) + timedelta(seconds=1) if instant.microsecond else instant
 
 
 class Inbox:
@@ -92,11 +106,6 @@ class Inbox:
             )
             return message_view(row)
 
-    def now(self) -> datetime:
-        """The current time, to the whole second: anchors of new series are on whole seconds."""
-        instant = self.clock()
-        return instant.replace(microsecond=0) + timedelta(seconds=1) if instant.microsecond else instant
-
     def schedule(
         self,
         prompt: str,
@@ -116,9 +125,11 @@ class Inbox:
         retries: int = 3,
         remind: bool = False,
     ) -> Scheduled:
-        now = self.now()
+        now = self.clock()
         zone = self.zone(tz)
         plan = choose(cron_expr=cron, every=every, at=at, in_=in_, zone=zone, now=now)
+        if isinstance(plan, EverySchedule):
+            now = whole_second(now)  # the anchor of an interval series sits on a whole second
         limit = check.timeout(timeout)
         task = series.NewTask(
             prompt=check.text(prompt, field="prompt"),
@@ -175,7 +186,7 @@ class Inbox:
         script: str | None = None,
         name: str | None = None,
     ) -> Task:
-        now = self.now()
+        now = whole_second(self.clock()) if every is not None else self.clock()
         zone = self.zone(tz) if tz is not None else None
         given = [v for v in (cron, every, at) if v is not None]
         if len(given) > 1:

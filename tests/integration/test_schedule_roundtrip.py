@@ -159,6 +159,24 @@ def test_a_scheduled_task_reads_back_as_echoed(
         assert task.schedule == f"at {expected[0]}"
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        pytest.param({"cron": "0 9 * * *"}, "2026-06-01T09:00:00+00:00",
+                     id="cron 0 9 * * * created at 08:59:59.5 first fires at 09:00 that day"),
+        pytest.param({"at": "2026-06-01T08:59:59.800000Z"}, "2026-06-01T08:59:59.800000+00:00",
+                     id="at 08:59:59.8 created at 08:59:59.5 is in the future and accepted"),
+    ],
+)
+def test_a_fire_time_less_than_a_second_ahead_is_kept(
+    inbox: Inbox, clock: Clock, options: dict[str, str], expected: str
+) -> None:
+    clock.set(datetime(2026, 6, 1, 8, 59, 59, 500000, tzinfo=UTC))
+    echo = inbox.schedule("stand up", cron=options.get("cron"), at=options.get("at"))
+    assert echo.next_runs[0].isoformat() == expected
+    check_read_back(inbox, echo)
+
+
 def test_a_task_keeps_its_zone_when_the_configured_zone_changes(store_url: str, clock: Clock, home: Path) -> None:
     clock.set(datetime(2026, 3, 7, 12, 0, tzinfo=UTC))
     with Inbox(store_url, clock=clock, env={"INBOX_HOME": str(home), "INBOX_TZ": NEW_YORK}) as first:

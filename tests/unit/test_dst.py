@@ -341,12 +341,13 @@ def test_at_in_the_past_is_rejected_naming_the_current_time() -> None:
     assert "2026-06-01T12:00:00+00:00" in caught.value.reason
 
 
-def test_at_exactly_now_is_in_the_past() -> None:
+def test_at_one_second_ago_is_rejected_and_one_second_ahead_is_accepted() -> None:
     now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
     with pytest.raises(InvalidInput) as caught:
-        parse_at("2026-06-01T08:00", ZoneInfo(NEW_YORK), now)
+        parse_at("2026-06-01T07:59:59", ZoneInfo(NEW_YORK), now)
     assert caught.value.field == "at"
     assert "2026-06-01T12:00:00+00:00" in caught.value.reason
+    assert parse_at("2026-06-01T08:00:01", ZoneInfo(NEW_YORK), now).when == now + timedelta(seconds=1)
 
 
 @pytest.mark.parametrize("text", ["tomorrow", "2026-13-01T09:00", "09:00", ""])

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.engine import WAKE_CHANNEL
@@ -76,9 +76,9 @@ def run_loop(
             now = clock()
             sweep_once(engine, now=now, grace=grace)
             deadline = now + timedelta(seconds=interval_s)
-            due = next_due(engine)
+            due = next_due(engine, after=now)
             if due is not None and due < deadline:
-                deadline = max(due, clock())
+                deadline = due
             _sleep_until(deadline, stop=stop, watch=watch, clock=clock)
     finally:
         watch.close()
@@ -96,7 +96,3 @@ def _sleep_until(
         if watch.changed():
             return  # something was written elsewhere: look again now
 
-
-def ping(engine: Engine) -> None:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))

@@ -76,8 +76,14 @@ def sweep_once(engine: Engine, *, now: datetime, grace: timedelta = DEFAULT_MISF
     return PassReport(recovered=recovered, delivered=delivered, waiting_sessions=waiting)
 
 
-def next_due(engine: Engine) -> datetime | None:
-    """When the earliest pending row comes due: the loop sleeps until then (or its interval, if sooner)."""
+def next_due(engine: Engine, *, after: datetime) -> datetime | None:
+    """When the next pending row comes due after ``after``: the loop sleeps until then (or its interval).
+
+    Rows already due that the pass did not take are waiting for a runner, not for the host: counting them
+    would wake the loop again at once, over and over.
+    """
     with transaction(engine) as db:
-        query = select(func.min(MessageIn.process_after)).where(MessageIn.status == Status.PENDING.value)
+        query = select(func.min(MessageIn.process_after)).where(
+            MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) > after
+        )
         return db.exec(query).one()

@@ -25,7 +25,7 @@ from inbox.enums import CatchUp, Outcome, Status
 from inbox.schedules import EverySchedule, Recurring, from_recurrence, load_zone
 from inbox.store.endings import RunReport, record_run
 from inbox.store.models import MessageIn
-from inbox.store.series import SERIES_SETTINGS
+from inbox.store.series import inherited_settings
 
 MAX_CATCH_UP = 100
 DEFAULT_MISFIRE_GRACE = timedelta(seconds=60)
@@ -78,7 +78,7 @@ def _record_missed(db: Session, row: MessageIn, slots: list[datetime], older: in
             reason=reason,
             created_at=now,
             updated_at=now,
-            **{name: getattr(row, name) for name in SERIES_SETTINGS},
+            **inherited_settings(row),
         )
         db.add(record)
         db.flush()

@@ -49,8 +49,15 @@ def _due_query(now: datetime, session: str | None, limit: int, only_reminders: b
 
 
 def claim_due(
-    db: Session, *, owner: str, now: datetime, session: str | None = None, limit: int = 10,
-    lease: timedelta = DEFAULT_LEASE, grace: timedelta = DEFAULT_MISFIRE_GRACE, only_reminders: bool = False,
+    db: Session,
+    *,
+    owner: str,
+    now: datetime,
+    session: str | None = None,
+    limit: int = 10,
+    lease: timedelta = DEFAULT_LEASE,
+    grace: timedelta = DEFAULT_MISFIRE_GRACE,
+    only_reminders: bool = False,
 ) -> list[MessageIn]:
     """Mark up to ``limit`` due rows running for ``owner``; catch-up is applied to each first."""
     query = _due_query(now, session, limit, only_reminders)
@@ -116,8 +123,12 @@ def reclaim_expired(db: Session, *, now: datetime, limit: int = 100) -> list[Mes
         query = query.with_for_update(skip_locked=True)
     recovered = []
     for row in db.exec(query).all():
-        report = RunReport(outcome=Outcome.INTERRUPTED, started_at=row.updated_at, runner=row.lease_owner,
-                           error=f"lease expired: runner {row.lease_owner} stopped renewing (no heartbeat)")
+        report = RunReport(
+            outcome=Outcome.INTERRUPTED,
+            started_at=row.updated_at,
+            runner=row.lease_owner,
+            error=f"lease expired: runner {row.lease_owner} stopped renewing (no heartbeat)",
+        )
         fail_attempt(db, row.id, report, now=now)
         recovered.append(row)
     db.flush()

@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from inbox.enums import STATUS_AFTER, OutboxKind, Outcome, Status
-from inbox.errors import Conflict, NotFound
+from inbox.errors import NotFound
 from inbox.schedules import from_recurrence, load_zone
 from inbox.store.models import (
     MAX_ERROR_CHARS,
@@ -24,7 +24,7 @@ from inbox.store.models import (
     MessageOut,
     Run,
 )
-from inbox.store.series import SERIES_SETTINGS, apply_changes
+from inbox.store.series import apply_changes, inherited_settings
 
 # After this many failed occurrences in a row the series pauses itself and tells its session.
 MAX_CONSECUTIVE_FAILURES = 10
@@ -132,7 +132,7 @@ def _write_follow_up(db: Session, row: MessageIn, outcome: Outcome, *, now: date
     if row.next_status == Status.CANCELLED or row.series_id is None:
         return None
     pending_update: dict[str, Any] = dict(row.content.get("pending_update") or {})
-    recurrence = pending_update.get("recurrence", row.recurrence) if pending_update else row.recurrence
+    recurrence = pending_update.get("recurrence", row.recurrence)
     if not recurrence and "slot" not in pending_update:
         return None  # a one-shot ends after its one run
     if row.max_runs is not None and row.occurrence_no >= row.max_runs:
@@ -161,9 +161,8 @@ def _write_follow_up(db: Session, row: MessageIn, outcome: Outcome, *, now: date
         created_at=now,
         updated_at=now,
         process_after=now,  # replaced just below
-        **{name: getattr(row, name) for name in SERIES_SETTINGS},
+        **inherited_settings(row),
     )
-    follow.content = {k: v for k, v in row.content.items() if k != "pending_update"}
     if pending_update:
         apply_changes(follow, pending_update)
     if "slot" not in pending_update:
@@ -173,8 +172,3 @@ def _write_follow_up(db: Session, row: MessageIn, outcome: Outcome, *, now: date
         follow.process_after = slot
     db.add(follow)
     return follow
-
-
-def require_live(row: MessageIn) -> None:
-    if not Status(row.status).is_live:
-        raise Conflict(f"message {row.id} has already ended ({row.status})")

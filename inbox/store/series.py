@@ -38,6 +38,13 @@ SERIES_SETTINGS = (
 )
 
 
+def inherited_settings(row: MessageIn) -> dict[str, Any]:
+    """The series definition a new occurrence takes from ``row``; an update waiting on ``row`` is not part of it."""
+    settings = {name: getattr(row, name) for name in SERIES_SETTINGS}
+    settings["content"] = {k: v for k, v in row.content.items() if k != "pending_update"}
+    return settings
+
+
 @dataclass(frozen=True)
 class NewTask:
     """A validated task definition (see inbox.api for where user input becomes one)."""
@@ -251,8 +258,7 @@ def run_now(db: Session, ident: str, *, now: datetime) -> MessageIn:
         occurrence_no=source.occurrence_no,
         created_at=now,
         updated_at=now,
-        **{name: getattr(source, name) for name in SERIES_SETTINGS if name != "content"},
-        content={k: v for k, v in source.content.items() if k != "pending_update"},
+        **inherited_settings(source),
     )
     db.add(extra)
     db.flush()

@@ -8,8 +8,6 @@ from inbox.config import Settings
 from inbox.errors import InvalidInput
 from inbox.schedules import resolve_zone
 
-PROVIDER_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
-
 
 @dataclass(frozen=True)
 class Check:
@@ -69,24 +67,27 @@ def check_engine(settings: Settings) -> Check:
 
 
 def check_provider(settings: Settings) -> Check:
-    provider = settings.get("INBOX_PROVIDER")
-    model = settings.get("INBOX_MODEL")
-    if not provider:
+    from inbox.http.model_proxy import KEY_VARS, choose_provider
+
+    choice = choose_provider(settings)
+    if choice is None:
         return Check(
             "model provider",
             False,
-            "not configured (set INBOX_PROVIDER and INBOX_MODEL); reminders and scripts still run",
+            "not configured (set INBOX_PROVIDER, INBOX_MODEL and the provider's key or base URL); "
+            "reminders and scripts still run",
             required=False,
         )
-    key_var = PROVIDER_KEYS.get(provider)
+    key_var = KEY_VARS.get(choice.name)
     if key_var is None:
-        return Check("model provider", False, f"INBOX_PROVIDER={provider!r} is not one of anthropic, openai")
-    has_key = bool(settings.get(key_var))
-    base = settings.get(f"{provider.upper()}_BASE_URL")
-    detail = f"{provider}, model {model or '(INBOX_MODEL not set)'}, {key_var} {'set' if has_key else 'not set'}"
-    if base:
-        detail += f", base URL {base}"
-    ok = bool(model) and (has_key or bool(base))
+        return Check("model provider", False, f"INBOX_PROVIDER={choice.name!r} is not one of anthropic, openai")
+    has_key = bool(choice.api_key)
+    detail = (
+        f"{choice.name}, model {choice.model or '(INBOX_MODEL not set)'}, {key_var} {'set' if has_key else 'not set'}"
+    )
+    if choice.base_url:
+        detail += f", base URL {choice.base_url}"
+    ok = bool(choice.model) and (has_key or bool(choice.base_url))
     return Check("model provider", ok, detail, required=False)
 
 

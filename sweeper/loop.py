@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
+from inbox.store.claims import BACKOFF
 from inbox.store.engine import WAKE_CHANNEL
 from inbox.store.types import utcnow
-from sweeper.sweep import next_due, sweep_once
+from sweeper.sweep import PassReport, next_due, sweep_once
 
 log = logging.getLogger("inbox.sweeper")
 CHANGE_CHECK_S = 0.1
@@ -69,30 +70,43 @@ def run_loop(
     stop: threading.Event,
     clock: Callable[[], datetime] = utcnow,
     grace: timedelta = DEFAULT_MISFIRE_GRACE,
+    backoff: Sequence[timedelta] = BACKOFF,
+    on_pass: Callable[[PassReport], None] | None = None,
+    nudge: threading.Event | None = None,
 ) -> None:
+    """Sweep until ``stop`` is set. ``on_pass`` sees each pass's report (the host wakes runners from it);
+    setting ``nudge`` asks for a pass now (e.g. a runner exited while its session still had work)."""
     watch = ChangeWatch(engine)
+    nudge = nudge or threading.Event()
     try:
         while not stop.is_set():
             now = clock()
-            sweep_once(engine, now=now, grace=grace)
+            nudge.clear()
+            report = sweep_once(engine, now=now, grace=grace, backoff=backoff)
+            if on_pass is not None:
+                on_pass(report)
             deadline = now + timedelta(seconds=interval_s)
             due = next_due(engine, after=now)
             if due is not None and due < deadline:
                 deadline = due
-            _sleep_until(deadline, stop=stop, watch=watch, clock=clock)
+            _sleep_until(deadline, stop=stop, nudge=nudge, watch=watch, clock=clock)
     finally:
         watch.close()
 
 
 def _sleep_until(
-    deadline: datetime, *, stop: threading.Event, watch: ChangeWatch, clock: Callable[[], datetime]
+    deadline: datetime,
+    *,
+    stop: threading.Event,
+    nudge: threading.Event,
+    watch: ChangeWatch,
+    clock: Callable[[], datetime],
 ) -> None:
-    while not stop.is_set():
+    while not stop.is_set() and not nudge.is_set():
         left = (deadline - clock()).total_seconds()
         if left <= 0:
             return
-        if stop.wait(min(left, CHANGE_CHECK_S)):
+        if nudge.wait(min(left, CHANGE_CHECK_S)):
             return
         if watch.changed():
             return  # something was written elsewhere: look again now
-

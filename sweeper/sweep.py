@@ -8,6 +8,7 @@ is due stays pending for the session's runner (started through a runtime, see th
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from inbox.enums import OutboxKind, Outcome, Status
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
-from inbox.store.claims import claim_due, reclaim_expired
+from inbox.store.claims import BACKOFF, claim_due, reclaim_expired
 from inbox.store.endings import RunReport, end_occurrence, post_outbox
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
@@ -59,9 +60,15 @@ def _waiting_sessions(db: Session, now: datetime) -> dict[str, int]:
     return {session: int(count) for session, count in db.exec(query).all()}
 
 
-def sweep_once(engine: Engine, *, now: datetime, grace: timedelta = DEFAULT_MISFIRE_GRACE) -> PassReport:
+def sweep_once(
+    engine: Engine,
+    *,
+    now: datetime,
+    grace: timedelta = DEFAULT_MISFIRE_GRACE,
+    backoff: Sequence[timedelta] = BACKOFF,
+) -> PassReport:
     with transaction(engine) as db:
-        recovered = len(reclaim_expired(db, now=now))
+        recovered = len(reclaim_expired(db, now=now, backoff=backoff))
     delivered = 0
     while True:  # batches in their own transactions so a large backlog does not hold the write lock long
         with transaction(engine) as db:

@@ -1,8 +1,7 @@
-"""Host commands: serve (the sweeper loop) and sweep --once."""
+"""Host commands: serve (sweeper, runners and HTTP API) and sweep --once."""
 
 import logging
 import signal
-import threading
 from typing import Annotated
 
 import typer
@@ -13,26 +12,60 @@ from inbox.errors import InvalidInput
 from inbox.store.types import utcnow
 
 
+def _runtime_name(explicit: str | None, configured: str | None) -> str:
+    name = explicit or configured or "process"
+    if name not in ("docker", "process"):
+        raise InvalidInput("--runtime", f"{name!r} is not one of: docker, process")
+    if name == "docker":
+        console.print("inbox serve: the docker runtime is not available in this version; use --runtime process")
+        raise typer.Exit(1)
+    return name
+
+
 def serve(
     interval: Annotated[float | None, typer.Option("--interval", help="Seconds between safety-net sweeps.")] = None,
+    runtime: Annotated[str | None, typer.Option("--runtime", help="docker | process")] = None,
+    listen: Annotated[
+        str | None, typer.Option("--listen", help="HOST:PORT for the HTTP API (port 0: any free port).")
+    ] = None,
 ) -> None:
-    """Run the sweeper: due reminders are delivered; a sweep runs every interval and when a row comes due."""
-    from datetime import timedelta
+    """Run the host: the sweeper, a runner per session with due work, and the HTTP API."""
+    from dataclasses import replace
 
-    from sweeper.loop import run_loop
+    from sweeper.host import Host
+    from sweeper.host_config import HostConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if listen is not None and (":" not in listen or not listen.rpartition(":")[2].isdigit()):
+        raise InvalidInput("--listen", f"{listen!r} is not HOST:PORT (e.g. 127.0.0.1:8080, or port 0 for any)")
     with open_inbox() as inbox:
-        every = interval if interval is not None else inbox.settings.number("INBOX_SWEEP_INTERVAL", 60.0)
-        if every <= 0:
-            raise InvalidInput("interval", "must be greater than zero")
-        grace = timedelta(seconds=inbox.settings.number("INBOX_MISFIRE_GRACE", 60.0))
-        stop = threading.Event()
+        config = HostConfig.from_settings(inbox.settings)
+        if interval is not None:
+            if interval <= 0:
+                raise InvalidInput("interval", "must be greater than zero")
+            config = replace(config, interval_s=interval)
+        name = _runtime_name(runtime, config.runtime)
+        host = Host(inbox, config, listen=listen)
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-        console.print(f"inbox serve: store {inbox.url.split('@')[-1]}, sweep every {every:g} s", highlight=False)
-        run_loop(inbox.engine, interval_s=every, stop=stop, grace=grace)
+            signal.signal(sig, lambda *_: host.request_stop())
+        say = console.print
+        say(f"inbox serve: store {inbox.url.split('@')[-1]}, sweep every {config.interval_s:g} s", highlight=False)
+        guard = (
+            "allowed by INBOX_ALLOW_UNSANDBOXED=1"
+            if config.allow_unsandboxed
+            else "refused unless INBOX_ALLOW_UNSANDBOXED=1"
+        )
+        say(f"runtime: {name} (no sandbox: scripts written by an agent are {guard})", highlight=False)
+        say(f"runners connect on {host.socket_path}", highlight=False)
+        if host.tcp_address is not None:
+            address, port = host.tcp_address
+            say(
+                f"listening on http://{address}:{port} (token: INBOX_API_TOKEN or {inbox.settings.home}/api-token)",
+                highlight=False,
+            )
+        host.run()
 
 
 def sweep(
@@ -40,15 +73,14 @@ def sweep(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """One sweep pass: recover expired leases, deliver due reminders, list sessions waiting for a runner."""
-    from datetime import timedelta
-
+    from sweeper.host_config import HostConfig
     from sweeper.sweep import sweep_once
 
     if not once:
         raise InvalidInput("--once", "sweep runs a single pass; use `inbox serve` for the loop")
     with open_inbox() as inbox:
-        grace = timedelta(seconds=inbox.settings.number("INBOX_MISFIRE_GRACE", 60.0))
-        report = sweep_once(inbox.engine, now=utcnow(), grace=grace)
+        config = HostConfig.from_settings(inbox.settings)
+        report = sweep_once(inbox.engine, now=utcnow(), grace=config.grace, backoff=config.backoff)
     if as_json:
         print_json(
             {"recovered": report.recovered, "delivered": report.delivered, "waiting_sessions": report.waiting_sessions}

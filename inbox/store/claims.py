@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists
+from sqlalchemy import and_, exists, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -25,8 +25,8 @@ DEFAULT_LEASE = timedelta(seconds=60)
 BACKOFF = (timedelta(seconds=30), timedelta(seconds=60), timedelta(minutes=5))
 
 
-def backoff_for(tries: int) -> timedelta:
-    return BACKOFF[min(max(tries, 1), len(BACKOFF)) - 1]
+def backoff_for(tries: int, backoff: Sequence[timedelta] = BACKOFF) -> timedelta:
+    return backoff[min(max(tries, 1), len(backoff)) - 1]
 
 
 def _due_query(now: datetime, session: str | None, limit: int, only_reminders: bool) -> object:
@@ -44,7 +44,9 @@ def _due_query(now: datetime, session: str | None, limit: int, only_reminders: b
     if session is not None:
         query = query.where(MessageIn.session == session)
     if only_reminders:
-        query = query.where(col(MessageIn.remind).is_(True))
+        # A reminder with a pre-script is gated by it, and scripts run only in a runner's sandbox.
+        no_script = col(MessageIn.content)["script"].as_string()
+        query = query.where(col(MessageIn.remind).is_(True), or_(no_script.is_(None), no_script == ""))
     return query
 
 
@@ -83,17 +85,43 @@ def claim_due(
     return claimed
 
 
-def renew(db: Session, message_id: str, *, owner: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> bool:
-    """Extend a lease; False when the row is no longer this owner's (it was taken back)."""
-    row = db.get(MessageIn, message_id, with_for_update=True)
+def holds(row: MessageIn | None, owner: str, attempt: int | None) -> bool:
+    """Whether ``owner`` still holds ``row`` for ``attempt`` (None: any attempt)."""
     if row is None or row.status != Status.RUNNING or row.lease_owner != owner:
+        return False
+    return attempt is None or row.tries + 1 == attempt
+
+
+def renew(
+    db: Session,
+    message_id: str,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta = DEFAULT_LEASE,
+    attempt: int | None = None,
+) -> bool:
+    """Extend a lease; False when the row is no longer this owner's for this attempt (it was taken back)."""
+    row = db.get(MessageIn, message_id, with_for_update=True)
+    if row is None or not holds(row, owner, attempt):
         return False
     row.lease_expires_at = now + lease
     return True
 
 
-def fail_attempt(db: Session, message_id: str, report: RunReport, *, now: datetime) -> Ending | MessageIn:
-    """A transient failure: retry later with backoff while tries remain, else end the occurrence failed."""
+def fail_attempt(
+    db: Session,
+    message_id: str,
+    report: RunReport,
+    *,
+    now: datetime,
+    backoff: Sequence[timedelta] = BACKOFF,
+    not_before: timedelta | None = None,
+) -> Ending | MessageIn:
+    """A transient failure: retry later with backoff while tries remain, else end the occurrence failed.
+
+    ``not_before`` (a provider's Retry-After) lengthens the wait when it asks for more than the backoff.
+    """
     row = db.get(MessageIn, message_id, with_for_update=True)
     assert row is not None
     if row.tries + 1 > row.retries:
@@ -106,13 +134,16 @@ def fail_attempt(db: Session, message_id: str, report: RunReport, *, now: dateti
     row.next_status = None
     row.lease_owner = None
     row.lease_expires_at = None
-    row.process_after = now + backoff_for(row.tries)
+    wait = backoff_for(row.tries, backoff)
+    row.process_after = now + max(wait, not_before or wait)
     row.reason = report.error
     row.updated_at = now
     return row
 
 
-def reclaim_expired(db: Session, *, now: datetime, limit: int = 100) -> list[MessageIn]:
+def reclaim_expired(
+    db: Session, *, now: datetime, limit: int = 100, backoff: Sequence[timedelta] = BACKOFF
+) -> list[MessageIn]:
     """Rows whose runner stopped renewing: retried with backoff, or ended ``failed`` after the last try."""
     query = (
         select(MessageIn)
@@ -129,7 +160,7 @@ def reclaim_expired(db: Session, *, now: datetime, limit: int = 100) -> list[Mes
             runner=row.lease_owner,
             error=f"lease expired: runner {row.lease_owner} stopped renewing (no heartbeat)",
         )
-        fail_attempt(db, row.id, report, now=now)
+        fail_attempt(db, row.id, report, now=now, backoff=backoff)
         recovered.append(row)
     db.flush()
     return recovered

@@ -11,13 +11,15 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.acceptance.served import Served, serving
 
 Result = subprocess.CompletedProcess[str]
 TIMEOUT_S = 60
@@ -96,3 +98,17 @@ def bare_cli(tmp_path: Path) -> Cli:
     env = _clean_environment()
     env["INBOX_HOME"] = str(tmp_path)
     return Cli(home=tmp_path, backend="none", env=env)
+
+
+@pytest.fixture
+def served(backend: str, store_url: str, home: Path) -> Iterator[Served]:
+    """Hosts on the backend under test, answering models through the fake provider."""
+    with serving(home, store_url if backend == "postgres" else None) as hosts:
+        yield hosts
+
+
+@pytest.fixture
+def served_sqlite(home: Path) -> Iterator[Served]:
+    """Hosts on the embedded SQLite store only (for paths that do not differ by backend)."""
+    with serving(home, None) as hosts:
+        yield hosts

@@ -1,0 +1,119 @@
+"""The runner's main loop: claim its session's due work, keep the leases alive, do the work, report.
+
+Up to ``slots`` items run at once, each in a worker thread; a heartbeat thread renews the leases of everything
+held every third of the lease. The runner stops when it has had nothing to do for ``idle_s`` (the host starts it
+again when work comes due), when told to (SIGTERM: it finishes what it holds first), or when its host is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+
+from agent_runner.client import HostClient, LeaseLost
+from agent_runner.protocol import WorkItem
+from agent_runner.work import Sandbox, do_item
+
+log = logging.getLogger("agent_runner")
+LONG_POLL_S = 20.0
+HOST_GONE_AFTER_S = 10.0  # the host has not answered for this long: it died; a new host starts new runners
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    session: str
+    slots: int = 4
+    idle_s: float = 600.0
+    parent_pid: int | None = None  # process runtime: the host's pid; a runner whose host died stops
+
+
+class Runner:
+    def __init__(self, host: HostClient, config: RunnerConfig, sandbox: Sandbox) -> None:
+        self.host = host
+        self.config = config
+        self.sandbox = sandbox
+        self.stopping = threading.Event()  # stop claiming
+        self._closed = threading.Event()  # all held work reported: stop renewing leases
+        self._held: dict[str, WorkItem] = {}
+        self._lock = threading.Lock()
+        self._lease_s = 60.0
+        self._pool = ThreadPoolExecutor(max_workers=config.slots, thread_name_prefix="work")
+
+    # -- leases ----------------------------------------------------------------------------------------
+    def _heartbeat_loop(self) -> None:
+        while not self._closed.wait(self._lease_s / 3):
+            with self._lock:
+                leases = {message_id: item.attempt for message_id, item in self._held.items()}
+            if not leases:
+                continue
+            try:
+                lost = self.host.heartbeat(leases).lost
+            except httpx.HTTPError as exc:
+                log.warning("heartbeat failed: %s", exc)
+                continue
+            for message_id in lost:
+                log.warning("lease on %s was taken back; its result will not be recorded", message_id)
+
+    def _finish(self, item: WorkItem) -> None:
+        try:
+            result = do_item(item, self.host, self.sandbox)
+            reply = self.host.report(result)
+            log.info("%s %s -> %s (%s)", item.kind, item.id, result.outcome, reply.status)
+        except LeaseLost as exc:
+            log.warning("result for %s not recorded: %s", item.id, exc)
+        except Exception:  # the row's lease expires and the host retries it; keep serving the rest
+            log.exception("work on %s failed inside the runner", item.id)
+        finally:
+            with self._lock:
+                self._held.pop(item.id, None)
+
+    # -- main loop -------------------------------------------------------------------------------------
+    def _host_alive(self) -> bool:
+        return self.config.parent_pid is None or os.getppid() == self.config.parent_pid
+
+    def run(self) -> int:
+        beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        beat.start()
+        last_work = time.monotonic()
+        unreachable_since: float | None = None
+        futures: set[Future[None]] = set()
+        try:
+            while not self.stopping.is_set() and self._host_alive():
+                futures = {f for f in futures if not f.done()}
+                free = self.config.slots - len(futures)
+                if free <= 0:
+                    time.sleep(0.01)
+                    continue
+                idle_left = self.config.idle_s - (time.monotonic() - last_work)
+                if not futures and idle_left <= 0:
+                    log.info("idle for %g s: stopping", self.config.idle_s)
+                    return 0
+                wait = min(LONG_POLL_S, max(idle_left, 0.0)) if not futures else 0.2
+                try:
+                    reply = self.host.claim(limit=free, wait_s=wait)
+                except httpx.HTTPError as exc:
+                    unreachable_since = unreachable_since or time.monotonic()
+                    if time.monotonic() - unreachable_since > HOST_GONE_AFTER_S:
+                        log.error("host unreachable for %g s (%s): stopping", HOST_GONE_AFTER_S, exc)
+                        return 3
+                    time.sleep(0.5)
+                    continue
+                unreachable_since = None
+                self._lease_s = reply.lease_s
+                if reply.items:
+                    last_work = time.monotonic()
+                for item in reply.items:
+                    with self._lock:
+                        self._held[item.id] = item
+                    futures.add(self._pool.submit(self._finish, item))
+            return 0
+        finally:
+            self.stopping.set()
+            self._pool.shutdown(wait=True)  # held work finishes and reports before the runner exits
+            self._closed.set()

@@ -1,0 +1,126 @@
+"""Doing one claimed item: the pre-script decides, then a reminder is delivered or the model is asked.
+
+Every path ends in a :class:`RunResult` with an outcome and, when it did not complete, a reason: nothing a runner
+takes ends silently. A run's ``timeout_s`` bounds the whole attempt; the pre-script gets the same bound (30 s when
+the task sets none) and a pre-script that overruns is a ``script_error``, as SPEC's script protocol says.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from agent_runner.client import HostClient
+from agent_runner.prescript import ScriptResult, ScriptVerdict, describe, run_prescript
+from agent_runner.prompt import SILENCE, system_prompt, user_text
+from agent_runner.protocol import ModelRequest, RunResult, WorkItem
+from agent_runner.providers import ChatTurn, ProviderError
+
+DEFAULT_SCRIPT_TIMEOUT_S = 30.0
+DEFAULT_MODEL_TIMEOUT_S = 300.0
+STDERR_IN_ERROR = 1000
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Where this runner runs: ``container`` isolates scripts; ``none`` (the process runtime) does not."""
+
+    kind: str = "none"
+    allow_unsandboxed: bool = False
+    workspace: str | None = None
+
+    def refuses(self, item: WorkItem) -> str | None:
+        if item.agent_written and self.kind == "none" and not self.allow_unsandboxed:
+            return (
+                "refused: this task's script was written by an agent and the process runtime has no sandbox; "
+                "use the docker runtime or set INBOX_ALLOW_UNSANDBOXED=1"
+            )
+        return None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _script_env(item: WorkItem, sandbox: Sandbox) -> dict[str, str]:
+    env = {"INBOX_SESSION": item.session, "INBOX_MESSAGE_ID": item.id}
+    if item.series_id:
+        env["INBOX_SERIES_ID"] = item.series_id
+    if item.occurrence_at is not None:
+        env["INBOX_SLOT"] = item.occurrence_at.isoformat()
+    if sandbox.workspace:
+        env["INBOX_WORKSPACE"] = sandbox.workspace
+    return env
+
+
+def _script_output(result: ScriptResult) -> str:
+    return f"{describe(result)}\n{result.stdout_tail}".strip()
+
+
+def _script_error(result: ScriptResult) -> str:
+    stderr = result.stderr_tail.strip()
+    tail = f"; stderr: {stderr[-STDERR_IN_ERROR:]}" if stderr else ""
+    return f"pre-script {result.reason or 'failed'}{tail}"
+
+
+def do_item(item: WorkItem, host: HostClient, sandbox: Sandbox) -> RunResult:
+    started = _now()
+    clock_start = time.monotonic()
+    base: dict[str, Any] = {"id": item.id, "attempt": item.attempt, "started_at": started}
+    script_data: Any = None
+    script_output: str | None = None
+    if item.script:
+        refusal = sandbox.refuses(item)
+        if refusal:
+            return RunResult(outcome="script_error", error=refusal, **base)
+        limit = item.timeout_s or DEFAULT_SCRIPT_TIMEOUT_S
+        result = run_prescript(item.script, timeout_s=limit, env=_script_env(item, sandbox), cwd=sandbox.workspace)
+        script_output = _script_output(result)
+        if result.verdict == ScriptVerdict.SKIPPED:
+            return RunResult(outcome="skipped", script_output=script_output, **base)
+        if result.verdict == ScriptVerdict.SCRIPT_ERROR:
+            return RunResult(outcome="script_error", error=_script_error(result), script_output=script_output, **base)
+        script_data = result.data
+    base["script_output"] = script_output
+    if item.remind:
+        text = item.text
+        if item.script and script_data is not None:
+            text += "\n" + json.dumps(script_data, ensure_ascii=False, default=str)
+        return RunResult(outcome="completed", reply=text, **base)
+    return _ask_model(item, host, base, script_data, clock_start)
+
+
+def _ask_model(
+    item: WorkItem, host: HostClient, base: dict[str, Any], script_data: Any, clock_start: float
+) -> RunResult:
+    budget = DEFAULT_MODEL_TIMEOUT_S
+    if item.timeout_s:
+        budget = item.timeout_s - (time.monotonic() - clock_start)
+        if budget <= 0:
+            return RunResult(outcome="timeout", error=f"run timed out after {item.timeout_s:g} s", **base)
+    request = ModelRequest(
+        system=system_prompt(item, _now()),
+        turns=[ChatTurn(role="user", text=user_text(item, script_data, has_script_data=bool(item.script)))],
+    )
+    try:
+        reply = host.model(request, timeout_s=budget)
+    except ProviderError as exc:
+        if exc.kind == "timeout" and item.timeout_s:
+            return RunResult(outcome="timeout", error=f"run timed out after {item.timeout_s:g} s: {exc}", **base)
+        return RunResult(
+            outcome="failed",
+            error=f"model call failed ({exc.kind}): {exc.message}",
+            transient=exc.transient,
+            retry_after_s=exc.retry_after_s,
+            **base,
+        )
+    text = reply.text.strip()
+    usage = {"input_tokens": reply.usage.input_tokens, "output_tokens": reply.usage.output_tokens}
+    if text == SILENCE:
+        return RunResult(outcome="silent", model_output=text, **usage, **base)
+    if not text:
+        return RunResult(outcome="failed", error="the model answered with no text", transient=True, **usage, **base)
+    return RunResult(outcome="completed", model_output=text, reply=text, **usage, **base)

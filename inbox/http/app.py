@@ -1,0 +1,92 @@
+"""The host's HTTP application: the public ``/v1`` API (admin token) and the runner endpoints (runner tokens).
+
+One FastAPI app serves both. The host binds it to a unix socket that its runners reach (mounted into their
+containers), and with ``inbox serve --listen HOST:PORT`` also to TCP. Errors the API raises on purpose become
+JSON bodies ``{"error": ..., "field": ...}``: 422 for invalid input (nothing written), 404, 409.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from inbox.api import Inbox
+from inbox.errors import Conflict, InvalidInput, NotFound
+from inbox.http.auth import RunnerTokens, hash_token
+from inbox.http.doorbells import Doorbells
+from inbox.http.model_proxy import ModelProxy
+from inbox.store.claims import BACKOFF, DEFAULT_LEASE
+
+
+@dataclass
+class HostState:
+    """What the routes need from the host that serves them."""
+
+    inbox: Inbox  # acts as "api": what the public API creates carries created_by="api"
+    admin_token: str
+    runner_tokens: RunnerTokens = field(default_factory=RunnerTokens)
+    doorbells: Doorbells = field(default_factory=Doorbells)
+    model: ModelProxy | None = None  # None: model requests fail with "no model provider configured"
+    lease: timedelta = DEFAULT_LEASE
+    backoff: tuple[timedelta, ...] = BACKOFF
+    draining: threading.Event = field(default_factory=threading.Event)  # shutting down: hand out no new work
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _error(status: int, message: str, field_name: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if field_name is not None:
+        body["field"] = field_name
+    return JSONResponse(body, status_code=status)
+
+
+def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
+    from inbox.http.public import describe_validation_error
+    from inbox.http.public import router as public_router
+
+    app = FastAPI(title="inbox", version="1", summary="A scheduler for a personal AI assistant.")
+    app.state.host = state
+    app.state.admin_token_digest = hash_token(state.admin_token)
+    app.state.runner_tokens = state.runner_tokens
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        return _error(422, str(exc), exc.field)
+
+    @app.exception_handler(NotFound)
+    async def _missing(_: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return _error(409, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = _error(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, field_name = describe_validation_error(exc.errors())
+        return _error(422, message, field_name)
+
+    app.include_router(public_router)
+    if runner_routes:
+        from inbox.http.runner_api import router as runner_router
+
+        app.include_router(runner_router)
+    return app
+
+
+def host_state(request: Request) -> HostState:
+    state: HostState = request.app.state.host
+    return state

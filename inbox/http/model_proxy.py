@@ -1,0 +1,82 @@
+"""The host's side of model calls: runners ask, the host calls the provider with credentials only it holds.
+
+A runner never sees an API key: it posts the conversation to ``/runner/v1/model`` and the host forwards it with
+``INBOX_PROVIDER``'s key. The provider is ``INBOX_PROVIDER`` when set, else inferred from which provider's
+variables are present (``OPENAI_*`` first), and the model is ``INBOX_MODEL``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from agent_runner.protocol import ModelRequest
+from agent_runner.providers import PROVIDER_NAMES, ModelReply, Provider, ProviderError, make_provider
+from inbox.config import Settings
+
+KEY_VARS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+BASE_URL_VARS = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    name: str
+    model: str | None
+    base_url: str | None
+    api_key: str | None
+
+
+def choose_provider(settings: Settings) -> ProviderChoice | None:
+    """What ``INBOX_PROVIDER`` (or the variables present) select; None when nothing is configured."""
+    name = settings.get("INBOX_PROVIDER")
+    if name is None:
+        for candidate in ("openai", "anthropic"):
+            if settings.get(KEY_VARS[candidate]) or settings.get(BASE_URL_VARS[candidate]):
+                name = candidate
+                break
+    if name is None:
+        return None
+    name = name.strip().lower()
+    return ProviderChoice(
+        name=name,
+        model=settings.get("INBOX_MODEL"),
+        base_url=settings.get(BASE_URL_VARS.get(name, "")) if name in BASE_URL_VARS else None,
+        api_key=settings.get(KEY_VARS.get(name, "")) if name in KEY_VARS else None,
+    )
+
+
+class ModelProxy:
+    """Forwards runners' model requests to the configured provider; one client shared by all runners."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._choice = choose_provider(settings)
+        self._provider: Provider | None = None
+        self._lock = threading.Lock()
+
+    def _ready(self) -> tuple[Provider, str]:
+        choice = self._choice
+        if choice is None:
+            raise ProviderError(
+                "no model provider configured: set INBOX_PROVIDER, INBOX_MODEL and the provider's key "
+                "(e.g. OPENAI_API_KEY, or OPENAI_BASE_URL for a local server)",
+                kind="bad_request",
+            )
+        if choice.name not in PROVIDER_NAMES:
+            raise ProviderError(f"INBOX_PROVIDER={choice.name!r} is not one of anthropic, openai", kind="bad_request")
+        if not choice.model:
+            raise ProviderError(f"INBOX_MODEL is not set (provider {choice.name})", kind="unknown_model")
+        with self._lock:
+            if self._provider is None:
+                self._provider = make_provider(choice.name, choice.base_url, choice.api_key)
+        return self._provider, choice.model
+
+    def complete(self, request: ModelRequest) -> ModelReply:
+        provider, model = self._ready()
+        return provider.complete(
+            model=model, system=request.system, turns=request.turns, tools=request.tools, max_tokens=request.max_tokens
+        )
+
+    def close(self) -> None:
+        close = getattr(self._provider, "close", None)
+        if close is not None:
+            close()

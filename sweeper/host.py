@@ -1,0 +1,166 @@
+"""The host: the sweeper loop, the HTTP server (unix socket for runners, optional TCP), and a runtime.
+
+``inbox serve`` builds one :class:`Host` and runs it until SIGTERM/SIGINT. Shutdown order matters: stop
+sweeping, stop handing out work, let runners report what they hold (up to a deadline), then close the server
+the runners report through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import socket as socketlib
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+
+from inbox.api import Inbox
+from inbox.http.app import HostState, make_app
+from inbox.http.auth import admin_token
+from inbox.http.model_proxy import ModelProxy
+from inbox.store.types import utcnow
+from sweeper.host_config import HostConfig
+from sweeper.loop import run_loop
+from sweeper.retention import RetentionPolicy, apply_retention
+from sweeper.runtimes.base import RunnerContext, Runtime
+from sweeper.runtimes.process import ProcessRuntime
+from sweeper.sweep import PassReport
+
+log = logging.getLogger("inbox.host")
+MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
+SHUTDOWN_GRACE_S = 30.0
+RETENTION_EVERY_S = 3600.0
+
+
+def socket_path(home: Path) -> Path:
+    """Where this host listens for its runners: under ``$INBOX_HOME/run``, or a short temp path if too long."""
+    path = home / "run" / f"host-{os.getpid()}.sock"
+    if len(str(path)) > MAX_SOCKET_PATH:
+        digest = hashlib.sha256(str(home).encode()).hexdigest()[:12]
+        path = Path(tempfile.gettempdir()) / f"inbox-{digest}" / f"host-{os.getpid()}.sock"
+    return path
+
+
+def _unix_listener(path: Path) -> socketlib.socket:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.unlink(missing_ok=True)
+    sock = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    sock.bind(str(path))
+    os.chmod(path, 0o600)  # runners run as this user (process runtime) or get the socket mounted in
+    return sock
+
+
+def _tcp_listener(listen: str) -> socketlib.socket:
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    family = socketlib.AF_INET6 if ":" in host else socketlib.AF_INET
+    sock = socketlib.socket(family, socketlib.SOCK_STREAM)
+    sock.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_REUSEADDR, 1)
+    sock.bind((host, int(port)))
+    return sock
+
+
+class Host:
+    def __init__(
+        self,
+        inbox: Inbox,
+        config: HostConfig,
+        *,
+        listen: str | None = None,
+        runtime_factory: Callable[[RunnerContext], Runtime] = ProcessRuntime,
+    ) -> None:
+        self.inbox = inbox
+        self.config = config
+        self.stop = threading.Event()
+        self.nudge = threading.Event()
+        self.id = f"{socket.gethostname()[:40]}-{os.getpid()}"
+        home = inbox.settings.home
+        self.socket_path = socket_path(home)
+        api = Inbox(inbox.url, env=inbox.settings.env, actor="api", engine=inbox.engine)
+        self.state = HostState(
+            inbox=api,
+            admin_token=admin_token(home, inbox.settings.get("INBOX_API_TOKEN")),
+            model=ModelProxy(inbox.settings),
+            lease=config.lease,
+            backoff=config.backoff,
+        )
+        self.runtime = runtime_factory(
+            RunnerContext(
+                host_id=self.id,
+                socket_path=self.socket_path,
+                home=home,
+                tokens=self.state.runner_tokens,
+                doorbells=self.state.doorbells,
+                idle_s=config.runner_idle_s,
+                allow_unsandboxed=config.allow_unsandboxed,
+                on_exit=lambda _session: self.nudge.set(),
+            )
+        )
+        self.retention = RetentionPolicy.from_settings(inbox.settings)
+        self._next_retention = 0.0
+        self._listeners = [_unix_listener(self.socket_path)]
+        if listen is not None:
+            self._listeners.append(_tcp_listener(listen))
+        self.server = uvicorn.Server(
+            uvicorn.Config(make_app(self.state), log_level="warning", access_log=False, lifespan="off")
+        )
+
+    @property
+    def tcp_address(self) -> tuple[str, int] | None:
+        for sock in self._listeners:
+            if sock.family != socketlib.AF_UNIX:
+                host, port = sock.getsockname()[:2]
+                return str(host), int(port)
+        return None
+
+    def _on_pass(self, report: PassReport) -> None:
+        now = time.monotonic()
+        if now >= self._next_retention:
+            self._next_retention = now + RETENTION_EVERY_S
+            try:
+                apply_retention(self.inbox.engine, now=utcnow(), policy=self.retention)
+            except Exception as exc:  # history kept a little longer is no reason to stop the loop
+                log.error("retention failed: %s", exc)
+        for session in report.waiting_sessions:
+            try:
+                self.runtime.wake(session)
+            except Exception as exc:  # the rows stay pending; the next pass tries again
+                log.error("could not wake a runner for session %s: %s", session, exc)
+
+    def run(self) -> None:
+        server_thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": self._listeners}, name="http", daemon=True
+        )
+        server_thread.start()
+        while not self.server.started and server_thread.is_alive():
+            self.stop.wait(0.01)  # runners started by the first pass must find the socket listening
+        try:
+            run_loop(
+                self.inbox.engine,
+                interval_s=self.config.interval_s,
+                stop=self.stop,
+                grace=self.config.grace,
+                backoff=self.config.backoff,
+                on_pass=self._on_pass,
+                nudge=self.nudge,
+            )
+        finally:
+            self.state.draining.set()
+            for session in self.runtime.active():
+                self.state.doorbells.ring(session)  # waiting claims return empty at once
+            self.runtime.shutdown(SHUTDOWN_GRACE_S)
+            self.server.should_exit = True
+            server_thread.join(timeout=10)
+            if self.state.model is not None:
+                self.state.model.close()
+            self.socket_path.unlink(missing_ok=True)
+
+    def request_stop(self) -> None:
+        self.stop.set()
+        self.nudge.set()

@@ -1,0 +1,118 @@
+"""Retention: old history is deleted so the database does not grow forever.
+
+What goes, once older than its horizon:
+- run history (``runs``) whose ``ended_at`` is older than ``keep_runs`` (default 90 days);
+- outbound messages (``messages_out``) whose ``created_at`` is older than ``keep_outbox`` (default 30 days);
+- ended inbound rows (``messages_in`` not pending, running or paused) whose ``updated_at`` is older than
+  ``keep_runs``: past occurrences, run-now and missed-slot records, answered chat lines and webhooks.
+
+What stays: every live row, whatever its age, and two rows of every series. Its newest chain row (not
+``is_extra``): ``inbox tasks --status ended``, ``inbox show`` and a task's name find a series through it, and
+it holds the series' last definition, so without it a series that ended long ago would vanish instead of
+showing as ended (the newest *chain* row, because run-now and missed-slot records are never read as a
+series' head). And its first row, whose id is the series id people and scripts refer to the task by.
+
+Each batch is deleted in its own transaction, so a large backlog never holds the SQLite write lock for long.
+Several hosts may run this at once: a delete is idempotent, and on PostgreSQL each batch skips rows another
+host has already locked, so the hosts share the work instead of waiting on (or deadlocking with) each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Delete, Engine, Table, and_, delete, exists, or_, select
+
+from inbox.config import Settings
+from inbox.enums import LIVE_STATUSES
+from inbox.store.engine import transaction
+from inbox.store.models import MessageIn, MessageOut, Run
+
+DEFAULT_KEEP_RUNS_DAYS = 90
+DEFAULT_KEEP_OUTBOX_DAYS = 30
+_LIVE = sorted(s.value for s in LIVE_STATUSES)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    keep_runs: timedelta = timedelta(days=DEFAULT_KEEP_RUNS_DAYS)  # run history and ended inbound rows
+    keep_outbox: timedelta = timedelta(days=DEFAULT_KEEP_OUTBOX_DAYS)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetentionPolicy:
+        """``INBOX_KEEP_RUNS_DAYS`` and ``INBOX_KEEP_OUTBOX_DAYS``; a bad value raises InvalidInput naming it."""
+        return cls(
+            keep_runs=timedelta(days=settings.number("INBOX_KEEP_RUNS_DAYS", DEFAULT_KEEP_RUNS_DAYS)),
+            keep_outbox=timedelta(days=settings.number("INBOX_KEEP_OUTBOX_DAYS", DEFAULT_KEEP_OUTBOX_DAYS)),
+        )
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    """How many rows of each table one call deleted."""
+
+    runs: int = 0
+    outbox: int = 0
+    messages: int = 0
+
+
+def _table(model: type[Run | MessageOut | MessageIn]) -> Table:
+    return model.metadata.tables[str(model.__tablename__)]
+
+
+def _old_runs(cutoff: datetime, batch: int) -> Delete:
+    runs = _table(Run)
+    old = runs.alias("old")
+    ids = select(old.c.id).where(old.c.ended_at < cutoff).limit(batch).with_for_update(skip_locked=True)
+    return delete(runs).where(runs.c.id.in_(ids))
+
+
+def _old_outbox(cutoff: datetime, batch: int) -> Delete:
+    outbox = _table(MessageOut)
+    old = outbox.alias("old")
+    ids = select(old.c.id).where(old.c.created_at < cutoff).limit(batch).with_for_update(skip_locked=True)
+    return delete(outbox).where(outbox.c.id.in_(ids))
+
+
+def _old_messages(cutoff: datetime, batch: int) -> Delete:
+    inbound = _table(MessageIn)
+    old, newer = inbound.alias("old"), inbound.alias("newer")
+    # A newer chain row of the same series: then this row is not what the series is found by.
+    superseded = exists().where(
+        and_(newer.c.series_id == old.c.series_id, newer.c.is_extra.is_(False), newer.c.id > old.c.id)
+    )
+    not_first = old.c.id != old.c.series_id
+    ids = (
+        select(old.c.id)
+        .where(
+            old.c.status.not_in(_LIVE),
+            old.c.updated_at < cutoff,
+            or_(old.c.series_id.is_(None), old.c.is_extra.is_(True), and_(not_first, superseded)),
+        )
+        .limit(batch)
+        .with_for_update(of=old, skip_locked=True)
+    )
+    return delete(inbound).where(inbound.c.id.in_(ids))
+
+
+def _delete_in_batches(engine: Engine, statement: Delete, batch: int) -> int:
+    total = 0
+    while True:
+        with transaction(engine) as db:
+            deleted = db.connection().execute(statement).rowcount
+        total += deleted
+        if deleted < batch:  # fewer than asked: nothing old is left (or another host holds the rest)
+            return total
+
+
+def apply_retention(engine: Engine, *, now: datetime, policy: RetentionPolicy, batch: int = 5000) -> RetentionReport:
+    """Delete history older than the policy's horizons, ``batch`` rows per transaction."""
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+    runs_cutoff, outbox_cutoff = now - policy.keep_runs, now - policy.keep_outbox
+    return RetentionReport(
+        runs=_delete_in_batches(engine, _old_runs(runs_cutoff, batch), batch),
+        outbox=_delete_in_batches(engine, _old_outbox(outbox_cutoff, batch), batch),
+        messages=_delete_in_batches(engine, _old_messages(runs_cutoff, batch), batch),
+    )

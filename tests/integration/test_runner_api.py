@@ -1,0 +1,391 @@
+"""The runner protocol over a real unix socket: claim, heartbeat, results under lease fencing, the model proxy.
+
+A uvicorn server in a thread serves the host app on an AF_UNIX socket; runners talk to it with HostClient and
+the tokens the host issued, on every store backend. Model calls go to the scripted fake provider.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import pytest
+import uvicorn
+from sqlmodel import col, select, update
+
+from agent_runner.client import HostClient, LeaseLost
+from agent_runner.protocol import ClaimReply, ModelRequest, RunResult
+from agent_runner.providers import ChatTurn, ProviderError
+from inbox import Inbox
+from inbox.config import load_settings
+from inbox.http.app import HostState, make_app
+from inbox.http.auth import RunnerIdentity
+from inbox.http.model_proxy import ModelProxy
+from inbox.store.claims import reclaim_expired
+from inbox.store.engine import transaction
+from inbox.store.models import MessageIn, MessageOut, Run
+from inbox.store.types import utcnow
+from scripts.fake_provider.server import FakeProvider
+
+HOST_KEY = "host-only-key"
+LEASE = timedelta(seconds=2)
+ASK = ModelRequest(system="Be brief.", turns=[ChatTurn(role="user", text="hi")])
+
+
+@dataclass
+class Host:
+    inbox: Inbox
+    state: HostState
+    socket_path: str
+    fake: FakeProvider
+    clients: list[HostClient] = field(default_factory=list)
+
+    def connect(self, token: str) -> HostClient:
+        client = HostClient(self.socket_path, token, timeout_s=10)
+        self.clients.append(client)
+        return client
+
+    def runner(self, session: str = "a", owner: str = "r-a") -> HostClient:
+        return self.connect(self.state.runner_tokens.issue(RunnerIdentity(session=session, owner=owner)))
+
+    def row(self, message_id: str) -> MessageIn:
+        with transaction(self.inbox.engine) as db:
+            row = db.get(MessageIn, message_id)
+            assert row is not None
+            return row
+
+    def runs(self, message_id: str) -> list[Run]:
+        with transaction(self.inbox.engine) as db:
+            return list(db.exec(select(Run).where(Run.message_id == message_id).order_by(col(Run.id))).all())
+
+    def outbox(self) -> list[MessageOut]:
+        with transaction(self.inbox.engine) as db:
+            return list(db.exec(select(MessageOut).order_by(col(MessageOut.id))).all())
+
+    def series(self, series_id: str) -> list[MessageIn]:
+        with transaction(self.inbox.engine) as db:
+            query = select(MessageIn).where(MessageIn.series_id == series_id).order_by(col(MessageIn.occurrence_no))
+            return list(db.exec(query).all())
+
+    def make_due(self, message_id: str) -> None:
+        with transaction(self.inbox.engine) as db:
+            stmt = update(MessageIn).where(col(MessageIn.id) == message_id)
+            db.exec(stmt.values(process_after=utcnow() - timedelta(seconds=1)))
+
+    def take_back_expired(self) -> list[str]:
+        """What the sweeper does once the 2 s lease has lapsed: the row is retried, its runner loses it."""
+        with transaction(self.inbox.engine) as db:
+            return [row.id for row in reclaim_expired(db, now=utcnow() + timedelta(seconds=3))]
+
+
+@pytest.fixture
+def host(store_url: str, tmp_path: Path) -> Iterator[Host]:
+    fake = FakeProvider(api_key=HOST_KEY, models=["fake-model"]).start()
+    env = {"INBOX_HOME": str(tmp_path), "INBOX_TZ": "UTC"}
+    provider_env = {"INBOX_PROVIDER": "openai", "INBOX_MODEL": "fake-model", "OPENAI_API_KEY": HOST_KEY}
+    model = ModelProxy(load_settings({**env, **provider_env, "OPENAI_BASE_URL": fake.openai_base_url}))
+    inbox = Inbox(store_url, env=env)
+    state = HostState(inbox=inbox, admin_token="admin", model=model, lease=LEASE, backoff=(timedelta(seconds=1),) * 3)
+    folder = tempfile.mkdtemp(dir="/tmp")
+    socket_path = f"{folder}/host.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(socket_path)
+    server = uvicorn.Server(uvicorn.Config(make_app(state), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    served = Host(inbox=inbox, state=state, socket_path=socket_path, fake=fake)
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.01)
+        yield served
+    finally:
+        for client in served.clients:
+            client.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        model.close()
+        fake.stop()
+        inbox.close()
+
+
+def result(
+    message_id: str, outcome: Literal["completed", "failed"] = "completed", attempt: int = 1, **fields: Any
+) -> RunResult:
+    return RunResult(id=message_id, attempt=attempt, outcome=outcome, started_at=utcnow(), **fields)
+
+
+def status_of(call: Callable[[], object]) -> int:
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        call()
+    return refused.value.response.status_code
+
+
+def test_a_runner_claims_only_its_sessions_due_rows(host: Host) -> None:
+    mine = host.inbox.send("for a", session="a")
+    theirs = host.inbox.send("for b", session="b")
+    later = host.inbox.send("later for a", session="a", in_="1h")
+    runner = host.runner()
+
+    reply = runner.claim(limit=10, wait_s=0)
+
+    assert [(item.id, item.session, item.text, item.attempt) for item in reply.items] == [(mine.id, "a", "for a", 1)]
+    assert reply.lease_s == LEASE.total_seconds()
+    row = host.row(mine.id)
+    assert (row.status, row.lease_owner) == ("running", "r-a")
+    assert row.lease_expires_at is not None and row.lease_expires_at > utcnow()
+    assert [host.row(theirs.id).status, host.row(later.id).status] == ["pending", "pending"]
+    assert runner.claim(limit=10, wait_s=0).items == []  # claimed once, and the later row is not due
+    assert [item.id for item in host.runner("b", "r-b").claim(limit=10, wait_s=0).items] == [theirs.id]
+
+
+def test_a_token_reaches_no_other_sessions_rows(host: Host) -> None:
+    theirs = host.inbox.send("for b", session="b")
+    host.runner("b", "r-b").claim(limit=1, wait_s=0)
+    before = host.row(theirs.id)
+    runner = host.runner()
+
+    assert status_of(lambda: runner.report(result(theirs.id, reply="hijacked"))) == 404
+    assert runner.heartbeat({theirs.id: 1}).lost == [theirs.id]
+
+    after = host.row(theirs.id)
+    fields = ("status", "lease_owner", "lease_expires_at", "tries", "reason")
+    assert [getattr(after, name) for name in fields] == [getattr(before, name) for name in fields]
+    assert (after.status, after.lease_owner) == ("running", "r-b")
+    assert host.runs(theirs.id) == [] and host.outbox() == []
+
+
+def test_unknown_and_revoked_tokens_get_401_on_every_route(host: Host) -> None:
+    message = host.inbox.send("for a", session="a")
+    revoked = host.runner()
+    assert len(revoked.claim(limit=1, wait_s=0).items) == 1
+    host.state.runner_tokens.revoke_owner("r-a")
+
+    for client in (revoked, host.connect("not-a-token")):
+        calls: list[Callable[[], object]] = [
+            partial(client.claim, limit=1, wait_s=0),
+            partial(client.heartbeat, {message.id: 1}),
+            partial(client.report, result(message.id, reply="late")),
+            partial(client.model, ASK, timeout_s=10),
+        ]
+        assert [status_of(call) for call in calls] == [401, 401, 401, 401]
+    with httpx.Client(transport=httpx.HTTPTransport(uds=host.socket_path)) as bare:
+        assert bare.post("http://host/runner/v1/claim", json={}).status_code == 401
+
+    assert (host.row(message.id).status, host.runs(message.id), host.outbox()) == ("running", [], [])
+    assert host.fake.requests == []  # the model was never called for them
+
+
+def test_a_long_poll_returns_when_the_sessions_bell_rings(host: Host) -> None:
+    runner = host.runner()
+    replies: list[ClaimReply] = []
+    poll = threading.Thread(target=lambda: replies.append(runner.claim(limit=4, wait_s=5)))
+    started = time.monotonic()
+    poll.start()
+    time.sleep(0.3)  # the claim is waiting now
+    message = host.inbox.send("wake up", session="a")
+    host.state.doorbells.ring("a")
+    poll.join(timeout=10)
+
+    assert time.monotonic() - started < 3
+    assert [[item.id for item in reply.items] for reply in replies] == [[message.id]]
+
+
+def test_a_long_poll_with_nothing_due_returns_empty_after_wait_s(host: Host) -> None:
+    host.inbox.send("for b", session="b")
+    runner = host.runner()
+    started = time.monotonic()
+
+    reply = runner.claim(limit=4, wait_s=0.5)
+
+    assert reply.items == []
+    assert 0.45 <= time.monotonic() - started < 3
+
+
+def test_heartbeat_renews_the_lease_until_it_is_taken_back(host: Host) -> None:
+    message = host.inbox.send("long job", session="a")
+    runner = host.runner()
+    runner.claim(limit=1, wait_s=0)
+    first = host.row(message.id).lease_expires_at
+    time.sleep(0.3)
+
+    assert runner.heartbeat({message.id: 1}).lost == []
+    renewed = host.row(message.id).lease_expires_at
+    assert first is not None and renewed is not None and renewed - first >= timedelta(seconds=0.25)
+
+    assert host.take_back_expired() == [message.id]
+    assert runner.heartbeat({message.id: 1}).lost == [message.id]
+    row = host.row(message.id)
+    assert (row.status, row.lease_owner, row.tries) == ("pending", None, 1)  # the heartbeat did not revive it
+
+
+def test_a_late_result_after_the_lease_was_taken_back_is_refused(host: Host) -> None:
+    message = host.inbox.send("slow job", session="a")
+    late, retry = host.runner(), host.runner("a", "r-a2")
+    late.claim(limit=1, wait_s=0)
+    assert host.take_back_expired() == [message.id]
+    host.make_due(message.id)
+    assert [item.attempt for item in retry.claim(limit=1, wait_s=0).items] == [2]
+    taken_back = [(run.outcome, run.runner) for run in host.runs(message.id)]
+    assert taken_back == [("interrupted", "r-a")]
+
+    with pytest.raises(LeaseLost):
+        late.report(result(message.id, reply="too late"))
+
+    assert [(run.outcome, run.runner) for run in host.runs(message.id)] == taken_back
+    assert host.outbox() == []
+    assert (host.row(message.id).status, host.row(message.id).lease_owner) == ("running", "r-a2")
+    assert retry.report(result(message.id, attempt=2, reply="on time")).status == "completed"
+    assert [item.text for item in host.outbox()] == ["on time"]
+
+
+def test_a_completed_result_delivers_its_reply_once(host: Host) -> None:
+    message = host.inbox.send("hello?", session="a")
+    runner = host.runner()
+    runner.claim(limit=1, wait_s=0)
+
+    ended = runner.report(result(message.id, reply="hello back", model_output="hello back", input_tokens=7))
+
+    assert (ended.status, ended.follow_up_id) == ("completed", None)
+    [out] = host.outbox()
+    assert (out.session, out.kind, out.text, out.in_reply_to) == ("a", "reply", "hello back", message.id)
+    [run] = host.runs(message.id)
+    assert (run.outcome, run.runner, run.input_tokens, run.model_output) == ("completed", "r-a", 7, "hello back")
+    assert (host.row(message.id).status, host.row(message.id).lease_owner) == ("completed", None)
+
+
+def test_a_recurring_task_gets_one_follow_up_and_a_repeated_result_writes_nothing(host: Host) -> None:
+    made = host.inbox.schedule("p", every="1h", session="a")
+    host.make_due(made.id)
+    runner = host.runner()
+    assert [item.id for item in runner.claim(limit=4, wait_s=0).items] == [made.id]
+
+    ended = runner.report(result(made.id))
+
+    assert ended.status == "completed"
+    first, follow_up = host.series(made.series_id)
+    assert ended.follow_up_id == follow_up.id and follow_up.status == "pending"
+    assert first.occurrence_at is not None and follow_up.occurrence_at == first.occurrence_at + timedelta(hours=1)
+    with pytest.raises(LeaseLost):
+        runner.report(result(made.id))
+    assert [row.id for row in host.series(made.series_id)] == [made.id, follow_up.id]
+    assert len(host.runs(made.id)) == 1 and host.outbox() == []
+
+
+def test_a_transient_failure_is_retried_no_sooner_than_retry_after(host: Host) -> None:
+    message = host.inbox.send("call the model", session="a")
+    runner = host.runner()
+    runner.claim(limit=1, wait_s=0)
+    reported_at = utcnow()
+
+    ended = runner.report(result(message.id, "failed", error="HTTP 429", transient=True, retry_after_s=5))
+
+    assert ended.status == "pending"
+    row = host.row(message.id)
+    assert (row.status, row.tries, row.lease_owner, row.reason) == ("pending", 1, None, "HTTP 429")
+    assert row.process_after >= reported_at + timedelta(seconds=4.9)  # Retry-After beats the 1 s backoff
+    assert [(run.outcome, run.error) for run in host.runs(message.id)] == [("failed", "HTTP 429")]
+    assert runner.claim(limit=1, wait_s=0).items == []
+
+
+def test_a_permanent_failure_ends_the_row_at_once(host: Host) -> None:
+    message = host.inbox.send("bad prompt", session="a")
+    runner = host.runner()
+    runner.claim(limit=1, wait_s=0)
+
+    ended = runner.report(result(message.id, "failed", error="HTTP 401 from the provider"))
+
+    assert ended.status == "failed"
+    row = host.row(message.id)
+    assert (row.status, row.tries, row.reason) == ("failed", 0, "HTTP 401 from the provider")
+    assert [(run.outcome, run.error) for run in host.runs(message.id)] == [("failed", "HTTP 401 from the provider")]
+
+
+def test_the_model_is_called_with_the_hosts_key(host: Host) -> None:
+    host.fake.reply("scripted answer", input_tokens=12)
+    token = host.state.runner_tokens.issue(RunnerIdentity(session="a", owner="r-a"))
+
+    reply = host.connect(token).model(ASK, timeout_s=10)
+
+    assert (reply.text, reply.usage.input_tokens) == ("scripted answer", 12)
+    [sent] = host.fake.requests
+    assert sent.headers["authorization"] == f"Bearer {HOST_KEY}"
+    assert token not in str(sent.headers)  # the runner's own credential stays between it and the host
+    assert sent.json["model"] == "fake-model"
+    assert sent.json["messages"][-1] == {"role": "user", "content": "hi"}
+
+
+def test_provider_errors_come_back_classified(host: Host) -> None:
+    host.fake.error(429, retry_after=7)
+    host.fake.error(401)
+    runner = host.runner()
+
+    with pytest.raises(ProviderError) as limited:
+        runner.model(ASK, timeout_s=10)
+    with pytest.raises(ProviderError) as refused:
+        runner.model(ASK, timeout_s=10)
+
+    assert (limited.value.kind, limited.value.transient, limited.value.retry_after_s) == ("rate_limited", True, 7)
+    assert (refused.value.kind, refused.value.transient, refused.value.status) == ("auth", False, 401)
+
+
+@pytest.mark.parametrize("configured", ["empty env", "no proxy"])
+def test_without_a_provider_the_error_names_what_to_set(host: Host, tmp_path: Path, configured: str) -> None:
+    host.state.model = ModelProxy(load_settings({"INBOX_HOME": str(tmp_path)})) if configured == "empty env" else None
+
+    with pytest.raises(ProviderError) as missing:
+        host.runner().model(ASK, timeout_s=10)
+
+    assert not missing.value.transient
+    assert "INBOX_PROVIDER" in missing.value.message and "INBOX_MODEL" in missing.value.message
+    assert host.fake.requests == []
+
+
+def test_a_runner_cannot_report_its_taken_back_attempt_over_its_own_retry(host: Host) -> None:
+    message = host.inbox.send("slow job", session="a")
+    runner = host.runner()
+    runner.claim(limit=1, wait_s=0)
+    assert host.take_back_expired() == [message.id]
+    host.make_due(message.id)
+    assert [item.attempt for item in runner.claim(limit=1, wait_s=0).items] == [2]  # the same runner again
+
+    with pytest.raises(LeaseLost):
+        runner.report(result(message.id, attempt=1, reply="from the first attempt"))
+    assert runner.heartbeat({message.id: 1}).lost == [message.id]
+
+    assert host.outbox() == []
+    assert runner.report(result(message.id, attempt=2, reply="from the retry")).status == "completed"
+    assert [item.text for item in host.outbox()] == ["from the retry"]
+
+
+def test_many_idle_runners_waiting_do_not_stall_the_others(host: Host) -> None:
+    waiting = [host.runner(f"idle{i}", f"r-idle{i}") for i in range(60)]  # more than the server's worker threads
+    returned: list[float] = []
+    threads = [
+        threading.Thread(target=lambda r=r: (r.claim(limit=1, wait_s=4), returned.append(time.monotonic())))
+        for r in waiting
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # every claim is now waiting for its bell
+    message = host.inbox.send("urgent", session="a")
+    runner = host.runner()
+    assert [item.id for item in runner.claim(limit=1, wait_s=0).items] == [message.id]
+    assert runner.report(result(message.id, reply="done")).status == "completed"
+    assert returned == []  # answered while all sixty were still waiting
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(returned) == 60

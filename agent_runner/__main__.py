@@ -38,6 +38,7 @@ def main() -> int:
         kind=env.get("INBOX_RUNNER_SANDBOX", "none"),
         allow_unsandboxed=env.get("INBOX_ALLOW_UNSANDBOXED", "0") in ("1", "true", "yes"),
         workspace=env.get("INBOX_RUNNER_WORKSPACE") or None,
+        memory=env.get("INBOX_RUNNER_MEMORY") or None,
     )
     host = HostClient(socket_path, token)
     runner = Runner(host, config, sandbox)

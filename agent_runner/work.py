@@ -31,6 +31,7 @@ class Sandbox:
     kind: str = "none"
     allow_unsandboxed: bool = False
     workspace: str | None = None
+    memory: str | None = None  # the container's memory limit, for messages
 
     def refuses(self, item: WorkItem) -> str | None:
         if item.agent_written and self.kind == "none" and not self.allow_unsandboxed:
@@ -39,6 +40,23 @@ class Sandbox:
                 "use the docker runtime or set INBOX_ALLOW_UNSANDBOXED=1"
             )
         return None
+
+
+OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")  # cgroup v2, v1
+
+
+def oom_kills() -> int | None:
+    """How many processes the kernel has killed in this container at its memory limit (None: unknown)."""
+    for path in OOM_COUNTERS:
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    name, _, value = line.partition(" ")
+                    if name == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def _now() -> datetime:
@@ -77,8 +95,12 @@ def do_item(item: WorkItem, host: HostClient, sandbox: Sandbox) -> RunResult:
         if refusal:
             return RunResult(outcome="script_error", error=refusal, **base)
         limit = item.timeout_s or DEFAULT_SCRIPT_TIMEOUT_S
+        oom_before = oom_kills() if sandbox.kind == "container" else None
         result = run_prescript(item.script, timeout_s=limit, env=_script_env(item, sandbox), cwd=sandbox.workspace)
         script_output = _script_output(result)
+        if result.verdict == ScriptVerdict.SCRIPT_ERROR and oom_before is not None and oom_kills() != oom_before:
+            why = f"oom: the pre-script was killed at the container's memory limit ({sandbox.memory or 'set by host'})"
+            return RunResult(outcome="failed", error=why, script_output=script_output, **base)
         if result.verdict == ScriptVerdict.SKIPPED:
             return RunResult(outcome="skipped", script_output=script_output, **base)
         if result.verdict == ScriptVerdict.SCRIPT_ERROR:

@@ -40,30 +40,26 @@ def check_zone(settings: Settings) -> Check:
     return Check("timezone", True, f"{zone.key} (new tasks use this unless given --tz)")
 
 
-def docker_engine() -> tuple[bool, str]:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=3)
-        version = client.version().get("Version", "?")
-        client.close()
-    except Exception as error:  # the SDK raises many kinds; all mean "no engine here"
-        return False, f"not reachable ({type(error).__name__})"
-    return True, f"Docker {version} answers"
-
-
 def check_engine(settings: Settings) -> Check:
-    reachable, detail = docker_engine()
-    runtime = settings.get("INBOX_RUNTIME")
-    if runtime == "docker" and not reachable:
-        return Check("container engine", False, f"INBOX_RUNTIME=docker but the engine is {detail}")
-    chosen = runtime or "process"
-    note = (
-        ""
-        if chosen == "docker"
-        else "; the process runtime has no sandbox: agent-written scripts are refused unless INBOX_ALLOW_UNSANDBOXED=1"
+    from sweeper.runtimes.choose import docker_status
+
+    client, why_not = docker_status(settings)
+    if client is not None:
+        client.close()
+    wanted = settings.get("INBOX_RUNTIME")
+    if wanted == "docker" and client is None:
+        return Check("runtime", False, f"INBOX_RUNTIME=docker but {why_not}; runners cannot start")
+    if wanted != "process" and client is not None:
+        return Check("runtime", True, "docker: one sandboxed container per session")
+    unsandboxed = settings.get("INBOX_ALLOW_UNSANDBOXED", "0") in ("1", "true", "yes")
+    guard = "allowed (INBOX_ALLOW_UNSANDBOXED=1)" if unsandboxed else "refused unless INBOX_ALLOW_UNSANDBOXED=1"
+    why = "INBOX_RUNTIME=process" if wanted == "process" else why_not
+    return Check(
+        "runtime",
+        True,
+        f"process ({why}); NO SANDBOX: runners are local processes, agent-written scripts are {guard}",
+        required=False,
     )
-    return Check("container engine", True, f"{detail}; runtime: {chosen}{note}", required=False)
 
 
 def check_provider(settings: Settings) -> Check:

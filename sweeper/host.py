@@ -24,6 +24,8 @@ from inbox.api import Inbox
 from inbox.http.app import HostState, make_app
 from inbox.http.auth import admin_token
 from inbox.http.model_proxy import ModelProxy
+from inbox.store.claims import release_owner
+from inbox.store.engine import transaction
 from inbox.store.types import utcnow
 from sweeper.host_config import HostConfig
 from sweeper.loop import run_loop
@@ -90,6 +92,9 @@ class Host:
             lease=config.lease,
             backoff=config.backoff,
         )
+        self._listeners = [_unix_listener(self.socket_path)]
+        if listen is not None:
+            self._listeners.append(_tcp_listener(listen))
         self.runtime = runtime_factory(
             RunnerContext(
                 host_id=self.id,
@@ -99,14 +104,11 @@ class Host:
                 doorbells=self.state.doorbells,
                 idle_s=config.runner_idle_s,
                 allow_unsandboxed=config.allow_unsandboxed,
-                on_exit=lambda _session: self.nudge.set(),
+                on_exit=self._runner_ended,
             )
         )
         self.retention = RetentionPolicy.from_settings(inbox.settings)
         self._next_retention = 0.0
-        self._listeners = [_unix_listener(self.socket_path)]
-        if listen is not None:
-            self._listeners.append(_tcp_listener(listen))
         self.server = uvicorn.Server(
             uvicorn.Config(make_app(self.state), log_level="warning", access_log=False, lifespan="off")
         )
@@ -119,7 +121,17 @@ class Host:
                 return str(host), int(port)
         return None
 
+    def _runner_ended(self, session: str, owner: str, cause: str | None) -> None:
+        if cause is not None:
+            with transaction(self.inbox.engine) as db:
+                released = release_owner(db, owner, cause, now=utcnow(), backoff=self.config.backoff)
+            if released:
+                log.warning("runner %s (session %s) died: %s; %d rows retried", owner, session, cause, len(released))
+        self.nudge.set()  # its session may still have work: look now
+
     def _on_pass(self, report: PassReport) -> None:
+        for owner in report.silent_owners:
+            self.runtime.discard(owner)  # hung: its rows were retried, it must not hold the session's place
         now = time.monotonic()
         if now >= self._next_retention:
             self._next_retention = now + RETENTION_EVERY_S

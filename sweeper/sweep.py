@@ -30,6 +30,7 @@ REMINDER_BATCH = 500
 @dataclass(frozen=True)
 class PassReport:
     recovered: int = 0
+    silent_owners: frozenset[str] = frozenset()  # runners whose leases expired: hung or gone
     delivered: int = 0
     waiting_sessions: dict[str, int] = field(default_factory=dict)  # session -> due rows needing a runner
 
@@ -68,7 +69,8 @@ def sweep_once(
     backoff: Sequence[timedelta] = BACKOFF,
 ) -> PassReport:
     with transaction(engine) as db:
-        recovered = len(reclaim_expired(db, now=now, backoff=backoff))
+        silent: set[str] = set()
+        recovered = len(reclaim_expired(db, now=now, backoff=backoff, owners=silent))
     delivered = 0
     while True:  # batches in their own transactions so a large backlog does not hold the write lock long
         with transaction(engine) as db:
@@ -80,7 +82,9 @@ def sweep_once(
         waiting = _waiting_sessions(db, now)
     if recovered or delivered:
         log.info("sweep: %d recovered, %d reminders delivered", recovered, delivered)
-    return PassReport(recovered=recovered, delivered=delivered, waiting_sessions=waiting)
+    return PassReport(
+        recovered=recovered, delivered=delivered, waiting_sessions=waiting, silent_owners=frozenset(silent)
+    )
 
 
 def next_due(engine: Engine, *, after: datetime) -> datetime | None:

@@ -12,16 +12,6 @@ from inbox.errors import InvalidInput
 from inbox.store.types import utcnow
 
 
-def _runtime_name(explicit: str | None, configured: str | None) -> str:
-    name = explicit or configured or "process"
-    if name not in ("docker", "process"):
-        raise InvalidInput("--runtime", f"{name!r} is not one of: docker, process")
-    if name == "docker":
-        console.print("inbox serve: the docker runtime is not available in this version; use --runtime process")
-        raise typer.Exit(1)
-    return name
-
-
 def serve(
     interval: Annotated[float | None, typer.Option("--interval", help="Seconds between safety-net sweeps.")] = None,
     runtime: Annotated[str | None, typer.Option("--runtime", help="docker | process")] = None,
@@ -33,7 +23,8 @@ def serve(
     from dataclasses import replace
 
     from sweeper.host import Host
-    from sweeper.host_config import HostConfig
+    from sweeper.host_config import RUNTIMES, HostConfig
+    from sweeper.runtimes.choose import RuntimeUnavailable, choose_runtime
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -46,18 +37,27 @@ def serve(
             if interval <= 0:
                 raise InvalidInput("interval", "must be greater than zero")
             config = replace(config, interval_s=interval)
-        name = _runtime_name(runtime, config.runtime)
-        host = Host(inbox, config, listen=listen)
+        if runtime is not None and runtime not in RUNTIMES:
+            raise InvalidInput("--runtime", f"{runtime!r} is not one of: {', '.join(RUNTIMES)}")
+        try:
+            choice = choose_runtime(inbox.settings, runtime)
+        except RuntimeUnavailable as exc:
+            console.print(f"inbox serve: {exc}", highlight=False)
+            raise typer.Exit(1) from exc
+        host = Host(inbox, config, listen=listen, runtime_factory=choice.factory)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: host.request_stop())
         say = console.print
         say(f"inbox serve: store {inbox.url.split('@')[-1]}, sweep every {config.interval_s:g} s", highlight=False)
-        guard = (
-            "allowed by INBOX_ALLOW_UNSANDBOXED=1"
-            if config.allow_unsandboxed
-            else "refused unless INBOX_ALLOW_UNSANDBOXED=1"
-        )
-        say(f"runtime: {name} (no sandbox: scripts written by an agent are {guard})", highlight=False)
+        if choice.name == "docker":
+            say(f"runtime: docker, one sandboxed container per session ({choice.why})", highlight=False)
+        else:
+            guard = "allowed (INBOX_ALLOW_UNSANDBOXED=1)" if config.allow_unsandboxed else "refused"
+            say(
+                f"runtime: process ({choice.why}); NO SANDBOX: runners are local processes, "
+                f"scripts written by an agent are {guard}",
+                highlight=False,
+            )
         say(f"runners connect on {host.socket_path}", highlight=False)
         if host.tcp_address is not None:
             address, port = host.tcp_address

@@ -59,8 +59,10 @@ def schedule(
         print_json(made)
         return
     console.print(f"Scheduled {made.series_id} ({made.schedule}, {made.timezone})")
+    # Seconds only when a fire time has them (sub-minute intervals), so the usual echo stays short.
+    clock = "%H:%M:%S" if any(t.second for t in made.next_runs) else "%H:%M"
     for instant in made.next_runs:
-        console.print(f"  next: {instant.strftime('%a %Y-%m-%d %H:%M %Z (UTC%z)')}")
+        console.print(f"  next: {instant.strftime(f'%a %Y-%m-%d {clock} %Z (UTC%z)')}")
 
 
 def tasks(

@@ -89,8 +89,13 @@ class RunnerTokens:
 def check_admin(request: Request) -> None:
     """FastAPI dependency of every ``/v1`` route: the bearer token must be the admin token."""
     expected: str = request.app.state.admin_token_digest
-    if not hmac.compare_digest(hash_token(bearer(request)), expected):
-        raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+    token = bearer(request)
+    if hmac.compare_digest(hash_token(token), expected):
+        return
+    tokens: RunnerTokens = request.app.state.runner_tokens
+    if tokens.find(token) is not None:
+        raise HTTPException(403, "a runner token cannot use the public API; runners use /runner/v1 for their session")
+    raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
 
 
 def runner_identity(request: Request) -> RunnerIdentity:

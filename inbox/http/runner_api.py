@@ -103,8 +103,12 @@ def heartbeat(body: Heartbeat, runner: Runner, host: Host) -> HeartbeatReply:
 
 def _held_row(db: Session, message_id: str, runner: RunnerIdentity, attempt: int) -> MessageIn:
     row = db.exec(select(MessageIn).where(MessageIn.id == message_id).with_for_update()).first()
-    if row is None or row.session != runner.session:
-        raise HTTPException(404, f"no message {message_id!r} in session {runner.session!r}")
+    if row is None:
+        raise HTTPException(404, f"no message {message_id!r}")
+    if row.session != runner.session:
+        raise HTTPException(
+            403, f"message {message_id} belongs to another session; this runner serves {runner.session!r}"
+        )
     if not holds(row, runner.owner, attempt):
         raise HTTPException(409, f"lease lost: message {message_id} attempt {attempt} is no longer this runner's")
     return row

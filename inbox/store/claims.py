@@ -141,10 +141,32 @@ def fail_attempt(
     return row
 
 
-def reclaim_expired(
-    db: Session, *, now: datetime, limit: int = 100, backoff: Sequence[timedelta] = BACKOFF
+def _interrupt(
+    db: Session, rows: Sequence[MessageIn], why: str, *, now: datetime, backoff: Sequence[timedelta]
 ) -> list[MessageIn]:
-    """Rows whose runner stopped renewing: retried with backoff, or ended ``failed`` after the last try."""
+    for row in rows:
+        report = RunReport(
+            outcome=Outcome.INTERRUPTED,
+            started_at=row.updated_at,
+            runner=row.lease_owner,
+            error=why.format(runner=row.lease_owner),
+        )
+        fail_attempt(db, row.id, report, now=now, backoff=backoff)
+    db.flush()
+    return list(rows)
+
+
+def reclaim_expired(
+    db: Session,
+    *,
+    now: datetime,
+    limit: int = 100,
+    backoff: Sequence[timedelta] = BACKOFF,
+    owners: set[str] | None = None,
+) -> list[MessageIn]:
+    """Rows whose runner stopped renewing: retried with backoff, or ended ``failed`` after the last try.
+
+    ``owners``, when given, collects the lease owners that went silent (the host stops those runners)."""
     query = (
         select(MessageIn)
         .where(MessageIn.status == Status.RUNNING.value, col(MessageIn.lease_expires_at) < now)
@@ -152,15 +174,19 @@ def reclaim_expired(
     )
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    recovered = []
-    for row in db.exec(query).all():
-        report = RunReport(
-            outcome=Outcome.INTERRUPTED,
-            started_at=row.updated_at,
-            runner=row.lease_owner,
-            error=f"lease expired: runner {row.lease_owner} stopped renewing (no heartbeat)",
-        )
-        fail_attempt(db, row.id, report, now=now, backoff=backoff)
-        recovered.append(row)
-    db.flush()
-    return recovered
+    why = "lease expired: runner {runner} stopped renewing (no heartbeat)"
+    rows = db.exec(query).all()
+    if owners is not None:
+        owners.update(row.lease_owner for row in rows if row.lease_owner)
+    return _interrupt(db, rows, why, now=now, backoff=backoff)
+
+
+def release_owner(
+    db: Session, owner: str, cause: str, *, now: datetime, backoff: Sequence[timedelta] = BACKOFF
+) -> list[MessageIn]:
+    """A runner that is known to be dead (its process or container ended): its rows are retried now,
+    with the cause recorded, instead of waiting for their leases to expire."""
+    query = select(MessageIn).where(MessageIn.status == Status.RUNNING.value, MessageIn.lease_owner == owner)
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return _interrupt(db, db.exec(query).all(), f"runner {{runner}} died: {cause}", now=now, backoff=backoff)

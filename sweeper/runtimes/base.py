@@ -27,7 +27,9 @@ class RunnerContext:
     doorbells: Doorbells
     idle_s: float
     allow_unsandboxed: bool
-    on_exit: Callable[[str], None]  # called with the session when one of its runners ends
+    # Called when a runner ends: (session, lease owner, cause). ``cause`` is None for a clean exit, else what
+    # killed it ("exited 137", "oom", "killed by SIGKILL"): the host hands its unfinished rows back at once.
+    on_exit: Callable[[str, str, str | None], None]
 
 
 class Runtime(Protocol):
@@ -40,6 +42,10 @@ class Runtime(Protocol):
 
     def active(self) -> list[str]:
         """Sessions whose runner is alive."""
+        ...
+
+    def discard(self, owner: str) -> None:
+        """Stop the runner ``owner`` at once: its leases expired, so it is hung (or already gone)."""
         ...
 
     def shutdown(self, grace_s: float) -> None:

@@ -84,8 +84,9 @@ class ProcessRuntime:
         with self._lock:
             if self._runners.get(runner.session) is runner:
                 del self._runners[runner.session]
-        log.info("runner %s for session %s exited with %s", runner.owner, runner.session, code)
-        self.context.on_exit(runner.session)
+        cause = None if code == 0 else f"exited {code}" if code > 0 else f"killed by {signal.Signals(-code).name}"
+        log.info("runner %s for session %s ended: %s", runner.owner, runner.session, cause or "exited 0")
+        self.context.on_exit(runner.session, runner.owner, cause)
 
     def wake(self, session: str) -> None:
         with self._lock:
@@ -97,6 +98,13 @@ class ProcessRuntime:
     def active(self) -> list[str]:
         with self._lock:
             return [s for s, r in self._runners.items() if r.proc.poll() is None]
+
+    def discard(self, owner: str) -> None:
+        with self._lock:
+            found = [r for r in self._runners.values() if r.owner == owner]
+        for runner in found:
+            log.warning("runner %s stopped renewing its leases: killing it", owner)
+            runner.proc.kill()
 
     def shutdown(self, grace_s: float) -> None:
         with self._lock:

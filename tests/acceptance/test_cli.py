@@ -128,6 +128,12 @@ def test_schedule_every_two_hours_is_anchored_now(cli: Cli) -> None:
     check_stored(cli)
 
 
+def test_schedule_every_few_seconds_echoes_three_distinct_times(cli: Cli) -> None:
+    out = cli.ok("schedule", "Blink", "--every", "7s", "--remind", env={"INBOX_TZ": "UTC"})
+    echoed = [line for line in out.splitlines() if line.strip().startswith("next:")]
+    assert len(echoed) == 3 and len(set(echoed)) == 3, out  # seconds shown, not three identical minutes
+
+
 def test_schedule_at_naive_time_is_wall_clock_in_the_zone(cli: Cli) -> None:
     year = now().year + 1
     made = cli.json(
@@ -333,17 +339,19 @@ def test_send_and_outbox(cli: Cli) -> None:
 def test_doctor_on_a_fresh_home(cli: Cli) -> None:
     env = {"INBOX_TZ": "Asia/Tokyo"}
     text = cli.ok("doctor", env=env).lower()
-    for topic in ("store", "timezone", "container engine", "model provider", "asia/tokyo"):
+    for topic in ("store", "timezone", "runtime", "model provider", "asia/tokyo"):
         assert topic in text, f"doctor does not mention {topic}:\n{text}"
 
     report = cli.json("doctor", "--json", env=env)
-    assert {"store", "timezone", "container engine", "model provider"} <= set(report)
+    assert {"store", "timezone", "runtime", "model provider"} <= set(report)
     assert report["store"]["ok"] is True
     assert "Asia/Tokyo" in report["timezone"]["detail"]
     if cli.backend == "sqlite":
         assert str(cli.sqlite_file) in report["store"]["detail"], "doctor does not name the store it checked"
     else:
         assert "inbox.db" not in report["store"]["detail"]
+    process = cli.json("doctor", "--json", env={**env, "INBOX_RUNTIME": "process"})["runtime"]
+    assert "NO SANDBOX" in process["detail"] and "INBOX_ALLOW_UNSANDBOXED=1" in process["detail"]
 
 
 # -- bad input --------------------------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ def test_a_runner_killed_mid_run_has_its_work_retried(served: Served) -> None:
         os.kill(pid, signal.SIGKILL)
     runs = served.wait_for_runs(made.series_id, 2)
     assert [(r.outcome, r.attempt) for r in runs] == [("interrupted", 1), ("completed", 2)]
-    assert "no heartbeat" in (runs[0].error or "")
+    assert "died: killed by SIGKILL" in (runs[0].error or "")  # the host saw its child die: no lease wait
     assert [o.text for o in served.inbox.outbox()] == ["ok"]  # exactly one answer, from the retry
 
 
@@ -225,3 +225,14 @@ def test_agent_written_scripts_are_refused_without_a_sandbox_unless_allowed(serv
     served.start_host(INBOX_ALLOW_UNSANDBOXED="1")
     runs = served.wait_for("the allowed run", lambda: served.runs(allowed.series_id))
     assert [r.outcome for r in runs] == ["completed"]
+
+
+def test_a_run_over_its_timeout_ends_timeout_and_the_series_continues(served_sqlite: Served) -> None:
+    served = served_sqlite
+    served.fake.slow(3.0, "too late to matter")
+    made = served.inbox.schedule("quick check", every="2s", timeout="1s")
+    served.start_host()
+    runs = served.wait_for_runs(made.series_id, 2)
+    assert [r.outcome for r in runs[:2]] == ["timeout", "completed"]
+    assert "timed out after 1 s" in (runs[0].error or "")
+    assert [o.text for o in served.inbox.outbox()][:1] == ["ok"]  # the late answer was never delivered

@@ -158,8 +158,12 @@ def test_a_token_reaches_no_other_sessions_rows(host: Host) -> None:
     before = host.row(theirs.id)
     runner = host.runner()
 
-    assert status_of(lambda: runner.report(result(theirs.id, reply="hijacked"))) == 404
+    assert status_of(lambda: runner.report(result(theirs.id, reply="hijacked"))) == 403
     assert runner.heartbeat({theirs.id: 1}).lost == [theirs.id]
+    token = host.state.runner_tokens.issue(RunnerIdentity(session="a", owner="r-a-public"))
+    with httpx.Client(transport=httpx.HTTPTransport(uds=host.socket_path), base_url="http://host") as raw:
+        listing = raw.get("/v1/tasks", params={"session": "b"}, headers={"authorization": f"Bearer {token}"})
+    assert listing.status_code == 403  # nor through the public API
 
     after = host.row(theirs.id)
     fields = ("status", "lease_owner", "lease_expires_at", "tries", "reason")

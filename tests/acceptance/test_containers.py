@@ -1,0 +1,207 @@
+"""The docker runtime on a real engine: one sandboxed container per session, its recovery, its lifecycle.
+
+These need an engine and the runner image named by ``INBOX_TEST_RUNNER_IMAGE`` (``.ci/run`` builds it offline).
+Without them the tests are skipped with the reason, except under CI, where a missing engine is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts.fake_provider.server import ScriptedReply
+from sweeper.runtimes.containers import LABEL
+from tests.acceptance.served import Served, serving
+
+pytestmark = [pytest.mark.slow, pytest.mark.container]
+IMAGE = os.environ.get("INBOX_TEST_RUNNER_IMAGE", "inbox-runner:latest")
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Any]:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=30)
+        client.ping()
+        client.images.get(IMAGE)
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"container tests must run in CI: engine or image {IMAGE} unavailable: {exc}")
+        pytest.skip(f"no container engine or no image {IMAGE} ({type(exc).__name__}); .ci/run builds it")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def boxed(engine: Any, home: Path) -> Iterator[Served]:
+    with serving(home, None) as served:
+        served.env.update(
+            INBOX_RUNTIME="docker", INBOX_RUNNER_IMAGE=IMAGE, INBOX_CONTAINER_MEMORY="160m", INBOX_RUNNER_IDLE="30"
+        )
+        yield served
+        served.stop_hosts()
+        for container in engine.containers.list(all=True, filters={"label": LABEL}):
+            if container.labels.get("org.inbox.host", "").endswith(tuple(f"-{h.pid}" for h in served.hosts)):
+                container.remove(force=True)
+
+
+def _containers(engine: Any, host_pid: int) -> list[Any]:
+    found = engine.containers.list(filters={"label": LABEL})
+    return [c for c in found if c.labels.get("org.inbox.host", "").endswith(f"-{host_pid}")]
+
+
+def _reminder_data(served: Served, ident: str) -> dict[str, Any]:
+    """The JSON data a script-gated reminder appended to its text in the outbox."""
+    out = served.wait_for("the reminder", lambda: [o for o in served.inbox.outbox() if o.in_reply_to == ident])
+    text = out[0].text
+    return dict(json.loads(text.split("\n", 1)[1]))
+
+
+def test_a_cold_session_starts_a_container_and_a_warm_one_is_reused(boxed: Served, engine: Any) -> None:
+    host = boxed.start_host()
+    first = boxed.inbox.send("hello")
+    boxed.wait_for("the first answer", lambda: boxed.inbox.outbox())
+    [container] = _containers(engine, host.pid)
+    boxed.inbox.send("again")
+    boxed.wait_for("the second answer", lambda: len(boxed.inbox.outbox()) == 2)
+    assert [c.id for c in _containers(engine, host.pid)] == [container.id]  # the warm container took it
+    assert boxed.inbox.outbox()[-1].in_reply_to != first.id
+
+
+SANDBOX_PROBE = """
+uid=$(id -u)
+nets=$(ls /sys/class/net | tr '\\n' ' ')
+if touch /etc/probe 2>/dev/null; then etc=yes; else etc=no; fi
+if touch /usr/probe 2>/dev/null; then usr=yes; else usr=no; fi
+if echo x > /workspace/probe; then ws=yes; else ws=no; fi
+if echo x > /tmp/probe; then tmp=yes; else tmp=no; fi
+net=$(python3 -c '
+import socket
+try:
+    socket.create_connection(("192.0.2.1", 9), timeout=2)
+    print("connected")
+except OSError as error:
+    print(type(error).__name__)
+')
+key=$(env | grep -c API_KEY)
+echo "{\\"wakeAgent\\": true, \\"data\\": {\\"uid\\": \\"$uid\\", \\"nets\\": \\"$nets\\", \\"etc\\": \\"$etc\\", \
+\\"usr\\": \\"$usr\\", \\"workspace\\": \\"$ws\\", \\"tmp\\": \\"$tmp\\", \\"net\\": \\"$net\\", \\"keys\\": $key}}"
+"""
+
+
+def test_the_container_is_a_sandbox(boxed: Served) -> None:
+    made = boxed.inbox.schedule("sandbox facts", in_="1s", remind=True, script=SANDBOX_PROBE)
+    boxed.start_host()
+    facts = _reminder_data(boxed, made.id)
+    assert facts["uid"] != "0"  # not root
+    assert facts["nets"].split() == ["lo"]  # no network but loopback
+    assert facts["net"] != "connected"
+    assert (facts["etc"], facts["usr"]) == ("no", "no")  # read-only root filesystem
+    assert (facts["workspace"], facts["tmp"]) == ("yes", "yes")
+    assert facts["keys"] == 0  # no credentials inside
+
+
+def _cross_session_probe(other_id: str) -> str:
+    return f"""#!/usr/bin/env python3
+import json, socket
+env = dict(kv.split("=", 1) for kv in open("/proc/1/environ").read().split("\\0") if "=" in kv)
+
+def call(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else b""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(env["INBOX_RUNNER_SOCKET"])
+    auth = "Authorization: Bearer " + env["INBOX_RUNNER_TOKEN"]
+    head = (f"{{method}} {{path}} HTTP/1.1\\r\\nHost: host\\r\\n{{auth}}\\r\\n"
+            f"Content-Type: application/json\\r\\nContent-Length: {{len(data)}}\\r\\nConnection: close\\r\\n\\r\\n")
+    s.sendall(head.encode() + data)
+    answer = b""
+    while chunk := s.recv(65536):
+        answer += chunk
+    return int(answer.split(b" ")[1])
+
+result = {{"id": "{other_id}", "attempt": 1, "outcome": "completed", "started_at": "2026-01-01T00:00:00Z"}}
+print(json.dumps({{"wakeAgent": True, "data": {{
+    "report_other": call("POST", "/runner/v1/results", result),
+    "list_tasks": call("GET", "/v1/tasks?session=other"),
+}}}}))
+"""
+
+
+def test_a_container_cannot_reach_another_sessions_messages(boxed: Served) -> None:
+    other = boxed.inbox.send("private to another session", session="other", in_="1h")
+    made = boxed.inbox.schedule("cross-session probe", in_="1s", remind=True, script=_cross_session_probe(other.id))
+    boxed.start_host()
+    facts = _reminder_data(boxed, made.id)
+    assert facts == {"report_other": 403, "list_tasks": 403}
+
+
+def test_a_script_past_the_memory_limit_fails_with_oom_and_the_series_continues(boxed: Served) -> None:
+    hog = "set -e\npython3 -c \"x = b'x' * (400 * 1024 * 1024)\"\necho '{\"wakeAgent\": true}'"
+    made = boxed.inbox.schedule("memory hog", every="2s", remind=True, script=hog)
+    boxed.start_host()
+    runs = boxed.wait_for_runs(made.series_id, 2, timeout_s=40)
+    assert [r.outcome for r in runs[:2]] == ["failed", "failed"], runs[0].error  # the next occurrence still runs
+    assert "oom" in (runs[0].error or ""), runs[0].error
+    assert [r.attempt for r in runs[:2]] == [1, 1]  # at the limit it would fail again: not retried
+
+
+def test_killing_the_container_mid_run_leads_to_a_retry(boxed: Served, engine: Any) -> None:
+    boxed.fake.slow(5.0, "never delivered")
+    made = boxed.inbox.schedule("long job", in_="1s")
+    host = boxed.start_host()
+    boxed.wait_for("the model call", lambda: boxed.fake.requests)
+    [container] = _containers(engine, host.pid)
+    container.kill()
+    runs = boxed.wait_for_runs(made.series_id, 2, timeout_s=40)
+    assert [(r.outcome, r.attempt) for r in runs] == [("interrupted", 1), ("completed", 2)]
+    assert "exited 137" in (runs[0].error or "")
+
+
+def test_idle_containers_stop(boxed: Served, engine: Any) -> None:
+    host = boxed.start_host(INBOX_RUNNER_IDLE="2")
+    boxed.inbox.send("hello")
+    boxed.wait_for("an answer", lambda: boxed.inbox.outbox())
+    boxed.wait_for("the idle container to stop", lambda: not _containers(engine, host.pid), timeout_s=20)
+
+
+def test_orphans_of_a_dead_host_are_removed_at_start(boxed: Served, engine: Any) -> None:
+    dead_host = f"{socket.gethostname()[:40]}-{2**22 + 12345}"  # no such pid
+    orphan = engine.containers.create(IMAGE, labels={LABEL: "1", "org.inbox.host": dead_host})
+    boxed.start_host()
+    boxed.wait_for("the orphan's removal", lambda: orphan.id not in [c.id for c in engine.containers.list(all=True)])
+
+
+def test_a_hung_container_is_stopped_and_its_work_retried(boxed: Served, engine: Any) -> None:
+    boxed.fake.slow(3.0, "never delivered")
+    made = boxed.inbox.schedule("job that hangs", in_="1s")
+    host = boxed.start_host()
+    boxed.wait_for("the model call", lambda: boxed.fake.requests)
+    [container] = _containers(engine, host.pid)
+    container.pause()  # alive but silent: no heartbeat
+    runs = boxed.wait_for_runs(made.series_id, 2, timeout_s=40)
+    assert [(r.outcome, r.attempt) for r in runs] == [("interrupted", 1), ("completed", 2)]
+    assert "no heartbeat" in (runs[0].error or "")
+    assert container.id not in [c.id for c in engine.containers.list(all=True)]
+
+
+def test_a_busy_session_cannot_starve_another_when_the_pool_is_full(boxed: Served, engine: Any) -> None:
+    boxed.fake.respond_with(lambda _: ScriptedReply("busy", delay_s=0.5))
+    boxed.inbox.schedule("always more work", every="1s", session="busy")
+    host = boxed.start_host(INBOX_CONTAINER_POOL="1")
+    boxed.wait_for("the busy session to run", lambda: boxed.inbox.outbox(session="busy"))
+    asked = boxed.inbox.send("my turn?", session="quiet")
+    counts: list[int] = []
+
+    def answered() -> bool:
+        counts.append(len(_containers(engine, host.pid)))
+        return any(o.in_reply_to == asked.id for o in boxed.inbox.outbox(session="quiet"))
+
+    boxed.wait_for("the quiet session's answer", answered, timeout_s=40)
+    assert max(counts) <= 1  # never more containers than the pool

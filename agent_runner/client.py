@@ -10,10 +10,14 @@ from agent_runner.protocol import (
     ClaimRequest,
     Heartbeat,
     HeartbeatReply,
+    HistoryReply,
+    HistoryRequest,
     ModelFailure,
     ModelRequest,
     ResultReply,
     RunResult,
+    ToolAnswer,
+    ToolRequest,
 )
 from agent_runner.providers import ModelReply, ProviderError
 
@@ -72,3 +76,13 @@ class HostClient:
             )
         resp.raise_for_status()
         return ModelReply.model_validate(resp.json())
+
+    def history(self, message_id: str) -> HistoryReply:
+        resp = self._client.post("/history", json=HistoryRequest(message_id=message_id).model_dump(mode="json"))
+        resp.raise_for_status()
+        return HistoryReply.model_validate(resp.json())
+
+    def tool(self, request: ToolRequest) -> ToolAnswer:
+        resp = self._client.post("/tools", json=request.model_dump(mode="json"))
+        resp.raise_for_status()
+        return ToolAnswer.model_validate(resp.json())

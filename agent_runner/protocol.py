@@ -10,6 +10,8 @@ runner that claims the retry of its own taken-back attempt still cannot report t
     POST /runner/v1/results      RunResult     -> ResultReply    (records the outcome; 409 if the lease was lost)
     POST /runner/v1/model        ModelRequest  -> ModelReply     (the host calls the provider with its key)
                                                -> 502 ModelFailure when the provider failed
+    POST /runner/v1/tools        ToolRequest   -> ToolAnswer     (a scheduling tool, applied by the host)
+    POST /runner/v1/history      HistoryRequest -> HistoryReply  (the conversation a run continues)
 """
 
 from __future__ import annotations
@@ -84,6 +86,9 @@ class RunResult(_Wire):
     reply: str | None = None  # delivered to the session's outbox, in reply to the message
     input_tokens: int = 0
     output_tokens: int = 0
+    new_turns: list[ChatTurn] = Field(default_factory=list)  # this run's exchange, kept in its conversation
+    summary: str | None = None  # replaces the conversation's turns up to summary_through (the history was too long)
+    summary_through: str | None = None
 
 
 class ResultReply(_Wire):
@@ -106,3 +111,33 @@ class ModelFailure(_Wire):
     transient: bool
     status: int | None = None
     retry_after_s: float | None = None
+
+
+class ToolRequest(_Wire):
+    """A tool call the model made while the runner worked on ``message_id`` (a row this runner holds)."""
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    message_id: str
+
+
+class ToolAnswer(_Wire):
+    """What the model gets back: the result, or an error it can act on (nothing was written then)."""
+
+    ok: bool
+    result: Any = None
+    error: str | None = None
+
+
+class HistoryRequest(_Wire):
+    message_id: str
+
+
+class HistoryReply(_Wire):
+    """The conversation the run of ``message_id`` continues (empty for ``fresh``)."""
+
+    mode: str  # session | series | fresh
+    summary: str | None = None  # stands for every turn older than ``turns``
+    turns: list[ChatTurn] = Field(default_factory=list)
+    newest_id: str | None = None  # the id of the last turn given, for a later summary to replace up to
+    budget_tokens: int = 8000  # keep what is sent to the model under this; summarize the rest

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from agent_runner.agent import AgentRun, is_silence
 from agent_runner.client import HostClient
 from agent_runner.prescript import ScriptResult, ScriptVerdict, describe, run_prescript
-from agent_runner.prompt import SILENCE, system_prompt, user_text
-from agent_runner.protocol import ModelRequest, RunResult, WorkItem
-from agent_runner.providers import ChatTurn, ProviderError
+from agent_runner.protocol import RunResult, WorkItem
+from agent_runner.providers import ProviderError
 
 DEFAULT_SCRIPT_TIMEOUT_S = 30.0
-DEFAULT_MODEL_TIMEOUT_S = 300.0
 STDERR_IN_ERROR = 1000
 
 
@@ -112,37 +111,40 @@ def do_item(item: WorkItem, host: HostClient, sandbox: Sandbox) -> RunResult:
         if item.script and script_data is not None:
             text += "\n" + json.dumps(script_data, ensure_ascii=False, default=str)
         return RunResult(outcome="completed", reply=text, **base)
-    return _ask_model(item, host, base, script_data, clock_start)
+    return _ask_model(item, host, sandbox, base, script_data, clock_start)
 
 
 def _ask_model(
-    item: WorkItem, host: HostClient, base: dict[str, Any], script_data: Any, clock_start: float
+    item: WorkItem, host: HostClient, sandbox: Sandbox, base: dict[str, Any], script_data: Any, clock_start: float
 ) -> RunResult:
-    budget = DEFAULT_MODEL_TIMEOUT_S
-    if item.timeout_s:
-        budget = item.timeout_s - (time.monotonic() - clock_start)
-        if budget <= 0:
-            return RunResult(outcome="timeout", error=f"run timed out after {item.timeout_s:g} s", **base)
-    request = ModelRequest(
-        system=system_prompt(item, _now()),
-        turns=[ChatTurn(role="user", text=user_text(item, script_data, has_script_data=bool(item.script)))],
-    )
+    deadline = clock_start + item.timeout_s if item.timeout_s else None
+    agent = AgentRun(item, host, sandboxed=sandbox.kind == "container", workspace=sandbox.workspace)
     try:
-        reply = host.model(request, timeout_s=budget)
+        out = agent.run(script_data, has_script_data=bool(item.script), deadline=deadline, now=_now())
     except ProviderError as exc:
+        usage = {"input_tokens": agent.out.input_tokens, "output_tokens": agent.out.output_tokens}
         if exc.kind == "timeout" and item.timeout_s:
-            return RunResult(outcome="timeout", error=f"run timed out after {item.timeout_s:g} s: {exc}", **base)
+            return RunResult(
+                outcome="timeout", error=f"run timed out after {item.timeout_s:g} s: {exc}", **usage, **base
+            )
         return RunResult(
             outcome="failed",
             error=f"model call failed ({exc.kind}): {exc.message}",
             transient=exc.transient,
             retry_after_s=exc.retry_after_s,
+            **usage,
             **base,
         )
-    text = reply.text.strip()
-    usage = {"input_tokens": reply.usage.input_tokens, "output_tokens": reply.usage.output_tokens}
-    if text == SILENCE:
-        return RunResult(outcome="silent", model_output=text, **usage, **base)
-    if not text:
-        return RunResult(outcome="failed", error="the model answered with no text", transient=True, **usage, **base)
-    return RunResult(outcome="completed", model_output=text, reply=text, **usage, **base)
+    kept = {
+        "input_tokens": out.input_tokens,
+        "output_tokens": out.output_tokens,
+        "new_turns": out.new_turns,
+        "summary": out.summary,
+        "summary_through": out.summary_through,
+        "model_output": out.text,
+    }
+    if is_silence(out.text):
+        return RunResult(outcome="silent", **kept, **base)
+    if not out.text:
+        return RunResult(outcome="failed", error="the model answered with no text", transient=True, **kept, **base)
+    return RunResult(outcome="completed", reply=out.text, **kept, **base)

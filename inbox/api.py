@@ -161,7 +161,7 @@ class Inbox:
 
     def pause(self, ident: str) -> Task:
         with transaction(self.engine) as db:
-            row = series.pause(db, ident, now=self.clock())
+            row = series.pause(db, ident, now=self.clock(), reason=f"paused by {self.actor}")
             return self._task(db, row.series_id or row.id)
 
     def resume(self, ident: str) -> Task:
@@ -171,7 +171,7 @@ class Inbox:
 
     def cancel(self, ident: str) -> Task:
         with transaction(self.engine) as db:
-            row = series.cancel(db, ident, now=self.clock())
+            row = series.cancel(db, ident, now=self.clock(), reason=f"cancelled by {self.actor}")
             return self._task(db, row.series_id or row.id)
 
     def update(

@@ -21,6 +21,7 @@ from pathlib import Path
 import uvicorn
 
 from inbox.api import Inbox
+from inbox.http.agent_limits import AgentLimits
 from inbox.http.app import HostState, make_app
 from inbox.http.auth import admin_token
 from inbox.http.model_proxy import ModelProxy
@@ -91,6 +92,7 @@ class Host:
             model=ModelProxy(inbox.settings),
             lease=config.lease,
             backoff=config.backoff,
+            agent_limits=AgentLimits.from_settings(inbox.settings),
         )
         self._listeners = [_unix_listener(self.socket_path)]
         if listen is not None:

@@ -6,7 +6,7 @@ from typing import NoReturn
 import typer
 from sqlalchemy.exc import OperationalError
 
-from inbox.cli import messages, runner, serve, tasks, tools
+from inbox.cli import chat, messages, runner, serve, tasks, tools
 from inbox.cli.render import fail
 from inbox.errors import Conflict, InvalidInput, NotFound
 
@@ -27,6 +27,7 @@ messages.register(app)
 tools.register(app)
 serve.register(app)
 runner.register(app)
+chat.register(app)
 
 
 def _exit(code: int, message: str) -> NoReturn:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inbox.api import Inbox
 from inbox.errors import Conflict, InvalidInput, NotFound
+from inbox.http.agent_limits import AgentLimits
 from inbox.http.auth import RunnerTokens, hash_token
 from inbox.http.doorbells import Doorbells
 from inbox.http.model_proxy import ModelProxy
@@ -36,6 +37,7 @@ class HostState:
     model: ModelProxy | None = None  # None: model requests fail with "no model provider configured"
     lease: timedelta = DEFAULT_LEASE
     backoff: tuple[timedelta, ...] = BACKOFF
+    agent_limits: AgentLimits = field(default_factory=AgentLimits)
     draining: threading.Event = field(default_factory=threading.Event)  # shutting down: hand out no new work
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -81,9 +83,13 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
 
     app.include_router(public_router)
     if runner_routes:
+        from inbox.http.agent_tools import router as tools_router
+        from inbox.http.history_api import router as history_router
         from inbox.http.runner_api import router as runner_router
 
         app.include_router(runner_router)
+        app.include_router(tools_router)
+        app.include_router(history_router)
     return app
 
 

@@ -32,6 +32,8 @@ from agent_runner.providers import ModelReply, ProviderError
 from inbox.enums import OutboxKind, Outcome
 from inbox.http.app import HostState, host_state
 from inbox.http.auth import RunnerIdentity, runner_identity
+from inbox.http.history_api import record_exchange
+from inbox.store import budget
 from inbox.store.claims import claim_due, fail_attempt, holds, renew
 from inbox.store.endings import RunReport, end_occurrence, post_outbox
 from inbox.store.engine import transaction
@@ -150,7 +152,9 @@ def report_result(result: RunResult, runner: Runner, host: Host) -> ResultReply:
                 in_reply_to=row.id,
                 series_id=row.series_id,
             )
+        record_exchange(db, row, result, now=now)
         ending = end_occurrence(db, row.id, report, now=now)
+        budget.enforce(db, ending.follow_up, limit=host.agent_limits.daily_series_tokens, now=now)
         return ResultReply(status=ending.row.status, follow_up_id=ending.follow_up.id if ending.follow_up else None)
 
 

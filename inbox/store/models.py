@@ -133,6 +133,26 @@ class MessageOut(SQLModel, table=True):
     delivered_at: datetime | None = _instant(nullable=True)
 
 
+class ConversationTurn(SQLModel, table=True):
+    """One turn of a conversation: a session's (``session:NAME``) or a series' own (``series:ID``).
+
+    ``turn`` holds the provider-neutral turn (role, text, tool calls or tool result). Role ``summary`` stands
+    for every older turn of its scope, written when the history outgrew its token budget.
+    """
+
+    __tablename__ = "conversation_turns"
+    __table_args__ = (Index("ix_conversation_turns_scope", "scope", "id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    scope: str = Field(max_length=250)
+    session: str = Field(max_length=200)
+    message_id: str | None = Field(default=None, max_length=26)
+    role: str = Field(max_length=16)
+    turn: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    tokens: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
 # Size limits applied before writing run history, documented in docs/data-model.md.
 MAX_ERROR_CHARS = 4000
 MAX_SCRIPT_OUTPUT_CHARS = 4000

@@ -6,9 +6,6 @@ the tokens the host issued, on every store backend. Model calls go to the script
 
 from __future__ import annotations
 
-import shutil
-import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +17,6 @@ from typing import Any, Literal
 
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import col, select, update
 
 from agent_runner.client import HostClient, LeaseLost
@@ -36,6 +32,7 @@ from inbox.store.engine import transaction
 from inbox.store.models import MessageIn, MessageOut, Run
 from inbox.store.types import utcnow
 from scripts.fake_provider.server import FakeProvider
+from tests.integration.unix_server import serving_on_unix_socket
 
 HOST_KEY = "host-only-key"
 LEASE = timedelta(seconds=2)
@@ -96,30 +93,16 @@ def host(store_url: str, tmp_path: Path) -> Iterator[Host]:
     model = ModelProxy(load_settings({**env, **provider_env, "OPENAI_BASE_URL": fake.openai_base_url}))
     inbox = Inbox(store_url, env=env)
     state = HostState(inbox=inbox, admin_token="admin", model=model, lease=LEASE, backoff=(timedelta(seconds=1),) * 3)
-    folder = tempfile.mkdtemp(dir="/tmp")
-    socket_path = f"{folder}/host.sock"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.bind(socket_path)
-    server = uvicorn.Server(uvicorn.Config(make_app(state), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    served = Host(inbox=inbox, state=state, socket_path=socket_path, fake=fake)
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
-        yield served
-    finally:
-        for client in served.clients:
-            client.close()
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        shutil.rmtree(folder, ignore_errors=True)
-        model.close()
-        fake.stop()
-        inbox.close()
+    with serving_on_unix_socket(make_app(state)) as socket_path:
+        served = Host(inbox=inbox, state=state, socket_path=socket_path, fake=fake)
+        try:
+            yield served
+        finally:
+            for client in served.clients:
+                client.close()
+            model.close()
+            fake.stop()
+            inbox.close()
 
 
 def result(

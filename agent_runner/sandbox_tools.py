@@ -1,0 +1,66 @@
+"""The tools that act inside the runner's own sandbox: a shell and files under the workspace.
+
+Offered to the model only where the runner runs in a container; the process runtime has no sandbox, so there
+the model never sees them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+OUTPUT_CHARS = 20_000
+MAX_FILE_BYTES = 1 << 20
+
+
+def _inside(workspace: str, path: str) -> Path:
+    root = Path(workspace).resolve()
+    target = (root / path).resolve()
+    if target != root and root not in target.parents:
+        raise ValueError(f"path: {path!r} is outside {workspace}")
+    return target
+
+
+def bash(workspace: str, command: str, timeout_s: float = 60) -> dict[str, Any]:
+    proc = subprocess.Popen(
+        ["bash", "-c", command],
+        cwd=workspace,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole group: what it started dies with it
+        out, _ = proc.communicate()
+        return {"exit_code": None, "output": out.decode(errors="replace")[-OUTPUT_CHARS:], "timed_out": True}
+    return {"exit_code": proc.returncode, "output": out.decode(errors="replace")[-OUTPUT_CHARS:]}
+
+
+def read_file(workspace: str, path: str) -> dict[str, Any]:
+    target = _inside(workspace, path)
+    data = target.read_bytes()[:MAX_FILE_BYTES]
+    return {"path": str(target), "content": data.decode(errors="replace")}
+
+
+def write_file(workspace: str, path: str, content: str) -> dict[str, Any]:
+    target = _inside(workspace, path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(content)
+    return {"path": str(target), "bytes": len(content.encode())}
+
+
+def run_sandbox_tool(workspace: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Apply one sandbox tool; raises ValueError/OSError/TypeError for the caller to report to the model."""
+    if name == "bash":
+        return bash(workspace, str(arguments["command"]), float(arguments.get("timeout_s", 60)))
+    if name == "read_file":
+        return read_file(workspace, str(arguments["path"]))
+    if name == "write_file":
+        return write_file(workspace, str(arguments["path"]), str(arguments["content"]))
+    raise ValueError(f"unknown tool {name!r}")

@@ -1,0 +1,287 @@
+"""The agent's scheduling tools, applied by the host: ``POST /runner/v1/tools`` (docs/agent-tools.md).
+
+The model proposes; the host decides. A tool call arrives from a runner with the id of the row it is working on,
+and the host applies it through the Python API with its own rules, whatever the model asked for:
+
+* a runner acts only while it holds that row (its session's, leased to it): otherwise 403 or 409;
+* tasks are created in the runner's session and carry ``created_by="agent:SESSION"`` (set here, never by the
+  model), and only tasks of that session can be read or changed ("no task X in this conversation");
+* arguments are checked against the schema the model was shown before anything is written;
+* limits (``AgentLimits``): live series per session, the shortest interval of a recurring task, and no
+  recurring task created by an unattended run unless the user allowed it for the session.
+
+A refusal is an answer, not an HTTP error: ``ToolAnswer(ok=False, error="<field>: <reason>")`` with status 200,
+so the model reads it and can act on it. Nothing is written then.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from agent_runner.protocol import PREFIX, ToolAnswer, ToolRequest
+from agent_runner.tools import HOST_TOOLS
+from inbox import validation as check
+from inbox.api import Inbox, preview, whole_second
+from inbox.enums import LIVE_STATUSES, Kind, OutboxKind, Status
+from inbox.errors import Conflict, InvalidInput, NotFound
+from inbox.http.app import HostState, host_state
+from inbox.http.auth import RunnerIdentity, runner_identity
+from inbox.http.runner_api import AGENT_PREFIX
+from inbox.schedules import format_duration, load_zone, parse_cron, parse_duration, parse_every
+from inbox.store.endings import post_outbox
+from inbox.store.engine import transaction
+from inbox.store.lookup import MIN_PREFIX, latest_row
+from inbox.store.models import MessageIn
+from inbox.views import Task
+
+router = APIRouter(prefix=PREFIX, tags=["runner"])
+Runner = Annotated[RunnerIdentity, Depends(runner_identity)]
+Host = Annotated[HostState, Depends(host_state)]
+
+SCHEMAS: dict[str, dict[str, Any]] = {tool.name: tool.parameters for tool in HOST_TOOLS}
+TASK_FIELDS: tuple[str, ...] = ("series_id", "name", "status", "schedule", "timezone", "next_run_local")
+TASK_FIELDS += ("last_outcome", "runs", "prompt")  # a task as the model sees it
+SCHEDULED_FIELDS = ("id", "series_id", "name", "timezone", "schedule", "next_runs")
+CRON_SAMPLE = 12  # fire times looked at to find a cron expression's shortest gap
+_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,)}
+_LIVE = [s.value for s in LIVE_STATUSES]
+_DURATION = re.compile(r"(?:\d+[smhdw])+")
+_FIELDS = {"tz": "timezone", "in": "at", "id": "task_id"}  # the API's names -> the tools' argument names
+_FLAG = re.compile(r"--(tz|in|prompt|cron|every|at|script|name)\b")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One tool call: who asks, while working on which row, and the inbox that acts for its session."""
+
+    host: HostState
+    session: str
+    unattended: bool  # the held row is a task run (or a webhook), not a person's chat line
+    held: MessageIn
+    inbox: Inbox
+
+
+def _held_row(host: HostState, runner: RunnerIdentity, message_id: str) -> MessageIn:
+    with transaction(host.inbox.engine) as db:
+        row = db.get(MessageIn, message_id)
+    if row is None or row.session != runner.session:
+        raise HTTPException(403, f"message {message_id} is not a row of session {runner.session!r}")
+    if row.status != Status.RUNNING or row.lease_owner != runner.owner:
+        raise HTTPException(409, f"message {message_id} is not held by this runner; tools act only during its work")
+    return row
+
+
+def _arguments(tool: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The arguments checked against the schema the model was shown; ``null`` counts as not given."""
+    schema = SCHEMAS[tool]
+    properties: dict[str, dict[str, Any]] = schema["properties"]
+    for key in given:
+        if key not in properties:
+            raise InvalidInput(key, f"is not an argument of {tool} (it takes: {', '.join(properties) or 'none'})")
+    args = {key: value for key, value in given.items() if value is not None}
+    for key in schema.get("required", []):
+        if key not in args:
+            raise InvalidInput(key, "is required")
+    for key, value in args.items():
+        rule = properties[key]
+        kind = rule.get("type", "string")
+        if not isinstance(value, _TYPES[kind]) or (isinstance(value, bool) and kind != "boolean"):
+            raise InvalidInput(key, f"must be {'an' if kind == 'integer' else 'a'} {kind}, not {value!r}")
+        if "enum" in rule and value not in rule["enum"]:
+            raise InvalidInput(key, f"{value!r} is not one of {', '.join(rule['enum'])}")
+        if "minimum" in rule and value < rule["minimum"]:
+            raise InvalidInput(key, f"{value} is less than {rule['minimum']}")
+        if "maximum" in rule and value > rule["maximum"]:
+            raise InvalidInput(key, f"{value} is more than {rule['maximum']}")
+    return args
+
+
+def _own_task(call: Call, ident: str) -> MessageIn:
+    """The current row of a task of this session, by id, id prefix or name; other sessions' tasks do not exist."""
+    given = ident.strip()
+    mine = select(MessageIn.series_id).where(MessageIn.session == call.session, col(MessageIn.series_id).is_not(None))
+    with transaction(call.host.inbox.engine) as db:
+        found = list(db.exec(mine.where(MessageIn.id == given.upper())).all())
+        if not found and len(given) >= MIN_PREFIX:
+            found = list(db.exec(mine.where(col(MessageIn.id).startswith(given.upper())).distinct().limit(2)).all())
+        if not found and given:
+            named = db.exec(
+                select(MessageIn.series_id, MessageIn.status).where(
+                    MessageIn.session == call.session, MessageIn.name == given, col(MessageIn.is_extra).is_(False)
+                )
+            ).all()
+            live = {series for series, status in named if status in _LIVE}
+            found = list(live or {series for series, _ in named})
+        if len(found) > 1:
+            raise InvalidInput("task_id", f"{given!r} matches several tasks; give the id")
+        if not found or found[0] is None:
+            raise InvalidInput("task_id", f"no task {given!r} in this conversation")
+        return latest_row(db, found[0])
+
+
+def _view(task: Task) -> dict[str, Any]:
+    full = task.model_dump(mode="json")
+    return {key: full[key] for key in TASK_FIELDS}
+
+
+def _as_instant(at: str) -> tuple[str | None, str | None]:
+    """``at`` as (ISO 8601, duration from now): exactly one is set."""
+    return (None, at) if _DURATION.fullmatch(at.strip().lower().replace(" ", "")) else (at, None)
+
+
+def _check_recurring(call: Call, zone: ZoneInfo, *, cron: str | None, every: str | None) -> None:
+    """Limits on a recurring schedule an agent sets: unattended runs, and the shortest interval."""
+    if cron is None and every is None:
+        return
+    field = "cron" if cron is not None else "every"
+    limits = call.host.agent_limits
+    interval = parse_every(every).interval if every is not None else None
+    if cron is not None:
+        parse_cron(cron)
+    if call.unattended and call.session not in limits.unattended_recurring:
+        raise InvalidInput(
+            field,
+            "a recurring task cannot be set from an unattended task run (this session is not in "
+            "INBOX_AGENT_UNATTENDED_RECURRING); use a one-shot `at`, or ask the user in a chat",
+        )
+    if cron is not None:
+        times = [t.astimezone(UTC) for t in preview(cron=cron, zone=zone, start=call.inbox.clock(), count=CRON_SAMPLE)]
+        interval = min(later - earlier for earlier, later in itertools.pairwise(times))
+    assert interval is not None
+    if interval < limits.min_interval:
+        raise InvalidInput(
+            field,
+            f"fires every {format_duration(interval)} at its most frequent; tasks set here may fire at most once "
+            f"every {format_duration(limits.min_interval)} (INBOX_AGENT_MIN_INTERVAL)",
+        )
+
+
+def _check_room(call: Call) -> None:
+    """At most ``max_live_tasks`` live series per session (one live chain row stands for each)."""
+    limit = call.host.agent_limits.max_live_tasks
+    query = select(func.count()).select_from(MessageIn)
+    query = query.where(MessageIn.session == call.session, col(MessageIn.series_id).is_not(None))
+    query = query.where(col(MessageIn.is_extra).is_(False), col(MessageIn.status).in_(_LIVE))
+    with transaction(call.host.inbox.engine) as db:
+        live = int(db.exec(query).one())
+    if live >= limit:
+        raise InvalidInput(
+            "session",
+            f"this conversation already has {live} live task(s), the most allowed (INBOX_AGENT_MAX_TASKS={limit}); "
+            "cancel one that is no longer needed, or ask the user to raise INBOX_AGENT_MAX_TASKS",
+        )
+
+
+def schedule_task(call: Call, a: dict[str, Any]) -> Any:
+    given = [key for key in ("cron", "every", "at") if key in a]
+    if len(given) != 1:
+        raise InvalidInput("schedule", f"give exactly one of cron, every or at (got {', '.join(given) or 'none'})")
+    zone = call.inbox.zone(a.get("timezone"))
+    _check_recurring(call, zone, cron=a.get("cron"), every=a.get("every"))
+    _check_room(call)
+    at, in_ = _as_instant(a["at"]) if "at" in a else (None, None)
+    keys = ("cron", "every", "name", "script", "context", "catch_up", "max_runs", "remind")
+    options: dict[str, Any] = {key: a[key] for key in keys if key in a}
+    made = call.inbox.schedule(a["prompt"], at=at, in_=in_, tz=a.get("timezone"), session=call.session, **options)
+    echo = made.model_dump(mode="json")
+    return {key: echo[key] for key in SCHEDULED_FIELDS}
+
+
+def list_tasks(call: Call, a: dict[str, Any]) -> Any:
+    wanted = [a["status"]] if "status" in a else ["active", "paused"]  # by default: what still has runs ahead
+    return [_view(task) for status in wanted for task in call.inbox.tasks(status=status, session=call.session)]
+
+
+def get_task(call: Call, a: dict[str, Any]) -> Any:
+    return _view(call.inbox.get(_own_task(call, a["task_id"]).id))
+
+
+def get_task_runs(call: Call, a: dict[str, Any]) -> Any:
+    runs = call.inbox.runs(_own_task(call, a["task_id"]).id, limit=a.get("limit", 10))
+    keep = ("attempt", "outcome", "started_at", "error")
+    return [{key: value for key, value in run.model_dump(mode="json").items() if key in keep} for run in runs]
+
+
+def update_task(call: Call, a: dict[str, Any]) -> Any:
+    given = [key for key in ("cron", "every", "at") if key in a]
+    if len(given) > 1:
+        raise InvalidInput("schedule", f"give at most one of cron, every or at (got {', '.join(given)})")
+    if len(a) == 1:
+        raise InvalidInput("task_id", "nothing to change; give prompt, cron, every, at, timezone, script or name")
+    head = _own_task(call, a["task_id"])
+    zone = load_zone(a["timezone"]) if "timezone" in a else ZoneInfo(head.timezone)
+    _check_recurring(call, zone, cron=a.get("cron"), every=a.get("every"))
+    at = a.get("at")
+    if at is not None and _as_instant(at)[1] is not None:
+        at = whole_second(call.inbox.clock() + parse_duration(at, field="at")).astimezone(zone).isoformat()
+    fields = {key: a.get(key) for key in ("prompt", "cron", "every", "script", "name")}
+    return _view(call.inbox.update(head.id, at=at, tz=a.get("timezone"), **fields))
+
+
+def pause_task(call: Call, a: dict[str, Any]) -> Any:
+    return _view(call.inbox.pause(_own_task(call, a["task_id"]).id))
+
+
+def resume_task(call: Call, a: dict[str, Any]) -> Any:
+    return _view(call.inbox.resume(_own_task(call, a["task_id"]).id))
+
+
+def cancel_task(call: Call, a: dict[str, Any]) -> Any:
+    return _view(call.inbox.cancel(_own_task(call, a["task_id"]).id))
+
+
+def run_task_now(call: Call, a: dict[str, Any]) -> Any:
+    return {"id": call.inbox.run_now(_own_task(call, a["task_id"]).id).id}
+
+
+def send_message(call: Call, a: dict[str, Any]) -> Any:
+    text = check.text(a["text"], field="text")
+    with transaction(call.host.inbox.engine) as db:
+        now, held = call.inbox.clock(), call.held
+        posted = post_outbox(db, session=call.session, kind=OutboxKind.REPLY, text=text, now=now, in_reply_to=held.id)
+        posted.series_id = held.series_id
+        db.flush()
+        return {"id": posted.id}
+
+
+_ALL = [schedule_task, list_tasks, get_task, get_task_runs, update_task, pause_task, resume_task, cancel_task]
+TOOLS: dict[str, Callable[[Call, dict[str, Any]], Any]] = {t.__name__: t for t in [*_ALL, run_task_now, send_message]}
+assert set(TOOLS) == set(SCHEMAS), "every tool the model is shown is applied here"
+
+
+def _refusal(exc: InvalidInput) -> str:
+    field = _FIELDS.get(exc.field.removeprefix("--"), exc.field.removeprefix("--"))
+    reason = _FLAG.sub(lambda m: _FIELDS.get(m[1], m[1]), exc.reason)
+    return f"{field}: {reason}" + (", or a duration from now such as 2h" if "ISO 8601" in reason else "")
+
+
+@router.post("/tools", response_model=ToolAnswer, responses={403: {}, 409: {}})
+def call_tool(body: ToolRequest, runner: Runner, host: Host) -> ToolAnswer:
+    """Apply one tool call of the model; a refusal comes back as ``ok: false`` with the reason."""
+    held = _held_row(host, runner, body.message_id)
+    actor = f"{AGENT_PREFIX}{runner.session}"
+    inbox = Inbox(
+        host.inbox.url, env=host.inbox.settings.env, actor=actor, clock=host.inbox.clock, engine=host.inbox.engine
+    )
+    call = Call(host=host, session=runner.session, unattended=held.kind != Kind.CHAT, held=held, inbox=inbox)
+    try:
+        tool = TOOLS.get(body.name)
+        if tool is None:
+            raise InvalidInput("name", f"unknown tool {body.name!r}; the tools are: {', '.join(TOOLS)}")
+        return ToolAnswer(ok=True, result=tool(call, _arguments(body.name, body.arguments)))
+    except InvalidInput as exc:
+        return ToolAnswer(ok=False, error=_refusal(exc))
+    except NotFound as exc:
+        return ToolAnswer(ok=False, error=f"task_id: no task {exc.ident!r} in this conversation")
+    except Conflict as exc:
+        return ToolAnswer(ok=False, error=f"task_id: {exc}")

@@ -1,0 +1,62 @@
+"""The conversation a run continues: read before the model is asked, written when the run ends.
+
+The host decides which conversation a row belongs to (inbox.store.history.scope_of), so a runner cannot read
+another session's history even by asking for it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+from sqlmodel import Session
+
+from agent_runner.protocol import PREFIX, HistoryReply, HistoryRequest, RunResult
+from agent_runner.providers import ChatTurn
+from inbox.http.app import HostState, host_state
+from inbox.http.auth import RunnerIdentity, runner_identity
+from inbox.store import history
+from inbox.store.engine import transaction
+from inbox.store.models import MessageIn
+
+router = APIRouter(prefix=PREFIX, tags=["runner"])
+
+
+@router.post("/history", response_model=HistoryReply)
+def read_history(
+    body: HistoryRequest,
+    runner: Annotated[RunnerIdentity, Depends(runner_identity)],
+    host: Annotated[HostState, Depends(host_state)],
+) -> HistoryReply:
+    with transaction(host.inbox.engine) as db:
+        row = db.get(MessageIn, body.message_id)
+        if row is None or row.session != runner.session or row.lease_owner != runner.owner:
+            raise HTTPException(403, f"message {body.message_id} is not held by this runner")
+        mode = history.context_of(row)
+        scope = history.scope_of(row)
+        if scope is None:
+            return HistoryReply(mode=mode, budget_tokens=host.agent_limits.history_tokens)
+        stored = history.load(db, scope)
+    summary = next((t.turn.get("text") for t in stored if t.role == history.SUMMARY), None)
+    turns = [ChatTurn.model_validate(t.turn) for t in stored if t.role != history.SUMMARY]
+    return HistoryReply(
+        mode=mode,
+        summary=str(summary) if summary else None,
+        turns=turns,
+        newest_id=stored[-1].id if stored else None,
+        budget_tokens=host.agent_limits.history_tokens,
+    )
+
+
+def record_exchange(db: Session, row: MessageIn, result: RunResult, *, now: datetime) -> None:
+    """Keep the run's exchange in its conversation (in the transaction that ends the run)."""
+    scope = history.scope_of(row)
+    if scope is None or result.outcome not in ("completed", "silent"):
+        return
+    if result.summary and result.summary_through:
+        history.compact(
+            db, scope, session=row.session, through_id=result.summary_through, summary=result.summary, now=now
+        )
+    turns = [turn.model_dump(mode="json", exclude_defaults=True) for turn in result.new_turns]
+    history.append(db, scope, session=row.session, message_id=row.id, turns=turns, now=now)

@@ -6,6 +6,8 @@ import httpx
 
 from agent_runner.protocol import (
     PREFIX,
+    PROTOCOL_VERSION,
+    VERSION_HEADER,
     ClaimReply,
     ClaimRequest,
     Heartbeat,
@@ -22,6 +24,10 @@ from agent_runner.protocol import (
 from agent_runner.providers import ModelReply, ProviderError
 
 
+class IncompatibleHost(Exception):
+    """The host runs other code than this runner (e.g. a runner image older than the host)."""
+
+
 class LeaseLost(Exception):
     """The host no longer counts this runner as holding the row: its result was not recorded."""
 
@@ -31,7 +37,7 @@ class HostClient:
         self._client = httpx.Client(
             transport=httpx.HTTPTransport(uds=socket_path),
             base_url="http://host" + PREFIX,
-            headers={"authorization": f"Bearer {token}"},
+            headers={"authorization": f"Bearer {token}", VERSION_HEADER: PROTOCOL_VERSION},
             timeout=timeout_s,
         )
 
@@ -41,6 +47,8 @@ class HostClient:
     def claim(self, *, limit: int, wait_s: float) -> ClaimReply:
         body = ClaimRequest(limit=limit, wait_s=wait_s).model_dump(mode="json")
         resp = self._client.post("/claim", json=body, timeout=wait_s + 30)
+        if resp.status_code == 426:
+            raise IncompatibleHost(resp.json().get("error", "the host speaks another runner protocol"))
         resp.raise_for_status()
         return ClaimReply.model_validate(resp.json())
 

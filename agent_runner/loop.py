@@ -13,11 +13,12 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
-from agent_runner.client import HostClient, LeaseLost
-from agent_runner.protocol import WorkItem
+from agent_runner.client import HostClient, IncompatibleHost, LeaseLost
+from agent_runner.protocol import RunResult, WorkItem
 from agent_runner.work import Sandbox, do_item
 
 log = logging.getLogger("agent_runner")
@@ -61,17 +62,30 @@ class Runner:
                 log.warning("lease on %s was taken back; its result will not be recorded", message_id)
 
     def _finish(self, item: WorkItem) -> None:
+        started = datetime.now(UTC)
         try:
             result = do_item(item, self.host, self.sandbox)
             reply = self.host.report(result)
             log.info("%s %s -> %s (%s)", item.kind, item.id, result.outcome, reply.status)
         except LeaseLost as exc:
             log.warning("result for %s not recorded: %s", item.id, exc)
-        except Exception:  # the row's lease expires and the host retries it; keep serving the rest
+        except Exception as exc:
             log.exception("work on %s failed inside the runner", item.id)
+            self._report_fault(item, started, exc)
         finally:
             with self._lock:
                 self._held.pop(item.id, None)
+
+    def _report_fault(self, item: WorkItem, started: datetime, exc: Exception) -> None:
+        """Say what went wrong rather than let the lease run out with a vaguer reason (it is retried)."""
+        why = f"runner error: {type(exc).__name__}: {exc}"[:1000]
+        fault = RunResult(
+            id=item.id, attempt=item.attempt, outcome="failed", started_at=started, error=why, transient=True
+        )
+        try:
+            self.host.report(fault)
+        except Exception as again:  # nothing more to do: the lease expires and the host retries the row
+            log.error("could not report the fault for %s either: %s", item.id, again)
 
     # -- main loop -------------------------------------------------------------------------------------
     def _host_alive(self) -> bool:
@@ -97,6 +111,9 @@ class Runner:
                 wait = min(LONG_POLL_S, max(idle_left, 0.0)) if not futures else 0.2
                 try:
                     reply = self.host.claim(limit=free, wait_s=wait)
+                except IncompatibleHost as exc:
+                    log.error("%s", exc)
+                    return 4
                 except httpx.HTTPError as exc:
                     unreachable_since = unreachable_since or time.monotonic()
                     if time.monotonic() - unreachable_since > HOST_GONE_AFTER_S:

@@ -24,6 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent_runner.providers.base import ChatTurn, ToolSpec
 
 PREFIX = "/runner/v1"
+# Sent by every runner as the VERSION_HEADER; the host refuses a runner built from other code (426), so a stale
+# runner image fails at once with a message saying so, not later with puzzling errors.
+PROTOCOL_VERSION = "3"
+VERSION_HEADER = "x-inbox-runner-protocol"
 OUTCOMES = ("completed", "failed", "skipped", "script_error", "timeout", "silent")
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from fastapi import HTTPException, Request
 
+from agent_runner.protocol import PROTOCOL_VERSION, VERSION_HEADER
+
 TOKEN_FILE = "api-token"
 
 
@@ -104,4 +106,11 @@ def runner_identity(request: Request) -> RunnerIdentity:
     identity = tokens.find(bearer(request))
     if identity is None:
         raise HTTPException(401, "invalid or revoked runner token", headers={"WWW-Authenticate": "Bearer"})
+    spoken = request.headers.get(VERSION_HEADER)
+    if spoken != PROTOCOL_VERSION:
+        raise HTTPException(
+            426,
+            f"this runner speaks protocol {spoken or 'unknown'}, the host {PROTOCOL_VERSION}: "
+            "rebuild the runner image with `inbox runner build` after upgrading",
+        )
     return identity

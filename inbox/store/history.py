@@ -91,4 +91,3 @@ def compact(db: Session, scope: str, *, session: str, through_id: str, summary: 
             created_at=now,
         )
     )
-

@@ -177,6 +177,11 @@ class DockerRuntime:
             running.container.reload()
             oom = bool(running.container.attrs.get("State", {}).get("OOMKilled"))
             cause = "oom" if oom else (None if code == 0 else f"exited {code}")
+            if cause is not None:  # the container and its logs go away below: keep the end of them
+                tail = running.container.logs(tail=20).decode(errors="replace").rstrip()
+                log.warning(
+                    "container %s (%s) ended: %s; its last lines:\n%s", running.owner, running.session, cause, tail
+                )
             running.container.remove(force=True)
         except Exception as exc:  # the engine went away or the container was removed under us
             log.warning("lost track of container %s: %s", running.owner, exc)

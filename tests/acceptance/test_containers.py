@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from agent_runner.protocol import PROTOCOL_VERSION, VERSION_HEADER
 from scripts.fake_provider.server import ScriptedReply
 from sweeper.runtimes.containers import LABEL
 from tests.acceptance.served import Served, serving
@@ -117,7 +118,7 @@ def call(method, path, body=None):
     data = json.dumps(body).encode() if body is not None else b""
     s = socket.socket(socket.AF_UNIX)
     s.connect(env["INBOX_RUNNER_SOCKET"])
-    auth = "Authorization: Bearer " + env["INBOX_RUNNER_TOKEN"]
+    auth = "Authorization: Bearer " + env["INBOX_RUNNER_TOKEN"] + "\\r\\n{VERSION_HEADER}: {PROTOCOL_VERSION}"
     head = (f"{{method}} {{path}} HTTP/1.1\\r\\nHost: host\\r\\n{{auth}}\\r\\n"
             f"Content-Type: application/json\\r\\nContent-Length: {{len(data)}}\\r\\nConnection: close\\r\\n\\r\\n")
     s.sendall(head.encode() + data)

@@ -20,8 +20,10 @@ import pytest
 from sqlmodel import col, select, update
 
 from agent_runner.client import HostClient, LeaseLost
+from agent_runner.loop import Runner, RunnerConfig
 from agent_runner.protocol import ClaimReply, ModelRequest, RunResult
 from agent_runner.providers import ChatTurn, ProviderError
+from agent_runner.work import Sandbox
 from inbox import Inbox
 from inbox.config import load_settings
 from inbox.http.app import HostState, make_app
@@ -376,3 +378,25 @@ def test_many_idle_runners_waiting_do_not_stall_the_others(host: Host) -> None:
     for thread in threads:
         thread.join(timeout=10)
     assert len(returned) == 60
+
+
+def test_a_runner_built_from_other_code_is_told_so_at_once(host: Host) -> None:
+    message = host.inbox.send("for a", session="a")
+    token = host.state.runner_tokens.issue(RunnerIdentity(session="a", owner="r-old"))
+    with httpx.Client(transport=httpx.HTTPTransport(uds=host.socket_path), base_url="http://host") as old:
+        answer = old.post(
+            "/runner/v1/claim", json={"limit": 1, "wait_s": 0}, headers={"authorization": f"Bearer {token}"}
+        )
+    assert answer.status_code == 426 and "inbox runner build" in answer.json()["error"]
+    assert host.row(message.id).status == "pending"  # it was handed nothing
+
+
+def test_a_fault_inside_the_runner_is_reported_with_its_cause_not_left_to_the_lease(host: Host) -> None:
+    message = host.inbox.send("hello", session="a")
+    client = host.runner()
+    [item] = client.claim(limit=1, wait_s=0).items
+    broken = item.model_copy(update={"timezone": "Not/A_Zone"})  # the runner cannot build its prompt
+    Runner(client, RunnerConfig(session="a"), Sandbox())._finish(broken)
+    [run] = host.runs(message.id)
+    assert run.outcome == "failed" and (run.error or "").startswith("runner error: ZoneInfoNotFoundError")
+    assert (host.row(message.id).status, host.row(message.id).tries) == ("pending", 1)  # retried, not lost

@@ -66,6 +66,7 @@ class AgentRun:
         budget = 300.0 if deadline is None else deadline - time.monotonic()
         if budget <= 0:
             raise ProviderError("the run's time is up", kind="timeout")
+        request = request.model_copy(update={"model": self.item.model, "provider": self.item.provider})
         reply = self.host.model(request, timeout_s=budget)
         self.out.count(reply)
         return reply

@@ -26,7 +26,7 @@ from agent_runner.providers.base import ChatTurn, ToolSpec
 PREFIX = "/runner/v1"
 # Sent by every runner as the VERSION_HEADER; the host refuses a runner built from other code (426), so a stale
 # runner image fails at once with a message saying so, not later with puzzling errors.
-PROTOCOL_VERSION = "3"
+PROTOCOL_VERSION = "4"
 VERSION_HEADER = "x-inbox-runner-protocol"
 OUTCOMES = ("completed", "failed", "skipped", "script_error", "timeout", "silent")
 
@@ -55,6 +55,8 @@ class WorkItem(_Wire):
     timeout_s: float | None = None
     created_by: str = "user"
     agent_written: bool = False  # written by an agent session: refused unsandboxed unless the user opted in
+    model: str | None = None  # the task's own model and provider, when it overrides the host's
+    provider: str | None = None
 
 
 class ClaimRequest(_Wire):
@@ -105,6 +107,8 @@ class ModelRequest(_Wire):
     turns: list[ChatTurn]
     tools: list[ToolSpec] = Field(default_factory=list)
     max_tokens: int = Field(default=1024, ge=1, le=64_000)
+    model: str | None = None  # None: the host's INBOX_MODEL
+    provider: str | None = None  # None: the host's INBOX_PROVIDER
 
 
 class ModelFailure(_Wire):

@@ -124,6 +124,8 @@ class Inbox:
         timeout: str | None = None,
         retries: int = 3,
         remind: bool = False,
+        model: str | None = None,
+        provider: str | None = None,
     ) -> Scheduled:
         now = self.clock()
         zone = self.zone(tz)
@@ -144,6 +146,8 @@ class Inbox:
             timeout_s=limit.total_seconds() if limit else None,
             retries=check.retries(retries),
             remind=remind,
+            model=check.model_name(model),
+            provider=check.provider_name(provider),
         )
         with transaction(self.engine) as db:
             row = series.create_task(db, task, now=now, created_by=self.actor)

@@ -34,6 +34,10 @@ def schedule(
     timeout: Annotated[str | None, typer.Option("--timeout", help="Per-run time limit, e.g. 10m.")] = None,
     retries: Annotated[int, typer.Option("--retries")] = 3,
     remind: Annotated[bool, typer.Option("--remind", help="Deliver the text itself; no model call.")] = False,
+    model: Annotated[str | None, typer.Option("--model", help="This task's model (default INBOX_MODEL).")] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="anthropic | openai (default INBOX_PROVIDER).")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Schedule a task (or a reminder)."""
@@ -54,6 +58,8 @@ def schedule(
             timeout=timeout,
             retries=retries,
             remind=remind,
+            model=model,
+            provider=provider,
         )
     if as_json:
         print_json(made)

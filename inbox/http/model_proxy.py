@@ -46,37 +46,47 @@ def choose_provider(settings: Settings) -> ProviderChoice | None:
 
 
 class ModelProxy:
-    """Forwards runners' model requests to the configured provider; one client shared by all runners."""
+    """Forwards runners' model requests to the configured provider; one client per provider, shared by all runners.
+
+    A task may name its own model and provider; the credentials and base URL are still the host's own for that
+    provider (``ANTHROPIC_*`` or ``OPENAI_*``).
+    """
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._choice = choose_provider(settings)
-        self._provider: Provider | None = None
+        self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
 
-    def _ready(self) -> tuple[Provider, str]:
+    def _ready(self, provider_name: str | None, model: str | None) -> tuple[Provider, str]:
         choice = self._choice
-        if choice is None:
+        name = provider_name or (choice.name if choice else None)
+        if name is None:
             raise ProviderError(
                 "no model provider configured: set INBOX_PROVIDER, INBOX_MODEL and the provider's key "
                 "(e.g. OPENAI_API_KEY, or OPENAI_BASE_URL for a local server)",
                 kind="bad_request",
             )
-        if choice.name not in PROVIDER_NAMES:
-            raise ProviderError(f"INBOX_PROVIDER={choice.name!r} is not one of anthropic, openai", kind="bad_request")
-        if not choice.model:
-            raise ProviderError(f"INBOX_MODEL is not set (provider {choice.name})", kind="unknown_model")
+        if name not in PROVIDER_NAMES:
+            raise ProviderError(f"provider {name!r} is not one of anthropic, openai", kind="bad_request")
+        chosen_model = model or (choice.model if choice else None)
+        if not chosen_model:
+            raise ProviderError(f"INBOX_MODEL is not set (provider {name})", kind="unknown_model")
         with self._lock:
-            if self._provider is None:
-                self._provider = make_provider(choice.name, choice.base_url, choice.api_key)
-        return self._provider, choice.model
+            if name not in self._providers:
+                base_url = self._settings.get(BASE_URL_VARS[name])
+                self._providers[name] = make_provider(name, base_url, self._settings.get(KEY_VARS[name]))
+            return self._providers[name], chosen_model
 
     def complete(self, request: ModelRequest) -> ModelReply:
-        provider, model = self._ready()
+        provider, model = self._ready(request.provider, request.model)
         return provider.complete(
             model=model, system=request.system, turns=request.turns, tools=request.tools, max_tokens=request.max_tokens
         )
 
     def close(self) -> None:
-        close = getattr(self._provider, "close", None)
-        if close is not None:
-            close()
+        with self._lock:
+            for provider in self._providers.values():
+                close = getattr(provider, "close", None)
+                if close is not None:
+                    close()

@@ -111,6 +111,8 @@ class NewTask(_Body):
     timeout: str | None = Field(default=None, description="Per-run time limit, e.g. 10m.")
     retries: int = 3
     remind: bool = Field(default=False, description="Deliver the text itself at its time; no model call.")
+    model: str | None = Field(default=None, description="This task's model; default INBOX_MODEL.")
+    provider: Literal["anthropic", "openai"] | None = Field(default=None, description="Default INBOX_PROVIDER.")
 
 
 class TaskChange(_Body):

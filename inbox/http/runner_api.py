@@ -67,6 +67,8 @@ def work_item(row: MessageIn) -> WorkItem:
         timeout_s=row.timeout_s,
         created_by=row.created_by,
         agent_written=row.created_by.startswith(AGENT_PREFIX),
+        model=row.content.get("model"),
+        provider=row.content.get("provider"),
     )
 
 

@@ -62,6 +62,8 @@ class NewTask:
     retries: int = 3
     remind: bool = False
     data: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None  # overrides INBOX_MODEL for this task
+    provider: str | None = None  # overrides INBOX_PROVIDER for this task
 
 
 def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -> MessageIn:
@@ -71,6 +73,10 @@ def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -
         content["script"] = task.script
     if task.data:
         content["data"] = task.data
+    if task.model:
+        content["model"] = task.model
+    if task.provider:
+        content["provider"] = task.provider
     row_id = new_id()
     row = MessageIn(
         id=row_id,

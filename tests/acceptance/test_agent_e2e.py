@@ -127,3 +127,16 @@ def test_invalid_tool_arguments_reach_the_model_as_an_error_and_write_nothing(se
     served.wait_for("the answer", lambda: served.inbox.outbox())
     assert served.inbox.tasks(status="all") == []
     assert "cron" in _sent(served.fake.requests[1]) and "error" in _sent(served.fake.requests[1])
+
+
+def test_a_task_can_use_its_own_provider_and_model(served_sqlite: Served) -> None:
+    served = served_sqlite
+    served.fake.reply("answered by the other provider")
+    other = served.inbox.schedule("use anthropic", in_="1s", provider="anthropic")
+    unknown = served.inbox.schedule("use a model that does not exist", in_="1s", model="no-such-model")
+    _start(served, "openai", ANTHROPIC_BASE_URL=served.fake.url, ANTHROPIC_API_KEY=HOST_KEY)
+    [run] = served.wait_for_runs(other.series_id, 1)
+    assert run.outcome == "completed"
+    assert [r.api for r in served.fake.requests if "use anthropic" in _sent(r)] == ["anthropic"]
+    [failed] = served.wait_for_runs(unknown.series_id, 1)
+    assert failed.outcome == "failed" and "no-such-model" in (failed.error or "")  # permanent: no retry

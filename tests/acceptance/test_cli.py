@@ -360,6 +360,8 @@ BAD_SCHEDULES: list[tuple[str, list[str], str]] = [
     ("invalid cron", ["bad-cron", "--cron", "61 * * * *"], r"\bcron\b"),
     ("impossible date", ["bad-date", "--cron", "0 9 31 2 *"], r"\bcron\b"),
     ("unknown zone", ["bad-zone", "--cron", "0 9 * * *", "--tz", "Mars/Olympus_Mons"], r"--tz"),
+    ("unknown provider", ["bad-provider", "--in", "1h", "--provider", "mystery"], r"\bprovider\b"),
+    ("model with spaces", ["bad-model", "--in", "1h", "--model", "two words"], r"\bmodel\b"),
     ("zero interval", ["zero-every", "--every", "0m"], r"\bevery\b"),
     ("interval without unit", ["unitless-every", "--every", "5"], r"\bevery\b"),
     ("past --at", ["past-at", "--at", "2020-01-01T09:00:00Z"], r"\bat\b"),

@@ -1,0 +1,41 @@
+"""The benchmarks still run end to end (a tiny size, no peer); their figures are not checked here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository: bench/ is run from there
+
+
+@pytest.mark.slow
+def test_lateness_bench_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.lateness", "--tasks", "5", "--over", "2", "--no-peer"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    lines = result.stdout.strip().splitlines()
+    assert lines, output
+    assert lines[-1].startswith("lateness p50="), output
+
+
+@pytest.mark.slow
+def test_wake_bench_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.wake", "--runs", "2", "--runtime", "process"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert result.stdout.strip().splitlines()[-1].startswith("wake (process): cold p50="), output

@@ -140,3 +140,12 @@ def test_a_task_can_use_its_own_provider_and_model(served_sqlite: Served) -> Non
     assert [r.api for r in served.fake.requests if "use anthropic" in _sent(r)] == ["anthropic"]
     [failed] = served.wait_for_runs(unknown.series_id, 1)
     assert failed.outcome == "failed" and "no-such-model" in (failed.error or "")  # permanent: no retry
+
+
+def test_without_a_sandbox_the_model_is_offered_no_shell(served_sqlite: Served) -> None:
+    served = served_sqlite
+    _start(served, "openai")
+    served.inbox.send("hello")
+    served.wait_for("the answer", lambda: served.inbox.outbox())
+    offered = {tool["function"]["name"] for tool in served.fake.requests[0].json["tools"]}
+    assert "schedule_task" in offered and not offered & {"bash", "read_file", "write_file"}

@@ -206,3 +206,23 @@ def test_a_busy_session_cannot_starve_another_when_the_pool_is_full(boxed: Serve
 
     boxed.wait_for("the quiet session's answer", answered, timeout_s=40)
     assert max(counts) <= 1  # never more containers than the pool
+
+
+def test_in_a_container_the_model_gets_a_shell_and_files_under_the_workspace(boxed: Served) -> None:
+    boxed.fake.reply(
+        "",
+        tool_calls=[
+            ("write_file", {"path": "notes.txt", "content": "kept in the workspace"}),
+            ("bash", {"command": "cat notes.txt; id -u; touch /etc/nope || echo no-write"}),
+            ("read_file", {"path": "../etc/passwd"}),
+        ],
+    )
+    boxed.fake.reply("All done.")
+    boxed.start_host()
+    boxed.inbox.send("take a note")
+    boxed.wait_for("the answer", lambda: boxed.inbox.outbox())
+    offered = {tool["function"]["name"] for tool in boxed.fake.requests[0].json["tools"]}
+    assert {"bash", "read_file", "write_file", "schedule_task"} <= offered
+    results = json.dumps(boxed.fake.requests[1].json["messages"])
+    assert "kept in the workspace" in results and "10001" in results and "no-write" in results
+    assert "outside /workspace" in results  # read_file refuses paths that leave the workspace

@@ -236,3 +236,15 @@ def test_a_run_over_its_timeout_ends_timeout_and_the_series_continues(served_sql
     assert [r.outcome for r in runs[:2]] == ["timeout", "completed"]
     assert "timed out after 1 s" in (runs[0].error or "")
     assert [o.text for o in served.inbox.outbox()][:1] == ["ok"]  # the late answer was never delivered
+
+
+def test_sigterm_lets_the_running_work_finish_and_report_before_the_host_exits(served_sqlite: Served) -> None:
+    served = served_sqlite
+    served.fake.slow(2.0, "finished during shutdown")
+    made = served.inbox.schedule("report in progress", in_="1s")
+    host = served.start_host()
+    served.wait_for("the model call", lambda: served.fake.requests)
+    host.send_signal(signal.SIGTERM)
+    assert host.wait(timeout=30) == 0
+    assert [(r.outcome, r.attempt) for r in served.runs(made.series_id)] == [("completed", 1)]  # not interrupted
+    assert [o.text for o in served.inbox.outbox()] == ["finished during shutdown"]

@@ -39,3 +39,19 @@ def test_wake_bench_runs() -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert result.stdout.strip().splitlines()[-1].startswith("wake (process): cold p50="), output
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "headline"),
+    [
+        ("bench.dispatch", ["--messages", "300", "--no-peer"], "dispatch (sqlite): inbox "),
+        ("bench.enqueue", ["--messages", "300"], "enqueue (sqlite): single "),
+    ],
+)
+def test_store_benches_run(module: str, args: list[str], headline: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output  # the benches exit 1 when a message was lost or left pending
+    assert result.stdout.strip().splitlines()[-1].startswith(headline), output

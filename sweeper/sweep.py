@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from inbox.enums import OutboxKind, Outcome, Status
+from inbox.store.bulk import deliver_one_shot_reminders
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.claims import BACKOFF, claim_due, reclaim_expired
 from inbox.store.endings import RunReport, end_occurrence, post_outbox
@@ -36,8 +37,11 @@ class PassReport:
 
 
 def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta) -> int:
-    """Claim due reminders (catch-up applied) and end each with its text in the outbox."""
-    due = claim_due(db, owner=HOST_OWNER, now=now, limit=REMINDER_BATCH, grace=grace, only_reminders=True)
+    """End due reminders with their text in the outbox: one-shots in bulk, recurring ones with their follow-ups."""
+    bulk = deliver_one_shot_reminders(db, now=now, limit=REMINDER_BATCH, runner=HOST_OWNER)
+    if bulk == REMINDER_BATCH:
+        return bulk  # a full batch: the caller comes back for more
+    due = claim_due(db, owner=HOST_OWNER, now=now, limit=REMINDER_BATCH - bulk, grace=grace, only_reminders=True)
     for row in due:
         post_outbox(
             db,
@@ -49,7 +53,7 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta) -> int:
             series_id=row.series_id,
         )
         end_occurrence(db, row.id, RunReport(outcome=Outcome.COMPLETED, started_at=now, runner=HOST_OWNER), now=now)
-    return len(due)
+    return bulk + len(due)
 
 
 def _waiting_sessions(db: Session, now: datetime) -> dict[str, int]:

@@ -18,3 +18,22 @@ def test_a_reminder_with_a_script_waits_for_the_runner_that_runs_its_script(inbo
     assert [o.text for o in inbox.outbox()] == ["plain reminder"]
     assert report.waiting_sessions == {"main": 1}  # the gated one: only a runner may run its script
     assert inbox.get(gated.series_id).status == "active"
+
+
+def test_one_shot_and_recurring_reminders_due_together_are_all_delivered_in_one_pass(
+    inbox: Inbox, clock: Clock
+) -> None:
+    one_shots = [inbox.schedule(f"once {i}", in_="1m", remind=True) for i in range(3)]
+    recurring = inbox.schedule("every hour", every="1h", remind=True)
+    clock.advance(hours=1, minutes=1)
+
+    report = sweep_once(inbox.engine, now=clock())
+
+    assert report.delivered == 4
+    assert sorted(o.text for o in inbox.outbox()) == ["every hour", "once 0", "once 1", "once 2"]
+    for made in one_shots:
+        [run] = inbox.runs(made.series_id)
+        assert (run.outcome, run.attempt) == ("completed", 1)
+        assert inbox.get(made.series_id).status == "ended"
+    assert inbox.get(recurring.series_id).status == "active"  # its follow-up was written
+    assert sweep_once(inbox.engine, now=clock()).delivered == 0  # nothing is delivered twice

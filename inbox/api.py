@@ -5,7 +5,7 @@ Invalid input raises :class:`inbox.errors.InvalidInput` (a ``ValueError`` naming
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from inbox.schedules import (
     upcoming,
 )
 from inbox.schedules.schedule import parse_in
-from inbox.store import lookup, queries, series
+from inbox.store import bulk, lookup, queries, series
 from inbox.store.engine import open_engine, transaction
 from inbox.store.types import utcnow
 from inbox.views import (
@@ -90,7 +90,21 @@ class Inbox:
         tz: str | None = None,
         kind: Kind = Kind.CHAT,
     ) -> Message:
-        check.text(text, field="text")
+        return self.send_many([text], session=session, at=at, in_=in_, tz=tz, kind=kind)[0]
+
+    def send_many(
+        self,
+        texts: Sequence[str],
+        *,
+        session: str = "main",
+        at: str | None = None,
+        in_: str | None = None,
+        tz: str | None = None,
+        kind: Kind = Kind.CHAT,
+    ) -> list[Message]:
+        """Drop many messages into one session in one transaction (all or nothing); each is checked first."""
+        for index, text in enumerate(texts):
+            check.text(text, field="text" if len(texts) == 1 else f"texts[{index}]")
         check.session_name(session)
         now = self.clock()
         if at is not None and in_ is not None:
@@ -101,10 +115,22 @@ class Inbox:
         elif in_ is not None:
             when = parse_in(in_, now).when
         with transaction(self.engine) as db:
-            row = series.create_message(
-                db, text=text, session=session, kind=kind, process_after=when, now=now, created_by=self.actor
+            rows = bulk.insert_messages(
+                db, texts, session=session, kind=kind, process_after=when, now=now, created_by=self.actor
             )
-            return message_view(row)
+        return [
+            Message(
+                id=row["id"],
+                session=session,
+                kind=kind.value,
+                status=row["status"],
+                text=row["content"]["text"],
+                process_after=when,
+                created_by=self.actor,
+                created_at=now,
+            )
+            for row in rows
+        ]
 
     def schedule(
         self,

@@ -1,20 +1,23 @@
-"""Set-based delivery of due one-shot reminders: a batch in four statements instead of four per row.
+"""Set-based writes on the hot paths: due one-shot reminders ended, and inbound messages inserted, in batches.
 
 A one-shot reminder without a pre-script is the simplest work there is: its text goes to the outbox, its run is
 recorded ``completed``, and it has no follow-up and no catch-up (one-shots are never missed). So a batch is
 ended with one ``UPDATE … WHERE id IN``, one multi-row insert into ``runs`` and one into ``messages_out``, all
 in the caller's transaction: the same rows and the same guarantees as ``end_occurrence``, without building an
 ORM object per row. Recurring reminders keep the general path (inbox.store.endings), which writes follow-ups.
+Likewise ``insert_messages`` writes many inbound messages in one statement (``Inbox.send`` and ``send_many``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 from sqlmodel import Session, col
 
-from inbox.enums import OutboxKind, Outcome, Status
+from inbox.enums import Kind, OutboxKind, Outcome, Status
 from inbox.ids import new_id
 from inbox.store.models import MessageIn, MessageOut, Run
 
@@ -81,3 +84,42 @@ def deliver_one_shot_reminders(db: Session, *, now: datetime, limit: int, runner
         ],
     )
     return len(rows)
+
+
+def insert_messages(
+    db: Session,
+    texts: Sequence[str],
+    *,
+    session: str,
+    kind: Kind,
+    process_after: datetime,
+    now: datetime,
+    created_by: str,
+) -> list[dict[str, Any]]:
+    """Insert inbound messages with one multi-row statement; returns the rows as written.
+
+    Every column gets the value the model's own defaults would give (taken once from a template row), so a
+    message written here is indistinguishable from one written through the ORM.
+    """
+    table = MessageIn.__table__  # type: ignore[attr-defined]
+    template_row = MessageIn(process_after=process_after)
+    template = {column.name: getattr(template_row, column.name) for column in table.columns}
+    rows = [
+        {
+            **template,
+            "id": new_id(),
+            "session": session,
+            "kind": kind.value,
+            "status": Status.PENDING.value,
+            "content": {"text": text},
+            "process_after": process_after,
+            "created_by": created_by,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for text in texts
+    ]
+    if rows:
+        db.execute(insert(table), rows)
+        db.info["wake"] = True  # PostgreSQL: tell sleeping sweepers (see inbox.store.engine.transaction)
+    return rows

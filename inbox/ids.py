@@ -6,22 +6,18 @@ process so that ids made in the same millisecond still sort in creation order. S
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# base64's base32 alphabet, digit for digit, to Crockford's: lets C code do the encoding (ids are made per row
+# on the hot paths, and a Python digit loop cost about 20 µs an id).
+_FROM_RFC4648 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
 _lock = threading.Lock()
 _last_ms = -1
 _last_rand = 0
-
-
-def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, digit = divmod(value, 32)
-        chars.append(_ALPHABET[digit])
-    return "".join(reversed(chars))
 
 
 def new_id() -> str:
@@ -35,7 +31,13 @@ def new_id() -> str:
         else:
             rand = int.from_bytes(os.urandom(10), "big") >> 1  # headroom so increments never overflow
         _last_ms, _last_rand = ms, rand
-    return _encode(ms, 10) + _encode(rand, 16)
+    return encode(ms, rand)
+
+
+def encode(ms: int, rand: int) -> str:
+    """48 bits of milliseconds then 80 random bits as 26 base32 digits (130 bits, the top two zero)."""
+    packed = ((ms << 80 | rand) << 6).to_bytes(17, "big")  # so that base32's first 26 digits are exactly those
+    return base64.b32encode(packed)[:26].translate(_FROM_RFC4648).decode()
 
 
 def looks_like_id(text: str) -> bool:

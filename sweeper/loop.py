@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.claims import BACKOFF
-from inbox.store.engine import WAKE_CHANNEL
+from inbox.store.engine import wake_channel
 from inbox.store.types import utcnow
 from sweeper.sweep import PassReport, next_due, sweep_once
 
@@ -29,7 +29,7 @@ class ChangeWatch:
     """Tells whether inbound messages may have changed since the last look.
 
     SQLite: ``PRAGMA data_version`` moves whenever another connection commits. PostgreSQL: commits that wrote
-    inbound messages send a notification on ``WAKE_CHANNEL`` (see inbox.store.engine.transaction).
+    inbound messages notify the store's channel (see inbox.store.engine.transaction).
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -41,7 +41,7 @@ class ChangeWatch:
         else:
             raw = self._conn.connection.driver_connection
             raw.autocommit = True  # type: ignore[union-attr]
-            raw.execute(f"LISTEN {WAKE_CHANNEL}")  # type: ignore[union-attr]
+            raw.execute(f"LISTEN {wake_channel(engine)}")  # type: ignore[union-attr]
 
     def _version(self) -> int | None:
         value = self._conn.exec_driver_sql("PRAGMA data_version").scalar()

@@ -59,7 +59,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
-def _pg_schema_url(base: str, schema: str) -> str:
+def pg_schema_url(base: str, schema: str) -> str:
     separator = "&" if "?" in base else "?"
     return f"{base}{separator}options=-csearch_path%3D{schema}"
 
@@ -77,7 +77,7 @@ def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     try:
-        yield _pg_schema_url(base, schema)
+        yield pg_schema_url(base, schema)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))

@@ -76,7 +76,11 @@ def next_fire(expr: str, zone: ZoneInfo, after: datetime) -> datetime:
     """The first fire instant strictly after ``after`` (aware), in UTC."""
     text = _checked(expr)
     floats = hour_floats(text)
-    start_wall = (after.astimezone(zone) - _MARGIN).replace(tzinfo=None)
+    local = after.astimezone(zone)
+    # Near a clock change a wall time earlier than ``after``'s may still come after it (a fold): look back.
+    # Elsewhere no earlier wall time can, and starting at ``after`` spares minutely expressions 180 steps.
+    look_back = timedelta(0) if _offset_steady(zone, after) else _MARGIN
+    start_wall = (local - look_back).replace(tzinfo=None)
     matches = croniter(text, start_wall)
     best: datetime | None = None
     for _ in range(_MAX_STEPS):
@@ -97,6 +101,12 @@ def next_fire(expr: str, zone: ZoneInfo, after: datetime) -> datetime:
     if best is not None:
         return best
     raise InvalidInput("cron", f"{expr!r} does not fire within the search window")
+
+
+def _offset_steady(zone: ZoneInfo, instant: datetime) -> bool:
+    """No clock change within the margin around ``instant``."""
+    offsets = {(instant + delta).astimezone(zone).utcoffset() for delta in (-_MARGIN, timedelta(0), _MARGIN)}
+    return len(offsets) == 1
 
 
 def fire_times(expr: str, zone: ZoneInfo, after: datetime, count: int) -> list[datetime]:

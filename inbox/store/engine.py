@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +18,11 @@ from sqlmodel import Session
 from inbox.store.migrate import upgrade_to_head
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# PostgreSQL: a commit that wrote inbound messages notifies this channel, so sleeping sweepers look at once.
-WAKE_CHANNEL = "inbox_wake"
+# PostgreSQL: a commit that wrote inbound messages notifies a channel, so sleeping sweepers look at once.
+# Notifications reach every listener of the database, so the channel is named after the store's schema:
+# two stores in one database (separate schemas) do not wake each other's sweepers.
+WAKE_CHANNEL_PREFIX = "inbox_wake_"
+_wake_channels: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -51,6 +56,16 @@ def open_engine(url: str, *, migrate: bool = True, echo: bool = False) -> Engine
     return engine
 
 
+def wake_channel(engine: Engine) -> str:
+    """The PostgreSQL notification channel of this store (one per schema)."""
+    channel = _wake_channels.get(engine)
+    if channel is None:
+        with engine.connect() as conn:
+            schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+        channel = _wake_channels[engine] = (WAKE_CHANNEL_PREFIX + re.sub(r"\W", "_", schema.lower()))[:63]
+    return channel
+
+
 @event.listens_for(Session, "after_flush")
 def _note_inbound_writes(session: Session, _flush: UOWTransaction) -> None:
     from inbox.store.models import MessageIn
@@ -67,4 +82,5 @@ def transaction(engine: Engine) -> Iterator[Session]:
         if engine.dialect.name == "postgresql":
             session.flush()
             if session.info.pop("wake", False):
-                session.execute(text(f"NOTIFY {WAKE_CHANNEL}"))  # delivered when this transaction commits
+                channel = wake_channel(engine)
+                session.execute(text(f"NOTIFY {channel}"))  # delivered when this transaction commits

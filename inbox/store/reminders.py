@@ -1,0 +1,197 @@
+"""Due reminders delivered by the host, set-based: a batch ended with one statement per table, not per row.
+
+A script-free reminder needs no runner: its text goes to the outbox, its run is recorded ``completed`` and, for a
+recurring one, its series' next row is written. The general path (claims.claim_due, then endings.end_occurrence
+per row) builds ORM objects and runs several statements per row; here a batch is ended with one
+``UPDATE … WHERE id IN`` and multi-row inserts into ``runs``, ``messages_out`` and (fanout) ``messages_in``, in
+the caller's transaction, so an ending and its follow-up stay one atomic step as everywhere else.
+
+Only the plain case takes this path. One-shots always do (they are never missed and have no follow-up). A
+recurring reminder does when it stands on its own slot with no catch-up to apply (its next slot is still ahead,
+and under ``skip`` it is within the misfire grace), no update waiting on it and no other occurrence of its series
+running. Anything else is left pending for the general path, which the caller runs next. The rows written are
+those ``end_occurrence`` writes (tests/integration/test_reminder_batches.py compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, RowMapping, and_, exists, insert, or_, select, update
+from sqlmodel import Session, col
+
+from inbox.enums import CatchUp, OutboxKind, Outcome, Status
+from inbox.ids import new_id
+from inbox.schedules import Recurring, from_recurrence, load_zone
+from inbox.store.models import MessageIn, MessageOut, Run
+
+_TABLE = MessageIn.__table__  # type: ignore[attr-defined]
+
+
+def _no_script() -> ColumnElement[bool]:
+    # A reminder with a pre-script is gated by it, and scripts run only in a runner's sandbox.
+    script = col(MessageIn.content)["script"].as_string()
+    return or_(script.is_(None), script == "")
+
+
+def _due_recurring_reminders(db: Session, *, now: datetime, limit: int) -> list[RowMapping]:
+    running = _TABLE.alias("running")
+    busy_series = exists().where(
+        and_(running.c.series_id == _TABLE.c.series_id, running.c.status == Status.RUNNING.value)
+    )
+    query = (
+        select(_TABLE)
+        .where(
+            _TABLE.c.status == Status.PENDING.value,
+            _TABLE.c.process_after <= now,
+            _TABLE.c.remind.is_(True),
+            _TABLE.c.recurrence.is_not(None),
+            _TABLE.c.is_extra.is_(False),
+            _no_script(),
+            ~busy_series,
+        )
+        .order_by(_TABLE.c.process_after, _TABLE.c.id)
+        .limit(limit)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=_TABLE)
+    return list(db.execute(query).mappings().all())
+
+
+def deliver_one_shot_reminders(db: Session, *, now: datetime, limit: int, runner: str) -> int:
+    """End up to ``limit`` due one-shot, script-free reminders with their text in the outbox; returns how many."""
+    query = (
+        select(_TABLE.c.id, _TABLE.c.session, _TABLE.c.content, _TABLE.c.series_id, _TABLE.c.tries)
+        .where(
+            _TABLE.c.status == Status.PENDING.value,
+            _TABLE.c.process_after <= now,
+            _TABLE.c.remind.is_(True),
+            _TABLE.c.recurrence.is_(None),
+            _no_script(),
+        )
+        .order_by(_TABLE.c.process_after, _TABLE.c.id)
+        .limit(limit)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(db.execute(query).mappings().all())
+    _end_delivered(db, rows, now=now, runner=runner)
+    return len(rows)
+
+
+class _NextSlots:
+    """Next slots for one batch; rows of one series family share (recurrence, zone, slot), so each is computed once."""
+
+    def __init__(self) -> None:
+        self._schedules: dict[str, Recurring] = {}
+        self._next: dict[tuple[str, str, datetime], datetime | None] = {}
+
+    def after(self, recurrence: str, zone: str, slot: datetime) -> datetime | None:
+        key = (recurrence, zone, slot)
+        if key not in self._next:
+            schedule = self._schedules.get(recurrence)
+            if schedule is None:
+                schedule = self._schedules[recurrence] = from_recurrence(recurrence)
+            self._next[key] = schedule.next_after(slot, load_zone(zone))
+        return self._next[key]
+
+
+def _plain_follow_up_slot(
+    row: RowMapping, slots: _NextSlots, *, now: datetime, grace: timedelta
+) -> datetime | bool | None:
+    """The follow-up's slot (None: the series ends here), or False when the row needs the general path."""
+    slot = row["occurrence_at"]
+    if slot is None or row["next_status"] is not None or "pending_update" in row["content"]:
+        return False
+    if row["catch_up"] == CatchUp.SKIP.value and now - slot > grace:
+        return False  # late past the grace: skip records it as missed
+    following = slots.after(row["recurrence"], row["timezone"], slot)
+    if following is None or following <= now:
+        return False  # a later slot is due as well: catch-up applies
+    if row["max_runs"] is not None and row["occurrence_no"] >= row["max_runs"]:
+        return None
+    return following
+
+
+def _follow_up(row: RowMapping, slot: datetime, now: datetime) -> dict[str, Any]:
+    return {
+        **row,
+        "id": new_id(),
+        "status": Status.PENDING.value,
+        "process_after": slot,
+        "occurrence_at": slot,
+        "occurrence_no": row["occurrence_no"] + 1,
+        "tries": 0,
+        "consecutive_failures": 0,
+        "reason": None,
+        "next_status": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def deliver_recurring_reminders(db: Session, *, now: datetime, limit: int, runner: str, grace: timedelta) -> int:
+    """End up to ``limit`` plain due recurring reminders with their text delivered and their next rows written.
+
+    Returns how many were ended; rows that need catch-up or carry an update are left pending for the general path.
+    """
+    candidates = _due_recurring_reminders(db, now=now, limit=limit)
+    slots = _NextSlots()
+    ended: list[RowMapping] = []
+    follow_ups: list[dict[str, Any]] = []
+    for row in candidates:
+        following = _plain_follow_up_slot(row, slots, now=now, grace=grace)
+        if following is False:
+            continue
+        ended.append(row)
+        if isinstance(following, datetime):
+            follow_ups.append(_follow_up(row, following, now))
+    _end_delivered(db, ended, now=now, runner=runner)
+    if follow_ups:
+        db.execute(insert(_TABLE), follow_ups)
+        db.info["wake"] = True  # PostgreSQL: other sweepers learn of the new next rows
+    return len(ended)
+
+
+def _end_delivered(db: Session, rows: list[RowMapping], *, now: datetime, runner: str) -> None:
+    """Mark ``rows`` completed, each with its run recorded and its text in the outbox."""
+    if not rows:
+        return
+    db.execute(
+        update(_TABLE)
+        .where(_TABLE.c.id.in_([row["id"] for row in rows]), _TABLE.c.status == Status.PENDING.value)
+        .values(status=Status.COMPLETED.value, reason=None, lease_owner=None, lease_expires_at=None, updated_at=now)
+    )
+    db.execute(insert(Run.__table__), [_completed_run(row, now, runner) for row in rows])  # type: ignore[attr-defined]
+    db.execute(insert(MessageOut.__table__), [_reminder_text(row, now) for row in rows])  # type: ignore[attr-defined]
+
+
+def _completed_run(row: RowMapping, now: datetime, runner: str) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "message_id": row["id"],
+        "series_id": row["series_id"],
+        "session": row["session"],
+        "attempt": row["tries"] + 1,
+        "started_at": now,
+        "ended_at": now,
+        "outcome": Outcome.COMPLETED.value,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "runner": runner,
+    }
+
+
+def _reminder_text(row: RowMapping, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "session": row["session"],
+        "kind": OutboxKind.REMINDER.value,
+        "text": str(row["content"].get("text", "")),
+        "in_reply_to": row["id"],
+        "series_id": row["series_id"],
+        "created_at": now,
+    }

@@ -31,7 +31,7 @@ class MessageIn(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("series_id", "occurrence_at", name="uq_messages_in_series_slot"),
         # "What is due" walks this index from the oldest pending row: cost O(due rows), not O(table).
-        Index("ix_messages_in_status_due", "status", "process_after"),
+        Index("ix_messages_in_status_due", "status", "process_after", "id"),
         Index("ix_messages_in_session_status", "session", "status"),
         Index("ix_messages_in_series", "series_id", "id"),
         Index(

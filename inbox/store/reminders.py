@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, RowMapping, and_, exists, insert, or_, sel
 from sqlmodel import Session, col
 
 from inbox.enums import CatchUp, OutboxKind, Outcome, Status
-from inbox.ids import new_id
+from inbox.ids import new_ids
 from inbox.schedules import Recurring, from_recurrence, load_zone
 from inbox.store.models import MessageIn, MessageOut, Run
 
@@ -114,10 +114,10 @@ def _plain_follow_up_slot(
     return following
 
 
-def _follow_up(row: RowMapping, slot: datetime, now: datetime) -> dict[str, Any]:
+def _follow_up(row: RowMapping, row_id: str, slot: datetime, now: datetime) -> dict[str, Any]:
     return {
         **row,
-        "id": new_id(),
+        "id": row_id,
         "status": Status.PENDING.value,
         "process_after": slot,
         "occurrence_at": slot,
@@ -141,15 +141,17 @@ def deliver_recurring_reminders(db: Session, *, now: datetime, limit: int, runne
     candidates = _due_recurring_reminders(db, now=now, limit=limit)
     slots = _NextSlots()
     ended: list[RowMapping] = []
-    follow_ups: list[dict[str, Any]] = []
+    next_slots: list[tuple[RowMapping, datetime]] = []
     for row in candidates:
         following = _plain_follow_up_slot(row, slots, now=now, grace=grace)
         if following is False:
             continue
         ended.append(row)
         if isinstance(following, datetime):
-            follow_ups.append(_follow_up(row, following, now))
+            next_slots.append((row, following))
     _end_delivered(db, ended, now=now, runner=runner)
+    ids = new_ids(len(next_slots))
+    follow_ups = [_follow_up(row, row_id, slot, now) for (row, slot), row_id in zip(next_slots, ids, strict=True)]
     if follow_ups:
         db.execute(insert(_TABLE), follow_ups)
         db.info["wake"] = True  # PostgreSQL: other sweepers learn of the new next rows
@@ -165,13 +167,16 @@ def _end_delivered(db: Session, rows: list[RowMapping], *, now: datetime, runner
         .where(_TABLE.c.id.in_([row["id"] for row in rows]), _TABLE.c.status == Status.PENDING.value)
         .values(status=Status.COMPLETED.value, reason=None, lease_owner=None, lease_expires_at=None, updated_at=now)
     )
-    db.execute(insert(Run.__table__), [_completed_run(row, now, runner) for row in rows])  # type: ignore[attr-defined]
-    db.execute(insert(MessageOut.__table__), [_reminder_text(row, now) for row in rows])  # type: ignore[attr-defined]
+    ids = new_ids(2 * len(rows))
+    runs = [_completed_run(row, run_id, now, runner) for row, run_id in zip(rows, ids[::2], strict=True)]
+    texts = [_reminder_text(row, text_id, now) for row, text_id in zip(rows, ids[1::2], strict=True)]
+    db.execute(insert(Run.__table__), runs)  # type: ignore[attr-defined]
+    db.execute(insert(MessageOut.__table__), texts)  # type: ignore[attr-defined]
 
 
-def _completed_run(row: RowMapping, now: datetime, runner: str) -> dict[str, Any]:
+def _completed_run(row: RowMapping, run_id: str, now: datetime, runner: str) -> dict[str, Any]:
     return {
-        "id": new_id(),
+        "id": run_id,
         "message_id": row["id"],
         "series_id": row["series_id"],
         "session": row["session"],
@@ -185,9 +190,9 @@ def _completed_run(row: RowMapping, now: datetime, runner: str) -> dict[str, Any
     }
 
 
-def _reminder_text(row: RowMapping, now: datetime) -> dict[str, Any]:
+def _reminder_text(row: RowMapping, text_id: str, now: datetime) -> dict[str, Any]:
     return {
-        "id": new_id(),
+        "id": text_id,
         "session": row["session"],
         "kind": OutboxKind.REMINDER.value,
         "text": str(row["content"].get("text", "")),

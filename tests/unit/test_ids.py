@@ -48,3 +48,16 @@ def test_the_ulid_specification_example_timestamp() -> None:
 @given(ms=st.integers(0, 2**48 - 1), rand=st.integers(0, 2**80 - 1))
 def test_the_encoding_is_time_then_randomness_digit_by_digit(ms: int, rand: int) -> None:
     assert ids.encode(ms, rand) == _digits(ms, 10) + _digits(rand, 16)
+
+
+def test_ids_made_in_one_go_are_those_made_one_by_one_would_be() -> None:
+    before = ids.new_id()
+    batch = ids.new_ids(1000)
+    after = ids.new_id()
+    assert before < batch[0] and batch[-1] < after
+    assert batch == sorted(batch) and len(set(batch)) == 1000
+    stamp = _decode(batch[0][:10])
+    first = _decode(batch[0][10:])
+    for offset, made in enumerate(batch):  # one millisecond, consecutive randomness, as one by one in a burst
+        assert made == ids.encode(stamp, first + offset)
+    assert ids.new_ids(0) == []

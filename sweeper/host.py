@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
@@ -29,6 +30,7 @@ from inbox.http.model_proxy import ModelProxy
 from inbox.store.claims import release_owner
 from inbox.store.engine import transaction
 from inbox.store.types import utcnow
+from sweeper.chores import RETENTION, run_chore
 from sweeper.host_config import HostConfig
 from sweeper.loop import run_loop
 from sweeper.retention import RetentionPolicy, apply_retention
@@ -39,7 +41,8 @@ from sweeper.sweep import PassReport
 log = logging.getLogger("inbox.host")
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
 SHUTDOWN_GRACE_S = 30.0
-RETENTION_EVERY_S = 3600.0
+RETENTION_EVERY = timedelta(hours=1)
+CHORE_CHECK_S = 60.0  # how often a host asks whether a chore is due (one small UPDATE)
 
 
 def socket_path(home: Path) -> Path:
@@ -111,7 +114,7 @@ class Host:
             )
         )
         self.retention = RetentionPolicy.from_settings(inbox.settings)
-        self._next_retention = 0.0
+        self._next_chore_check = 0.0
         self.server = uvicorn.Server(
             uvicorn.Config(make_app(self.state), log_level="warning", access_log=False, lifespan="off")
         )
@@ -136,17 +139,29 @@ class Host:
         for owner in report.silent_owners:
             self.runtime.discard(owner)  # hung: its rows were retried, it must not hold the session's place
         now = time.monotonic()
-        if now >= self._next_retention:
-            self._next_retention = now + RETENTION_EVERY_S
-            try:
-                apply_retention(self.inbox.engine, now=utcnow(), policy=self.retention)
-            except Exception as exc:  # history kept a little longer is no reason to stop the loop
-                log.error("retention failed: %s", exc)
+        if now >= self._next_chore_check:
+            self._next_chore_check = now + CHORE_CHECK_S
+            self._chores()
         for session in report.waiting_sessions:
             try:
                 self.runtime.wake(session)
             except Exception as exc:  # the rows stay pending; the next pass tries again
                 log.error("could not wake a runner for session %s: %s", session, exc)
+
+    def _chores(self) -> None:
+        """Retention, hourly across all hosts on the store: whichever host takes it first (sweeper/chores.py)."""
+        engine, instant = self.inbox.engine, utcnow()
+        try:
+            run_chore(
+                engine,
+                RETENTION,
+                lambda: apply_retention(engine, now=instant, policy=self.retention),
+                owner=self.id,
+                now=instant,
+                every=RETENTION_EVERY,
+            )
+        except Exception as exc:  # the store is unreachable: the loop's next pass says so too
+            log.error("could not check the host chores: %s", exc)
 
     def run(self) -> None:
         server_thread = threading.Thread(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -29,10 +31,32 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@contextmanager
+def _one_migrator(engine: Engine) -> Iterator[None]:
+    """Hosts started together on one PostgreSQL store take turns: the first upgrades, the rest find it done.
+
+    (On SQLite every transaction, Alembic's included, takes the write lock first, which serializes them.)
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        key = text("hashtext('inbox.migrate.' || current_schema())")
+        conn.execute(select(func.pg_advisory_lock(key)))
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(select(func.pg_advisory_unlock(key)))
+            conn.commit()
+
+
 def upgrade_to_head(engine: Engine) -> None:
     if current_revision(engine) == head_revision(engine):
         return  # the common case: skip loading Alembic's environment on every open
-    command.upgrade(alembic_config(engine), "head")
+    with _one_migrator(engine):
+        if current_revision(engine) != head_revision(engine):
+            command.upgrade(alembic_config(engine), "head")
 
 
 def upgrade_to(engine: Engine, revision: str) -> None:

@@ -153,6 +153,21 @@ class ConversationTurn(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class Chore(SQLModel, table=True):
+    """A job one host does for all (retention): who last took it, and when it is next due.
+
+    Hosts sharing a store take a chore by moving ``due_at`` forward in one conditional update, so at most one
+    host runs it per interval however many are up (sweeper/chores.py).
+    """
+
+    __tablename__ = "chores"
+
+    name: str = Field(primary_key=True, max_length=64)
+    owner: str | None = Field(default=None, max_length=100)
+    started_at: datetime | None = _instant(nullable=True)
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 # Size limits applied before writing run history, documented in docs/data-model.md.
 MAX_ERROR_CHARS = 4000
 MAX_SCRIPT_OUTPUT_CHARS = 4000

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -21,24 +24,44 @@ def test_models_and_migrations_agree(store_url: str) -> None:
     assert diff == []
 
 
+# One row for each table, in the columns that table has had since it was made (later columns have defaults).
+T0 = "'2026-01-01 00:00:00'"
+FILL = {
+    "messages_in": "INSERT INTO messages_in (id, session, kind, content, status, process_after, timezone, "
+    "occurrence_no, is_extra, tries, created_by, created_at, updated_at, catch_up, retries, remind, "
+    f"consecutive_failures) VALUES (:id, 'main', 'chat', '{{\"text\": \"hi\"}}', 'pending', {T0}, 'UTC', 1, "
+    f"false, 0, 'user', {T0}, {T0}, 'once', 3, false, 0)",
+    "runs": "INSERT INTO runs (id, message_id, session, attempt, started_at, ended_at, outcome, input_tokens, "
+    f"output_tokens) VALUES (:id, 'm', 'main', 1, {T0}, {T0}, 'completed', 0, 0)",
+    "messages_out": f"INSERT INTO messages_out (id, session, kind, text, created_at) VALUES (:id, 'main', 'reply', "
+    f"'hello', {T0})",
+    "conversation_turns": "INSERT INTO conversation_turns (id, scope, session, role, turn, tokens, created_at) "
+    f"VALUES (:id, 'session:main', 'main', 'user', '{{}}', 0, {T0})",
+    "chores": f"INSERT INTO chores (name, due_at) VALUES (:id, {T0})",
+}
+
+
 def test_every_revision_upgrades_to_head_keeping_the_rows(store_url: str) -> None:
     engine = create_engine(store_url)
     revisions = [r.revision for r in ScriptDirectory.from_config(alembic_config(engine)).walk_revisions()][::-1]
+    written: dict[str, int] = dict.fromkeys(FILL, 0)
     for index, revision in enumerate(revisions):
         upgrade_to(engine, revision)
-        with engine.begin() as conn:  # a row written by the schema as it was at this revision
-            conn.execute(text(
-                "INSERT INTO messages_in (id, session, kind, content, status, process_after, timezone, "
-                "occurrence_no, is_extra, tries, created_by, created_at, updated_at, catch_up, retries, remind, "
-                "consecutive_failures) VALUES (:id, 'main', 'chat', '{\"text\": \"hi\"}', 'pending', "
-                "'2026-01-01 00:00:00', 'UTC', 1, false, 0, 'user', '2026-01-01 00:00:00', '2026-01-01 00:00:00', "
-                "'once', 3, false, 0)"), {"id": f"01OLDROW{index:018d}"})
+        present = set(inspect(engine).get_table_names())
+        with engine.begin() as conn:  # rows written by the schema as it was at this revision
+            for table, sql in FILL.items():
+                if table in present:
+                    conn.execute(text(sql), {"id": f"01OLDROW{index:018d}"})
+                    written[table] += 1
     upgrade_to_head(engine)
     assert current_revision(engine) == head_revision(engine)
     with engine.connect() as conn:
-        kept = conn.execute(text("SELECT count(*) FROM messages_in WHERE id LIKE '01OLDROW%'")).scalar_one()
-    assert kept == len(revisions)
-    assert {"messages_in", "messages_out", "runs"} <= set(inspect(engine).get_table_names())
+        for table in FILL:
+            key = "name" if table == "chores" else "id"
+            kept = conn.execute(text(f"SELECT count(*) FROM {table} WHERE {key} LIKE '01OLDROW%'")).scalar_one()
+            assert kept == written[table], table
+    assert set(inspect(engine).get_table_names()) - {"alembic_version"} == set(FILL), "fill every table"
+    assert written["messages_in"] == len(revisions)
     engine.dispose()
 
 
@@ -50,3 +73,17 @@ def test_opening_an_old_store_upgrades_it(store_url: str) -> None:
     with Inbox(store_url) as inbox:
         assert current_revision(inbox.engine) == head_revision(inbox.engine)
         inbox.schedule("still works", every="1h")
+
+
+def test_hosts_opening_a_new_store_at_the_same_moment_all_start(store_url: str) -> None:
+    """Several host processes started together on an empty database: one creates the schema, none fails."""
+    opener = "import sys; from inbox.store.engine import open_engine; open_engine(sys.argv[1]).dispose()"
+    hosts = [
+        subprocess.Popen([sys.executable, "-c", opener, store_url], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    failures = [host.communicate(timeout=120)[1] for host in hosts if host.wait(timeout=120) != 0]
+    assert failures == []
+    engine = create_engine(store_url)
+    assert current_revision(engine) == head_revision(engine)
+    engine.dispose()

@@ -27,7 +27,7 @@ from inbox.http.agent_limits import AgentLimits
 from inbox.http.app import HostState, make_app
 from inbox.http.auth import admin_token
 from inbox.http.model_proxy import ModelProxy
-from inbox.store.claims import release_owner
+from inbox.store.claims import release_host, release_owner
 from inbox.store.engine import transaction
 from inbox.store.types import utcnow
 from sweeper.chores import RETENTION, run_chore
@@ -40,7 +40,7 @@ from sweeper.sweep import PassReport
 
 log = logging.getLogger("inbox.host")
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
-SHUTDOWN_GRACE_S = 30.0
+SERVER_CLOSE_S = 2
 RETENTION_EVERY = timedelta(hours=1)
 CHORE_CHECK_S = 60.0  # how often a host asks whether a chore is due (one small UPDATE)
 
@@ -116,7 +116,15 @@ class Host:
         self.retention = RetentionPolicy.from_settings(inbox.settings)
         self._next_chore_check = 0.0
         self.server = uvicorn.Server(
-            uvicorn.Config(make_app(self.state), log_level="warning", access_log=False, lifespan="off")
+            uvicorn.Config(
+                make_app(self.state),
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                # By then every runner has reported or been stopped: a request still open (a model call a
+                # stopped runner made) has nobody left to answer, so it must not hold the host up.
+                timeout_graceful_shutdown=SERVER_CLOSE_S,
+            )
         )
 
     @property
@@ -128,7 +136,7 @@ class Host:
         return None
 
     def _runner_ended(self, session: str, owner: str, cause: str | None) -> None:
-        if cause is not None:
+        if cause is not None and not self.state.draining.is_set():  # when draining, _hand_back says why
             with transaction(self.inbox.engine) as db:
                 released = release_owner(db, owner, cause, now=utcnow(), backoff=self.config.backoff)
             if released:
@@ -188,12 +196,24 @@ class Host:
             self.state.draining.set()
             for session in self.runtime.active():
                 self.state.doorbells.ring(session)  # waiting claims return empty at once
-            self.runtime.shutdown(SHUTDOWN_GRACE_S)
+            self.runtime.shutdown(self.config.shutdown_grace_s)
+            self._hand_back()
             self.server.should_exit = True
             server_thread.join(timeout=10)
             if self.state.model is not None:
                 self.state.model.close()
             self.socket_path.unlink(missing_ok=True)
+
+    def _hand_back(self) -> None:
+        """What this host's runners still hold after the grace goes back to pending now, for any host."""
+        try:
+            with transaction(self.inbox.engine) as db:
+                released = release_host(db, self.id, now=utcnow())
+        except Exception as exc:  # the store is unreachable: the leases expire instead
+            log.error("could not hand back running work: %s", exc)
+            return
+        if released:
+            log.warning("shutting down: %d unfinished runs handed back for retry", len(released))
 
     def request_stop(self) -> None:
         self.stop.set()

@@ -22,6 +22,7 @@ class HostConfig:
     runner_idle_s: float = 600.0  # INBOX_RUNNER_IDLE: a runner with no work this long stops
     allow_unsandboxed: bool = False  # INBOX_ALLOW_UNSANDBOXED=1: run agent-written scripts without a sandbox
     runtime: str | None = None  # INBOX_RUNTIME: docker | process; None = choose at start
+    shutdown_grace_s: float = 30.0  # INBOX_SHUTDOWN_GRACE: how long running work may finish after SIGTERM
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HostConfig:
@@ -40,4 +41,5 @@ class HostConfig:
             runner_idle_s=settings.number("INBOX_RUNNER_IDLE", 600.0),
             allow_unsandboxed=settings.get("INBOX_ALLOW_UNSANDBOXED", "0") in ("1", "true", "yes"),
             runtime=runtime,
+            shutdown_grace_s=settings.number("INBOX_SHUTDOWN_GRACE", 30.0),
         )

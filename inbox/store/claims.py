@@ -190,3 +190,15 @@ def release_owner(
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     return _interrupt(db, db.exec(query).all(), f"runner {{runner}} died: {cause}", now=now, backoff=backoff)
+
+
+def release_host(db: Session, host_id: str, *, now: datetime) -> list[MessageIn]:
+    """A host shutting down hands back what its runners still held once its grace ran out: each row is retried
+    at once (by any host), its interrupted attempt recorded, rather than waiting for its lease to expire."""
+    query = select(MessageIn).where(
+        MessageIn.status == Status.RUNNING.value, col(MessageIn.lease_owner).startswith(f"{host_id}/")
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    why = "host shutting down: runner {runner} was stopped before it finished"
+    return _interrupt(db, db.exec(query).all(), why, now=now, backoff=(timedelta(0),))

@@ -215,11 +215,18 @@ class DockerRuntime:
     def shutdown(self, grace_s: float) -> None:
         with self._lock:
             running = list(self._running.values())
-        for item in running:
+        def stop(item: _Running) -> None:
             try:
-                item.container.stop(timeout=int(grace_s))  # SIGTERM, then SIGKILL after the grace
+                item.container.stop(timeout=max(1, round(grace_s)))  # SIGTERM, then SIGKILL after the grace
             except Exception as exc:
                 log.warning("could not stop %s: %s", item.owner, exc)
+
+        # All at once: one grace for the whole pool, not one per container.
+        stoppers = [threading.Thread(target=stop, args=(item,), name=f"stop-{item.owner}") for item in running]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
 
 
 def _alive(pid: int) -> bool:

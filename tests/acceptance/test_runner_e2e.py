@@ -248,3 +248,28 @@ def test_sigterm_lets_the_running_work_finish_and_report_before_the_host_exits(s
     assert host.wait(timeout=30) == 0
     assert [(r.outcome, r.attempt) for r in served.runs(made.series_id)] == [("completed", 1)]  # not interrupted
     assert [o.text for o in served.inbox.outbox()] == ["finished during shutdown"]
+
+
+def test_work_still_running_at_the_shutdown_deadline_is_handed_back_and_retried_by_the_next_host(
+    served_sqlite: Served,
+) -> None:
+    served = served_sqlite
+    served.fake.slow(8.0, "answer from the first host")  # longer than the host's shutdown grace
+    made = served.inbox.schedule("long report", in_="1s")
+    host = served.start_host(INBOX_SHUTDOWN_GRACE="1")
+    served.wait_for("the model call", lambda: served.fake.requests)
+    stopped_at = time.monotonic()
+    host.send_signal(signal.SIGTERM)
+    assert host.wait(timeout=30) == 0
+    assert time.monotonic() - stopped_at < 6  # the grace, not the run's length
+    [interrupted] = served.runs(made.series_id)
+    assert (interrupted.outcome, interrupted.attempt) == ("interrupted", 1)
+    assert "host shutting down" in (interrupted.error or "")
+    [row] = served.live_rows(made.series_id)
+    assert row.status == "pending" and row.lease_owner is None  # handed back, not left to a lease
+
+    served.fake.slow(0.1, "answer from the next host")
+    served.start_host()
+    runs = served.wait_for_runs(made.series_id, 2)
+    assert [(r.outcome, r.attempt) for r in runs] == [("interrupted", 1), ("completed", 2)]
+    assert [o.text for o in served.inbox.outbox()] == ["answer from the next host"]

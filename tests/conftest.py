@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,12 +65,9 @@ def pg_schema_url(base: str, schema: str) -> str:
     return f"{base}{separator}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture
-def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A URL of an empty store on the backend under test."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'inbox.db'}"
-        return
+@contextmanager
+def pg_store() -> Iterator[str]:
+    """The URL of an empty PostgreSQL store: a schema of its own, dropped afterwards."""
     base = pg_base_url()
     assert base, "postgres tests are deselected without a URL"
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -82,6 +80,16 @@ def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty store on the backend under test."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'inbox.db'}"
+        return
+    with pg_store() as url:
+        yield url
 
 
 @dataclass

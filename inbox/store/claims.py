@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_
+from sqlalchemy import and_, exists, or_, text
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -50,6 +50,31 @@ def _due_query(now: datetime, session: str | None, limit: int, only_reminders: b
     return query
 
 
+def _lock_series(db: Session, series: set[str]) -> set[str]:
+    """PostgreSQL: the series of ``series`` this transaction may start an occurrence of.
+
+    Two claimers can each lock a different due row of one series (a run-now beside its next slot) and, not seeing
+    each other's uncommitted ``running`` row, start both. So a claimer also takes a transaction-scoped advisory
+    lock per series (skipping series another claimer holds) and then looks again for a running row, which any
+    claimer that held the lock before it has committed by now. (SQLite needs none of this: a claim holds the
+    database's write lock from its first statement.)
+    """
+    if not series:
+        return set()
+    locked = db.execute(
+        text(
+            "SELECT s FROM unnest(CAST(:ids AS text[])) AS s "
+            "WHERE pg_try_advisory_xact_lock(hashtext('inbox.series.' || s))"
+        ),
+        {"ids": sorted(series)},
+    )
+    mine = {str(value) for value in locked.scalars()}
+    running = select(MessageIn.series_id).where(
+        col(MessageIn.series_id).in_(mine), MessageIn.status == Status.RUNNING.value
+    )
+    return mine - {str(value) for value in db.exec(running).all()}
+
+
 def claim_due(
     db: Session,
     *,
@@ -63,15 +88,18 @@ def claim_due(
 ) -> list[MessageIn]:
     """Mark up to ``limit`` due rows running for ``owner``; catch-up is applied to each first."""
     query = _due_query(now, session, limit, only_reminders)
-    if db.get_bind().dialect.name == "postgresql":
+    postgres = db.get_bind().dialect.name == "postgresql"
+    if postgres:
         query = query.with_for_update(skip_locked=True)  # type: ignore[attr-defined]
     rows: Sequence[MessageIn] = db.exec(query).all()  # type: ignore[call-overload]
+    series = {row.series_id for row in rows if row.series_id is not None}
+    startable = _lock_series(db, series) if postgres else series
     claimed: list[MessageIn] = []
     seen_series: set[str] = set()
     for row in rows:
         if row.series_id is not None:
-            if row.series_id in seen_series:
-                continue  # one occurrence per series at a time, even within a batch
+            if row.series_id in seen_series or row.series_id not in startable:
+                continue  # one occurrence per series at a time, even within a batch or across claimers
             seen_series.add(row.series_id)
         apply_catch_up(db, row, now=now, grace=grace)
         if row.process_after > now:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 import sweeper.loop
 from inbox import Inbox
 from sweeper.loop import ChangeWatch
-from tests.conftest import pg_base_url, pg_schema_url
+from tests.conftest import pg_store
 
 
 def test_a_due_message_waiting_for_a_runner_does_not_make_the_loop_spin(
@@ -42,15 +40,8 @@ def test_a_due_message_waiting_for_a_runner_does_not_make_the_loop_spin(
 @pytest.mark.postgres
 def test_a_write_wakes_the_sweepers_of_its_own_store_only(tmp_path: Path) -> None:
     """PostgreSQL notifications reach the whole database: a store in another schema must not wake this one."""
-    base = pg_base_url()
-    assert base is not None
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    schemas = [f"t_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    with admin.connect() as conn:
-        for schema in schemas:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        mine, other = (Inbox(pg_schema_url(base, s), env={"INBOX_HOME": str(tmp_path)}) for s in schemas)
+    with pg_store() as mine_url, pg_store() as other_url:
+        mine, other = (Inbox(url, env={"INBOX_HOME": str(tmp_path)}) for url in (mine_url, other_url))
         watch = ChangeWatch(mine.engine)
         try:
             other.send("for the other store")
@@ -65,8 +56,3 @@ def test_a_write_wakes_the_sweepers_of_its_own_store_only(tmp_path: Path) -> Non
             watch.close()
             mine.close()
             other.close()
-    finally:
-        with admin.connect() as conn:
-            for schema in schemas:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()

@@ -24,6 +24,7 @@ def test_models_and_migrations_agree(store_url: str) -> None:
 def test_every_revision_upgrades_to_head_keeping_the_rows(store_url: str) -> None:
     engine = create_engine(store_url)
     revisions = [r.revision for r in ScriptDirectory.from_config(alembic_config(engine)).walk_revisions()][::-1]
+    with_tokens: list[str] = []
     for index, revision in enumerate(revisions):
         upgrade_to(engine, revision)
         with engine.begin() as conn:  # a row written by the schema as it was at this revision
@@ -33,12 +34,20 @@ def test_every_revision_upgrades_to_head_keeping_the_rows(store_url: str) -> Non
                 "consecutive_failures) VALUES (:id, 'main', 'chat', '{\"text\": \"hi\"}', 'pending', "
                 "'2026-01-01 00:00:00', 'UTC', 1, false, 0, 'user', '2026-01-01 00:00:00', '2026-01-01 00:00:00', "
                 "'once', 3, false, 0)"), {"id": f"01OLDROW{index:018d}"})
+            if "api_tokens" in inspect(conn).get_table_names():  # and an admin token, from 0003 on
+                conn.execute(text(
+                    "INSERT INTO api_tokens (id, name, digest, created_at, created_by) "
+                    "VALUES (:id, :name, :digest, '2026-01-01 00:00:00', 'user')"),
+                    {"id": f"01OLDTOKEN{index:016d}", "name": f"old-{index}", "digest": f"{index:064x}"})
+                with_tokens.append(revision)
     upgrade_to_head(engine)
     assert current_revision(engine) == head_revision(engine)
     with engine.connect() as conn:
         kept = conn.execute(text("SELECT count(*) FROM messages_in WHERE id LIKE '01OLDROW%'")).scalar_one()
+        tokens = conn.execute(text("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL")).scalar_one()
     assert kept == len(revisions)
-    assert {"messages_in", "messages_out", "runs"} <= set(inspect(engine).get_table_names())
+    assert with_tokens and tokens == len(with_tokens)
+    assert {"messages_in", "messages_out", "runs", "api_tokens"} <= set(inspect(engine).get_table_names())
     engine.dispose()
 
 

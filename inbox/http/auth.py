@@ -124,10 +124,11 @@ def _configured(request: Request, digest: str) -> bool:
     return expected is not None and hmac.compare_digest(digest, expected)
 
 
-def _stored_admin_token(request: Request, digest: str) -> bool:
+def _stored_admin_token(request: Request, digest: str, *, used: bool) -> bool:
     """Looked up in the store on every request (no cache), so a revocation anywhere counts at once."""
     with transaction(request.app.state.host.inbox.engine) as db:
-        return tokens.use(db, digest, now=utcnow()) is not None
+        found = tokens.use(db, digest, now=utcnow()) if used else tokens.active(db, digest)
+        return found is not None
 
 
 def check_admin(request: Request) -> None:
@@ -145,7 +146,7 @@ def check_admin(request: Request) -> None:
             raise HTTPException(
                 403, "a runner token cannot use the public API; runners use /runner/v1 for their session"
             )
-        if not _stored_admin_token(request, digest):
+        if not _stored_admin_token(request, digest, used=True):
             raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     request.state.admin_checked = True
 
@@ -157,7 +158,7 @@ def runner_identity(request: Request) -> RunnerIdentity:
     identity = runners.find(token)
     if identity is None:
         digest = hash_token(token)
-        if _configured(request, digest) or _stored_admin_token(request, digest):
+        if _configured(request, digest) or _stored_admin_token(request, digest, used=False):
             raise HTTPException(
                 403, "an admin token cannot act as a runner; the host gives each runner a token for its session"
             )

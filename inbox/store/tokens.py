@@ -52,9 +52,13 @@ def create(db: Session, name: str, *, now: datetime, created_by: str, token: str
     return row, value
 
 
+def active(db: Session, digest: str) -> ApiToken | None:
+    return db.exec(select(ApiToken).where(ApiToken.digest == digest, col(ApiToken.revoked_at).is_(None))).first()
+
+
 def use(db: Session, digest: str, *, now: datetime) -> ApiToken | None:
     """The active token with this digest, its use noted (at most once per ``TOUCH_EVERY``); None if none."""
-    row = db.exec(select(ApiToken).where(ApiToken.digest == digest, col(ApiToken.revoked_at).is_(None))).first()
+    row = active(db, digest)
     if row is not None and (row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY):
         db.exec(update(ApiToken).where(col(ApiToken.id) == row.id).values(last_used_at=now))
     return row

@@ -27,7 +27,8 @@ from inbox.schedules import (
     upcoming,
 )
 from inbox.schedules.schedule import parse_in
-from inbox.store import bulk, lookup, queries, series, tokens
+from inbox.store import bulk, lookup, queries, series
+from inbox.store import tokens as token_store
 from inbox.store.engine import open_engine, transaction
 from inbox.store.types import utcnow
 from inbox.views import (
@@ -290,17 +291,17 @@ class Inbox:
         """A new admin token; its value is in the answer and nowhere else."""
         check.token_name(name)
         with transaction(self.engine) as db:
-            row, token = tokens.create(db, name, now=self.clock(), created_by=self.actor)
+            row, token = token_store.create(db, name, now=self.clock(), created_by=self.actor)
         return NewToken(**dict(token_view(row)), token=token)
 
     def tokens(self) -> list[TokenInfo]:
         with transaction(self.engine) as db:
-            return [token_view(row) for row in tokens.listed(db)]
+            return [token_view(row) for row in token_store.listed(db)]
 
     def revoke_token(self, ident: str) -> TokenInfo:
         """Refused from the next request on, by every host on the store; by id or by name."""
         with transaction(self.engine) as db:
-            return token_view(tokens.revoke(db, ident, now=self.clock()))
+            return token_view(token_store.revoke(db, ident, now=self.clock()))
 
     def _task(self, db: Session, series_id: str) -> Task:
         head = lookup.latest_row(db, series_id)

@@ -89,6 +89,7 @@ class Host:
         api = Inbox(inbox.url, env=inbox.settings.env, actor="api", engine=inbox.engine)
         configured = inbox.settings.get("INBOX_API_TOKEN")
         self.admin_tokens = prepare_admin_tokens(inbox.engine, home, configured)  # where the user finds one
+        log.info("admin token of the HTTP API: %s", self.admin_tokens)
         self.state = HostState(
             inbox=api,
             admin_token=configured,

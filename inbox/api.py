@@ -28,19 +28,23 @@ from inbox.schedules import (
 )
 from inbox.schedules.schedule import parse_in
 from inbox.store import bulk, lookup, queries, series
+from inbox.store import tokens as token_store
 from inbox.store.engine import open_engine, transaction
 from inbox.store.types import utcnow
 from inbox.views import (
     Message,
+    NewToken,
     OutboxItem,
     RunRecord,
     Scheduled,
     Task,
+    TokenInfo,
     describe_schedule,
     message_view,
     outbox_view,
     run_view,
     task_view,
+    token_view,
 )
 
 Clock = Callable[[], datetime]
@@ -281,6 +285,23 @@ class Inbox:
         check.positive_int(limit, field="limit", maximum=10_000)
         with transaction(self.engine) as db:
             return [outbox_view(m) for m in queries.outbox(db, session=session, after_id=after, limit=limit)]
+
+    # -- admin tokens of the HTTP API (the store keeps their digests only) ---------------------------------
+    def create_token(self, name: str) -> NewToken:
+        """A new admin token; its value is in the answer and nowhere else."""
+        check.token_name(name)
+        with transaction(self.engine) as db:
+            row, token = token_store.create(db, name, now=self.clock(), created_by=self.actor)
+        return NewToken(**dict(token_view(row)), token=token)
+
+    def tokens(self) -> list[TokenInfo]:
+        with transaction(self.engine) as db:
+            return [token_view(row) for row in token_store.listed(db)]
+
+    def revoke_token(self, ident: str) -> TokenInfo:
+        """Refused from the next request on, by every host on the store; by id or by name."""
+        with transaction(self.engine) as db:
+            return token_view(token_store.revoke(db, ident, now=self.clock()))
 
     def _task(self, db: Session, series_id: str) -> Task:
         head = lookup.latest_row(db, series_id)

@@ -87,5 +87,23 @@ def check_provider(settings: Settings) -> Check:
     return Check("model provider", ok, detail, required=False)
 
 
+def check_tokens(settings: Settings) -> Check:
+    from inbox.store import tokens
+    from inbox.store.engine import open_engine, transaction
+
+    try:
+        engine = open_engine(settings.database_url)
+        with transaction(engine) as db:
+            active = tokens.count_active(db)
+        engine.dispose()
+    except Exception as error:  # the store check above already says why
+        return Check("api tokens", False, f"not counted: {error}", required=False)
+    configured = " and INBOX_API_TOKEN" if settings.get("INBOX_API_TOKEN") else ""
+    if active == 0 and not configured:
+        return Check("api tokens", True, "none yet; `inbox serve` makes one on first start", required=False)
+    return Check("api tokens", True, f"{active} active in the store{configured} (`inbox token list`)", required=False)
+
+
 def run_checks(settings: Settings) -> list[Check]:
-    return [check_store(settings), check_zone(settings), check_engine(settings), check_provider(settings)]
+    checks = [check_store(settings), check_zone(settings), check_engine(settings), check_provider(settings)]
+    return [*checks, check_tokens(settings)]

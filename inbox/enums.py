@@ -82,3 +82,10 @@ class OutboxKind(StrEnum):
     REPLY = "reply"
     REMINDER = "reminder"
     SYSTEM = "system"
+
+
+class TokenStatus(StrEnum):
+    """An admin API token is accepted while active; a revoked one never again."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"

@@ -11,6 +11,7 @@ from inbox.errors import InvalidInput
 from inbox.schedules import parse_duration
 
 _SESSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}")
+_TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}")
 MAX_TEXT = 100_000
 MAX_SCRIPT = 64 * 1024
 MAX_RETRIES = 10
@@ -22,6 +23,14 @@ def session_name(value: str) -> str:
     if not _SESSION.fullmatch(value):
         raise InvalidInput(
             "session", f"{value!r} must be 1-200 letters, digits or _ . : @ - and start with a letter or digit"
+        )
+    return value
+
+
+def token_name(value: str) -> str:
+    if not _TOKEN_NAME.fullmatch(value):
+        raise InvalidInput(
+            "name", f"{value!r} must be 1-64 letters, digits or _ . : @ - and start with a letter or digit"
         )
     return value
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
-from inbox.enums import Status
-from inbox.store.models import MessageIn, MessageOut, Run
+from inbox.enums import Status, TokenStatus
+from inbox.store.models import ApiToken, MessageIn, MessageOut, Run
 
 # ISO 8601 with a numeric offset everywhere ("+00:00", never "Z"), in the zone the value carries.
 Instant = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), when_used="json")]
@@ -92,6 +92,24 @@ class Message(_Frozen):
     process_after: Instant
     created_by: str
     created_at: Instant
+
+
+class TokenInfo(_Frozen):
+    """An admin API token as ``inbox token list`` shows it: never the token, nor its digest."""
+
+    id: str
+    name: str
+    status: TokenStatus
+    created_at: Instant
+    created_by: str
+    last_used_at: Instant | None  # updated at most once a minute
+    revoked_at: Instant | None
+
+
+class NewToken(TokenInfo):
+    """A token just created: the only time its value is shown."""
+
+    token: str
 
 
 def series_status(row: MessageIn) -> str:
@@ -180,6 +198,18 @@ def message_view(row: MessageIn) -> Message:
         process_after=row.process_after,
         created_by=row.created_by,
         created_at=row.created_at,
+    )
+
+
+def token_view(row: ApiToken) -> TokenInfo:
+    return TokenInfo(
+        id=row.id,
+        name=row.name,
+        status=TokenStatus.REVOKED if row.revoked_at else TokenStatus.ACTIVE,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
     )
 
 

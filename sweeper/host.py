@@ -25,7 +25,7 @@ import uvicorn
 from inbox.api import Inbox
 from inbox.http.agent_limits import AgentLimits
 from inbox.http.app import HostState, make_app
-from inbox.http.auth import admin_token
+from inbox.http.auth import prepare_admin_tokens
 from inbox.http.model_proxy import ModelProxy
 from inbox.store.claims import release_host, release_owner
 from inbox.store.engine import transaction
@@ -90,9 +90,12 @@ class Host:
         home = inbox.settings.home
         self.socket_path = socket_path(home)
         api = Inbox(inbox.url, env=inbox.settings.env, actor="api", engine=inbox.engine)
+        configured = inbox.settings.get("INBOX_API_TOKEN")
+        self.admin_tokens = prepare_admin_tokens(inbox.engine, home, configured)  # where the user finds one
+        log.info("admin token of the HTTP API: %s", self.admin_tokens)
         self.state = HostState(
             inbox=api,
-            admin_token=admin_token(home, inbox.settings.get("INBOX_API_TOKEN")),
+            admin_token=configured,
             model=ModelProxy(inbox.settings),
             lease=config.lease,
             backoff=config.backoff,

@@ -6,7 +6,7 @@ from typing import NoReturn
 import typer
 from sqlalchemy.exc import OperationalError
 
-from inbox.cli import chat, messages, runner, serve, tasks, tools
+from inbox.cli import chat, messages, runner, serve, tasks, token, tools
 from inbox.cli.render import fail
 from inbox.errors import Conflict, InvalidInput, NotFound
 
@@ -28,6 +28,7 @@ tools.register(app)
 serve.register(app)
 runner.register(app)
 chat.register(app)
+token.register(app)
 
 
 def _exit(code: int, message: str) -> NoReturn:

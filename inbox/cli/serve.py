@@ -62,7 +62,7 @@ def serve(
         if host.tcp_address is not None:
             address, port = host.tcp_address
             say(
-                f"listening on http://{address}:{port} (token: INBOX_API_TOKEN or {inbox.settings.home}/api-token)",
+                f"listening on http://{address}:{port} (admin token: {host.admin_tokens})",
                 highlight=False,
             )
         host.run()

@@ -1,4 +1,4 @@
-"""The host's HTTP application: the public ``/v1`` API (admin token) and the runner endpoints (runner tokens).
+"""The host's HTTP application: the public ``/v1`` API (admin tokens) and the runner endpoints (runner tokens).
 
 One FastAPI app serves both. The host binds it to a unix socket that its runners reach (mounted into their
 containers), and with ``inbox serve --listen HOST:PORT`` also to TCP. Errors the API raises on purpose become
@@ -20,10 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from inbox.api import Inbox
 from inbox.errors import Conflict, InvalidInput, NotFound
 from inbox.http.agent_limits import AgentLimits
-from inbox.http.auth import RunnerTokens, hash_token
+from inbox.http.auth import RunnerTokens
 from inbox.http.doorbells import Doorbells
 from inbox.http.model_proxy import ModelProxy
 from inbox.store.claims import BACKOFF, DEFAULT_LEASE
+from inbox.store.tokens import hash_token
 
 
 @dataclass
@@ -31,7 +32,7 @@ class HostState:
     """What the routes need from the host that serves them."""
 
     inbox: Inbox  # acts as "api": what the public API creates carries created_by="api"
-    admin_token: str
+    admin_token: str | None = None  # INBOX_API_TOKEN, accepted beside the store's tokens; None: the store's only
     runner_tokens: RunnerTokens = field(default_factory=RunnerTokens)
     doorbells: Doorbells = field(default_factory=Doorbells)
     model: ModelProxy | None = None  # None: model requests fail with "no model provider configured"
@@ -55,7 +56,7 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
 
     app = FastAPI(title="inbox", version="1", summary="A scheduler for a personal AI assistant.")
     app.state.host = state
-    app.state.admin_token_digest = hash_token(state.admin_token)
+    app.state.admin_token_digest = hash_token(state.admin_token) if state.admin_token else None
     app.state.runner_tokens = state.runner_tokens
 
     @app.exception_handler(InvalidInput)

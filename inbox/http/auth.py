@@ -1,52 +1,83 @@
-"""Bearer tokens: an admin token for the public ``/v1`` API, and one token per runner, scoped to its session.
+"""Bearer tokens: admin tokens for the public ``/v1`` API, and one token per runner, scoped to its session.
 
-Only SHA-256 digests are kept in memory or on disk; a token is compared by digest in constant time. The admin
-token comes from ``INBOX_API_TOKEN`` or, when that is unset, from ``$INBOX_HOME/api-token`` (created on first
-start with mode 0600, so anyone who can read the host's files as its user can call the API).
+Admin tokens live in the store as SHA-256 digests (inbox.store.tokens), shared by every host on it: each ``/v1``
+request looks its token up there, nothing is cached, so a revocation made by any process on any host refuses
+the token from the next request on. ``INBOX_API_TOKEN``, when set, is accepted too; it is compared by digest and
+never written anywhere. Runner tokens are issued by the host that started the runner and kept (as digests) in
+its memory only: a runner stopped or replaced loses its token.
+
+On start with neither ``INBOX_API_TOKEN`` nor an active token in the store, the host makes one (``default``) and
+writes it to ``$INBOX_HOME/api-token`` (mode 0600) as the user's copy; the store keeps only its digest. A token
+file written by an older version, before tokens lived in the store, is imported (its digest) on start.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
-import secrets
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import HTTPException, Request
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from agent_runner.protocol import PROTOCOL_VERSION, VERSION_HEADER
+from inbox.errors import InvalidInput
+from inbox.store import tokens
+from inbox.store.engine import transaction
+from inbox.store.tokens import hash_token, new_token
+from inbox.store.types import utcnow
 
 TOKEN_FILE = "api-token"
+DEFAULT_NAME = "default"
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def admin_token(home: Path, configured: str | None) -> str:
-    """The admin token: the configured one, else the one in ``$INBOX_HOME/api-token`` (made if missing)."""
-    if configured:
-        return configured
-    path = home / TOKEN_FILE
-    try:
-        existing = path.read_text().strip()
-    except FileNotFoundError:
-        existing = ""
-    if existing:
-        return existing
-    home.mkdir(parents=True, exist_ok=True)
-    token = new_token()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def _write_private(path: Path, token: str) -> None:
+    """Replace ``path`` with ``token`` at once, readable by this user only (never briefly by anyone else)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp makes it 0600
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")
-    return token
+    os.replace(temporary, path)
+
+
+def _read_token_file(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _prepare(engine: Engine, path: Path) -> str:
+    with transaction(engine) as db:  # on SQLite this holds the write lock: hosts starting together take turns
+        kept = _read_token_file(path)
+        if kept is not None:
+            row = tokens.by_digest(db, hash_token(kept))
+            if row is None:  # written by a version that kept the token in this file only
+                taken = tokens.active_named(db, DEFAULT_NAME) is not None
+                name = f"{DEFAULT_NAME}-{hash_token(kept)[:8]}" if taken else DEFAULT_NAME
+                tokens.create(db, name, now=utcnow(), created_by="api-token file", token=kept)
+                return f"{path} (imported into the store as {name!r})"
+            if row.revoked_at is None:
+                return str(path)
+        if tokens.count_active(db):
+            return f"the store's tokens (`inbox token list`); {path} holds no active one"
+        _, token = tokens.create(db, DEFAULT_NAME, now=utcnow(), created_by="host")
+        _write_private(path, token)  # before the commit: a token nobody has a copy of is never made
+        return f"{path} (new token {DEFAULT_NAME!r})"
+
+
+def prepare_admin_tokens(engine: Engine, home: Path, configured: str | None) -> str:
+    """Make sure some admin token can reach the API; says where the user finds one (for the start-up log)."""
+    if configured:
+        return "INBOX_API_TOKEN"
+    try:
+        return _prepare(engine, home / TOKEN_FILE)
+    except (IntegrityError, InvalidInput):  # another host made the first token at the same moment: it stands
+        return _prepare(engine, home / TOKEN_FILE)
 
 
 def bearer(request: Request) -> str:
@@ -88,23 +119,49 @@ class RunnerTokens:
             return self._by_digest.get(hash_token(token))
 
 
+def _configured(request: Request, digest: str) -> bool:
+    expected: str | None = request.app.state.admin_token_digest
+    return expected is not None and hmac.compare_digest(digest, expected)
+
+
+def _stored_admin_token(request: Request, digest: str, *, used: bool) -> bool:
+    """Looked up in the store on every request (no cache), so a revocation anywhere counts at once."""
+    with transaction(request.app.state.host.inbox.engine) as db:
+        found = tokens.use(db, digest, now=utcnow()) if used else tokens.active(db, digest)
+        return found is not None
+
+
 def check_admin(request: Request) -> None:
-    """FastAPI dependency of every ``/v1`` route: the bearer token must be the admin token."""
-    expected: str = request.app.state.admin_token_digest
-    token = bearer(request)
-    if hmac.compare_digest(hash_token(token), expected):
+    """FastAPI dependency of every ``/v1`` route: the bearer token must be an active admin token.
+
+    Blocking (it asks the store): run it in a worker thread. A request is checked once; a second call is free.
+    """
+    if getattr(request.state, "admin_checked", False):
         return
-    tokens: RunnerTokens = request.app.state.runner_tokens
-    if tokens.find(token) is not None:
-        raise HTTPException(403, "a runner token cannot use the public API; runners use /runner/v1 for their session")
-    raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+    token = bearer(request)
+    digest = hash_token(token)
+    if not _configured(request, digest):
+        runners: RunnerTokens = request.app.state.runner_tokens
+        if runners.find(token) is not None:
+            raise HTTPException(
+                403, "a runner token cannot use the public API; runners use /runner/v1 for their session"
+            )
+        if not _stored_admin_token(request, digest, used=True):
+            raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    request.state.admin_checked = True
 
 
 def runner_identity(request: Request) -> RunnerIdentity:
     """FastAPI dependency of every runner route: the session and lease owner the token stands for."""
-    tokens: RunnerTokens = request.app.state.runner_tokens
-    identity = tokens.find(bearer(request))
+    runners: RunnerTokens = request.app.state.runner_tokens
+    token = bearer(request)
+    identity = runners.find(token)
     if identity is None:
+        digest = hash_token(token)
+        if _configured(request, digest) or _stored_admin_token(request, digest, used=False):
+            raise HTTPException(
+                403, "an admin token cannot act as a runner; the host gives each runner a token for its session"
+            )
         raise HTTPException(401, "invalid or revoked runner token", headers={"WWW-Authenticate": "Bearer"})
     spoken = request.headers.get(VERSION_HEADER)
     if spoken != PROTOCOL_VERSION:

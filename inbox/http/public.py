@@ -1,4 +1,4 @@
-"""The public ``/v1`` API: messages, tasks, their runs, and the outbox; every route needs the admin token.
+"""The public ``/v1`` API: messages, tasks, their runs, and the outbox; every route needs an admin token.
 
 Each route calls one :class:`inbox.api.Inbox` method of the host's inbox (which acts as ``"api"``, so what the
 API creates carries ``created_by="api"``; a body cannot choose it) and answers with that method's view as JSON.
@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,14 +43,15 @@ class _TokenFirst(APIRoute):
     """Checks the token before the body is read, so a stranger's malformed JSON is answered 401, not 422.
 
     FastAPI parses a JSON body before it runs any dependency; the router's ``check_admin`` dependency stays
-    (it is what the routes declare) and repeats the check at the cost of one hash.
+    (it is what the routes declare) and finds the request already checked. The check asks the store, so it
+    runs in a worker thread, not on the event loop.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def checked(request: Request) -> Response:
-            check_admin(request)
+            await run_in_threadpool(check_admin, request)
             return await handler(request)
 
         return checked
@@ -59,7 +61,11 @@ router = APIRouter(
     prefix="/v1",
     route_class=_TokenFirst,
     dependencies=[Depends(check_admin)],
-    responses={401: {"description": "Missing or wrong bearer token."}, **_errors(422)},
+    responses={
+        401: {"description": "Missing, unknown or revoked bearer token."},
+        403: {"description": "A runner's token: runners have endpoints of their own."},
+        **_errors(422),
+    },
 )
 
 TaskId = Annotated[

@@ -1,4 +1,4 @@
-"""The tables: inbound messages (every task is one), outbound messages, and run history.
+"""The tables: inbound messages (every task is one), outbound messages, run history, and admin API tokens.
 
 A recurring task is a *series* of rows in ``messages_in`` sharing ``series_id`` (the first row's id). Each
 row is one *occurrence* standing for the slot ``occurrence_at``. The row that carries the series forward is
@@ -166,6 +166,34 @@ class Chore(SQLModel, table=True):
     owner: str | None = Field(default=None, max_length=100)
     started_at: datetime | None = _instant(nullable=True)
     due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ApiToken(SQLModel, table=True):
+    """An admin token of the public API, kept as its SHA-256 digest only (the token itself is shown once).
+
+    Every host on the store checks a bearer token against this table on each request, so a revocation made by
+    any process takes effect on all of them at once. Names are unique among tokens not revoked.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        Index("uq_api_tokens_digest", "digest", unique=True),
+        Index(
+            "uq_api_tokens_active_name",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    name: str = Field(max_length=64)
+    digest: str = Field(max_length=64)  # hex SHA-256 of the token
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(default="user", max_length=200)
+    last_used_at: datetime | None = _instant(nullable=True)
+    revoked_at: datetime | None = _instant(nullable=True)
 
 
 # Size limits applied before writing run history, documented in docs/data-model.md.

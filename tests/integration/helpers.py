@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Engine, inspect, text
 from sqlmodel import col, select
 
 from inbox import Inbox
@@ -54,3 +55,13 @@ def run_due(inbox: Inbox, outcome: Outcome = Outcome.COMPLETED) -> list[str]:
         end(inbox, row.id, outcome)
         done.append(row.id)
     return done
+
+
+def stored_text(engine: Engine) -> str:
+    """Every value in every table of the store, as one text: to show what was, or was not, written."""
+    values: list[str] = []
+    with engine.connect() as conn:
+        for name in inspect(conn).get_table_names():
+            for row in conn.execute(text(f"SELECT * FROM {name}")):
+                values.extend(str(value) for value in row)
+    return "\n".join(values)

@@ -38,6 +38,8 @@ FILL = {
     "conversation_turns": "INSERT INTO conversation_turns (id, scope, session, role, turn, tokens, created_at) "
     f"VALUES (:id, 'session:main', 'main', 'user', '{{}}', 0, {T0})",
     "chores": f"INSERT INTO chores (name, due_at) VALUES (:id, {T0})",
+    "api_tokens": "INSERT INTO api_tokens (id, name, digest, created_at, created_by) "
+    f"VALUES (:id, :id, :id, {T0}, 'user')",
 }
 
 

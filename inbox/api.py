@@ -168,7 +168,7 @@ class Inbox:
             script=check.script(script),
             context=check.choice(ContextMode, context, field="context"),
             catch_up=check.choice(CatchUp, catch_up, field="catch_up") or CatchUp.ONCE,
-            max_runs=check.positive_int(max_runs, field="max_runs"),
+            max_runs=check.positive_int(max_runs, field="max_runs", maximum=check.MAX_RUNS),
             timeout_s=limit.total_seconds() if limit else None,
             retries=check.retries(retries),
             remind=remind,
@@ -238,7 +238,7 @@ class Inbox:
                 schedule=plan,
                 zone=zone,
                 script=check.script(script),
-                name=check.name(name),
+                name=None if name is None else check.name(name) or "",  # "" (or blank) removes the name
             )
             if changes.is_empty():
                 raise InvalidInput(

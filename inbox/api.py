@@ -254,6 +254,7 @@ class Inbox:
     # -- reading ---------------------------------------------------------------------------------------
     def tasks(self, *, status: str = "active", session: str | None = None) -> list[Task]:
         which = check.choice(TaskFilter, status, field="status") or TaskFilter.ACTIVE
+        check.filter_text(session, field="session")
         with transaction(self.engine) as db:
             heads = queries.series_heads(db, status=which, session=session)
             stats = queries.run_stats(db, [h.series_id for h in heads if h.series_id])
@@ -279,6 +280,8 @@ class Inbox:
 
     def outbox(self, *, session: str | None = None, limit: int = 50, after: str | None = None) -> list[OutboxItem]:
         check.positive_int(limit, field="limit", maximum=10_000)
+        check.filter_text(session, field="session")
+        check.filter_text(after, field="after")
         with transaction(self.engine) as db:
             return [outbox_view(m) for m in queries.outbox(db, session=session, after_id=after, limit=limit)]
 

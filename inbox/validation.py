@@ -31,6 +31,11 @@ def storable(value: str, *, field: str) -> str:
     return value
 
 
+def filter_text(value: str | None, *, field: str) -> str | None:
+    """A value a listing is filtered by: anything storable (one that matches nothing lists nothing)."""
+    return None if value is None else storable(value, field=field)
+
+
 def session_name(value: str) -> str:
     if not _SESSION.fullmatch(value):
         raise InvalidInput(

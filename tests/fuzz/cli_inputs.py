@@ -114,12 +114,14 @@ cron = _one_of_valid_near_junk(
         st.lists(_FIELD, min_size=5, max_size=5).map(" ".join),
         st.sampled_from(["@reboot", "@DAILY", "@every 5m", "0 9 31 2 *", "0 9 30 2 *", "0 0 31 4,6,9,11 *", "@"]),
     ),
+    ",".join(str(minute % 60) for minute in range(100)) + " * * * *",  # longer than the store's column
+    ",".join(str(minute) for minute in range(0, 60, 2)) + " 1,2,3,4,5,6,7,8,9,10,11,12 * * *",
     *("0 0 29 2 1", "59 23 31 12 *", "*/0 * * * *", "0-59/61 * * * *", "0 0 * * 7", "0 0 * * 8", "1-0 * * * *"),
 )
 
 # -- timezones --------------------------------------------------------------------------------------------------
 _ZONES = sorted(available_timezones())
-valid_zone = st.sampled_from(_ZONES)
+valid_zone = st.integers(0, len(_ZONES) - 1).map(_ZONES.__getitem__)  # a short repr, unlike sampled_from
 zone = _one_of_valid_near_junk(
     st.one_of(
         valid_zone,

@@ -12,8 +12,11 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
+import schemathesis
+from schemathesis.core.result import Ok
 from sqlalchemy import or_
 from sqlmodel import col, select
 
@@ -67,6 +70,17 @@ class ApiHost:
                     f"--- host logs ---\n{self.served.log_text()}"
                 )
             time.sleep(0.05)
+
+
+def operations(api: ApiHost) -> list[Any]:
+    """Every operation of the host's served ``/openapi.json``, as Schemathesis reads it."""
+    schema = schemathesis.openapi.from_url(f"{api.base_url}/openapi.json")
+    read = list(schema.get_all_operations())
+    broken = [result.err() for result in read if not isinstance(result, Ok)]
+    assert not broken, f"the served schema has operations Schemathesis cannot read: {broken}"
+    found = [result.ok() for result in read if isinstance(result, Ok)]
+    assert any(op.path == "/v1/tasks" for op in found), "the schema lists no /v1 operations"
+    return found
 
 
 def start_api_host(served: Served, token: str = TOKEN) -> ApiHost:

@@ -172,7 +172,7 @@ class Inbox:
             script=check.script(script),
             context=check.choice(ContextMode, context, field="context"),
             catch_up=check.choice(CatchUp, catch_up, field="catch_up") or CatchUp.ONCE,
-            max_runs=check.positive_int(max_runs, field="max_runs"),
+            max_runs=check.positive_int(max_runs, field="max_runs", maximum=check.MAX_RUNS),
             timeout_s=limit.total_seconds() if limit else None,
             retries=check.retries(retries),
             remind=remind,
@@ -242,7 +242,7 @@ class Inbox:
                 schedule=plan,
                 zone=zone,
                 script=check.script(script),
-                name=check.name(name),
+                name=None if name is None else check.name(name) or "",  # "" (or blank) removes the name
             )
             if changes.is_empty():
                 raise InvalidInput(
@@ -258,6 +258,7 @@ class Inbox:
     # -- reading ---------------------------------------------------------------------------------------
     def tasks(self, *, status: str = "active", session: str | None = None) -> list[Task]:
         which = check.choice(TaskFilter, status, field="status") or TaskFilter.ACTIVE
+        check.filter_text(session, field="session")
         with transaction(self.engine) as db:
             heads = queries.series_heads(db, status=which, session=session)
             stats = queries.run_stats(db, [h.series_id for h in heads if h.series_id])
@@ -283,6 +284,8 @@ class Inbox:
 
     def outbox(self, *, session: str | None = None, limit: int = 50, after: str | None = None) -> list[OutboxItem]:
         check.positive_int(limit, field="limit", maximum=10_000)
+        check.filter_text(session, field="session")
+        check.filter_text(after, field="after")
         with transaction(self.engine) as db:
             return [outbox_view(m) for m in queries.outbox(db, session=session, after_id=after, limit=limit)]
 

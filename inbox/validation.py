@@ -15,8 +15,26 @@ _TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}")
 MAX_TEXT = 100_000
 MAX_SCRIPT = 64 * 1024
 MAX_RETRIES = 10
+MAX_RUNS = 1_000_000_000  # the store keeps counts as 32-bit integers
 
 E = TypeVar("E", bound=StrEnum)
+
+
+def storable(value: str, *, field: str) -> str:
+    """Text both stores can hold and every terminal can print: no NUL (PostgreSQL refuses it) and no lone
+    surrogate (bytes that were not UTF-8, as they reach ``sys.argv``, or a ``"\\udc80"`` escape in JSON)."""
+    if "\x00" in value:
+        raise InvalidInput(field, f"contains a NUL character (at character {value.index(chr(0)) + 1})")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(field, f"is not valid UTF-8 text (at character {exc.start + 1})") from None
+    return value
+
+
+def filter_text(value: str | None, *, field: str) -> str | None:
+    """A value a listing is filtered by: anything storable (one that matches nothing lists nothing)."""
+    return None if value is None else storable(value, field=field)
 
 
 def session_name(value: str) -> str:
@@ -36,6 +54,7 @@ def token_name(value: str) -> str:
 
 
 def text(value: str, *, field: str) -> str:
+    storable(value, field=field)
     if not value.strip():
         raise InvalidInput(field, "must not be empty")
     if len(value) > MAX_TEXT:
@@ -48,13 +67,13 @@ def name(value: str | None) -> str | None:
         return None
     if len(value) > 200:
         raise InvalidInput("name", "must be at most 200 characters")
-    return value.strip() or None
+    return storable(value, field="name").strip() or None
 
 
 def script(value: str | None) -> str | None:
     if value is None:
         return None
-    if len(value.encode()) > MAX_SCRIPT:
+    if len(storable(value, field="script").encode()) > MAX_SCRIPT:
         raise InvalidInput("script", f"is larger than {MAX_SCRIPT // 1024} KiB")
     return value
 
@@ -97,7 +116,7 @@ def model_name(value: str | None) -> str | None:
         return None
     if not value.strip() or len(value) > 200 or any(c.isspace() for c in value):
         raise InvalidInput("model", f"{value!r} is not a model name (1-200 characters, no spaces)")
-    return value
+    return storable(value, field="model")
 
 
 def provider_name(value: str | None) -> str | None:

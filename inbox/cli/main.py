@@ -1,6 +1,7 @@
 """The ``inbox`` command. Exit codes: 0 success, 2 invalid input (nothing written), 1 runtime failure."""
 
 import sys
+from collections.abc import Sequence
 from typing import NoReturn
 
 import typer
@@ -36,10 +37,36 @@ def _exit(code: int, message: str) -> NoReturn:
     sys.exit(code)
 
 
-def run() -> None:
+def _not_utf8(argv: Sequence[str]) -> str | None:
+    """What to say about the first option value that is not UTF-8 text, naming the option; None when all are.
+
+    Python hands such bytes over as lone surrogates, which no command can store, look up or print. Arguments
+    that are not option values are left to the command, whose own checks name them ("prompt: ...").
+    """
+    previous = ""
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            option, equals, _ = arg.partition("=")
+            if equals and option.startswith("--"):
+                return f"{option}: {arg[len(option) + 1 :]!r} is not valid UTF-8 text"
+            if previous.startswith("-") and previous != "--":
+                return f"{previous}: {arg!r} is not valid UTF-8 text"
+        if arg == "--":
+            return None  # positional arguments only from here on
+        previous = arg
+    return None
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """The ``inbox`` command on ``argv`` (default: the process's arguments); always ends in ``sys.exit``."""
+    problem = _not_utf8(sys.argv[1:] if argv is None else argv)
+    if problem is not None:
+        _exit(2, f"error: {problem}")
     try:
         # Not standalone: usage errors become one line on stderr like every other invalid input.
-        code = app(standalone_mode=False)
+        code = app(args=None if argv is None else list(argv), prog_name="inbox", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except _USAGE_ERROR as error:
         _exit(2, f"error: {error.format_message()} (try --help)")  # type: ignore[attr-defined]

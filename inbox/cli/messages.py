@@ -5,6 +5,7 @@ import time
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from inbox.cli.options import Json, Session, open_inbox
 from inbox.cli.render import console, print_json, when
@@ -31,7 +32,8 @@ def send(
 
 def _show(item: OutboxItem) -> None:
     console.print(
-        f"[dim]{when(item.created_at)}[/] [bold]{item.session}[/] ({item.kind}): {item.text}", highlight=False
+        Text.assemble((when(item.created_at), "dim"), " ", (item.session, "bold"), f" ({item.kind}): {item.text}"),
+        highlight=False,
     )
 
 

@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-errors = Console(stderr=True, soft_wrap=True)
+# No markup or emoji codes: what is printed holds user text ("[/]", ":smile:"), which must come out as typed.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, markup=False, emoji=False)
 
 
 def print_json(value: BaseModel | Sequence[BaseModel] | list[str] | dict[str, Any]) -> None:
@@ -46,4 +48,4 @@ def table(*columns: str) -> Table:
 
 
 def fail(message: str) -> None:
-    errors.print(f"[bold red]inbox:[/] {message}", markup=True, highlight=False)
+    errors.print(Text.assemble(("inbox:", "bold red"), " ", message), highlight=False)

@@ -5,6 +5,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -14,7 +15,9 @@ from inbox.cli.render import console, print_json
 from inbox.config import load_settings
 from inbox.doctor import run_checks
 from inbox.errors import InvalidInput
-from inbox.schedules import parse_at, resolve_zone
+from inbox.schedules import resolve_zone
+from inbox.schedules.durations import MAX_DURATION, MAX_DURATION_TEXT
+from inbox.schedules.schedule import parse_instant
 
 script_app = typer.Typer(help="Pre-scripts.", no_args_is_help=True)
 
@@ -41,12 +44,13 @@ def next_runs(
         console.print(f"  {instant.strftime('%a %Y-%m-%d %H:%M:%S %Z (UTC%z)')}", highlight=False)
 
 
-def _parse_from(text: str, zone: object, now: datetime) -> datetime:
-    # --from may be in the past; parse_at refuses past times, so parse against the distant past.
-    try:
-        return parse_at(text, zone, datetime.min.replace(tzinfo=UTC), field="from").when  # type: ignore[arg-type]
-    except InvalidInput as error:
-        raise InvalidInput("from", error.reason) from None
+def _parse_from(text: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """--from may be in the past, but within the span a schedule can reach either way, so previews stay
+    inside the years a time can have."""
+    begin = parse_instant(text, zone, field="from")
+    if abs(begin - now) > MAX_DURATION:
+        raise InvalidInput("from", f"{begin.isoformat()} is more than {MAX_DURATION_TEXT} from now")
+    return begin
 
 
 def doctor(as_json: Json = False) -> None:

@@ -34,7 +34,7 @@ from inbox import validation as check
 from inbox.api import Inbox, preview, whole_second
 from inbox.enums import LIVE_STATUSES, Kind, OutboxKind, Status
 from inbox.errors import Conflict, InvalidInput, NotFound
-from inbox.http.app import HostState, host_state
+from inbox.http.app import HostState, host_state, token_first
 from inbox.http.auth import RunnerIdentity, runner_identity
 from inbox.http.runner_api import AGENT_PREFIX
 from inbox.schedules import format_duration, load_zone, parse_cron, parse_duration, parse_every
@@ -44,7 +44,7 @@ from inbox.store.lookup import MIN_PREFIX, latest_row
 from inbox.store.models import MessageIn
 from inbox.views import Task
 
-router = APIRouter(prefix=PREFIX, tags=["runner"])
+router = APIRouter(prefix=PREFIX, tags=["runner"], route_class=token_first(runner_identity))
 Runner = Annotated[RunnerIdentity, Depends(runner_identity)]
 Host = Annotated[HostState, Depends(host_state)]
 

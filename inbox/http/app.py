@@ -8,13 +8,17 @@ JSON bodies ``{"error": ..., "field": ...}``: 422 for invalid input (nothing wri
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inbox.api import Inbox
@@ -41,6 +45,50 @@ class HostState:
     agent_limits: AgentLimits = field(default_factory=AgentLimits)
     draining: threading.Event = field(default_factory=threading.Event)  # shutting down: hand out no new work
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+class ErrorBody(BaseModel):
+    """What every refusal carries, whatever its status: ``{"error": "<field>: <reason>", "field": "<field>"}``."""
+
+    error: str
+    field: str | None = None
+
+
+_MEANINGS = {
+    401: "Missing, unknown or revoked bearer token.",
+    403: "A runner's token on /v1, or an admin token on a runner's route.",
+    404: "No task has this id or name.",
+    409: "The task's state does not allow this (e.g. it has ended).",
+    422: "Invalid input; `field` names it. Nothing was written.",
+    426: "The runner speaks another protocol version than the host.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entries of these refusals, each with an :class:`ErrorBody`."""
+    return {code: {"model": ErrorBody, "description": _MEANINGS[code]} for code in codes}
+
+
+def token_first(check: Callable[[Request], object]) -> type[APIRoute]:
+    """A route class that runs ``check`` (a token check) before the body is read, so a stranger's malformed JSON
+    is answered 401, not 422 with a description of what the body should hold.
+
+    FastAPI parses a JSON body before it runs any dependency; the routers' token dependencies stay (they are
+    what the routes declare and what hands the route its identity); ``check_admin`` finds the request already
+    checked, a runner's token is looked up again in memory.
+    """
+
+    class TokenFirst(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def checked(request: Request) -> Response:
+                await run_in_threadpool(check, request)  # a check may ask the store: not on the event loop
+                return await handler(request)
+
+            return checked
+
+    return TokenFirst
 
 
 def _error(status: int, message: str, field_name: str | None = None) -> JSONResponse:
@@ -73,6 +121,8 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "There was an error parsing the body": bytes that are not UTF-8
+            return _error(422, "body: is not valid JSON (it is not UTF-8 text)", "body")
         response = _error(exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})
         return response
@@ -88,9 +138,10 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
         from inbox.http.history_api import router as history_router
         from inbox.http.runner_api import router as runner_router
 
-        app.include_router(runner_router)
-        app.include_router(tools_router)
-        app.include_router(history_router)
+        runner_refusals = error_responses(401, 403, 422, 426)
+        app.include_router(runner_router, responses=runner_refusals)
+        app.include_router(tools_router, responses=runner_refusals)
+        app.include_router(history_router, responses=runner_refusals)
     return app
 
 

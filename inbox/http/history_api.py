@@ -14,13 +14,13 @@ from sqlmodel import Session
 
 from agent_runner.protocol import PREFIX, HistoryReply, HistoryRequest, RunResult
 from agent_runner.providers import ChatTurn
-from inbox.http.app import HostState, host_state
+from inbox.http.app import HostState, host_state, token_first
 from inbox.http.auth import RunnerIdentity, runner_identity
 from inbox.store import history
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
 
-router = APIRouter(prefix=PREFIX, tags=["runner"])
+router = APIRouter(prefix=PREFIX, tags=["runner"], route_class=token_first(runner_identity))
 
 
 @router.post("/history", response_model=HistoryReply)

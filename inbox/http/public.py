@@ -9,63 +9,23 @@ Bodies reject unknown fields and values of the wrong JSON type; ``app.py`` turns
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from inbox.api import Inbox
 from inbox.errors import InvalidInput
+from inbox.http.app import error_responses, token_first
 from inbox.http.auth import check_admin
 from inbox.views import Message, OutboxItem, RunRecord, Scheduled, Task
 
-
-class ErrorBody(BaseModel):
-    """What every refusal of this API carries (401 answers ``{"detail": ...}`` instead)."""
-
-    error: str
-    field: str | None = None
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    described = {
-        404: "No task has this id or name.",
-        409: "The task's state does not allow this (e.g. it has ended).",
-        422: "Invalid input; `field` names it. Nothing was written.",
-    }
-    return {code: {"model": ErrorBody, "description": described[code]} for code in codes}
-
-
-class _TokenFirst(APIRoute):
-    """Checks the token before the body is read, so a stranger's malformed JSON is answered 401, not 422.
-
-    FastAPI parses a JSON body before it runs any dependency; the router's ``check_admin`` dependency stays
-    (it is what the routes declare) and finds the request already checked. The check asks the store, so it
-    runs in a worker thread, not on the event loop.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def checked(request: Request) -> Response:
-            await run_in_threadpool(check_admin, request)
-            return await handler(request)
-
-        return checked
-
-
 router = APIRouter(
     prefix="/v1",
-    route_class=_TokenFirst,
+    route_class=token_first(check_admin),
     dependencies=[Depends(check_admin)],
-    responses={
-        401: {"description": "Missing, unknown or revoked bearer token."},
-        403: {"description": "A runner's token: runners have endpoints of their own."},
-        **_errors(422),
-    },
+    responses=error_responses(401, 403, 422),
 )
 
 TaskId = Annotated[
@@ -155,45 +115,45 @@ def list_tasks(
 
 # The ``{task_id}:action`` routes come before ``{task_id}``, whose pattern also matches "ID:pause": a POST
 # there reaches its action; a GET of it is get_task with the id "ID:pause", which is a 404.
-@router.post("/tasks/{task_id}:pause", response_model=Task, responses=_errors(404, 409), tags=["tasks"])
+@router.post("/tasks/{task_id}:pause", response_model=Task, responses=error_responses(404, 409), tags=["tasks"])
 def pause_task(task_id: TaskId, inbox: Api) -> Task:
     """Pause the series; a running occurrence finishes and its follow-up waits paused."""
     return inbox.pause(task_id)
 
 
-@router.post("/tasks/{task_id}:resume", response_model=Task, responses=_errors(404, 409), tags=["tasks"])
+@router.post("/tasks/{task_id}:resume", response_model=Task, responses=error_responses(404, 409), tags=["tasks"])
 def resume_task(task_id: TaskId, inbox: Api) -> Task:
     """Resume a paused series; missed slots follow its catch-up policy."""
     return inbox.resume(task_id)
 
 
 @router.post(
-    "/tasks/{task_id}:run", status_code=201, response_model=Message, responses=_errors(404, 409), tags=["tasks"]
+    "/tasks/{task_id}:run", status_code=201, response_model=Message, responses=error_responses(404, 409), tags=["tasks"]
 )
 def run_task(task_id: TaskId, inbox: Api) -> Message:
     """Add an extra occurrence due now; the schedule does not move."""
     return inbox.run_now(task_id)
 
 
-@router.get("/tasks/{task_id}", response_model=Task, responses=_errors(404), tags=["tasks"])
+@router.get("/tasks/{task_id}", response_model=Task, responses=error_responses(404), tags=["tasks"])
 def get_task(task_id: TaskId, inbox: Api) -> Task:
     """One series: its definition, status, next run and how many runs it has had."""
     return inbox.get(task_id)
 
 
-@router.patch("/tasks/{task_id}", response_model=Task, responses=_errors(404, 409), tags=["tasks"])
+@router.patch("/tasks/{task_id}", response_model=Task, responses=error_responses(404, 409), tags=["tasks"])
 def update_task(task_id: TaskId, body: TaskChange, inbox: Api) -> Task:
     """Change the prompt, schedule, zone, script or name; a new schedule moves the next run at once."""
     return inbox.update(task_id, **body.model_dump())
 
 
-@router.delete("/tasks/{task_id}", response_model=Task, responses=_errors(404, 409), tags=["tasks"])
+@router.delete("/tasks/{task_id}", response_model=Task, responses=error_responses(404, 409), tags=["tasks"])
 def cancel_task(task_id: TaskId, inbox: Api) -> Task:
     """Cancel the series (cancelling twice is not an error); its history stays."""
     return inbox.cancel(task_id)
 
 
-@router.get("/tasks/{task_id}/runs", response_model=list[RunRecord], responses=_errors(404), tags=["tasks"])
+@router.get("/tasks/{task_id}/runs", response_model=list[RunRecord], responses=error_responses(404), tags=["tasks"])
 def task_runs(
     task_id: TaskId,
     inbox: Api,

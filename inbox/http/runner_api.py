@@ -30,7 +30,7 @@ from agent_runner.protocol import (
 )
 from agent_runner.providers import ModelReply, ProviderError
 from inbox.enums import OutboxKind, Outcome
-from inbox.http.app import HostState, host_state
+from inbox.http.app import HostState, host_state, token_first
 from inbox.http.auth import RunnerIdentity, runner_identity
 from inbox.http.history_api import record_exchange
 from inbox.store import budget
@@ -43,7 +43,7 @@ from inbox.views import describe_schedule
 
 AGENT_PREFIX = "agent:"  # created_by of rows an agent session wrote (see the agent tools)
 
-router = APIRouter(prefix=PREFIX, tags=["runner"])
+router = APIRouter(prefix=PREFIX, tags=["runner"], route_class=token_first(runner_identity))
 Runner = Annotated[RunnerIdentity, Depends(runner_identity)]
 Host = Annotated[HostState, Depends(host_state)]
 

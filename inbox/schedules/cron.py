@@ -33,6 +33,8 @@ _ALIASES = {
 }
 # A search window before the previous slot: wide enough to cover the largest DST shift (2 h in history).
 _MARGIN = timedelta(hours=3)
+# A series stores "cron EXPR" in a 200-character column.
+MAX_LENGTH = 195
 # Past this many wall-clock matches without a fire, the expression cannot fire (it is validated at creation).
 _MAX_STEPS = 10_000
 
@@ -46,6 +48,8 @@ def normalize(expr: str) -> str:
         raise InvalidInput(
             "cron", f"{expr!r} must have 5 fields (minute hour day month weekday) or be an alias such as @daily"
         )
+    if len(text) > MAX_LENGTH:
+        raise InvalidInput("cron", f"is {len(text)} characters long; the limit is {MAX_LENGTH}")
     if not croniter.is_valid(text):
         raise InvalidInput("cron", f"{expr!r} is not a valid cron expression")
     return text

@@ -7,6 +7,10 @@ from datetime import timedelta
 
 from inbox.errors import InvalidInput
 
+# The longest duration taken, and so the furthest ahead a schedule reaches: past it, the fire times a
+# schedule implies would leave the years a datetime can hold. A longer value is a typo, not a plan.
+MAX_DURATION = timedelta(days=36_500)
+MAX_DURATION_TEXT = "100 years (36500d)"
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+)([smhdw])")
 _WHOLE = re.compile(r"(?:\d+[smhdw])+")
@@ -22,6 +26,8 @@ def parse_duration(text: str, *, field: str = "duration") -> timedelta:
     seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(compact))
     if seconds <= 0:
         raise InvalidInput(field, f"{text!r} must be longer than zero")
+    if seconds > MAX_DURATION.total_seconds():
+        raise InvalidInput(field, f"{text!r} is longer than the limit of {MAX_DURATION_TEXT}")
     return timedelta(seconds=seconds)
 
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from inbox.errors import InvalidInput
 from inbox.schedules import cron
-from inbox.schedules.durations import format_duration, parse_duration
+from inbox.schedules.durations import MAX_DURATION, MAX_DURATION_TEXT, format_duration, parse_duration
 from inbox.schedules.zones import local_instant
 
 
@@ -85,8 +85,9 @@ def parse_every(text: str) -> EverySchedule:
     return EverySchedule(parse_duration(text, field="every"))
 
 
-def parse_at(text: str, zone: ZoneInfo, now: datetime, *, field: str = "at") -> OneShot:
-    """ISO 8601; with an offset or Z it is that instant, naive is wall-clock time in ``zone``."""
+def parse_instant(text: str, zone: ZoneInfo, *, field: str = "at") -> datetime:
+    """ISO 8601 as an aware UTC instant, past or future; with an offset or Z it is that instant, naive is
+    wall-clock time in ``zone``."""
     raw = text.strip()
     try:
         parsed = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1:] in ("z", "Z") else raw)
@@ -94,8 +95,15 @@ def parse_at(text: str, zone: ZoneInfo, now: datetime, *, field: str = "at") -> 
         raise InvalidInput(
             field, f"{text!r} is not an ISO 8601 time such as 2026-12-01T09:00 or 2026-12-01T09:00:00+01:00"
         ) from None
-    when = parsed.astimezone(UTC) if parsed.tzinfo else local_instant(parsed, zone)
-    return _future(when, now, field)
+    try:
+        return parsed.astimezone(UTC) if parsed.tzinfo else local_instant(parsed, zone)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is in the year 10000 in UTC
+        raise InvalidInput(field, f"{text!r} is outside the years a time can have (1 to 9999)") from None
+
+
+def parse_at(text: str, zone: ZoneInfo, now: datetime, *, field: str = "at") -> OneShot:
+    """A future instant (see :func:`parse_instant`), at most :data:`MAX_DURATION` ahead."""
+    return _future(parse_instant(text, zone, field=field), now, field)
 
 
 def parse_in(text: str, now: datetime) -> OneShot:
@@ -105,6 +113,8 @@ def parse_in(text: str, now: datetime) -> OneShot:
 def _future(when: datetime, now: datetime, field: str) -> OneShot:
     if when <= now:
         raise InvalidInput(field, f"{when.isoformat()} is in the past (it is now {now.isoformat(timespec='seconds')})")
+    if when - now > MAX_DURATION:
+        raise InvalidInput(field, f"{when.isoformat()} is more than {MAX_DURATION_TEXT} ahead")
     return OneShot(when)
 
 

@@ -8,13 +8,14 @@ from sqlmodel import Session, col, select
 from inbox.enums import LIVE_STATUSES
 from inbox.errors import InvalidInput, NotFound
 from inbox.store.models import MessageIn
+from inbox.validation import storable
 
 MIN_PREFIX = 6
 _LIVE = {s.value for s in LIVE_STATUSES}
 
 
 def find_message(db: Session, ident: str) -> MessageIn:
-    given = ident.strip()
+    given = storable(ident, field="id").strip()
     if not given:
         raise InvalidInput("id", "must not be empty")
     upper = given.upper()

@@ -51,12 +51,13 @@ class Served:
         self.logs: list[Path] = []
 
     # -- hosts -------------------------------------------------------------------------------------------
-    def start_host(self, **extra_env: str) -> subprocess.Popen[str]:
+    def start_host(self, *args: str, **extra_env: str) -> subprocess.Popen[str]:
+        """``inbox serve ARGS`` with the shortened timings and ``extra_env``; its output goes to a log."""
         log = self.home / f"serve-{len(self.logs)}.log"
         self.logs.append(log)
         with open(log, "w") as out:
             host = subprocess.Popen(
-                ["inbox", "serve"],
+                ["inbox", "serve", *args],
                 env={**self.env, **extra_env},
                 stdout=out,
                 stderr=subprocess.STDOUT,

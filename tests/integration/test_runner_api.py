@@ -173,6 +173,12 @@ def test_unknown_and_revoked_tokens_get_401_on_every_route(host: Host) -> None:
         assert [status_of(call) for call in calls] == [401, 401, 401, 401]
     with httpx.Client(transport=httpx.HTTPTransport(uds=host.socket_path)) as bare:
         assert bare.post("http://host/runner/v1/claim", json={}).status_code == 401
+        # the token is checked before the body is read: a stranger's malformed JSON was answered 422
+        for route in ("claim", "heartbeat", "results", "model", "tools", "history"):
+            response = bare.post(
+                f"http://host/runner/v1/{route}", content=b'{"li', headers={"content-type": "application/json"}
+            )
+            assert response.status_code == 401, (route, response.text)
 
     assert (host.row(message.id).status, host.runs(message.id), host.outbox()) == ("running", [], [])
     assert host.fake.requests == []  # the model was never called for them

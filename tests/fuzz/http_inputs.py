@@ -1,0 +1,89 @@
+"""Request bodies and query strings built from the CLI's input grammars (tests/fuzz/cli_inputs.py).
+
+Bodies generated from the JSON schema alone almost never hold a valid cron expression or duration, so the
+create and update paths would only ever be refused. These are mostly valid, so tasks really get created and
+changed (and their answers checked against the schema), with one field at a time taken from the grammar's
+near misses and junk.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+
+from tests.fuzz import cli_inputs as inputs
+
+_FUTURE = st.integers(60, 10**8).map(lambda s: (datetime.now(UTC) + timedelta(seconds=s)).isoformat())
+_COUNT = st.one_of(st.integers(-2, 12), st.integers(-(2**64), 2**64), st.sampled_from([2**31, 10**9 + 1, "3", True]))
+
+# each field: (valid values, anything the grammar makes, near misses and junk included)
+_FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
+    "cron": (inputs.valid_cron, inputs.cron),
+    "every": (inputs.valid_duration, inputs.duration),
+    "at": (_FUTURE, inputs.instant),
+    "in": (inputs.valid_duration, inputs.duration),
+    "tz": (inputs.valid_zone, inputs.zone),
+    "session": (st.sampled_from(["main", "work", "x:y@z"]), inputs.session),
+    "name": (st.sampled_from(["nightly", "a b"]), inputs.name),
+    "prompt": (st.just("water the plants"), inputs.prompt),
+    "text": (st.just("hello"), inputs.prompt),
+    "script": (st.sampled_from(["echo '{\"wakeAgent\": false}'", ""]), inputs.prompt),
+    "context": (st.sampled_from(["session", "series", "fresh"]), inputs.choice),
+    "catch_up": (st.sampled_from(["once", "skip", "all"]), inputs.choice),
+    "max_runs": (st.integers(1, 100), _COUNT),
+    "timeout": (inputs.valid_duration, inputs.duration),
+    "retries": (st.integers(0, 10), _COUNT),
+    "remind": (st.booleans(), st.sampled_from([0, 1, "true", None])),
+    "model": (st.just("fake-model"), inputs.anything),
+    "provider": (st.sampled_from(["openai", "anthropic"]), inputs.anything),
+}
+SCHEDULES = ("cron", "every", "at", "in")
+TASK_OPTIONS: tuple[str, ...] = ("tz", "session", "name", "script", "context", "catch_up", "max_runs", "timeout")
+TASK_OPTIONS += ("retries", "remind", "model", "provider")
+
+
+@st.composite
+def _body(draw: st.DrawFn, required: tuple[str, ...], optional: tuple[str, ...], least: int = 0) -> dict[str, Any]:
+    keys = list(required) + sorted(draw(st.sets(st.sampled_from(optional), min_size=least, max_size=3)))
+    odd = draw(st.sampled_from([None, *keys]))  # the one field, if any, that is not drawn from valid values
+    return {key: draw(_FIELDS[key][1] if key == odd else _FIELDS[key][0]) for key in keys}
+
+
+@st.composite
+def new_task(draw: st.DrawFn) -> dict[str, Any]:
+    # one schedule option as documented, sometimes none or two, which must be refused
+    count = draw(st.sampled_from([1, 1, 1, 1, 0, 2]))
+    schedules = tuple(draw(st.permutations(SCHEDULES))[:count])
+    return draw(_body(("prompt", *schedules), TASK_OPTIONS))
+
+
+BODIES: dict[tuple[str, str], st.SearchStrategy[dict[str, Any]]] = {
+    ("POST", "/v1/tasks"): new_task(),
+    ("POST", "/v1/messages"): _body(("text",), ("session", "tz", "at", "in")),
+    ("PATCH", "/v1/tasks/{task_id}"): _body((), ("prompt", "cron", "every", "at", "tz", "script", "name"), least=1),
+}
+
+
+# Query strings and path ids are text without lone surrogates (they cannot be percent-encoded), NUL included:
+# PostgreSQL refuses NUL in any text it is asked to compare.
+_QUERY_TEXT = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(["\x00", "a\x00b", "main", "x" * 300, "%00", "' OR 1=1 --", "01M8", "é"]),
+)
+# an id that is empty, holds "/" or is a dot segment makes another URL, not another id
+ODD_IDS = _QUERY_TEXT.filter(lambda text: text not in ("", ".", "..") and "/" not in text)
+_LIMIT = st.one_of(st.integers(-2, 12), st.sampled_from([10_000, 10_001, 2**31, 2**63]))
+_OUTCOMES = st.sampled_from(["completed", "failed", "skipped", "script_error", "timeout", "missed", "nope"])
+
+
+def _query(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+QUERIES: dict[tuple[str, str], st.SearchStrategy[dict[str, Any]]] = {
+    ("GET", "/v1/tasks"): _query(session=_QUERY_TEXT, status=st.one_of(_QUERY_TEXT, st.sampled_from(["all", "ended"]))),
+    ("GET", "/v1/outbox"): _query(session=_QUERY_TEXT, after=_QUERY_TEXT, limit=_LIMIT),
+    ("GET", "/v1/tasks/{task_id}/runs"): _query(limit=_LIMIT, status=st.one_of(_OUTCOMES, _QUERY_TEXT)),
+}

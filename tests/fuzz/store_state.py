@@ -1,0 +1,35 @@
+"""What "nothing was written" means: the rows of the tables a request or command could write, digested."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+
+TABLES = ("messages_in", "messages_out", "runs")
+
+
+@dataclass(frozen=True)
+class StoreState:
+    counts: tuple[tuple[str, int], ...]
+    digest: str
+
+    def __str__(self) -> str:
+        rows = ", ".join(f"{table}={count}" for table, count in self.counts)
+        return f"{rows} (sha256 {self.digest[:12]})"
+
+
+def store_state(engine: Engine) -> StoreState:
+    """Row counts and a digest of every column of every row, in id order."""
+    hasher = hashlib.sha256()
+    counts = []
+    with engine.connect() as conn:
+        for table in TABLES:
+            rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
+            counts.append((table, len(rows)))
+            for row in rows:
+                hasher.update(repr(tuple(row)).encode("utf-8", "backslashreplace"))
+            hasher.update(b"\x00")
+        conn.rollback()
+    return StoreState(tuple(counts), hasher.hexdigest())

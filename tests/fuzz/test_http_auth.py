@@ -1,0 +1,76 @@
+"""Every operation of the served ``/openapi.json`` refuses a caller without the right token, and writes nothing.
+
+The calls are generated from the document itself, so a route added later is covered without touching this
+file. Each generated request goes out without a token, with a wrong one, with a malformed header, and (for
+the runner routes) with the admin token, which is not a runner's: 401 for the strangers, 403 for the admin
+token on a runner's route. Only ``/openapi.json`` and the docs pages are public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, note
+from hypothesis import strategies as st
+from schemathesis import Case, GenerationMode
+
+from tests.fuzz.budget import fuzz_settings
+from tests.fuzz.served_api import ApiHost, operations
+
+pytestmark = [pytest.mark.fuzz, pytest.mark.slow]
+
+STRANGERS: dict[str, dict[str, str]] = {
+    "no token": {},
+    "wrong token": {"Authorization": "Bearer not-the-token"},
+    "empty bearer": {"Authorization": "Bearer "},
+    "other scheme": {"Authorization": "Basic YWRtaW46YWRtaW4="},
+}
+PUBLIC = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def _callers(api: ApiHost, path: str) -> dict[str, dict[str, str]]:
+    if path.startswith("/v1/"):
+        return STRANGERS
+    return {**STRANGERS, ADMIN_ON_RUNNER_ROUTE: api.auth}  # runner routes take runner tokens only
+
+
+# An admin token is known (403: refused for what it is), a stranger's is not (401).
+ADMIN_ON_RUNNER_ROUTE = "the admin token"
+
+
+def _operation_test(api: ApiHost, operation: Any, examples: int) -> Callable[[], None]:
+    modes = [operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)]
+    callers = _callers(api, operation.path)
+
+    @fuzz_settings(default_examples=examples)
+    @given(case=st.one_of(modes), who=st.sampled_from(sorted(callers)))
+    def each_case(case: Case[Any], who: str) -> None:
+        note(f"{case.method} {case.formatted_path} as {who}")
+        before = api.state()
+        response = case.call(base_url=api.base_url, headers=callers[who], timeout=60)
+        note(f"{response.status_code} {response.text[:300]}")
+        expected = 403 if who == ADMIN_ON_RUNNER_ROUTE else 401
+        assert response.status_code == expected, f"{who}: {response.status_code} {response.text[:300]}"
+        assert api.state() == before, f"{who}: a refused request wrote to the store"
+
+    return each_case
+
+
+def test_every_operation_refuses_callers_without_the_right_token(api_host: ApiHost, backend: str) -> None:
+    found = operations(api_host)
+    assert {op.path for op in found} & PUBLIC == set(), "the docs pages are not API operations"
+    assert len(found) >= 11
+    for path in ("/openapi.json", "/docs"):
+        assert httpx.get(f"{api_host.base_url}{path}", timeout=30).status_code == 200, f"{path} is public"
+    api_host.settle()
+    examples = 12 if backend == "sqlite" else 6
+    failures = []
+    for operation in found:
+        try:
+            _operation_test(api_host, operation, examples)()
+        except (Exception, BaseExceptionGroup) as exc:  # report every route that lets a stranger in
+            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+    assert not failures, "\n\n".join(failures)

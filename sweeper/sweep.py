@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, and_, func, or_
 from sqlmodel import Session, col, select
 
 from inbox.enums import OutboxKind, Outcome, Status
@@ -57,9 +57,16 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta) -> int:
 
 
 def _waiting_sessions(db: Session, now: datetime) -> dict[str, int]:
+    """Sessions with due rows only a runner can take: not the script-free reminders the host delivers itself.
+
+    Such a reminder can still be due after the pass (another sweeper holds it, or its series is busy), and
+    counting it would start a runner per session for nothing, which then competes with the sweepers for it.
+    """
+    script = col(MessageIn.content)["script"].as_string()
+    for_runner = or_(col(MessageIn.remind).is_(False), and_(script.is_not(None), script != ""))
     query = (
         select(MessageIn.session, func.count())
-        .where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now)
+        .where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now, for_runner)
         .group_by(col(MessageIn.session))
     )
     return {session: int(count) for session, count in db.exec(query).all()}

@@ -171,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         f"the backlog ran dry {dry} times"
     )
     for n, (within, total) in enumerate(shares):
-        print(f"  host {n + 1}: {within} delivered in passes ending within the window, {total} in all; exit {codes[n]}")
+        runners = logs[n].count("started runner")  # reminders need none: each one here is wasted work
+        print(
+            f"  host {n + 1}: {within} delivered in passes ending within the window, {total} in all; "
+            f"{runners} runners started; exit {codes[n]}"
+        )
     print(
         f"after the drain{'' if drained else ' (TIMED OUT)'}: {fed_total} messages, {ended} ended, "
         f"{duplicated} duplicated, {lost} not ended exactly once"

@@ -56,17 +56,20 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta) -> int:
     return bulk + len(due)
 
 
+_SCRIPT = col(MessageIn.content)["script"].as_string()
+# Built once: the JSON expression takes about 0.1 ms of Python to build, and every pass uses it.
+_FOR_A_RUNNER = or_(col(MessageIn.remind).is_(False), and_(_SCRIPT.is_not(None), _SCRIPT != ""))
+
+
 def _waiting_sessions(db: Session, now: datetime) -> dict[str, int]:
     """Sessions with due rows only a runner can take: not the script-free reminders the host delivers itself.
 
     Such a reminder can still be due after the pass (another sweeper holds it, or its series is busy), and
     counting it would start a runner per session for nothing, which then competes with the sweepers for it.
     """
-    script = col(MessageIn.content)["script"].as_string()
-    for_runner = or_(col(MessageIn.remind).is_(False), and_(script.is_not(None), script != ""))
     query = (
         select(MessageIn.session, func.count())
-        .where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now, for_runner)
+        .where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now, _FOR_A_RUNNER)
         .group_by(col(MessageIn.session))
     )
     return {session: int(count) for session, count in db.exec(query).all()}

@@ -16,24 +16,20 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select
 from sqlmodel import col
 
-from inbox import Inbox
+from bench.common import open_store
 from inbox.enums import CatchUp, Kind, Outcome, Status
 from inbox.ids import new_id
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn, MessageOut, Run
 from sweeper.sweep import sweep_once
 
-PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 GOAL_RATE = 10_000.0
 GOAL_RATIO = 35.0
 INSERT_CHUNK = 5_000
@@ -51,27 +47,6 @@ def peer_tick() -> None:
         _peer_state["count"] += 1
         if _peer_state["count"] >= _peer_state["target"]:
             _peer_done.set()
-
-
-@contextmanager
-def open_store(db: str, home: Path) -> Iterator[Inbox]:
-    """An empty, migrated store: SQLite in ``home``, or a PostgreSQL schema made and dropped here."""
-    env = {"INBOX_HOME": str(home), "INBOX_TZ": "UTC"}
-    if db == "sqlite":
-        with Inbox(env=env) as inbox:
-            yield inbox
-        return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        with Inbox(f"{PG_BASE}?options=-csearch_path%3D{schema}", env=env) as inbox:
-            yield inbox
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def reminder_row(index: int, due: datetime, now: datetime) -> dict[str, Any]:

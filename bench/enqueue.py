@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
-from bench.dispatch import open_store
+from bench.common import open_store
 from inbox import Inbox
 from inbox.enums import Status
 from inbox.store.engine import transaction

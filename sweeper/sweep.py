@@ -20,6 +20,7 @@ from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.claims import BACKOFF, claim_due, reclaim_expired
 from inbox.store.endings import RunReport, end_occurrence, post_outbox
 from inbox.store.engine import transaction
+from inbox.store.filters import FOR_A_RUNNER
 from inbox.store.models import MessageIn
 from inbox.store.reminders import deliver_one_shot_reminders, deliver_recurring_reminders
 
@@ -60,9 +61,14 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta) -> int:
 
 
 def _waiting_sessions(db: Session, now: datetime) -> dict[str, int]:
+    """Sessions with due rows only a runner can take: not the script-free reminders the host delivers itself.
+
+    Such a reminder can still be due after the pass (another sweeper holds it, or its series is busy), and
+    counting it would start a runner per session for nothing, which then competes with the sweepers for it.
+    """
     query = (
         select(MessageIn.session, func.count())
-        .where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now)
+        .where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now, FOR_A_RUNNER)
         .group_by(col(MessageIn.session))
     )
     return {session: int(count) for session, count in db.exec(query).all()}

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, text
-from sqlalchemy.orm import aliased
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from inbox.enums import Outcome, Status
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE, apply_catch_up
 from inbox.store.endings import Ending, RunReport, end_occurrence, record_run
+from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES
 from inbox.store.models import MessageIn
 
 DEFAULT_LEASE = timedelta(seconds=60)
@@ -30,23 +30,16 @@ def backoff_for(tries: int, backoff: Sequence[timedelta] = BACKOFF) -> timedelta
 
 
 def _due_query(now: datetime, session: str | None, limit: int, only_reminders: bool) -> object:
-    running = aliased(MessageIn)
-    busy_series = exists().where(
-        and_(col(running.series_id) == col(MessageIn.series_id), col(running.status) == Status.RUNNING.value)
-    )
     query = (
         select(MessageIn)
-        .where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now)
-        .where(~busy_series)
-        .order_by(col(MessageIn.process_after), col(MessageIn.id))
+        .where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now, IDLE_SERIES)
+        .order_by(*DUE_ORDER)
         .limit(limit)
     )
     if session is not None:
         query = query.where(MessageIn.session == session)
     if only_reminders:
-        # A reminder with a pre-script is gated by it, and scripts run only in a runner's sandbox.
-        no_script = col(MessageIn.content)["script"].as_string()
-        query = query.where(col(MessageIn.remind).is_(True), or_(no_script.is_(None), no_script == ""))
+        query = query.where(HOST_DELIVERS)
     return query
 
 

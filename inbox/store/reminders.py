@@ -18,40 +18,30 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, and_, exists, insert, or_, select, update
+from sqlalchemy import RowMapping, insert, select, update
 from sqlmodel import Session, col
 
 from inbox.enums import CatchUp, OutboxKind, Outcome, Status
 from inbox.ids import new_ids
 from inbox.schedules import Recurring, from_recurrence, load_zone
+from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES
 from inbox.store.models import MessageIn, MessageOut, Run
 
 _TABLE = MessageIn.__table__  # type: ignore[attr-defined]
 
 
-def _no_script() -> ColumnElement[bool]:
-    # A reminder with a pre-script is gated by it, and scripts run only in a runner's sandbox.
-    script = col(MessageIn.content)["script"].as_string()
-    return or_(script.is_(None), script == "")
-
-
 def _due_recurring_reminders(db: Session, *, now: datetime, limit: int) -> list[RowMapping]:
-    running = _TABLE.alias("running")
-    busy_series = exists().where(
-        and_(running.c.series_id == _TABLE.c.series_id, running.c.status == Status.RUNNING.value)
-    )
     query = (
         select(_TABLE)
         .where(
             _TABLE.c.status == Status.PENDING.value,
             _TABLE.c.process_after <= now,
-            _TABLE.c.remind.is_(True),
+            HOST_DELIVERS,
             _TABLE.c.recurrence.is_not(None),
             _TABLE.c.is_extra.is_(False),
-            _no_script(),
-            ~busy_series,
+            IDLE_SERIES,
         )
-        .order_by(_TABLE.c.process_after, _TABLE.c.id)
+        .order_by(*DUE_ORDER)
         .limit(limit)
     )
     if db.get_bind().dialect.name == "postgresql":
@@ -72,11 +62,10 @@ def deliver_one_shot_reminders(db: Session, *, now: datetime, limit: int, runner
         .where(
             _TABLE.c.status == Status.PENDING.value,
             _TABLE.c.process_after <= now,
-            _TABLE.c.remind.is_(True),
+            HOST_DELIVERS,
             _TABLE.c.recurrence.is_(None),
-            _no_script(),
         )
-        .order_by(_TABLE.c.process_after, _TABLE.c.id)
+        .order_by(*DUE_ORDER)
         .limit(limit)
     )
     if db.get_bind().dialect.name == "postgresql":

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session
 
 from inbox import Inbox
 from inbox.store.claims import claim_due
 from inbox.store.engine import transaction
+from sweeper.sweep import sweep_once
 from tests.conftest import Clock, pg_store
 from tests.integration.helpers import end
 
@@ -69,3 +71,18 @@ def test_two_claimers_share_a_backlog_without_taking_a_row_twice(pg_inbox: Inbox
         first.close()
     assert len(mine) == 5 and len(theirs) == 3
     assert mine | theirs == made
+
+
+def test_reminders_another_sweeper_is_delivering_do_not_call_for_a_runner(pg_inbox: Inbox, clock: Clock) -> None:
+    inbox = pg_inbox
+    made = [inbox.schedule(f"once {i}", in_="1m", remind=True) for i in range(3)]
+    clock.advance(minutes=2)
+    with inbox.engine.connect() as other_sweeper:  # holds the rows as a sweeper does mid-batch
+        other_sweeper.execute(text("SELECT id FROM messages_in FOR UPDATE"))
+
+        report = sweep_once(inbox.engine, now=clock())
+
+        other_sweeper.rollback()
+    assert report.delivered == 0  # skipped, not waited for: the other sweeper delivers them
+    assert report.waiting_sessions == {}
+    assert sweep_once(inbox.engine, now=clock()).delivered == len(made)

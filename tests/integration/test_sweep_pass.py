@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from inbox import Inbox
+from inbox.store.claims import claim_due
+from inbox.store.engine import transaction
 from sweeper.sweep import sweep_once
 from tests.conftest import Clock
 
@@ -37,3 +41,17 @@ def test_one_shot_and_recurring_reminders_due_together_are_all_delivered_in_one_
         assert inbox.get(made.series_id).status == "ended"
     assert inbox.get(recurring.series_id).status == "active"  # its follow-up was written
     assert sweep_once(inbox.engine, now=clock()).delivered == 0  # nothing is delivered twice
+
+
+def test_a_due_reminder_the_host_cannot_take_yet_does_not_call_for_a_runner(inbox: Inbox, clock: Clock) -> None:
+    made = inbox.schedule("hourly", every="1h", remind=True)
+    extra = inbox.run_now(made.series_id)  # a run-now occurrence, taken by a runner and still running
+    with transaction(inbox.engine) as db:
+        taken = claim_due(db, owner="runner-a", now=clock(), session="main", lease=timedelta(hours=2))
+    assert [row.id for row in taken] == [extra.id]
+    clock.advance(hours=1, seconds=1)  # the series' next slot is due while the run-now still runs
+
+    report = sweep_once(inbox.engine, now=clock())
+
+    assert report.delivered == 0  # two occurrences of one series never run together
+    assert report.waiting_sessions == {}  # and a reminder is the host's to deliver: no runner is woken for it

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_
+from sqlalchemy import and_, exists, or_, text
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -73,6 +73,8 @@ def claim_due(
             if row.series_id in seen_series:
                 continue  # one occurrence per series at a time, even within a batch
             seen_series.add(row.series_id)
+            if db.get_bind().dialect.name == "postgresql" and not _series_free(db, row.series_id):
+                continue
         apply_catch_up(db, row, now=now, grace=grace)
         if row.process_after > now:
             continue  # catch-up moved it to a future slot
@@ -83,6 +85,20 @@ def claim_due(
         claimed.append(row)
     db.flush()
     return claimed
+
+
+def _series_free(db: Session, series_id: str) -> bool:
+    """PostgreSQL: whether this transaction may start a row of ``series_id`` now.
+
+    The due query's "no row of the series is running" is as of its own snapshot, so two claims at once could
+    each take a different due row of one series (the scheduled one and a run-now). A lock per series, held to
+    the end of the transaction, makes them take turns: a claim that cannot get it skips the series, and one that
+    gets it looks again at what is committed by then. (SQLite needs none: its write transactions take turns.)
+    """
+    if not db.execute(text("SELECT pg_try_advisory_xact_lock(hashtext(:s))"), {"s": series_id}).scalar():
+        return False
+    query = select(MessageIn.id).where(MessageIn.series_id == series_id, MessageIn.status == Status.RUNNING.value)
+    return db.exec(query.limit(1)).first() is None
 
 
 def holds(row: MessageIn | None, owner: str, attempt: int | None) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
@@ -23,10 +24,12 @@ from inbox.store.claims import claim_due
 from inbox.store.endings import RunReport, end_occurrence
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
+from inbox.store.types import utcnow
 from tests.conftest import Clock
 from tests.integration.helpers import claim, live
 
 WAIT_S = 10.0
+LEASE = timedelta(seconds=60)
 
 
 def test_two_claims_at_once_never_start_two_occurrences_of_one_series(inbox: Inbox, clock: Clock) -> None:
@@ -106,3 +109,40 @@ def test_an_operation_during_the_ending_of_an_occurrence_applies_to_its_follow_u
         assert [row.status for row in follow_up] == ["paused"]
     else:
         assert [row.text for row in follow_up] == ["tock"]
+
+
+def test_a_claim_that_waited_for_the_write_lock_is_stamped_after_the_ending_it_waited_for(
+    inbox: Inbox, clock: Clock, backend: str
+) -> None:
+    """Found by the chaos suite on SQLite: a runner's claim read the clock before waiting for the write lock, so the
+    follow-up it took seemed to start before the occurrence it followed had ended, on a lease already shortened by
+    the wait."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL claims skip locked rows instead of waiting for them")
+    clock.set(utcnow())  # this test's transactions read the real clock, as the host's do
+    task = inbox.schedule("tick", every="1s")
+    while utcnow() < task.next_runs[0]:
+        time.sleep(0.01)
+    with transaction(inbox.engine) as db:
+        [first] = claim_due(db, owner="runner-1", now=utcnow())
+    waiting, claimed = threading.Event(), []
+
+    def other_runner() -> None:
+        waiting.set()
+        with transaction(inbox.engine) as db:
+            claimed.extend(claim_due(db, owner="runner-2", now=utcnow(), lease=LEASE))
+
+    other = threading.Thread(target=other_runner)
+    with transaction(inbox.engine) as db:  # the first runner's report holds the write lock while it ends
+        db.connection()
+        ended = end_occurrence(db, first.id, RunReport(Outcome.COMPLETED, started_at=utcnow()), now=utcnow())
+        other.start()
+        waiting.wait(WAIT_S)
+        assert ended.follow_up is not None
+        while utcnow() <= ended.follow_up.process_after + timedelta(milliseconds=200):
+            time.sleep(0.01)  # the follow-up comes due while the other runner waits for the lock
+        released = utcnow()
+    other.join(timeout=WAIT_S)
+    assert [row.id for row in claimed] == [ended.follow_up.id]
+    assert claimed[0].updated_at >= released  # its run starts after the ending it waited for
+    assert claimed[0].lease_expires_at is not None and claimed[0].lease_expires_at >= released + LEASE

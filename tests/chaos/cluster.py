@@ -63,7 +63,7 @@ class Cluster:
 
 
 class Monkey(threading.Thread):
-    """Every ``period`` seconds (uniform), a host (share ``host_share``) or a runner is killed with SIGKILL."""
+    """Every ``period`` seconds (uniform), a runner, or every ``host_every``-th time a host, is killed with SIGKILL."""
 
     def __init__(
         self,
@@ -71,14 +71,14 @@ class Monkey(threading.Thread):
         *,
         seed: int,
         period_s: tuple[float, float] = (2.0, 5.0),
-        host_share: float = 0.35,
+        host_every: int = 3,
         down_s: tuple[float, float] = (0.5, 2.0),
     ) -> None:
         super().__init__(name="chaos-monkey", daemon=True)
         self.cluster = cluster
         self.rng = random.Random(seed)
         self.period_s = period_s
-        self.host_share = host_share
+        self.host_every = host_every
         self.down_s = down_s
         self.kills = KillLog()
         self.stopping = threading.Event()
@@ -89,9 +89,12 @@ class Monkey(threading.Thread):
 
     def run(self) -> None:
         self._started_at = time.monotonic()
+        actions = 0
         while not self.stopping.wait(self.rng.uniform(*self.period_s)):
+            actions += 1
             runners = self.cluster.runners()
-            if runners and self.rng.random() >= self.host_share:
+            # Every third action kills a host, so a short run has its share of both kinds whatever the draws.
+            if runners and actions % self.host_every:
                 self._kill_runner(self.rng.choice(runners))
             else:
                 self._kill_host()

@@ -77,6 +77,8 @@ class TaskPlan:
     at_s: float | None = None  # one-shot: seconds after it is scheduled
     wanted_runs: int | None = None  # None: no end (cron: stays live; every: cancelled)
     cancel_at_s: float | None = None
+    pause_at_s: float | None = None  # paused this far into the window, resumed at resume_at_s
+    resume_at_s: float | None = None
     run_now_at_s: float | None = None
 
     @property
@@ -142,10 +144,13 @@ def make_plan(count: int, window_s: float, *, seed: int, sessions: int = 6) -> l
         cron = None
         if shape == Shape.CRON:
             cron = "*/2 * * * *" if window_s >= 240 and rng.random() < 0.3 else "* * * * *"
-        wanted, cancel = None, None
+        wanted, cancel, pause, resume = None, None, None, None
         if shape == Shape.EVERY:
             if rng.random() < 0.2:  # an endless interval series, cancelled while the kills go on
                 cancel = round(rng.uniform(create_at + 2, window_s), 1)
+                if rng.random() < 0.5:  # and paused for a while before that
+                    pause = round(rng.uniform(create_at, cancel), 1)
+                    resume = round(rng.uniform(pause, cancel), 1)
             else:
                 wanted = rng.randint(1, MAX_EVERY_RUNS)
         elif shape == Shape.CRON and rng.random() < 0.6:
@@ -168,6 +173,8 @@ def make_plan(count: int, window_s: float, *, seed: int, sessions: int = 6) -> l
                 at_s=None if recurring else round(rng.uniform(1.0, max(1.5, window_s - create_at)), 2),
                 wanted_runs=wanted,
                 cancel_at_s=cancel,
+                pause_at_s=pause,
+                resume_at_s=resume,
                 run_now_at_s=round(rng.uniform(create_at, window_s), 1) if recurring and rng.random() < 0.1 else None,
             )
         )

@@ -118,6 +118,15 @@ class Driver:
             except Conflict as exc:  # the series is endless: it is live until cancelled
                 self.refused.append(Violation("operation", task.series_id, f"cancel refused: {exc}"))
 
+    def _pause(self, tag: str, *, resume: bool) -> None:
+        task = self.tasks.get(tag)
+        if task is not None and tag not in self.cancelled:
+            operation = self.inbox.resume if resume else self.inbox.pause
+            try:
+                operation(task.series_id)
+            except Conflict as exc:
+                self.refused.append(Violation("operation", task.series_id, f"{operation.__name__} refused: {exc}"))
+
     def _run_now(self, tag: str) -> None:
         task = self.tasks.get(tag)
         if task is not None and tag not in self.cancelled:
@@ -137,6 +146,9 @@ class Driver:
                 actions.append((plan.cancel_at_s, 1, "cancel", plan))
             if plan.run_now_at_s is not None:
                 actions.append((plan.run_now_at_s, 2, "run", plan))
+            if plan.pause_at_s is not None and plan.resume_at_s is not None:
+                actions.append((plan.pause_at_s, 3, "pause", plan))
+                actions.append((plan.resume_at_s, 4, "resume", plan))
         actions.sort(key=lambda action: (action[0], action[1], action[3].tag))
         for plan in plans:  # the first half before the first kill
             if plan.create_at_s == 0:
@@ -152,6 +164,8 @@ class Driver:
                 self._cancel(plan.tag)
             elif what == "run":
                 self._run_now(plan.tag)
+            elif what in ("pause", "resume"):
+                self._pause(plan.tag, resume=what == "resume")
         left = (window_end - utcnow()).total_seconds()
         if left > 0:
             time.sleep(left)

@@ -8,7 +8,7 @@ is due stays pending for the session's runner (started through a runtime, see th
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,6 +26,7 @@ from inbox.store.models import MessageIn
 log = logging.getLogger("inbox.sweeper")
 HOST_OWNER = "host"
 REMINDER_BATCH = 500
+Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -36,23 +37,26 @@ class PassReport:
     waiting_sessions: dict[str, int] = field(default_factory=dict)  # session -> due rows needing a runner
 
 
-def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta) -> int:
+def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, clock: Clock | None) -> int:
     """End due reminders with their text in the outbox: one-shots in bulk, recurring ones with their follow-ups."""
     bulk = deliver_one_shot_reminders(db, now=now, limit=REMINDER_BATCH, runner=HOST_OWNER)
     if bulk == REMINDER_BATCH:
         return bulk  # a full batch: the caller comes back for more
-    due = claim_due(db, owner=HOST_OWNER, now=now, limit=REMINDER_BATCH - bulk, grace=grace, only_reminders=True)
+    due = claim_due(
+        db, owner=HOST_OWNER, now=now, limit=REMINDER_BATCH - bulk, grace=grace, only_reminders=True, clock=clock
+    )
     for row in due:
+        at = row.updated_at  # when it was claimed: not before the ending of the occurrence it follows
         post_outbox(
             db,
             session=row.session,
             kind=OutboxKind.REMINDER,
             text=row.text,
-            now=now,
+            now=at,
             in_reply_to=row.id,
             series_id=row.series_id,
         )
-        end_occurrence(db, row.id, RunReport(outcome=Outcome.COMPLETED, started_at=now, runner=HOST_OWNER), now=now)
+        end_occurrence(db, row.id, RunReport(outcome=Outcome.COMPLETED, started_at=at, runner=HOST_OWNER), now=at)
     return bulk + len(due)
 
 
@@ -71,14 +75,16 @@ def sweep_once(
     now: datetime,
     grace: timedelta = DEFAULT_MISFIRE_GRACE,
     backoff: Sequence[timedelta] = BACKOFF,
+    clock: Clock | None = None,
 ) -> PassReport:
+    """One pass as of ``now``; ``clock`` (the loop's) stamps what is claimed once it is locked (see claim_due)."""
     with transaction(engine) as db:
         silent: set[str] = set()
         recovered = len(reclaim_expired(db, now=now, backoff=backoff, owners=silent))
     delivered = 0
     while True:  # batches in their own transactions so a large backlog does not hold the write lock long
         with transaction(engine) as db:
-            count = _deliver_reminders(db, now=now, grace=grace)
+            count = _deliver_reminders(db, now=now, grace=grace, clock=clock)
         delivered += count
         if count < REMINDER_BATCH:
             break

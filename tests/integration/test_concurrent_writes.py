@@ -146,3 +146,22 @@ def test_a_claim_that_waited_for_the_write_lock_is_stamped_after_the_ending_it_w
     assert [row.id for row in claimed] == [ended.follow_up.id]
     assert claimed[0].updated_at >= released  # its run starts after the ending it waited for
     assert claimed[0].lease_expires_at is not None and claimed[0].lease_expires_at >= released + LEASE
+
+
+def test_a_claim_read_before_another_hosts_ending_is_stamped_after_that_ending(inbox: Inbox, clock: Clock) -> None:
+    """Found by the chaos suite's long run on PostgreSQL: a runner's claim read the clock, another host's ending
+    then committed the follow-up, and the claim, whose query came after that commit, took the follow-up with the
+    earlier time: its run seemed to start 15 ms before the occurrence it follows had ended."""
+    clock.set(utcnow() - timedelta(seconds=30))  # a backlog: every slot of the series is already due
+    inbox.schedule("tick", every="1s", catch_up="all")
+    with transaction(inbox.engine) as db:
+        [first] = claim_due(db, owner="runner-1", now=utcnow())
+    read_before = utcnow()  # the other runner's handler reads the clock, then is held up
+    with transaction(inbox.engine) as db:
+        ended = end_occurrence(db, first.id, RunReport(Outcome.COMPLETED, started_at=utcnow()), now=utcnow())
+    assert ended.run is not None and ended.follow_up is not None
+    with transaction(inbox.engine) as db:
+        claimed = claim_due(db, owner="runner-2", now=read_before, clock=utcnow, lease=LEASE)
+    assert [row.id for row in claimed] == [ended.follow_up.id]
+    assert claimed[0].updated_at >= ended.run.ended_at
+    assert claimed[0].lease_expires_at is not None and claimed[0].lease_expires_at >= ended.run.ended_at + LEASE

@@ -22,6 +22,7 @@ class Figures:
     endings_by_outcome: dict[str, int]  # the last run of each ended occurrence
     retries_spent: int  # occurrences that ended failed once their retries were spent
     live_at_end: int
+    cancelled: int  # occurrences cancelled while waiting: they have no ending
     host_kills: int
     runner_kills: int
     duplicates: int
@@ -39,7 +40,7 @@ class Figures:
         return [
             f"backend:      {self.backend}   (started {self.started.isoformat(timespec='seconds')})",
             f"tasks:        {self.tasks} ({counts(self.tasks_by_shape)})",
-            f"occurrences:  {self.occurrences} ({self.live_at_end} live at the end)",
+            f"occurrences:  {self.occurrences} ({self.live_at_end} live at the end, {self.cancelled} cancelled)",
             f"runs:         {sum(self.runs_by_outcome.values())} ({counts(self.runs_by_outcome)})",
             f"endings:      {sum(self.endings_by_outcome.values())} ({counts(self.endings_by_outcome)})",
             f"retries spent: {self.retries_spent} occurrences ended failed after their last retry",
@@ -77,6 +78,7 @@ def compute(
         endings_by_outcome=dict(Counter(str(run.outcome) for run in finals)),
         retries_spent=sum(run.outcome in (Outcome.INTERRUPTED, Outcome.FAILED) for run in finals),
         live_at_end=sum(row.status in ("pending", "running", "paused") for row in rows),
+        cancelled=sum(row.status == "cancelled" for row in rows),
         host_kills=kills.host_kills,
         runner_kills=kills.runner_kills,
         duplicates=kinds[DUPLICATE],

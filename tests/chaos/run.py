@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
-from sqlmodel import select
+from sqlmodel import col, select
 
 from inbox import Inbox
 from inbox.config import normalize_url
@@ -86,7 +86,7 @@ def _unsettled(engine: Engine, finite: set[str]) -> str | None:
     """What keeps the run from being settled: running rows, due rows, or series with an end still live."""
     now = utcnow()
     with transaction(engine) as db:
-        live = db.exec(select(MessageIn).where(MessageIn.status.in_(("pending", "running")))).all()  # type: ignore[attr-defined]
+        live = db.exec(select(MessageIn).where(col(MessageIn.status).in_(("pending", "running", "paused")))).all()
     running = sum(row.status == "running" for row in live)
     due = sum(row.status == "pending" and row.process_after <= now for row in live)
     unfinished = sum(row.series_id in finite and not row.is_extra for row in live)

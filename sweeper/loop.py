@@ -82,7 +82,7 @@ def run_loop(
         while not stop.is_set():
             now = clock()
             nudge.clear()
-            report = sweep_once(engine, now=now, grace=grace, backoff=backoff)
+            report = sweep_once(engine, now=now, grace=grace, backoff=backoff, clock=clock)
             if on_pass is not None:
                 on_pass(report)
             deadline = now + timedelta(seconds=interval_s)

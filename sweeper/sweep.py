@@ -8,7 +8,7 @@ is due stays pending for the session's runner (started through a runtime, see th
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,6 +27,7 @@ from inbox.store.reminders import deliver_one_shot_reminders, deliver_recurring_
 log = logging.getLogger("inbox.sweeper")
 HOST_OWNER = "host"
 REMINDER_BATCH = 500
+Clock = Callable[[], datetime]
 # PostgreSQL locks rows, not the database: other claimers skip a batch's rows instead of waiting for it, so
 # its batches can be larger, and each commit (a WAL flush) then stands for more reminders: 10,000 series due
 # at once fan out in 1.5 s instead of 2.1 s. On SQLite a batch holds the only write lock, so it stays short.
@@ -45,7 +46,7 @@ class PassReport:
     waiting_sessions: dict[str, int] = field(default_factory=dict)  # session -> due rows needing a runner
 
 
-def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: int) -> int:
+def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: int, clock: Clock | None) -> int:
     """End due reminders with their text in the outbox and their follow-ups written: set-based where the case is
     plain (inbox.store.reminders), then one by one for what needs catch-up or carries an update."""
     bulk = deliver_one_shot_reminders(db, now=now, limit=batch, runner=HOST_OWNER)
@@ -53,18 +54,21 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: i
         bulk += deliver_recurring_reminders(db, now=now, limit=batch - bulk, runner=HOST_OWNER, grace=grace)
     if bulk == batch:
         return bulk  # a full batch: the caller comes back for more
-    due = claim_due(db, owner=HOST_OWNER, now=now, limit=batch - bulk, grace=grace, only_reminders=True)
+    due = claim_due(
+        db, owner=HOST_OWNER, now=now, limit=batch - bulk, grace=grace, only_reminders=True, clock=clock
+    )
     for row in due:
+        at = row.updated_at  # when it was claimed: not before the ending of the occurrence it follows
         post_outbox(
             db,
             session=row.session,
             kind=OutboxKind.REMINDER,
             text=row.text,
-            now=now,
+            now=at,
             in_reply_to=row.id,
             series_id=row.series_id,
         )
-        end_occurrence(db, row.id, RunReport(outcome=Outcome.COMPLETED, started_at=now, runner=HOST_OWNER), now=now)
+        end_occurrence(db, row.id, RunReport(outcome=Outcome.COMPLETED, started_at=at, runner=HOST_OWNER), now=at)
     return bulk + len(due)
 
 
@@ -88,14 +92,16 @@ def sweep_once(
     now: datetime,
     grace: timedelta = DEFAULT_MISFIRE_GRACE,
     backoff: Sequence[timedelta] = BACKOFF,
+    clock: Clock | None = None,
 ) -> PassReport:
+    """One pass as of ``now``; ``clock`` (the loop's) stamps what is claimed once it is locked (see claim_due)."""
     with transaction(engine) as db:
         silent: set[str] = set()
         recovered = len(reclaim_expired(db, now=now, backoff=backoff, owners=silent))
     delivered, batch = 0, reminder_batch(engine)
     while True:  # batches in their own transactions so a large backlog does not hold the write lock long
         with transaction(engine) as db:
-            count = _deliver_reminders(db, now=now, grace=grace, batch=batch)
+            count = _deliver_reminders(db, now=now, grace=grace, batch=batch, clock=clock)
         delivered += count
         if count == 0:
             break  # also after a short batch: under catch-up "all" an ending can leave the next missed slot due

@@ -74,7 +74,9 @@ def work_item(row: MessageIn) -> WorkItem:
 
 def _claim(host: HostState, runner: RunnerIdentity, limit: int) -> list[WorkItem]:
     with transaction(host.inbox.engine) as db:
-        rows = claim_due(db, owner=runner.owner, now=utcnow(), session=runner.session, limit=limit, lease=host.lease)
+        rows = claim_due(
+            db, owner=runner.owner, now=utcnow(), clock=utcnow, session=runner.session, limit=limit, lease=host.lease
+        )
         return [work_item(row) for row in rows]
 
 

@@ -8,7 +8,7 @@ Two occurrences of one series are never running together: a series with a runnin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -78,8 +78,14 @@ def claim_due(
     lease: timedelta = DEFAULT_LEASE,
     grace: timedelta = DEFAULT_MISFIRE_GRACE,
     only_reminders: bool = False,
+    clock: Callable[[], datetime] | None = None,
 ) -> list[MessageIn]:
-    """Mark up to ``limit`` due rows running for ``owner``; catch-up is applied to each first."""
+    """Mark up to ``limit`` due rows running for ``owner``; catch-up is applied to each first.
+
+    With ``clock``, the claim (its lease and the run's start) is stamped with a time read once the due rows are
+    locked: ``now`` may have been read before another host's ending committed the very row claimed here, and a
+    run must not seem to start before the occurrence it follows ended.
+    """
     query = _due_query(now, session, limit, only_reminders)
     postgres = db.get_bind().dialect.name == "postgresql"
     if postgres:
@@ -87,6 +93,7 @@ def claim_due(
     rows: Sequence[MessageIn] = db.exec(query).all()  # type: ignore[call-overload]
     series = {row.series_id for row in rows if row.series_id is not None}
     startable = _lock_series(db, series) if postgres else series
+    stamp = max(now, clock()) if clock is not None else now
     claimed: list[MessageIn] = []
     seen_series: set[str] = set()
     for row in rows:
@@ -99,8 +106,8 @@ def claim_due(
             continue  # catch-up moved it to a future slot
         row.status = Status.RUNNING
         row.lease_owner = owner
-        row.lease_expires_at = now + lease
-        row.updated_at = now
+        row.lease_expires_at = stamp + lease
+        row.updated_at = stamp
         claimed.append(row)
     db.flush()
     return claimed

@@ -78,6 +78,9 @@ def _note_inbound_writes(session: Session, _flush: UOWTransaction) -> None:
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: committed when the block ends, rolled back if it raises."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
+        # Connect now, not at the first statement (SQLite: take the write lock now): a clock read in the block then
+        # comes after any wait for another writer, so a claim's lease and a run's times are not stamped before it.
+        session.connection()
         yield session
         if engine.dialect.name == "postgresql":
             session.flush()

@@ -11,6 +11,7 @@ from inbox.store.models import MessageIn
 from inbox.validation import storable
 
 MIN_PREFIX = 6
+LOCKED_LOOKS = 5  # a live row that keeps ending under a locking read is looked for again, this many times at most
 _LIVE = {s.value for s in LIVE_STATUSES}
 
 
@@ -70,9 +71,16 @@ def live_row(db: Session, series_id: str, *, lock: bool = False) -> MessageIn | 
         col(MessageIn.is_extra).is_(False),
         col(MessageIn.status).in_([s.value for s in LIVE_STATUSES]),
     )
-    if lock:
-        query = query.with_for_update()
-    return db.exec(query).first()
+    if not lock:
+        return db.exec(query).first()
+    locked = query.with_for_update()
+    for _ in range(LOCKED_LOOKS):
+        row = db.exec(locked).first()
+        if row is not None or db.exec(query).first() is None:
+            return row
+        # PostgreSQL: the locking read waited for a row being ended, then found that row no longer live; the
+        # follow-up written by the same commit is outside its snapshot, and a new statement sees it.
+    return None
 
 
 def latest_row(db: Session, series_id: str) -> MessageIn:

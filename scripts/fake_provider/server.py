@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import threading
 import time
 import uuid
@@ -304,6 +305,11 @@ def _id(prefix: str) -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeProvider
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client went away mid-request (a killed host): nothing to report
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

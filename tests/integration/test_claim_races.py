@@ -1,6 +1,7 @@
 """Claimers racing on PostgreSQL, where two transactions really run at once (SQLite serializes every claim).
 
 Each test holds one claim's transaction open while a second claimer looks, the widest window a race can have.
+(Two rows of one series claimed at once: tests/integration/test_concurrent_writes.py, on both backends.)
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from inbox.store.claims import claim_due
 from inbox.store.engine import transaction
 from sweeper.sweep import sweep_once
 from tests.conftest import Clock, pg_store
-from tests.integration.helpers import end
 
 pytestmark = pytest.mark.postgres
 
@@ -30,30 +30,6 @@ def pg_inbox(clock: Clock, home: Path) -> Iterator[Inbox]:
 
 def _claim(session: Session, inbox: Inbox, owner: str, limit: int = 10) -> list[str]:
     return [row.id for row in claim_due(session, owner=owner, now=inbox.clock(), limit=limit)]
-
-
-def test_a_run_now_and_the_next_slot_of_one_series_never_run_together(pg_inbox: Inbox, clock: Clock) -> None:
-    inbox = pg_inbox
-    series = inbox.schedule("hourly digest", every="1h").series_id
-    clock.advance(hours=1, seconds=1)
-    extra = inbox.run_now(series).id  # due now, beside the hourly slot that is due as well
-
-    first = Session(inbox.engine, expire_on_commit=False)
-    first.begin()
-    try:
-        # A runner with room for one item: only the slot is selected (and locked), not the run-now.
-        assert _claim(first, inbox, "host-a/p1", limit=1) == [series]
-        with transaction(inbox.engine) as second:
-            assert _claim(second, inbox, "host-b/p1") == []  # not the run-now while the slot is being claimed
-        first.commit()
-    finally:
-        first.close()
-    with transaction(inbox.engine) as third:
-        assert _claim(third, inbox, "host-b/p1") == []  # nor while the slot runs
-    end(inbox, series)
-    clock.advance(seconds=1)
-    with transaction(inbox.engine) as fourth:
-        assert _claim(fourth, inbox, "host-b/p1") == [extra]
 
 
 def test_two_claimers_share_a_backlog_without_taking_a_row_twice(pg_inbox: Inbox, clock: Clock) -> None:

@@ -1,0 +1,91 @@
+"""The figures a chaos run reports: what was scheduled, what ran, what was killed, and what broke."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from inbox.enums import Outcome
+from tests.chaos.cluster import KillLog
+from tests.chaos.invariants import DUPLICATE, LOSS, Snapshot, Violation
+from tests.chaos.plan import ScheduledTask
+
+
+@dataclass(frozen=True)
+class Figures:
+    backend: str
+    tasks: int
+    tasks_by_shape: dict[str, int]
+    occurrences: int  # rows of the tasks' series, run-now and missed-slot records included
+    runs_by_outcome: dict[str, int]  # every attempt
+    endings_by_outcome: dict[str, int]  # the last run of each ended occurrence
+    retries_spent: int  # occurrences that ended failed once their retries were spent
+    live_at_end: int
+    cancelled: int  # occurrences cancelled while waiting: they have no ending
+    host_kills: int
+    runner_kills: int
+    duplicates: int
+    losses: int
+    other_violations: int
+    chaos_s: float
+    settle_s: float
+    wall_s: float
+    started: datetime
+
+    def lines(self) -> list[str]:
+        def counts(values: dict[str, int]) -> str:
+            return ", ".join(f"{key} {value}" for key, value in sorted(values.items())) or "none"
+
+        return [
+            f"backend:      {self.backend}   (started {self.started.isoformat(timespec='seconds')})",
+            f"tasks:        {self.tasks} ({counts(self.tasks_by_shape)})",
+            f"occurrences:  {self.occurrences} ({self.live_at_end} live at the end, {self.cancelled} cancelled)",
+            f"runs:         {sum(self.runs_by_outcome.values())} ({counts(self.runs_by_outcome)})",
+            f"endings:      {sum(self.endings_by_outcome.values())} ({counts(self.endings_by_outcome)})",
+            f"retries spent: {self.retries_spent} occurrences ended failed after their last retry",
+            f"kills:        {self.host_kills} hosts, {self.runner_kills} runners (SIGKILL)",
+            f"duplicates:   {self.duplicates}",
+            f"losses:       {self.losses}",
+            f"other violations: {self.other_violations}",
+            f"time:         {self.chaos_s:.0f} s of chaos, {self.settle_s:.0f} s to settle, {self.wall_s:.0f} s in all",
+        ]
+
+
+def compute(
+    snap: Snapshot,
+    tasks: list[ScheduledTask],
+    violations: list[Violation],
+    kills: KillLog,
+    *,
+    backend: str,
+    started: datetime,
+    chaos_s: float,
+    settle_s: float,
+    wall_s: float,
+) -> Figures:
+    ours = {task.series_id for task in tasks}
+    rows = [row for row in snap.rows.values() if row.series_id in ours]
+    runs = [run for row in rows for run in snap.runs.get(row.id, [])]
+    finals = [final for row in rows if (final := snap.final_run(row)) is not None]
+    kinds = Counter(v.kind for v in violations)
+    return Figures(
+        backend=backend,
+        tasks=len(tasks),
+        tasks_by_shape=dict(Counter(str(task.plan.shape) for task in tasks)),
+        occurrences=len(rows),
+        runs_by_outcome=dict(Counter(str(run.outcome) for run in runs)),
+        endings_by_outcome=dict(Counter(str(run.outcome) for run in finals)),
+        retries_spent=sum(run.outcome in (Outcome.INTERRUPTED, Outcome.FAILED) for run in finals),
+        live_at_end=sum(row.status in ("pending", "running", "paused") for row in rows),
+        cancelled=sum(row.status == "cancelled" for row in rows),
+        host_kills=kills.host_kills,
+        runner_kills=kills.runner_kills,
+        duplicates=kinds[DUPLICATE],
+        losses=kinds[LOSS],
+        other_violations=sum(count for kind, count in kinds.items() if kind not in (DUPLICATE, LOSS)),
+        chaos_s=chaos_s,
+        settle_s=settle_s,
+        wall_s=wall_s,
+        started=started,
+    )

@@ -1,0 +1,285 @@
+"""The chaos driver: ``python -m tests.chaos.run --tasks 1000 --minutes 10 --db sqlite|postgres``.
+
+1. A fresh store (a SQLite file, or a new schema in the PostgreSQL database named by ``--database-url`` or
+   ``INBOX_TEST_DATABASE_URL``), two ``inbox serve`` hosts on it, the fake model provider on loopback.
+2. The tasks of :func:`tests.chaos.plan.make_plan`: half scheduled at once, the rest while the kills go on, with
+   some series cancelled and some run now (``inbox run``) on the way.
+3. Chaos for the window: every few seconds a host or a runner is killed with SIGKILL (a host is started again a
+   moment later). The window is stretched, when needed, to cover at least one cron slot.
+4. Settle: both hosts up, until nothing is running, nothing is due and every series with an end has ended (or
+   the settle timeout passes), then the hosts are stopped with SIGTERM.
+5. The invariants of :mod:`tests.chaos.invariants`, checked on the store, and the figures printed.
+
+Exit status 0 when every invariant held, 1 otherwise. Every process started is stopped, also on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+from sqlmodel import col, select
+
+from inbox import Inbox
+from inbox.config import normalize_url
+from inbox.errors import Conflict
+from inbox.store.engine import transaction
+from inbox.store.models import MessageIn
+from inbox.store.types import utcnow
+from tests.acceptance.served import serving
+from tests.chaos.cluster import Cluster, KillLog, Monkey, kill_leftovers
+from tests.chaos.figures import Figures, compute
+from tests.chaos.invariants import Snapshot, Violation, check_all
+from tests.chaos.plan import ScheduledTask, Shape, TaskPlan, make_plan, model_reply, schedule
+
+CRON_MARGIN = timedelta(seconds=5)  # a cron slot this close to the window's end does not count as inside it
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    tasks: int = 200
+    chaos_s: float = 45.0
+    seed: int = 1
+    settle_timeout_s: float = 120.0
+    sessions: int = 6
+    kill_period_s: tuple[float, float] = (2.0, 5.0)
+
+
+@dataclass(frozen=True)
+class ChaosResult:
+    figures: Figures
+    violations: list[Violation]
+    kills: KillLog
+    settled: bool
+    unsettled: str | None  # what was still going on when the settle timeout passed
+    home: Path  # host logs: serve-N.log
+
+    def report(self) -> str:
+        lines = self.figures.lines()
+        if not self.settled:
+            lines.append(f"NOT SETTLED after the timeout: {self.unsettled}")
+        lines += [f"violations:   {len(self.violations)}", *(f"  {v}" for v in self.violations[:50])]
+        if len(self.violations) > 50:
+            lines.append(f"  … and {len(self.violations) - 50} more")
+        lines.append(f"host logs:    {self.home}/serve-*.log")
+        return "\n".join(lines)
+
+
+def _window_end(start: datetime, chaos_s: float) -> datetime:
+    """The chaos window, stretched to hold at least one whole-minute cron slot."""
+    end = start + timedelta(seconds=chaos_s)
+    boundary = (start + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    return max(end, boundary + CRON_MARGIN)
+
+
+def _unsettled(engine: Engine, finite: set[str]) -> str | None:
+    """What keeps the run from being settled: running rows, due rows, or series with an end still live."""
+    now = utcnow()
+    with transaction(engine) as db:
+        live = db.exec(select(MessageIn).where(col(MessageIn.status).in_(("pending", "running", "paused")))).all()
+    running = sum(row.status == "running" for row in live)
+    due = sum(row.status == "pending" and row.process_after <= now for row in live)
+    unfinished = sum(row.series_id in finite and not row.is_extra for row in live)
+    if running or due or unfinished:
+        return f"{running} running, {due} due, {unfinished} series with an end not ended"
+    return None
+
+
+class Driver:
+    """One chaos run on one store: schedule, kill, settle, check."""
+
+    def __init__(self, inbox: Inbox, cluster: Cluster, config: ChaosConfig) -> None:
+        self.inbox = inbox
+        self.cluster = cluster
+        self.config = config
+        self.tasks: dict[str, ScheduledTask] = {}  # by tag
+        self.cancelled: set[str] = set()
+        self.refused: list[Violation] = []  # operations on a live series that the store refused
+
+    def _schedule(self, plan: TaskPlan, window_end: datetime) -> None:
+        self.tasks[plan.tag] = schedule(self.inbox, plan, window_end=window_end)
+
+    def _cancel(self, tag: str) -> None:
+        task = self.tasks.get(tag)
+        if task is not None and tag not in self.cancelled:
+            self.cancelled.add(tag)
+            try:
+                self.inbox.cancel(task.series_id)
+            except Conflict as exc:  # the series is endless: it is live until cancelled
+                self.refused.append(Violation("operation", task.series_id, f"cancel refused: {exc}"))
+
+    def _pause(self, tag: str, *, resume: bool) -> None:
+        task = self.tasks.get(tag)
+        if task is not None and tag not in self.cancelled:
+            operation = self.inbox.resume if resume else self.inbox.pause
+            try:
+                operation(task.series_id)
+            except Conflict as exc:
+                self.refused.append(Violation("operation", task.series_id, f"{operation.__name__} refused: {exc}"))
+
+    def _run_now(self, tag: str) -> None:
+        task = self.tasks.get(tag)
+        if task is not None and tag not in self.cancelled:
+            try:
+                self.inbox.run_now(task.series_id)
+            except Conflict as exc:
+                self.refused.append(Violation("operation", task.series_id, f"run now refused: {exc}"))
+
+    def chaos(self, plans: list[TaskPlan], monkey: Monkey) -> float:
+        """Schedule the plan over the window while ``monkey`` kills; returns the window's length in seconds."""
+        start = utcnow()
+        window_end = _window_end(start, self.config.chaos_s)
+        actions: list[tuple[float, int, str, TaskPlan]] = []
+        for plan in plans:
+            actions.append((plan.create_at_s, 0, "schedule", plan))
+            if plan.cancel_at_s is not None:
+                actions.append((plan.cancel_at_s, 1, "cancel", plan))
+            if plan.run_now_at_s is not None:
+                actions.append((plan.run_now_at_s, 2, "run", plan))
+            if plan.pause_at_s is not None and plan.resume_at_s is not None:
+                actions.append((plan.pause_at_s, 3, "pause", plan))
+                actions.append((plan.resume_at_s, 4, "resume", plan))
+        actions.sort(key=lambda action: (action[0], action[1], action[3].tag))
+        for plan in plans:  # the first half before the first kill
+            if plan.create_at_s == 0:
+                self._schedule(plan, window_end)
+        monkey.start()
+        for offset, _, what, plan in actions:
+            wait = (start + timedelta(seconds=offset) - utcnow()).total_seconds()
+            if wait > 0:
+                time.sleep(wait)
+            if what == "schedule" and plan.tag not in self.tasks:
+                self._schedule(plan, window_end)
+            elif what == "cancel":
+                self._cancel(plan.tag)
+            elif what == "run":
+                self._run_now(plan.tag)
+            elif what in ("pause", "resume"):
+                self._pause(plan.tag, resume=what == "resume")
+        left = (window_end - utcnow()).total_seconds()
+        if left > 0:
+            time.sleep(left)
+        for task in self.tasks.values():  # an endless interval series is always cancelled by the end
+            if task.plan.shape == Shape.EVERY and task.endless:
+                self._cancel(task.plan.tag)
+        monkey.stop()
+        return (utcnow() - start).total_seconds()
+
+    def settle(self) -> tuple[bool, str | None, datetime]:
+        self.cluster.restart_dead()
+        finite = {t.series_id for t in self.tasks.values() if not t.endless or t.plan.tag in self.cancelled}
+        deadline = time.monotonic() + self.config.settle_timeout_s
+        while True:
+            checked_at = utcnow()
+            unsettled = _unsettled(self.inbox.engine, finite)
+            if unsettled is None:
+                return True, None, checked_at
+            if time.monotonic() > deadline:
+                return False, unsettled, checked_at
+            self.cluster.restart_dead()  # a host that died by itself is a finding in its log; keep two running
+            time.sleep(0.5)
+
+
+def run_chaos(home: Path, store_url: str, config: ChaosConfig, *, backend: str) -> ChaosResult:
+    started, clock_start = utcnow(), time.monotonic()
+    plans = make_plan(config.tasks, config.chaos_s, seed=config.seed, sessions=config.sessions)
+    try:
+        with serving(home, store_url) as served:
+            served.fake.respond_with(model_reply)
+            cluster = Cluster(served)
+            monkey = Monkey(cluster, seed=config.seed, period_s=config.kill_period_s)
+            driver = Driver(served.inbox, cluster, config)
+            try:
+                cluster.start()
+                chaos_s = driver.chaos(plans, monkey)
+                settle_start = time.monotonic()
+                settled, unsettled, settled_at = driver.settle()
+                settle_s = time.monotonic() - settle_start
+                served.stop_hosts()
+            finally:
+                monkey.stop()
+            tasks = list(driver.tasks.values())
+            snap = Snapshot.load(served.inbox.engine, settled_at=settled_at)
+    finally:
+        kill_leftovers(home)  # runners orphaned by killed hosts, and their pre-scripts
+    violations = [*driver.refused, *check_all(snap, tasks)]
+    if not settled:
+        violations.append(Violation("loss", "run", f"not settled within {config.settle_timeout_s:g} s: {unsettled}"))
+    figures = compute(
+        snap,
+        tasks,
+        violations,
+        monkey.kills,
+        backend=backend,
+        started=started,
+        chaos_s=chaos_s,
+        settle_s=settle_s,
+        wall_s=time.monotonic() - clock_start,
+    )
+    return ChaosResult(figures, violations, monkey.kills, settled, unsettled, home)
+
+
+@contextmanager
+def postgres_schema(base_url: str, *, keep: bool = False) -> Iterator[str]:
+    """A new, empty schema in the database at ``base_url``, dropped afterwards unless ``keep``; yields its URL."""
+    base = normalize_url(base_url)
+    schema = f"chaos_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        separator = "&" if "?" in base else "?"
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.chaos.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=1000, help="tasks to schedule (default 1000)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the chaos window (default 10)")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--database-url", default=os.environ.get("INBOX_TEST_DATABASE_URL"), help="PostgreSQL")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--settle-minutes", type=float, default=5.0, help="how long to wait for the end")
+    parser.add_argument("--home", type=Path, default=None, help="INBOX_HOME to use (default: a new temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema afterwards, to look into")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    config = ChaosConfig(
+        tasks=args.tasks, chaos_s=args.minutes * 60, seed=args.seed, settle_timeout_s=args.settle_minutes * 60
+    )
+    home = args.home or Path(tempfile.mkdtemp(prefix="inbox-chaos-"))
+    home.mkdir(parents=True, exist_ok=True)
+    if args.db == "sqlite":
+        result = run_chaos(home, f"sqlite:///{home / 'inbox.db'}", config, backend="sqlite")
+    else:
+        if not args.database_url:
+            print("--db postgres needs --database-url or INBOX_TEST_DATABASE_URL", file=sys.stderr)
+            return 2
+        with postgres_schema(args.database_url, keep=args.keep) as url:
+            result = run_chaos(home, url, config, backend="postgres")
+            if args.keep:
+                print(f"store kept: {url}")
+    print(result.report())
+    return 0 if not result.violations else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

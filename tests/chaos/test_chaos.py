@@ -1,0 +1,32 @@
+"""The short form of the chaos suite, on every backend: 200 tasks, two hosts, about 45 s of random kills.
+
+The long form is ``python -m tests.chaos.run`` (docs/reliability.md). A failure prints the figures, every
+violation found and where the host logs are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.run import ChaosConfig, run_chaos
+
+pytestmark = [pytest.mark.slow, pytest.mark.chaos]
+
+SHORT = ChaosConfig(tasks=200, chaos_s=45.0, seed=1, settle_timeout_s=150.0)
+
+
+def test_nothing_is_lost_or_run_twice_while_hosts_and_runners_are_killed(
+    backend: str, store_url: str, home: Path
+) -> None:
+    result = run_chaos(home, store_url, SHORT, backend=backend)
+    figures = result.figures
+    assert result.violations == [], result.report()
+    assert result.settled, result.report()
+    # The run did what it is for: both kinds of kill happened, and every kind of ending was reached.
+    assert figures.host_kills >= 2 and figures.runner_kills >= 2, result.report()
+    assert figures.runs_by_outcome.get("interrupted", 0) > 0, result.report()
+    for outcome in ("completed", "skipped", "script_error"):
+        assert figures.endings_by_outcome.get(outcome, 0) > 0, result.report()
+    assert figures.occurrences > figures.tasks  # the series moved on

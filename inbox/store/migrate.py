@@ -10,6 +10,7 @@ Alembic itself decides and upgrades.
 from __future__ import annotations
 
 import ast
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,8 +81,22 @@ def _literal_assignments(source: str, names: set[str]) -> dict[str, object]:
     return values
 
 
+_head_lock = threading.Lock()
+_head: list[str | None] = []  # filled once: the files do not change while the process runs
+
+
 def declared_head() -> str | None:
-    """The newest revision, read from the migration files without importing them; None when not plain."""
+    """The newest revision, read once from the migration files without importing them; None when not plain.
+
+    Read under a lock: CPython 3.11's ``ast.parse`` is not safe in two threads at once (it raised "AST
+    constructor recursion depth mismatch" when two stores were opened together)."""
+    with _head_lock:
+        if not _head:
+            _head.append(_read_declared_head())
+        return _head[0]
+
+
+def _read_declared_head() -> str | None:
     parents: dict[str, tuple[object, ...]] = {}
     try:
         for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):

@@ -1,4 +1,4 @@
-"""The short form of the chaos suite, on every backend: 200 tasks, two hosts, about 45 s of random kills.
+"""The short form of the chaos suite, on every backend: 160 tasks, two hosts, about 30 s of random kills.
 
 The long form is ``python -m tests.chaos.run`` (docs/reliability.md). A failure prints the figures, every
 violation found and where the host logs are.
@@ -14,7 +14,7 @@ from tests.chaos.run import ChaosConfig, run_chaos
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 
-SHORT = ChaosConfig(tasks=200, chaos_s=45.0, seed=1, settle_timeout_s=150.0)
+SHORT = ChaosConfig(tasks=160, chaos_s=30.0, seed=1, settle_timeout_s=150.0)
 
 
 def test_nothing_is_lost_or_run_twice_while_hosts_and_runners_are_killed(

@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 from inbox.enums import CatchUp, OutboxKind, Outcome, Status
 from inbox.ids import new_ids
 from inbox.schedules import Recurring, from_recurrence, load_zone
+from inbox.store.bulk import driver_instant, insert_driver_rows
 from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES
 from inbox.store.models import MessageIn, MessageOut, Run
 
@@ -162,22 +163,22 @@ def _end_delivered(db: Session, rows: list[RowMapping], *, now: datetime, runner
         .where(_TABLE.c.id.in_([row["id"] for row in rows]), _TABLE.c.status == Status.PENDING.value)
         .values(status=Status.COMPLETED.value, reason=None, lease_owner=None, lease_expires_at=None, updated_at=now)
     )
-    ids = new_ids(2 * len(rows))
-    runs = [_completed_run(row, run_id, now, runner) for row, run_id in zip(rows, ids[::2], strict=True)]
-    texts = [_reminder_text(row, text_id, now) for row, text_id in zip(rows, ids[1::2], strict=True)]
-    db.execute(insert(Run.__table__), runs)  # type: ignore[attr-defined]
-    db.execute(insert(MessageOut.__table__), texts)  # type: ignore[attr-defined]
+    ids, at = new_ids(2 * len(rows)), driver_instant(db, now)
+    runs = [_completed_run(row, run_id, at, runner) for row, run_id in zip(rows, ids[::2], strict=True)]
+    texts = [_reminder_text(row, text_id, at) for row, text_id in zip(rows, ids[1::2], strict=True)]
+    insert_driver_rows(db, Run.__table__, runs)  # type: ignore[attr-defined]
+    insert_driver_rows(db, MessageOut.__table__, texts)  # type: ignore[attr-defined]
 
 
-def _completed_run(row: RowMapping, run_id: str, now: datetime, runner: str) -> dict[str, Any]:
+def _completed_run(row: RowMapping, run_id: str, at: object, runner: str) -> dict[str, Any]:
     return {
         "id": run_id,
         "message_id": row["id"],
         "series_id": row["series_id"],
         "session": row["session"],
         "attempt": row["tries"] + 1,
-        "started_at": now,
-        "ended_at": now,
+        "started_at": at,
+        "ended_at": at,
         "outcome": Outcome.COMPLETED.value,
         "input_tokens": 0,
         "output_tokens": 0,
@@ -185,7 +186,7 @@ def _completed_run(row: RowMapping, run_id: str, now: datetime, runner: str) -> 
     }
 
 
-def _reminder_text(row: RowMapping, text_id: str, now: datetime) -> dict[str, Any]:
+def _reminder_text(row: RowMapping, text_id: str, at: object) -> dict[str, Any]:
     return {
         "id": text_id,
         "session": row["session"],
@@ -193,5 +194,5 @@ def _reminder_text(row: RowMapping, text_id: str, now: datetime) -> dict[str, An
         "text": (row["text"] if "text" in row else row["content"].get("text")) or "",
         "in_reply_to": row["id"],
         "series_id": row["series_id"],
-        "created_at": now,
+        "created_at": at,
     }

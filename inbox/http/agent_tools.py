@@ -34,7 +34,7 @@ from inbox import validation as check
 from inbox.api import Inbox, preview, whole_second
 from inbox.enums import LIVE_STATUSES, Kind, OutboxKind, Status
 from inbox.errors import Conflict, InvalidInput, NotFound
-from inbox.http.app import HostState, host_state, token_first
+from inbox.http.app import HostState, error_responses, host_state, token_first
 from inbox.http.auth import RunnerIdentity, runner_identity
 from inbox.http.runner_api import AGENT_PREFIX
 from inbox.schedules import format_duration, load_zone, parse_cron, parse_duration, parse_every
@@ -265,7 +265,7 @@ def _refusal(exc: InvalidInput) -> str:
     return f"{field}: {reason}" + (", or a duration from now such as 2h" if "ISO 8601" in reason else "")
 
 
-@router.post("/tools", response_model=ToolAnswer, responses={403: {}, 409: {}})
+@router.post("/tools", response_model=ToolAnswer, responses=error_responses(409))
 def call_tool(body: ToolRequest, runner: Runner, host: Host) -> ToolAnswer:
     """Apply one tool call of the model; a refusal comes back as ``ok: false`` with the reason."""
     held = _held_row(host, runner, body.message_id)

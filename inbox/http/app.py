@@ -57,8 +57,8 @@ class ErrorBody(BaseModel):
 _MEANINGS = {
     401: "Missing, unknown or revoked bearer token.",
     403: "A runner's token on /v1, or an admin token on a runner's route.",
-    404: "No task has this id or name.",
-    409: "The task's state does not allow this (e.g. it has ended).",
+    404: "No task or message has this id (or name).",
+    409: "The task's state does not allow this (e.g. it has ended); on a runner's route: the lease is lost.",
     422: "Invalid input; `field` names it. Nothing was written.",
     426: "The runner speaks another protocol version than the host.",
 }

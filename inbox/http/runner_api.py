@@ -30,7 +30,7 @@ from agent_runner.protocol import (
 )
 from agent_runner.providers import ModelReply, ProviderError
 from inbox.enums import OutboxKind, Outcome
-from inbox.http.app import HostState, host_state, token_first
+from inbox.http.app import HostState, error_responses, host_state, token_first
 from inbox.http.auth import RunnerIdentity, runner_identity
 from inbox.http.history_api import record_exchange
 from inbox.store import budget
@@ -133,7 +133,7 @@ def _report(result: RunResult, runner: RunnerIdentity) -> RunReport:
     )
 
 
-@router.post("/results", response_model=ResultReply)
+@router.post("/results", response_model=ResultReply, responses=error_responses(404, 409))
 def report_result(result: RunResult, runner: Runner, host: Host) -> ResultReply:
     """Record an attempt's outcome: the run history row, any reply, and the follow-up, in one transaction."""
     with transaction(host.inbox.engine) as db:

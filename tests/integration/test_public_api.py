@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlmodel import select
 
@@ -23,6 +20,7 @@ from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
 from sweeper.sweep import sweep_once
 from tests.conftest import Clock
+from tests.integration.unix_server import serving_on_loopback
 
 try:
     from fastapi.routing import iter_route_contexts
@@ -50,21 +48,11 @@ def api(store_url: str, tmp_path: Path, clock: Clock) -> Iterator[Served]:
     clock.set(NOW)
     inbox = Inbox(store_url, actor="api", clock=clock, env={"INBOX_HOME": str(tmp_path), "INBOX_TZ": "UTC"})
     app = make_app(HostState(inbox=inbox, admin_token=TOKEN), runner_routes=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as http:
+        with serving_on_loopback(app) as url, httpx.Client(base_url=url, headers=auth, timeout=10) as http:
             yield Served(http=http, app=app, inbox=inbox, url=url)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         inbox.close()
 
 

@@ -104,6 +104,33 @@ def check_tokens(settings: Settings) -> Check:
     return Check("api tokens", True, f"{active} active in the store{configured} (`inbox token list`)", required=False)
 
 
+def check_autovacuum(settings: Settings) -> Check | None:
+    """PostgreSQL only: whether the server removes the dead row versions every ended occurrence leaves."""
+    from sqlalchemy import text
+
+    from inbox.store.engine import open_engine
+
+    if not settings.database_url.startswith("postgresql"):
+        return None
+    try:
+        engine = open_engine(settings.database_url)
+        with engine.connect() as conn:
+            setting = str(conn.execute(text("SHOW autovacuum")).scalar_one())
+        engine.dispose()
+    except Exception as error:  # the store check above already says why
+        return Check("autovacuum", False, f"not read: {error}", required=False)
+    if setting == "on":
+        return Check("autovacuum", True, "on", required=False)
+    return Check(
+        "autovacuum",
+        False,
+        f"{setting}: the hosts keep messages_in's planner statistics current themselves, but the dead row versions"
+        " every ended run leaves stay until VACUUM runs; turn autovacuum on, or run VACUUM messages_in regularly",
+        required=False,
+    )
+
+
 def run_checks(settings: Settings) -> list[Check]:
     checks = [check_store(settings), check_zone(settings), check_engine(settings), check_provider(settings)]
-    return [*checks, check_tokens(settings)]
+    maintenance = check_autovacuum(settings)
+    return [*checks, check_tokens(settings), *([maintenance] if maintenance else [])]

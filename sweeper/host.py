@@ -36,13 +36,15 @@ from sweeper.loop import run_loop
 from sweeper.retention import RetentionPolicy, apply_retention
 from sweeper.runtimes.base import RunnerContext, Runtime
 from sweeper.runtimes.process import ProcessRuntime
+from sweeper.statistics import EVERY as STATISTICS_EVERY
+from sweeper.statistics import STATISTICS, refresh_statistics
 from sweeper.sweep import PassReport
 
 log = logging.getLogger("inbox.host")
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
 SERVER_CLOSE_S = 2
 RETENTION_EVERY = timedelta(hours=1)
-CHORE_CHECK_S = 60.0  # how often a host asks whether a chore is due (one small UPDATE)
+CHORE_CHECK_S = 10.0  # how often a host asks whether a chore is due (one small UPDATE per chore)
 
 
 def socket_path(home: Path) -> Path:
@@ -160,19 +162,19 @@ class Host:
                 log.error("could not wake a runner for session %s: %s", session, exc)
 
     def _chores(self) -> None:
-        """Retention, hourly across all hosts on the store: whichever host takes it first (sweeper/chores.py)."""
+        """Chores one host does for all that share the store (sweeper/chores.py): retention hourly, planner
+        statistics every 10 s (sweeper/statistics.py)."""
         engine, instant = self.inbox.engine, utcnow()
-        try:
-            run_chore(
-                engine,
-                RETENTION,
-                lambda: apply_retention(engine, now=instant, policy=self.retention),
-                owner=self.id,
-                now=instant,
-                every=RETENTION_EVERY,
-            )
-        except Exception as exc:  # the store is unreachable: the loop's next pass says so too
-            log.error("could not check the host chores: %s", exc)
+        chores: list[tuple[str, Callable[[], object], timedelta]] = [
+            (RETENTION, lambda: apply_retention(engine, now=instant, policy=self.retention), RETENTION_EVERY),
+            (STATISTICS, lambda: refresh_statistics(engine), STATISTICS_EVERY),
+        ]
+        for name, work, every in chores:
+            try:
+                run_chore(engine, name, work, owner=self.id, now=instant, every=every)
+            except Exception as exc:  # the store is unreachable: the loop's next pass says so too
+                log.error("could not check the host chores: %s", exc)
+                return
 
     def run(self) -> None:
         server_thread = threading.Thread(

@@ -54,9 +54,7 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: i
         bulk += deliver_recurring_reminders(db, now=now, limit=batch - bulk, runner=HOST_OWNER, grace=grace)
     if bulk == batch:
         return bulk  # a full batch: the caller comes back for more
-    due = claim_due(
-        db, owner=HOST_OWNER, now=now, limit=batch - bulk, grace=grace, only_reminders=True, clock=clock
-    )
+    due = claim_due(db, owner=HOST_OWNER, now=now, limit=batch - bulk, grace=grace, only_reminders=True, clock=clock)
     for row in due:
         at = row.updated_at  # when it was claimed: not before the ending of the occurrence it follows
         post_outbox(

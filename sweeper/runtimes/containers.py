@@ -215,6 +215,7 @@ class DockerRuntime:
     def shutdown(self, grace_s: float) -> None:
         with self._lock:
             running = list(self._running.values())
+
         def stop(item: _Running) -> None:
             try:
                 item.container.stop(timeout=max(1, round(grace_s)))  # SIGTERM, then SIGKILL after the grace

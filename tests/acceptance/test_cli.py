@@ -11,6 +11,9 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import text as sql
+
+from inbox.store.engine import open_engine
 from tests.acceptance.conftest import Cli, Result
 
 ISO_WITH_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}")
@@ -348,8 +351,15 @@ def test_doctor_on_a_fresh_home(cli: Cli) -> None:
     assert "Asia/Tokyo" in report["timezone"]["detail"]
     if cli.backend == "sqlite":
         assert str(cli.sqlite_file) in report["store"]["detail"], "doctor does not name the store it checked"
+        assert "autovacuum" not in report
     else:
         assert "inbox.db" not in report["store"]["detail"]
+        engine = open_engine(cli.env["INBOX_DATABASE_URL"])
+        with engine.connect() as conn:  # the server's own setting
+            autovacuum = conn.execute(sql("SHOW autovacuum")).scalar_one()
+        engine.dispose()
+        assert report["autovacuum"]["ok"] is (autovacuum == "on"), report["autovacuum"]
+        assert report["autovacuum"]["detail"].startswith(autovacuum)
     process = cli.json("doctor", "--json", env={**env, "INBOX_RUNTIME": "process"})["runtime"]
     assert "NO SANDBOX" in process["detail"] and "INBOX_ALLOW_UNSANDBOXED=1" in process["detail"]
 

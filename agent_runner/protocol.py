@@ -16,10 +16,10 @@ runner that claims the retry of its own taken-back attempt still cannot report t
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from agent_runner.providers.base import ChatTurn, ToolSpec
 
@@ -29,6 +29,37 @@ PREFIX = "/runner/v1"
 PROTOCOL_VERSION = "4"
 VERSION_HEADER = "x-inbox-runner-protocol"
 OUTCOMES = ("completed", "failed", "skipped", "script_error", "timeout", "silent")
+
+
+MAX_RETRY_AFTER_S = 86_400.0
+
+
+def _storable(text: str) -> str:
+    """What both stores can hold: a NUL (PostgreSQL refuses it) or a lone surrogate (not UTF-8) that a script,
+    a model or a runner wrote is kept as U+FFFD instead of failing the whole result."""
+    text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
+
+
+def _real_instant(at: datetime) -> datetime:
+    try:
+        return at.astimezone(UTC) if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError("is outside the range of real instants") from None
+
+
+def _wait(seconds: float) -> float:
+    return min(seconds, MAX_RETRY_AFTER_S) if seconds >= 0 else 0.0  # NaN fails the test: no wait
+
+
+# Text the host stores, ids it looks rows up by, counts that fit the tables' integer columns.
+Text = Annotated[str, AfterValidator(_storable)]
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Instant = Annotated[datetime, AfterValidator(_real_instant)]
 
 
 class _Wire(BaseModel):
@@ -70,7 +101,7 @@ class ClaimReply(_Wire):
 
 
 class Heartbeat(_Wire):
-    leases: dict[str, int]  # message id -> the attempt this runner holds it for
+    leases: dict[Text, Count]  # message id -> the attempt this runner holds it for
 
 
 class HeartbeatReply(_Wire):
@@ -80,21 +111,21 @@ class HeartbeatReply(_Wire):
 class RunResult(_Wire):
     """How one attempt ended. ``transient`` failures are retried with backoff while tries remain."""
 
-    id: str
-    attempt: int  # WorkItem.attempt: a result for an attempt that was taken back is refused
+    id: Text
+    attempt: Count  # WorkItem.attempt: a result for an attempt that was taken back is refused
     outcome: Literal["completed", "failed", "skipped", "script_error", "timeout", "silent"]
-    started_at: datetime
-    error: str | None = None
+    started_at: Instant
+    error: Text | None = None
     transient: bool = False
-    retry_after_s: float | None = None
-    script_output: str | None = None
-    model_output: str | None = None
-    reply: str | None = None  # delivered to the session's outbox, in reply to the message
-    input_tokens: int = 0
-    output_tokens: int = 0
+    retry_after_s: Annotated[float, AfterValidator(_wait)] | None = None  # at most a day
+    script_output: Text | None = None
+    model_output: Text | None = None
+    reply: Text | None = None  # delivered to the session's outbox, in reply to the message
+    input_tokens: Count = 0
+    output_tokens: Count = 0
     new_turns: list[ChatTurn] = Field(default_factory=list)  # this run's exchange, kept in its conversation
-    summary: str | None = None  # replaces the conversation's turns up to summary_through (the history was too long)
-    summary_through: str | None = None
+    summary: Text | None = None  # replaces the conversation's turns up to summary_through (the history was too long)
+    summary_through: Text | None = None
 
 
 class ResultReply(_Wire):
@@ -126,7 +157,7 @@ class ToolRequest(_Wire):
 
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
-    message_id: str
+    message_id: Text
 
 
 class ToolAnswer(_Wire):
@@ -138,7 +169,7 @@ class ToolAnswer(_Wire):
 
 
 class HistoryRequest(_Wire):
-    message_id: str
+    message_id: Text
 
 
 class HistoryReply(_Wire):

@@ -182,7 +182,7 @@ def _operation_test(host: RunnerHost, operation: Any, examples: int, answered: s
 def test_a_runner_token_fuzzed_on_every_runner_route_reaches_only_its_session(
     runner_host: RunnerHost, backend: str
 ) -> None:
-    examples = 60 if backend == "sqlite" else 15
+    examples = 60 if backend == "sqlite" else 20
     failures = []
     answered: dict[str, set[int]] = {}
     for operation in _runner_operations(runner_host):

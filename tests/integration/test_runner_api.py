@@ -6,6 +6,7 @@ the tokens the host issued, on every store backend. Model calls go to the script
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from sqlmodel import col, select, update
 
 from agent_runner.client import HostClient, LeaseLost
 from agent_runner.loop import Runner, RunnerConfig
-from agent_runner.protocol import ClaimReply, ModelRequest, RunResult
+from agent_runner.protocol import PROTOCOL_VERSION, VERSION_HEADER, ClaimReply, ModelRequest, RunResult
 from agent_runner.providers import ChatTurn, ProviderError
 from agent_runner.work import Sandbox
 from inbox import Inbox
@@ -260,6 +261,27 @@ def test_a_completed_result_delivers_its_reply_once(host: Host) -> None:
     [run] = host.runs(message.id)
     assert (run.outcome, run.runner, run.input_tokens, run.model_output) == ("completed", "r-a", 7, "hello back")
     assert (host.row(message.id).status, host.row(message.id).lease_owner) == ("completed", None)
+
+
+def test_nul_bytes_and_lone_surrogates_in_a_result_are_kept_as_replacement_characters(host: Host) -> None:
+    """A script that prints a NUL byte must not lose its run on PostgreSQL, which cannot store one (it was a 500)."""
+    message = host.inbox.send("hello?", session="a")
+    token = host.state.runner_tokens.issue(RunnerIdentity(session="a", owner="r-raw"))
+    headers = {"authorization": f"Bearer {token}", VERSION_HEADER: PROTOCOL_VERSION, "content-type": "application/json"}
+    odd = {"reply": "a\x00b", "script_output": "bin\x00ary", "model_output": "half \ud800 pair"}
+    ending = {"id": message.id, "attempt": 1, "outcome": "completed", "started_at": "2026-06-01T12:00:00Z", **odd}
+    with httpx.Client(transport=httpx.HTTPTransport(uds=host.socket_path), base_url="http://host") as raw:
+        assert raw.post("/runner/v1/claim", json={"limit": 1}, headers=headers).status_code == 200
+        # json.dumps writes them as the \u0000 and \ud800 escapes a runner in any language could send
+        lost = raw.post("/runner/v1/heartbeat", content=json.dumps({"leases": {"x\x00y": 1}}), headers=headers)
+        ended = raw.post("/runner/v1/results", content=json.dumps(ending), headers=headers)
+
+    assert (lost.status_code, lost.json()) == (200, {"lost": ["x\ufffdy"]})
+    assert ended.status_code == 200, ended.text
+    [out] = host.outbox()
+    assert out.text == "a\ufffdb"
+    [run] = host.runs(message.id)
+    assert (run.outcome, run.script_output, run.model_output) == ("completed", "bin\ufffdary", "half \ufffd pair")
 
 
 def test_a_recurring_task_gets_one_follow_up_and_a_repeated_result_writes_nothing(host: Host) -> None:

@@ -162,13 +162,14 @@ class Host:
                 log.error("could not wake a runner for session %s: %s", session, exc)
 
     def _chores(self) -> None:
-        """Chores one host does for all that share the store (sweeper/chores.py): retention hourly, planner
-        statistics every 10 s (sweeper/statistics.py)."""
+        """Chores one host does for all that share the store (sweeper/chores.py): retention hourly and, on
+        PostgreSQL, planner statistics every 10 s (sweeper/statistics.py)."""
         engine, instant = self.inbox.engine, utcnow()
         chores: list[tuple[str, Callable[[], object], timedelta]] = [
             (RETENTION, lambda: apply_retention(engine, now=instant, policy=self.retention), RETENTION_EVERY),
-            (STATISTICS, lambda: refresh_statistics(engine), STATISTICS_EVERY),
         ]
+        if engine.dialect.name == "postgresql":  # SQLite plans the due queries from the index alone
+            chores.append((STATISTICS, lambda: refresh_statistics(engine), STATISTICS_EVERY))
         for name, work, every in chores:
             try:
                 run_chore(engine, name, work, owner=self.id, now=instant, every=every)

@@ -53,7 +53,7 @@ def _real_instant(at: datetime) -> datetime:
 
 
 def _wait(seconds: float) -> float:
-    return min(seconds, MAX_RETRY_AFTER_S) if seconds >= 0 else 0.0  # NaN fails the test: no wait
+    return min(seconds, MAX_RETRY_AFTER_S) if seconds >= 0 else 0.0  # NaN compares false: no wait
 
 
 # Text the host stores, ids it looks rows up by, counts that fit the tables' integer columns.

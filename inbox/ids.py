@@ -14,6 +14,7 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # Every pair of digits, indexed by the 10 bits it stands for: an id is 13 lookups (ids are made per row on
 # the hot paths; a digit-by-digit loop cost about 20 µs an id, this well under 1 µs).
 _PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]
+_LOW_40 = (1 << 40) - 1
 _lock = threading.Lock()
 _last_ms = -1
 _last_rand = 0
@@ -43,7 +44,20 @@ def new_ids(count: int) -> list[str]:
     if count <= 0:
         return []
     ms, rand = _reserve(count)
-    return [encode(ms, rand + offset) for offset in range(count)]
+    # A batch shares its milliseconds (the first 10 digits) and, but for a carry, the high 40 random bits (the
+    # next 8): each id is then only its low 8 digits, half the work of encoding every id whole.
+    head, made, high_part, high = encode(ms, 0)[:10], [], -1, ""
+    for value in range(rand, rand + count):
+        if value >> 40 != high_part:
+            high_part = value >> 40
+            high = head + _four_pairs(high_part)
+        made.append(high + _four_pairs(value & _LOW_40))
+    return made
+
+
+def _four_pairs(value: int) -> str:
+    pairs = _PAIRS
+    return pairs[value >> 30 & 1023] + pairs[value >> 20 & 1023] + pairs[value >> 10 & 1023] + pairs[value & 1023]
 
 
 def encode(ms: int, rand: int) -> str:

@@ -33,9 +33,9 @@ def driver_instant(db: Session, instant: datetime) -> Any:
     return convert(instant) if convert is not None else instant
 
 
-def insert_driver_rows(db: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) whose values the driver takes as they are: text, numbers, None,
-    and instants from :func:`driver_instant`.
+def insert_driver_rows(db: Session, table: Table, keys: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (tuples of the columns named by ``keys``, in that order) whose values the driver takes as
+    they are: text, numbers, None, and instants from :func:`driver_instant`.
 
     The statement is compiled once and the rows go straight to the driver's executemany. Binding through
     SQLAlchemy processes every value of every row, which for reminder batches (the run and the outbox row of
@@ -44,9 +44,15 @@ def insert_driver_rows(db: Session, table: Table, rows: Sequence[dict[str, Any]]
     if not rows:
         return
     conn = db.connection()
-    keys = tuple(rows[0])
     sql, order = _compiled_insert(conn.dialect, table, keys)
-    params: list[Any] = [tuple(row[key] for key in order) for row in rows] if order is not None else list(rows)
+    params: list[Any]
+    if order is None:  # a driver that binds by name (psycopg)
+        params = [dict(zip(keys, row, strict=True)) for row in rows]
+    elif order == keys:
+        params = list(rows)
+    else:
+        at = [keys.index(key) for key in order]
+        params = [tuple(row[i] for i in at) for row in rows]
     conn.exec_driver_sql(sql, params)
 
 

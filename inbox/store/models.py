@@ -118,10 +118,7 @@ class MessageOut(SQLModel, table=True):
     """What the agent (or a reminder, or the system) says to a session."""
 
     __tablename__ = "messages_out"
-    __table_args__ = (
-        Index("ix_messages_out_session", "session", "id"),
-        Index("ix_messages_out_delivered", "delivered_at"),
-    )
+    __table_args__ = (Index("ix_messages_out_session", "session", "id"),)
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
     session: str = Field(default="main", max_length=200)
@@ -130,6 +127,7 @@ class MessageOut(SQLModel, table=True):
     in_reply_to: str | None = Field(default=None, max_length=26)
     series_id: str | None = Field(default=None, max_length=26)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    # From the first schema and unused: the outbox is read, not pushed (migration 0006 dropped its index).
     delivered_at: datetime | None = _instant(nullable=True)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from inbox import Inbox
 from inbox.store.claims import claim_due
 from inbox.store.engine import transaction
@@ -55,3 +57,18 @@ def test_a_due_reminder_the_host_cannot_take_yet_does_not_call_for_a_runner(inbo
 
     assert report.delivered == 0  # two occurrences of one series never run together
     assert report.waiting_sessions == {}  # and a reminder is the host's to deliver: no runner is woken for it
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["update-returning", "sqlite-before-3.35"])
+def test_a_backlog_of_reminders_reaches_the_outbox_in_due_order_not_creation_order(
+    inbox: Inbox, clock: Clock, monkeypatch: pytest.MonkeyPatch, returning: bool
+) -> None:
+    monkeypatch.setattr(inbox.engine.dialect, "update_returning", returning)
+    for minutes in (5, 1, 4, 2, 3):  # each made after the last, most due sooner than one made before it
+        inbox.schedule(f"due in {minutes}m", in_=f"{minutes}m", remind=True)
+    clock.advance(minutes=10)  # the host was down: all five are due in one pass
+
+    assert sweep_once(inbox.engine, now=clock()).delivered == 5
+    assert [o.text for o in inbox.outbox()] == [f"due in {m}m" for m in (1, 2, 3, 4, 5)]
+    assert [run.outcome for o in inbox.outbox() for run in inbox.runs(o.in_reply_to or "")] == ["completed"] * 5
+    assert sweep_once(inbox.engine, now=clock()).delivered == 0

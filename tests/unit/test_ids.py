@@ -6,6 +6,7 @@ import time
 
 from hypothesis import given
 from hypothesis import strategies as st
+from pytest import MonkeyPatch
 
 from inbox import ids
 
@@ -61,3 +62,9 @@ def test_ids_made_in_one_go_are_those_made_one_by_one_would_be() -> None:
     for offset, made in enumerate(batch):  # one millisecond, consecutive randomness, as one by one in a burst
         assert made == ids.encode(stamp, first + offset)
     assert ids.new_ids(0) == []
+
+
+def test_a_batch_that_carries_into_the_high_random_bits_encodes_each_id_whole(monkeypatch: MonkeyPatch) -> None:
+    ms, first = 1_764_000_000_000, (1 << 40) - 3  # the fourth id carries into bit 40
+    monkeypatch.setattr(ids, "_reserve", lambda count: (ms, first))
+    assert ids.new_ids(6) == [ids.encode(ms, first + offset) for offset in range(6)]

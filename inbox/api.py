@@ -29,7 +29,7 @@ from inbox.schedules import (
 from inbox.schedules.schedule import parse_in
 from inbox.store import bulk, lookup, queries, series
 from inbox.store import tokens as token_store
-from inbox.store.engine import open_engine, plain_transaction, transaction
+from inbox.store.engine import open_engine, transaction
 from inbox.store.types import utcnow
 from inbox.views import (
     Message,
@@ -118,10 +118,8 @@ class Inbox:
             when = parse_at(at, self.zone(tz), now).when
         elif in_ is not None:
             when = parse_in(in_, now).when
-        with plain_transaction(self.engine) as conn:
-            rows = bulk.insert_messages(
-                conn, texts, session=session, kind=kind, process_after=when, now=now, created_by=self.actor
-            )
+        rows = bulk.message_rows(texts, session=session, kind=kind, process_after=when, now=now, created_by=self.actor)
+        bulk.write_messages(self.engine, rows)
         return [
             Message(
                 id=row["id"],

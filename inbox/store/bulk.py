@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, insert
+from sqlalchemy import Dialect, Engine, Select, Table, bindparam, func, insert, select
 from sqlmodel import Session
 
 from inbox.enums import Kind, Status
 from inbox.ids import new_id
+from inbox.store.engine import plain_transaction, wake_channel
 from inbox.store.models import MessageIn
 from inbox.store.types import UTCDateTime
 
@@ -69,23 +70,15 @@ def _compiled_insert(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> t
     return _compiled[cache_key]
 
 
-def insert_messages(
-    db: Session | Connection,
-    texts: Sequence[str],
-    *,
-    session: str,
-    kind: Kind,
-    process_after: datetime,
-    now: datetime,
-    created_by: str,
+def message_rows(
+    texts: Sequence[str], *, session: str, kind: Kind, process_after: datetime, now: datetime, created_by: str
 ) -> list[dict[str, Any]]:
-    """Insert inbound messages with one multi-row statement; returns the rows as written.
+    """The rows of new inbound messages, one per text.
 
     Every column gets the value the model's own defaults would give (taken once from a template row), so a
-    message written here is indistinguishable from one written through the ORM.
+    message written from these rows is indistinguishable from one written through the ORM.
     """
-    table = MessageIn.__table__  # type: ignore[attr-defined]
-    rows = [
+    return [
         {
             **_defaults(),
             "id": new_id(),
@@ -100,7 +93,33 @@ def insert_messages(
         }
         for text in texts
     ]
-    if rows:
-        db.execute(insert(table), rows)
-        db.info["wake"] = True  # PostgreSQL: tell sleeping sweepers (see inbox.store.engine)
-    return rows
+
+
+def write_messages(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (from :func:`message_rows`) all or nothing, and wake the sweepers (see inbox.store.engine).
+
+    On PostgreSQL a single message is one statement in its own transaction that also sends the wake-up: one round
+    trip after the pool's liveness check, where ``BEGIN``, ``INSERT``, ``NOTIFY``, ``COMMIT`` took four; a lone
+    ``Inbox.send`` (a webhook, a script) is bound by its round trips there.
+    """
+    if not rows:
+        return
+    if engine.dialect.name == "postgresql" and len(rows) == 1:
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            params = {f"new_{key}": value for key, value in rows[0].items()}
+            conn.execute(_insert_and_wake(), {"channel": wake_channel(engine), **params})
+        return
+    with plain_transaction(engine) as conn:
+        conn.execute(insert(MessageIn.__table__), rows)  # type: ignore[attr-defined]
+        conn.info["wake"] = True
+
+
+@cache
+def _insert_and_wake() -> Select[Any]:
+    """``WITH written AS (INSERT …) SELECT pg_notify(…)``: PostgreSQL runs a data-modifying ``WITH`` whether or not
+    the query reads it, and the notification goes out when the statement's transaction commits."""
+    table: Table = MessageIn.__table__  # type: ignore[attr-defined]
+    row = {column.name: bindparam(f"new_{column.name}", type_=column.type) for column in table.columns}
+    written = insert(table).values(row).cte("written")
+    return select(func.pg_notify(bindparam("channel"), "")).add_cte(written)

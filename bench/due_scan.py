@@ -91,7 +91,7 @@ def _in_transaction(engine: Engine, work: Callable[[Any], object]) -> Callable[[
 def operations(engine: Engine) -> dict[str, Callable[[], object]]:
     """What a pass runs, each as the pass runs it (own transaction, ``now`` taken fresh)."""
     return {
-        "one-shot reminder select (bulk)": _in_transaction(
+        "one-shot reminder ending (bulk)": _in_transaction(
             engine, lambda db: deliver_one_shot_reminders(db, now=utcnow(), limit=REMINDER_BATCH, runner=HOST_OWNER)
         ),
         "recurring reminder select (fanout)": _in_transaction(
@@ -124,11 +124,12 @@ def check_pass(engine: Engine) -> list[str]:
 
 
 def statements_of_a_pass(engine: Engine) -> list[tuple[str, Any]]:
-    """Every SELECT a pass and the loop's ``next_due`` send to the database, with their parameters."""
+    """Every query a pass and the loop's ``next_due`` send to the database, with their parameters: each SELECT, and
+    each UPDATE, since the one-shot reminders' ending chooses its rows itself (``UPDATE … WHERE id IN (SELECT …)``)."""
     seen: list[tuple[str, Any]] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and statement not in [s for s, _ in seen]:
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE")) and statement not in [s for s, _ in seen]:
             seen.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", note)

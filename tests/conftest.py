@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -39,9 +40,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
         config.stash[_not_run] = len(dropped)
+        if hasattr(config, "workeroutput"):  # a pytest-xdist worker: the controller prints the summary
+            config.workeroutput["postgres_not_run"] = len(dropped)
 
 
 _not_run = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist: every worker collects the whole suite, so each reports the same count."""
+    count = getattr(node, "workeroutput", {}).get("postgres_not_run", 0)
+    node.config.stash[_not_run] = max(node.config.stash.get(_not_run, 0), count)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlmodel import col, select
 
 from inbox import Inbox
 from inbox.errors import InvalidInput
+from inbox.store.engine import transaction
+from inbox.store.models import MessageIn
 from sweeper.sweep import sweep_once
 from tests.conftest import Clock
 
@@ -36,3 +39,19 @@ def test_messages_sent_for_later_wait_until_then(inbox: Inbox, clock: Clock) -> 
     assert sweep_once(inbox.engine, now=clock()).waiting_sessions == {}
     clock.advance(minutes=11)
     assert sweep_once(inbox.engine, now=clock()).waiting_sessions == {"main": 2}
+
+
+def test_sent_rows_are_column_for_column_what_the_orm_writes(inbox: Inbox, clock: Clock) -> None:
+    """Single sends and batches are written by hand-built statements; reading them back must give what a
+    ``MessageIn`` written through the ORM gives, every column (JSON content, instants, flags) included."""
+    inbox.send("one", session="ops")
+    inbox.send_many(["two", "three"], session="ops")
+    with transaction(inbox.engine) as db:
+        now = clock()
+        db.add(MessageIn(session="ops", content={"text": "orm"}, process_after=now, created_at=now, updated_at=now))
+    with transaction(inbox.engine) as db:
+        stored = db.exec(select(MessageIn).order_by(col(MessageIn.id))).all()
+        dumped = [row.model_dump(exclude={"id", "content"}, warnings=False) for row in stored]
+        contents = [row.content for row in stored]
+    assert contents == [{"text": "one"}, {"text": "two"}, {"text": "three"}, {"text": "orm"}]
+    assert dumped[0] == dumped[1] == dumped[2] == dumped[3]

@@ -34,7 +34,9 @@ def driver_instant(db: Session, instant: datetime) -> Any:
     return convert(instant) if convert is not None else instant
 
 
-def insert_driver_rows(db: Session | Connection, table: Table, keys: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
+def insert_driver_rows(
+    db: Session | Connection, table: Table, keys: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
     """Insert ``rows`` (tuples of the columns named by ``keys``, in that order) whose values the driver takes as
     they are: text, numbers, None, and instants from :func:`driver_instant`.
 

@@ -98,7 +98,8 @@ def message_rows(
 
 
 def write_messages(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (from :func:`message_rows`) all or nothing, and wake the sweepers (see inbox.store.engine).
+    """Insert ``rows`` (from one :func:`message_rows` call: the same keys in the same order) all or nothing, and
+    wake the sweepers (see inbox.store.engine).
 
     On PostgreSQL a single message is one statement in its own transaction that also sends the wake-up: one round
     trip after the pool's liveness check, where ``BEGIN``, ``INSERT``, ``NOTIFY``, ``COMMIT`` took four; a lone

@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Engine, Select, Table, bindparam, func, insert, select
+from sqlalchemy.types import TypeEngine
 from sqlmodel import Session
 
 from inbox.enums import Kind, Status
@@ -30,8 +31,13 @@ def _defaults() -> dict[str, Any]:
 def driver_instant(db: Session, instant: datetime) -> Any:
     """``instant`` as the database driver takes it for an instant column (what SQLAlchemy would bind)."""
     dialect = db.get_bind().dialect
-    convert = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    convert = _bind_processor(dialect, UTCDateTime())
     return convert(instant) if convert is not None else instant
+
+
+def _bind_processor(dialect: Dialect, column_type: TypeEngine[Any]) -> Any:
+    """What SQLAlchemy applies to a value of ``column_type`` before the driver gets it (None: nothing)."""
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def insert_driver_rows(
@@ -118,15 +124,10 @@ def write_messages(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
     with plain_transaction(engine) as conn:
         # Each value in the form the driver takes, converted here (most columns need nothing): SQLAlchemy's own
         # multi-row insert converts every value of every row through its machinery, half of a batch's time.
-        convert = [_bind_processor(conn.dialect, table, key) for key in keys]
+        convert = [_bind_processor(conn.dialect, table.c[key].type) for key in keys]
         values = [tuple(v if c is None else c(v) for c, v in zip(convert, row.values(), strict=True)) for row in rows]
         insert_driver_rows(conn, table, keys, values)
         conn.info["wake"] = True
-
-
-def _bind_processor(dialect: Dialect, table: Table, key: str) -> Any:
-    column_type = table.c[key].type
-    return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
 @cache

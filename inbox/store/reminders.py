@@ -104,7 +104,8 @@ def deliver_one_shot_reminders(db: Session, *, now: datetime, limit: int, runner
     ending = _ONE_SHOT_ENDING[dialect.name == "postgresql"]
     returned = db.connection().execute(ending, {"now": now, "limit": limit}).all()  # Core: no ORM layer on the way
     rows = sorted(returned, key=lambda row: (row[5], row[0]))  # RETURNING has no set order: keep the due order
-    _record_delivered(db, [(*row[:2], row[2] or "", *row[3:5]) for row in rows], now=now, runner=runner)
+    ended = [(row_id, session, text or "", series_id, tries) for row_id, session, text, series_id, tries, _ in rows]
+    _record_delivered(db, ended, now=now, runner=runner)
     return len(rows)
 
 

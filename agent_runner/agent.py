@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_runner.client import HostClient
+from agent_runner.conversation import ChatTurn, ModelReply, ProviderError, ToolCall, ToolSpec
 from agent_runner.prompt import SILENCE, system_prompt, user_text
 from agent_runner.protocol import HistoryReply, ModelRequest, ToolRequest, WorkItem
-from agent_runner.providers import ChatTurn, ModelReply, ProviderError, ToolCall, ToolSpec
-from agent_runner.sandbox_tools import run_sandbox_tool
-from agent_runner.tools import HOST_TOOL_NAMES, HOST_TOOLS, SANDBOX_TOOLS
+from agent_runner.sandbox_tools import SANDBOX_TOOLS, run_sandbox_tool
 
 MAX_STEPS = 8
 SUMMARY_PROMPT = (
@@ -59,7 +58,8 @@ class AgentRun:
         self.item = item
         self.host = host
         self.workspace = workspace
-        self.tools: tuple[ToolSpec, ...] = HOST_TOOLS + (SANDBOX_TOOLS if sandboxed and workspace else ())
+        self.host_tools = frozenset(tool.name for tool in item.tools)  # what the host offers and applies
+        self.tools: tuple[ToolSpec, ...] = (*item.tools, *(SANDBOX_TOOLS if sandboxed and workspace else ()))
         self.out = Exchange()
 
     def _ask(self, request: ModelRequest, deadline: float | None) -> ModelReply:
@@ -96,7 +96,7 @@ class AgentRun:
 
     def _call_tool(self, call: ToolCall) -> ChatTurn:
         try:
-            if call.name in HOST_TOOL_NAMES:
+            if call.name in self.host_tools:
                 answer = self.host.tool(ToolRequest(name=call.name, arguments=call.arguments, message_id=self.item.id))
                 body: Any = answer.result if answer.ok else {"error": answer.error}
                 ok = answer.ok

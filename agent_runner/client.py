@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from agent_runner.conversation import ModelReply, ProviderError
 from agent_runner.protocol import (
     PREFIX,
     PROTOCOL_VERSION,
@@ -21,7 +22,6 @@ from agent_runner.protocol import (
     ToolAnswer,
     ToolRequest,
 )
-from agent_runner.providers import ModelReply, ProviderError
 
 
 class IncompatibleHost(Exception):

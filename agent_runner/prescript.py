@@ -164,8 +164,14 @@ def _collect(proc: subprocess.Popen[bytes], deadline: float, cap: int) -> tuple[
     return out, problem
 
 
-def run_prescript(script: str, *, timeout_s: float = 30.0, env: Mapping[str, str] | None = None,
-                  cwd: str | None = None, max_output_bytes: int = 1 << 20) -> ScriptResult:
+def run_prescript(
+    script: str,
+    *,
+    timeout_s: float = 30.0,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    max_output_bytes: int = 1 << 20,
+) -> ScriptResult:
     """Run ``script`` as a task's pre-script would be run and return the decision. Never raises for script faults."""
     if timeout_s <= 0:
         raise ValueError("timeout_s must be greater than zero")
@@ -180,8 +186,15 @@ def run_prescript(script: str, *, timeout_s: float = 30.0, env: Mapping[str, str
         os.chmod(path, 0o700)
         argv = [path] if script.startswith("#!") else ["bash", path]
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=_child_env(env), cwd=cwd, start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=_child_env(env),
+                cwd=cwd,
+                start_new_session=True,
+            )
         except OSError as exc:
             why = f"could not start: {exc.strerror or exc}"
             return ScriptResult(ScriptVerdict.SCRIPT_ERROR, None, why, None, "", "", time.monotonic() - started)

@@ -21,12 +21,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from agent_runner.providers.base import ChatTurn, ToolSpec
+from agent_runner.conversation import ChatTurn, ToolSpec
 
 PREFIX = "/runner/v1"
 # Sent by every runner as the VERSION_HEADER; the host refuses a runner built from other code (426), so a stale
 # runner image fails at once with a message saying so, not later with puzzling errors.
-PROTOCOL_VERSION = "4"
+PROTOCOL_VERSION = "5"
 VERSION_HEADER = "x-inbox-runner-protocol"
 OUTCOMES = ("completed", "failed", "skipped", "script_error", "timeout", "silent")
 
@@ -88,6 +88,7 @@ class WorkItem(_Wire):
     agent_written: bool = False  # written by an agent session: refused unsandboxed unless the user opted in
     model: str | None = None  # the task's own model and provider, when it overrides the host's
     provider: str | None = None
+    tools: list[ToolSpec] = Field(default_factory=list)  # the host's tools offered to the model for this item
 
 
 class ClaimRequest(_Wire):
@@ -143,7 +144,7 @@ class ModelRequest(_Wire):
 
 
 class ModelFailure(_Wire):
-    """The provider's error, classified by the host (see agent_runner.providers.base.ProviderError)."""
+    """The provider's error, classified by the host (see agent_runner.conversation.ProviderError)."""
 
     kind: str
     message: str

@@ -12,6 +12,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from agent_runner.conversation import ToolSpec
+
 OUTPUT_CHARS = 20_000
 MAX_FILE_BYTES = 1 << 20
 
@@ -64,3 +66,29 @@ def run_sandbox_tool(workspace: str, name: str, arguments: dict[str, Any]) -> di
     if name == "write_file":
         return write_file(workspace, str(arguments["path"]), str(arguments["content"]))
     raise ValueError(f"unknown tool {name!r}")
+
+
+def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+SANDBOX_TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        name="bash",
+        description="Run a shell command in your sandbox (working directory /workspace, no network by default).",
+        parameters=_object(
+            {"command": {"type": "string"}, "timeout_s": {"type": "number", "minimum": 1, "maximum": 300}},
+            ["command"],
+        ),
+    ),
+    ToolSpec(
+        name="read_file",
+        description="Read a text file under /workspace.",
+        parameters=_object({"path": {"type": "string"}}, ["path"]),
+    ),
+    ToolSpec(
+        name="write_file",
+        description="Write a text file under /workspace (created or replaced).",
+        parameters=_object({"path": {"type": "string"}, "content": {"type": "string"}}, ["path", "content"]),
+    ),
+)

@@ -15,9 +15,9 @@ from typing import Any
 
 from agent_runner.agent import AgentRun, is_silence
 from agent_runner.client import HostClient
+from agent_runner.conversation import ProviderError
 from agent_runner.prescript import ScriptResult, ScriptVerdict, describe, run_prescript
 from agent_runner.protocol import RunResult, WorkItem
-from agent_runner.providers import ProviderError
 
 DEFAULT_SCRIPT_TIMEOUT_S = 30.0
 STDERR_IN_ERROR = 1000

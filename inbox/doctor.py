@@ -63,7 +63,7 @@ def check_engine(settings: Settings) -> Check:
 
 
 def check_provider(settings: Settings) -> Check:
-    from inbox.http.model_proxy import KEY_VARS, choose_provider
+    from sweeper.http.model_proxy import KEY_VARS, choose_provider
 
     choice = choose_provider(settings)
     if choice is None:

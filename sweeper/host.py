@@ -23,15 +23,15 @@ from pathlib import Path
 import uvicorn
 
 from inbox.api import Inbox
-from inbox.http.agent_limits import AgentLimits
-from inbox.http.app import HostState, make_app
 from inbox.http.auth import prepare_admin_tokens
-from inbox.http.model_proxy import ModelProxy
 from inbox.store.claims import release_host, release_owner
 from inbox.store.engine import transaction
 from inbox.store.types import utcnow
 from sweeper.chores import RETENTION, run_chore
 from sweeper.host_config import HostConfig
+from sweeper.http.agent_limits import AgentLimits
+from sweeper.http.app import HostState, make_app
+from sweeper.http.model_proxy import ModelProxy
 from sweeper.loop import run_loop
 from sweeper.retention import RetentionPolicy, apply_retention
 from sweeper.runtimes.base import RunnerContext, Runtime

@@ -1,10 +1,10 @@
-"""Bearer tokens: admin tokens for the public ``/v1`` API, and one token per runner, scoped to its session.
+"""Bearer tokens of the public ``/v1`` API (admin tokens); runners' tokens are the host's (sweeper.http.runner_auth).
 
 Admin tokens live in the store as SHA-256 digests (inbox.store.tokens), shared by every host on it: each ``/v1``
 request looks its token up there, nothing is cached, so a revocation made by any process on any host refuses
 the token from the next request on. ``INBOX_API_TOKEN``, when set, is accepted too; it is compared by digest and
 never written anywhere. Runner tokens are issued by the host that started the runner and kept (as digests) in
-its memory only: a runner stopped or replaced loses its token.
+its memory only.
 
 On start with neither ``INBOX_API_TOKEN`` nor an active token in the store, the host makes one (``default``) and
 writes it to ``$INBOX_HOME/api-token`` (mode 0600) as the user's copy; the store keeps only its digest. A token
@@ -16,19 +16,17 @@ from __future__ import annotations
 import hmac
 import os
 import tempfile
-import threading
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import HTTPException, Request
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from agent_runner.protocol import PROTOCOL_VERSION, VERSION_HEADER
 from inbox.errors import InvalidInput
 from inbox.store import tokens
 from inbox.store.engine import transaction
-from inbox.store.tokens import hash_token, new_token
+from inbox.store.tokens import hash_token
 from inbox.store.types import utcnow
 
 TOKEN_FILE = "api-token"
@@ -88,35 +86,15 @@ def bearer(request: Request) -> str:
     return value.strip()
 
 
-@dataclass(frozen=True)
-class RunnerIdentity:
-    """Who a runner token speaks for: one session, and the lease owner name its claims carry."""
+class KnownRunners(Protocol):
+    """The host's runner tokens, as far as the public API needs them: to tell a runner's token apart."""
 
-    session: str
-    owner: str
+    def find(self, token: str) -> object | None: ...
 
 
-class RunnerTokens:
-    """The tokens of the runners this host started; a runner stopped or replaced loses its token."""
-
-    def __init__(self) -> None:
-        self._by_digest: dict[str, RunnerIdentity] = {}
-        self._lock = threading.Lock()
-
-    def issue(self, identity: RunnerIdentity) -> str:
-        token = new_token()
-        with self._lock:
-            self._by_digest[hash_token(token)] = identity
-        return token
-
-    def revoke_owner(self, owner: str) -> None:
-        with self._lock:
-            for digest in [d for d, i in self._by_digest.items() if i.owner == owner]:
-                del self._by_digest[digest]
-
-    def find(self, token: str) -> RunnerIdentity | None:
-        with self._lock:
-            return self._by_digest.get(hash_token(token))
+def is_admin_token(request: Request, digest: str) -> bool:
+    """Whether ``digest`` is an admin token's (configured or stored), without counting it as used."""
+    return _configured(request, digest) or _stored_admin_token(request, digest, used=False)
 
 
 def _configured(request: Request, digest: str) -> bool:
@@ -141,7 +119,7 @@ def check_admin(request: Request) -> None:
     token = bearer(request)
     digest = hash_token(token)
     if not _configured(request, digest):
-        runners: RunnerTokens = request.app.state.runner_tokens
+        runners: KnownRunners = request.app.state.runner_tokens
         if runners.find(token) is not None:
             raise HTTPException(
                 403, "a runner token cannot use the public API; runners use /runner/v1 for their session"
@@ -149,25 +127,3 @@ def check_admin(request: Request) -> None:
         if not _stored_admin_token(request, digest, used=True):
             raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     request.state.admin_checked = True
-
-
-def runner_identity(request: Request) -> RunnerIdentity:
-    """FastAPI dependency of every runner route: the session and lease owner the token stands for."""
-    runners: RunnerTokens = request.app.state.runner_tokens
-    token = bearer(request)
-    identity = runners.find(token)
-    if identity is None:
-        digest = hash_token(token)
-        if _configured(request, digest) or _stored_admin_token(request, digest, used=False):
-            raise HTTPException(
-                403, "an admin token cannot act as a runner; the host gives each runner a token for its session"
-            )
-        raise HTTPException(401, "invalid or revoked runner token", headers={"WWW-Authenticate": "Bearer"})
-    spoken = request.headers.get(VERSION_HEADER)
-    if spoken != PROTOCOL_VERSION:
-        raise HTTPException(
-            426,
-            f"this runner speaks protocol {spoken or 'unknown'}, the host {PROTOCOL_VERSION}: "
-            "rebuild the runner image with `inbox runner build` after upgrading",
-        )
-    return identity

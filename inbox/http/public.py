@@ -9,16 +9,16 @@ Bodies reject unknown fields and values of the wrong JSON type; ``app.py`` turns
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from typing import Annotated, Any, Literal
+from collections.abc import Iterator
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from inbox.api import Inbox
 from inbox.errors import InvalidInput
-from inbox.http.app import error_responses, token_first
 from inbox.http.auth import check_admin
+from inbox.http.errors import error_responses, token_first
 from inbox.views import Message, OutboxItem, RunRecord, Scheduled, Task
 
 router = APIRouter(
@@ -173,20 +173,3 @@ def outbox(
 ) -> list[OutboxItem]:
     """What was delivered: the newest `limit` items, or with `after` the ones after it; oldest first."""
     return inbox.outbox(session=session, after=after, limit=limit)
-
-
-def describe_validation_error(errors: Sequence[Any]) -> tuple[str, str]:
-    """The first of FastAPI's validation errors as (message, field): ``("cron: is required", "cron")``."""
-    first: dict[str, Any] = dict(errors[0]) if errors else {}
-    loc = [str(part) for part in first.get("loc", ())]
-    kind = first.get("type", "")
-    if kind == "json_invalid":
-        reason = (first.get("ctx") or {}).get("error", "malformed")
-        return f"body: is not valid JSON ({reason} at character {loc[-1] if len(loc) > 1 else 0})", "body"
-    if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
-        loc = loc[1:]
-    field = ".".join(loc) or "body"
-    reason = {"missing": "is required", "extra_forbidden": "is not a known field"}.get(kind)
-    if field == "body" and reason is None:
-        reason = "must be a JSON object, sent with Content-Type: application/json"
-    return f"{field}: {reason or first.get('msg', 'is invalid')}", field

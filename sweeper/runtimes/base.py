@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from inbox.http.auth import RunnerTokens
-from inbox.http.doorbells import Doorbells
+from sweeper.http.doorbells import Doorbells
+from sweeper.http.runner_auth import RunnerTokens
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inbox.config import Settings
-from inbox.http.auth import RunnerIdentity
+from sweeper.http.runner_auth import RunnerIdentity
 from sweeper.runtimes.base import RunnerContext
 
 log = logging.getLogger("inbox.runtime")

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from inbox.http.auth import RunnerIdentity
+from sweeper.http.runner_auth import RunnerIdentity
 from sweeper.runtimes.base import RunnerContext, workspace_dir
 
 log = logging.getLogger("inbox.runtime")

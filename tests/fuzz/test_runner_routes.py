@@ -38,13 +38,13 @@ from sqlalchemy import Engine, text
 from agent_runner.protocol import PROTOCOL_VERSION, VERSION_HEADER
 from inbox import Inbox
 from inbox.config import load_settings
-from inbox.http.app import HostState, make_app
-from inbox.http.auth import RunnerIdentity
-from inbox.http.model_proxy import ModelProxy
 from inbox.store.claims import claim_due
 from inbox.store.engine import transaction
 from inbox.store.types import utcnow
 from scripts.fake_provider.server import FakeProvider
+from sweeper.http.app import HostState, make_app
+from sweeper.http.model_proxy import ModelProxy
+from sweeper.http.runner_auth import RunnerIdentity
 from tests.fuzz.budget import fuzz_settings
 from tests.fuzz.store_state import StoreState, store_state
 from tests.integration.unix_server import serving_on_loopback

@@ -19,12 +19,12 @@ from sqlmodel import col, select, update
 from agent_runner.client import HostClient
 from agent_runner.protocol import RunResult, ToolAnswer, ToolRequest
 from inbox import Inbox
-from inbox.http.agent_limits import AgentLimits
-from inbox.http.app import HostState, make_app
-from inbox.http.auth import RunnerIdentity
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn, MessageOut
 from inbox.store.types import utcnow
+from sweeper.http.agent_limits import AgentLimits
+from sweeper.http.app import HostState, make_app
+from sweeper.http.runner_auth import RunnerIdentity
 from tests.integration.unix_server import serving_on_unix_socket
 
 TASK_VIEW = {"series_id", "name", "status", "schedule", "timezone", "next_run_local", "last_outcome", "runs", "prompt"}

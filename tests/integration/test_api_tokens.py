@@ -20,10 +20,11 @@ import pytest
 from agent_runner.client import HostClient
 from agent_runner.protocol import PREFIX, PROTOCOL_VERSION, VERSION_HEADER
 from inbox import Inbox
-from inbox.http.app import HostState, make_app
-from inbox.http.auth import RunnerIdentity, prepare_admin_tokens
+from inbox.http.auth import prepare_admin_tokens
 from inbox.store.tokens import hash_token
 from inbox.store.types import utcnow
+from sweeper.http.app import HostState, make_app
+from sweeper.http.runner_auth import RunnerIdentity
 from tests.integration.helpers import stored_text
 from tests.integration.unix_server import serving_on_unix_socket
 

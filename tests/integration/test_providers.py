@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from agent_runner.providers import (
+from scripts.fake_provider.server import FakeProvider, RecordedRequest, ScriptedReply
+from sweeper.providers import (
     AnthropicProvider,
     ChatTurn,
     OpenAIProvider,
@@ -26,7 +27,6 @@ from agent_runner.providers import (
     ToolSpec,
     make_provider,
 )
-from scripts.fake_provider.server import FakeProvider, RecordedRequest, ScriptedReply
 
 KEY = "sk-test-123"
 APIS = ["openai", "anthropic"]

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from sqlmodel import select
 
 from inbox import Inbox
-from inbox.http.app import HostState, make_app
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
+from sweeper.http.app import HostState, make_app
 from sweeper.sweep import sweep_once
 from tests.conftest import Clock
 from tests.integration.unix_server import serving_on_loopback

@@ -23,18 +23,18 @@ from sqlmodel import col, select, update
 from agent_runner.client import HostClient, LeaseLost
 from agent_runner.loop import Runner, RunnerConfig
 from agent_runner.protocol import PROTOCOL_VERSION, VERSION_HEADER, ClaimReply, ModelRequest, RunResult
-from agent_runner.providers import ChatTurn, ProviderError
 from agent_runner.work import Sandbox
 from inbox import Inbox
 from inbox.config import load_settings
-from inbox.http.app import HostState, make_app
-from inbox.http.auth import RunnerIdentity
-from inbox.http.model_proxy import ModelProxy
 from inbox.store.claims import reclaim_expired
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn, MessageOut, Run
 from inbox.store.types import utcnow
 from scripts.fake_provider.server import FakeProvider
+from sweeper.http.app import HostState, make_app
+from sweeper.http.model_proxy import ModelProxy
+from sweeper.http.runner_auth import RunnerIdentity
+from sweeper.providers import ChatTurn, ProviderError
 from tests.integration.unix_server import serving_on_unix_socket
 
 HOST_KEY = "host-only-key"

@@ -1,16 +1,11 @@
-"""The host's HTTP application: the public ``/v1`` API (admin tokens) and the runner endpoints (runner tokens).
+"""How the HTTP API refuses: every refusal is a JSON body ``{"error": ..., "field": ...}``.
 
-One FastAPI app serves both. The host binds it to a unix socket that its runners reach (mounted into their
-containers), and with ``inbox serve --listen HOST:PORT`` also to TCP. Errors the API raises on purpose become
-JSON bodies ``{"error": ..., "field": ...}``: 422 for invalid input (nothing written), 404, 409.
+422 for invalid input (nothing written), 404, 409; the token checks run before a body is read.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,30 +16,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from inbox.api import Inbox
 from inbox.errors import Conflict, InvalidInput, NotFound
-from inbox.http.agent_limits import AgentLimits
-from inbox.http.auth import RunnerTokens
-from inbox.http.doorbells import Doorbells
-from inbox.http.model_proxy import ModelProxy
-from inbox.store.claims import BACKOFF, DEFAULT_LEASE
-from inbox.store.tokens import hash_token
-
-
-@dataclass
-class HostState:
-    """What the routes need from the host that serves them."""
-
-    inbox: Inbox  # acts as "api": what the public API creates carries created_by="api"
-    admin_token: str | None = None  # INBOX_API_TOKEN, accepted beside the store's tokens; None: the store's only
-    runner_tokens: RunnerTokens = field(default_factory=RunnerTokens)
-    doorbells: Doorbells = field(default_factory=Doorbells)
-    model: ModelProxy | None = None  # None: model requests fail with "no model provider configured"
-    lease: timedelta = DEFAULT_LEASE
-    backoff: tuple[timedelta, ...] = BACKOFF
-    agent_limits: AgentLimits = field(default_factory=AgentLimits)
-    draining: threading.Event = field(default_factory=threading.Event)  # shutting down: hand out no new work
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class ErrorBody(BaseModel):
@@ -98,14 +70,8 @@ def _error(status: int, message: str, field_name: str | None = None) -> JSONResp
     return JSONResponse(body, status_code=status)
 
 
-def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
-    from inbox.http.public import describe_validation_error
-    from inbox.http.public import router as public_router
-
-    app = FastAPI(title="inbox", version="1", summary="A scheduler for a personal AI assistant.")
-    app.state.host = state
-    app.state.admin_token_digest = hash_token(state.admin_token) if state.admin_token else None
-    app.state.runner_tokens = state.runner_tokens
+def install_error_handlers(app: FastAPI) -> None:
+    """Turn the core's refusals and FastAPI's own into :class:`ErrorBody` answers."""
 
     @app.exception_handler(InvalidInput)
     async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
@@ -132,19 +98,19 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
         message, field_name = describe_validation_error(exc.errors())
         return _error(422, message, field_name)
 
-    app.include_router(public_router)
-    if runner_routes:
-        from inbox.http.agent_tools import router as tools_router
-        from inbox.http.history_api import router as history_router
-        from inbox.http.runner_api import router as runner_router
 
-        runner_refusals = error_responses(401, 403, 422, 426)
-        app.include_router(runner_router, responses=runner_refusals)
-        app.include_router(tools_router, responses=runner_refusals)
-        app.include_router(history_router, responses=runner_refusals)
-    return app
-
-
-def host_state(request: Request) -> HostState:
-    state: HostState = request.app.state.host
-    return state
+def describe_validation_error(errors: Sequence[Any]) -> tuple[str, str]:
+    """The first of FastAPI's validation errors as (message, field): ``("cron: is required", "cron")``."""
+    first: dict[str, Any] = dict(errors[0]) if errors else {}
+    loc = [str(part) for part in first.get("loc", ())]
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        reason = (first.get("ctx") or {}).get("error", "malformed")
+        return f"body: is not valid JSON ({reason} at character {loc[-1] if len(loc) > 1 else 0})", "body"
+    if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+        loc = loc[1:]
+    field = ".".join(loc) or "body"
+    reason = {"missing": "is required", "extra_forbidden": "is not a known field"}.get(kind)
+    if field == "body" and reason is None:
+        reason = "must be a JSON object, sent with Content-Type: application/json"
+    return f"{field}: {reason or first.get('msg', 'is invalid')}", field

@@ -12,13 +12,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException
 from sqlmodel import Session
 
+from agent_runner.conversation import ChatTurn
 from agent_runner.protocol import PREFIX, HistoryReply, HistoryRequest, RunResult
-from agent_runner.providers import ChatTurn
-from inbox.http.app import HostState, host_state, token_first
-from inbox.http.auth import RunnerIdentity, runner_identity
+from inbox.http.errors import token_first
 from inbox.store import history
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
+from sweeper.http.runner_auth import RunnerIdentity, runner_identity
+from sweeper.http.state import HostState, host_state
 
 router = APIRouter(prefix=PREFIX, tags=["runner"], route_class=token_first(runner_identity))
 

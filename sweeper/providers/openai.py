@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import httpx
 
-from agent_runner.providers.base import (
+from sweeper.providers.base import (
     ChatTurn,
     ModelReply,
     ProviderError,
@@ -27,7 +27,7 @@ DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 class OpenAIProvider:
-    """A :class:`~agent_runner.providers.base.Provider` speaking the Chat Completions wire format.
+    """A :class:`~sweeper.providers.base.Provider` speaking the Chat Completions wire format.
 
     ``api_key`` may be ``None`` for local servers: no ``Authorization`` header is sent then.
     ``max_tokens_param`` names the limit field; newer OpenAI reasoning models want ``max_completion_tokens``,

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from agent_runner.providers.base import (
+from sweeper.providers.base import (
     ChatTurn,
     ModelReply,
     ProviderError,
@@ -24,7 +24,7 @@ ANTHROPIC_VERSION = "2023-06-01"
 
 
 class AnthropicProvider:
-    """A :class:`~agent_runner.providers.base.Provider` speaking the Anthropic Messages wire format.
+    """A :class:`~sweeper.providers.base.Provider` speaking the Anthropic Messages wire format.
 
     ``base_url`` is the host root (``https://api.anthropic.com``); a trailing ``/v1`` is tolerated.
     ``api_key`` may be ``None`` when a gateway in front of the API adds the credentials.

@@ -1,15 +1,14 @@
-"""The tools the model may call, as the model sees them (name, description, JSON schema of the arguments).
+"""The host's tools as the model sees them (name, description, JSON schema of the arguments).
 
-Scheduling tools and ``send_message`` are applied by the host (``POST /runner/v1/tools``), synchronously, and
-answer with the real result or an error the model can act on. ``bash``, ``read_file`` and ``write_file`` run
-inside the runner, and only where the runner is sandboxed (a container).
+The host applies them (``POST /runner/v1/tools``, :mod:`sweeper.http.agent_tools`) and offers them to the model
+through each claimed item (``WorkItem.tools``), so a runner never holds its own copy of what the host accepts.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from agent_runner.providers import ToolSpec
+from agent_runner.conversation import ToolSpec
 
 _TASK_ID = {"task_id": {"type": "string", "description": "The task's series id, any occurrence id, or its name."}}
 
@@ -78,25 +77,3 @@ HOST_TOOLS: tuple[ToolSpec, ...] = (
         parameters=_obj({"text": {"type": "string"}}, ["text"]),
     ),
 )
-
-SANDBOX_TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(
-        name="bash",
-        description="Run a shell command in your sandbox (working directory /workspace, no network by default).",
-        parameters=_obj(
-            {"command": {"type": "string"}, "timeout_s": {"type": "number", "minimum": 1, "maximum": 300}},
-            ["command"],
-        ),
-    ),
-    ToolSpec(
-        name="read_file",
-        description="Read a text file under /workspace.",
-        parameters=_obj({"path": {"type": "string"}}, ["path"]),
-    ),
-    ToolSpec(
-        name="write_file",
-        description="Write a text file under /workspace (created or replaced).",
-        parameters=_obj({"path": {"type": "string"}, "content": {"type": "string"}}, ["path", "content"]),
-    ),
-)
-HOST_TOOL_NAMES = frozenset(tool.name for tool in HOST_TOOLS)

@@ -29,20 +29,21 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from agent_runner.protocol import PREFIX, ToolAnswer, ToolRequest
-from agent_runner.tools import HOST_TOOLS
 from inbox import validation as check
 from inbox.api import Inbox, preview, whole_second
 from inbox.enums import LIVE_STATUSES, Kind, OutboxKind, Status
 from inbox.errors import Conflict, InvalidInput, NotFound
-from inbox.http.app import HostState, error_responses, host_state, token_first
-from inbox.http.auth import RunnerIdentity, runner_identity
-from inbox.http.runner_api import AGENT_PREFIX
+from inbox.http.errors import error_responses, token_first
 from inbox.schedules import format_duration, load_zone, parse_cron, parse_duration, parse_every
 from inbox.store.endings import post_outbox
 from inbox.store.engine import transaction
 from inbox.store.lookup import MIN_PREFIX, latest_row
 from inbox.store.models import MessageIn
 from inbox.views import Task
+from sweeper.http.runner_api import AGENT_PREFIX
+from sweeper.http.runner_auth import RunnerIdentity, runner_identity
+from sweeper.http.state import HostState, host_state
+from sweeper.http.tool_specs import HOST_TOOLS
 
 router = APIRouter(prefix=PREFIX, tags=["runner"], route_class=token_first(runner_identity))
 Runner = Annotated[RunnerIdentity, Depends(runner_identity)]

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlmodel import Session, select
 
+from agent_runner.conversation import ModelReply, ProviderError
 from agent_runner.protocol import (
     PREFIX,
     ClaimReply,
@@ -28,11 +29,8 @@ from agent_runner.protocol import (
     RunResult,
     WorkItem,
 )
-from agent_runner.providers import ModelReply, ProviderError
 from inbox.enums import OutboxKind, Outcome
-from inbox.http.app import HostState, error_responses, host_state, token_first
-from inbox.http.auth import RunnerIdentity, runner_identity
-from inbox.http.history_api import record_exchange
+from inbox.http.errors import error_responses, token_first
 from inbox.store import budget
 from inbox.store.claims import claim_due, fail_attempt, holds, renew
 from inbox.store.endings import RunReport, end_occurrence, post_outbox
@@ -40,6 +38,10 @@ from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
 from inbox.store.types import utcnow
 from inbox.views import describe_schedule
+from sweeper.http.history_api import record_exchange
+from sweeper.http.runner_auth import RunnerIdentity, runner_identity
+from sweeper.http.state import HostState, host_state
+from sweeper.http.tool_specs import HOST_TOOLS
 
 AGENT_PREFIX = "agent:"  # created_by of rows an agent session wrote (see the agent tools)
 
@@ -69,6 +71,7 @@ def work_item(row: MessageIn) -> WorkItem:
         agent_written=row.created_by.startswith(AGENT_PREFIX),
         model=row.content.get("model"),
         provider=row.content.get("provider"),
+        tools=[] if row.remind else list(HOST_TOOLS),
     )
 
 

@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass
 
 from agent_runner.protocol import ModelRequest
-from agent_runner.providers import PROVIDER_NAMES, ModelReply, Provider, ProviderError, make_provider
 from inbox.config import Settings
+from sweeper.providers import PROVIDER_NAMES, ModelReply, Provider, ProviderError, make_provider
 
 KEY_VARS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 BASE_URL_VARS = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}

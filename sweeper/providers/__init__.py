@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent_runner.providers.anthropic import DEFAULT_ANTHROPIC_BASE_URL, AnthropicProvider
-from agent_runner.providers.base import (
+from sweeper.providers.anthropic import DEFAULT_ANTHROPIC_BASE_URL, AnthropicProvider
+from sweeper.providers.base import (
     TRANSIENT_KINDS,
     ChatTurn,
     ModelReply,
@@ -13,7 +13,7 @@ from agent_runner.providers.base import (
     ToolSpec,
     Usage,
 )
-from agent_runner.providers.openai import DEFAULT_OPENAI_BASE_URL, OpenAIProvider
+from sweeper.providers.openai import DEFAULT_OPENAI_BASE_URL, OpenAIProvider
 
 PROVIDER_NAMES = ("anthropic", "openai")
 DEFAULT_BASE_URLS = {"anthropic": DEFAULT_ANTHROPIC_BASE_URL, "openai": DEFAULT_OPENAI_BASE_URL}

@@ -1,0 +1,37 @@
+"""The host's HTTP application: the public ``/v1`` API (admin tokens) and the runner endpoints (runner tokens).
+
+One FastAPI app serves both. The host binds it to a unix socket that its runners reach (mounted into their
+containers), and with ``inbox serve --listen HOST:PORT`` also to TCP. Refusals are JSON bodies
+(:mod:`inbox.http.errors`).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from inbox.http.errors import error_responses, install_error_handlers
+from inbox.http.public import router as public_router
+from inbox.store.tokens import hash_token
+from sweeper.http.agent_tools import router as tools_router
+from sweeper.http.history_api import router as history_router
+from sweeper.http.runner_api import router as runner_router
+from sweeper.http.state import HostState
+
+
+def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
+    app = FastAPI(title="inbox", version="1", summary="A scheduler for a personal AI assistant.")
+    app.state.host = state
+    app.state.admin_token_digest = hash_token(state.admin_token) if state.admin_token else None
+    app.state.runner_tokens = state.runner_tokens
+
+    install_error_handlers(app)
+    app.include_router(public_router)
+    if runner_routes:
+        runner_refusals = error_responses(401, 403, 422, 426)
+        app.include_router(runner_router, responses=runner_refusals)
+        app.include_router(tools_router, responses=runner_refusals)
+        app.include_router(history_router, responses=runner_refusals)
+    return app
+
+
+__all__ = ["HostState", "make_app"]

@@ -1,0 +1,36 @@
+"""What the host's routes share: the host's inbox, its runners' tokens and doorbells, the model proxy, limits."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from fastapi import Request
+
+from inbox.api import Inbox
+from inbox.store.claims import BACKOFF, DEFAULT_LEASE
+from sweeper.http.agent_limits import AgentLimits
+from sweeper.http.doorbells import Doorbells
+from sweeper.http.model_proxy import ModelProxy
+from sweeper.http.runner_auth import RunnerTokens
+
+
+@dataclass
+class HostState:
+    """What the routes need from the host that serves them."""
+
+    inbox: Inbox  # acts as "api": what the public API creates carries created_by="api"
+    admin_token: str | None = None  # INBOX_API_TOKEN, accepted beside the store's tokens; None: the store's only
+    runner_tokens: RunnerTokens = field(default_factory=RunnerTokens)
+    doorbells: Doorbells = field(default_factory=Doorbells)
+    model: ModelProxy | None = None  # None: model requests fail with "no model provider configured"
+    lease: timedelta = DEFAULT_LEASE
+    backoff: tuple[timedelta, ...] = BACKOFF
+    agent_limits: AgentLimits = field(default_factory=AgentLimits)
+    draining: threading.Event = field(default_factory=threading.Event)  # shutting down: hand out no new work
+
+
+def host_state(request: Request) -> HostState:
+    state: HostState = request.app.state.host
+    return state

@@ -4,6 +4,10 @@ Everything comes from the environment the host sets: ``INBOX_RUNNER_SOCKET`` (th
 ``INBOX_RUNNER_TOKEN`` (session-scoped), ``INBOX_RUNNER_SESSION``, and optionally ``INBOX_RUNNER_IDLE``,
 ``INBOX_RUNNER_SLOTS``, ``INBOX_RUNNER_SANDBOX`` (``none`` | ``container``), ``INBOX_ALLOW_UNSANDBOXED``,
 ``INBOX_RUNNER_WORKSPACE`` and ``INBOX_RUNNER_PARENT_PID``. No credentials: model calls go through the host.
+
+The token is taken out of the environment and the process sealed (agent_runner.secrecy) before anything else runs,
+so the shells and scripts it starts cannot read the token. Start it with ``python3 -s -P``: the working directory
+is the workspace those shells write to, and neither it nor ``$HOME/.local`` may be a source of imports.
 """
 
 from __future__ import annotations
@@ -15,18 +19,27 @@ import sys
 
 from agent_runner.client import HostClient
 from agent_runner.loop import Runner, RunnerConfig
+from agent_runner.secrecy import seal, take_token
 from agent_runner.work import Sandbox
 
 
 def main() -> int:
+    token = take_token()
+    unsealed = seal()
     env = os.environ
     session = env.get("INBOX_RUNNER_SESSION", "main")
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s runner[{session}] %(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    socket_path, token = env.get("INBOX_RUNNER_SOCKET"), env.get("INBOX_RUNNER_TOKEN")
+    socket_path = env.get("INBOX_RUNNER_SOCKET")
     if not socket_path or not token:
         print("agent_runner: INBOX_RUNNER_SOCKET and INBOX_RUNNER_TOKEN must be set by the host", file=sys.stderr)
         return 2
+    kind = env.get("INBOX_RUNNER_SANDBOX", "none")
+    if unsealed and kind == "container":  # a shell the model drives would be able to read the token
+        print(f"agent_runner: refusing to run: {unsealed}", file=sys.stderr)
+        return 2
+    if unsealed:
+        logging.getLogger("inbox.runner").warning("scripts of this user can read the runner's token: %s", unsealed)
     parent = env.get("INBOX_RUNNER_PARENT_PID")
     config = RunnerConfig(
         session=session,
@@ -35,7 +48,7 @@ def main() -> int:
         parent_pid=int(parent) if parent else None,
     )
     sandbox = Sandbox(
-        kind=env.get("INBOX_RUNNER_SANDBOX", "none"),
+        kind=kind,
         allow_unsandboxed=env.get("INBOX_ALLOW_UNSANDBOXED", "0") in ("1", "true", "yes"),
         workspace=env.get("INBOX_RUNNER_WORKSPACE") or None,
         memory=env.get("INBOX_RUNNER_MEMORY") or None,

@@ -1,7 +1,8 @@
 """The tools that act inside the runner's own sandbox: a shell and files under the workspace.
 
 Offered to the model only where the runner runs in a container; the process runtime has no sandbox, so there
-the model never sees them.
+the model never sees them. The shell gets an environment of its own, not the runner's: a few ordinary variables
+and nothing the host gave the runner (agent_runner.secrecy says how the token stays out of its reach).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from agent_runner.conversation import ToolSpec
 
 OUTPUT_CHARS = 20_000
 MAX_FILE_BYTES = 1 << 20
+SHELL_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
 
 
 def _inside(workspace: str, path: str) -> Path:
@@ -26,10 +28,18 @@ def _inside(workspace: str, path: str) -> Path:
     return target
 
 
+def shell_env(workspace: str) -> dict[str, str]:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workspace, "LANG": "C.UTF-8"}
+    env.update({key: os.environ[key] for key in SHELL_VARIABLES if key in os.environ})
+    env["INBOX_WORKSPACE"] = workspace
+    return env
+
+
 def bash(workspace: str, command: str, timeout_s: float = 60) -> dict[str, Any]:
     proc = subprocess.Popen(
         ["bash", "-c", command],
         cwd=workspace,
+        env=shell_env(workspace),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

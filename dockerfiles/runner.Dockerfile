@@ -26,4 +26,5 @@ ENV PATH=/opt/runner/bin:/usr/local/bin:/usr/bin:/bin \
 USER 10001:10001
 WORKDIR /workspace
 LABEL org.inbox.role=runner
-ENTRYPOINT ["python3", "-m", "agent_runner"]
+# -s -P: the working directory and HOME are the workspace the model's shell writes to: never a source of imports.
+ENTRYPOINT ["python3", "-s", "-P", "-m", "agent_runner"]

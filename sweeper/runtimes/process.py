@@ -3,7 +3,8 @@
 The embedded default where no container engine answers. It runs the same runner code a container does, but with
 no sandbox: the host says so at start, and the runner refuses scripts an agent wrote unless the user set
 ``INBOX_ALLOW_UNSANDBOXED=1``. The runner gets a minimal environment (no credentials, no host secrets): the socket,
-its token, its session, and a workspace folder as its working directory.
+its token, its session, and a workspace folder as its working directory. The runner takes the token out of its
+environment and seals its memory at start (agent_runner.secrecy), so its scripts cannot read the token either.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class ProcessRuntime:
         workspace = workspace_dir(self.context.home, session)
         workspace.mkdir(parents=True, exist_ok=True)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "agent_runner"],
+            # -s -P: the working directory is the workspace scripts write to; no imports from it or its .local
+            [sys.executable, "-s", "-P", "-m", "agent_runner"],
             cwd=workspace,
             env=self._environment(session, token, workspace),
             stdin=subprocess.DEVNULL,

@@ -6,6 +6,7 @@ Without them the tests are skipped with the reason, except under CI, where a mis
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -109,16 +110,21 @@ def test_the_container_is_a_sandbox(boxed: Served) -> None:
     assert facts["keys"] == 0  # no credentials inside
 
 
-def _cross_session_probe(other_id: str) -> str:
+def _runner_env(engine: Any, host_pid: int) -> dict[str, str]:
+    """What the host put in its runner container's environment, as the engine reports it."""
+    [container] = _containers(engine, host_pid)
+    return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+
+
+def _cross_session_probe(other_id: str, socket_path: str, token: str) -> str:
     return f"""#!/usr/bin/env python3
 import json, socket
-env = dict(kv.split("=", 1) for kv in open("/proc/1/environ").read().split("\\0") if "=" in kv)
 
 def call(method, path, body=None):
     data = json.dumps(body).encode() if body is not None else b""
     s = socket.socket(socket.AF_UNIX)
-    s.connect(env["INBOX_RUNNER_SOCKET"])
-    auth = "Authorization: Bearer " + env["INBOX_RUNNER_TOKEN"] + "\\r\\n{VERSION_HEADER}: {PROTOCOL_VERSION}"
+    s.connect("{socket_path}")
+    auth = "Authorization: Bearer {token}\\r\\n{VERSION_HEADER}: {PROTOCOL_VERSION}"
     head = (f"{{method}} {{path}} HTTP/1.1\\r\\nHost: host\\r\\n{{auth}}\\r\\n"
             f"Content-Type: application/json\\r\\nContent-Length: {{len(data)}}\\r\\nConnection: close\\r\\n\\r\\n")
     s.sendall(head.encode() + data)
@@ -135,10 +141,14 @@ print(json.dumps({{"wakeAgent": True, "data": {{
 """
 
 
-def test_a_container_cannot_reach_another_sessions_messages(boxed: Served) -> None:
+def test_a_container_cannot_reach_another_sessions_messages(boxed: Served, engine: Any) -> None:
     other = boxed.inbox.send("private to another session", session="other", in_="1h")
-    made = boxed.inbox.schedule("cross-session probe", in_="1s", remind=True, script=_cross_session_probe(other.id))
-    boxed.start_host()
+    host = boxed.start_host()
+    boxed.inbox.send("wake the session's container")
+    boxed.wait_for("the first answer", lambda: boxed.inbox.outbox())
+    env = _runner_env(engine, host.pid)  # scripts cannot read it: given to this one as if it had leaked
+    probe = _cross_session_probe(other.id, env["INBOX_RUNNER_SOCKET"], env["INBOX_RUNNER_TOKEN"])
+    made = boxed.inbox.schedule("cross-session probe", in_="1s", remind=True, script=probe)
     facts = _reminder_data(boxed, made.id)
     assert facts == {"report_other": 403, "list_tasks": 403}
 
@@ -226,3 +236,83 @@ def test_in_a_container_the_model_gets_a_shell_and_files_under_the_workspace(box
     results = json.dumps(boxed.fake.requests[1].json["messages"])
     assert "kept in the workspace" in results and "10001" in results and "no-write" in results
     assert "outside /workspace" in results  # read_file refuses paths that leave the workspace
+
+
+# The token is handed over base64-encoded, so the command itself never holds it: any copy in the results leaked.
+TOKEN_HUNT = r"""
+T=$(printf %s '{encoded}' | base64 -d)
+echo "== env"; env
+echo "== every environ"; cat /proc/*/environ | tr '\0' '\n'
+echo "== runner environ"; cat /proc/1/environ | tr '\0' '\n'
+echo "== files"; grep -rsaoF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev -f <(printf '%s\n' "$T") / | head -5
+echo "== memory"
+python3 - '{encoded}' <<'PY'
+import base64, sys
+token = base64.b64decode(sys.argv[1])
+try:
+    regions = [line.split()[:2] for line in open("/proc/1/maps")]
+    with open("/proc/1/mem", "rb", 0) as mem:
+        for span, perms in regions:
+            low, high = (int(x, 16) for x in span.split("-"))
+            try:
+                mem.seek(low)
+                chunk = mem.read(high - low)
+            except OSError:
+                continue
+            if token in chunk:
+                print("found in memory:", token.decode())
+                break
+    print("memory read")
+except OSError as error:
+    print("memory refused:", error)
+PY
+echo "== end"
+"""
+
+
+def test_the_models_shell_cannot_find_the_runners_token(boxed: Served, engine: Any) -> None:
+    found: dict[str, str] = {}
+    host_pids: list[int] = []
+
+    def model(request: Any) -> ScriptedReply:
+        if found:
+            return ScriptedReply("Nothing found.")
+        found["token"] = _runner_env(engine, host_pids[0])["INBOX_RUNNER_TOKEN"]
+        encoded = base64.b64encode(found["token"].encode()).decode()
+        hunt = TOKEN_HUNT.format(encoded=encoded)
+        return ScriptedReply("", tool_calls=(("bash", {"command": hunt, "timeout_s": 120}),))
+
+    boxed.fake.respond_with(model)
+    host_pids.append(boxed.start_host().pid)
+    boxed.inbox.send("find the runner's token")
+    boxed.wait_for("the answer", lambda: boxed.inbox.outbox(), timeout_s=180)
+    messages = boxed.fake.requests[1].json["messages"]
+    results = "".join(m["content"] for m in messages if m["role"] == "tool")  # not the command the model sent
+    assert "== end" in results and "== files" in results  # the hunt ran to its end
+    assert "memory refused" in results  # the runner's memory is closed to the shell
+    assert found["token"] not in results
+    assert "INBOX_RUNNER_TOKEN" not in results
+
+
+ENVIRON_PROBE = """#!/usr/bin/env python3
+import glob, json, os
+seen = {"env": dict(os.environ)}
+for path in glob.glob("/proc/[0-9]*/environ"):
+    try:
+        seen[path] = open(path, "rb").read().decode(errors="replace")
+    except OSError as error:
+        seen[path] = str(error)
+print(json.dumps({"wakeAgent": True, "data": seen}))
+"""
+
+
+def test_a_prescript_cannot_read_the_runners_token(boxed: Served, engine: Any) -> None:
+    host = boxed.start_host()
+    boxed.inbox.send("wake the session's container")
+    boxed.wait_for("the first answer", lambda: boxed.inbox.outbox())
+    token = _runner_env(engine, host.pid)["INBOX_RUNNER_TOKEN"]
+    made = boxed.inbox.schedule("environment probe", in_="1s", remind=True, script=ENVIRON_PROBE)
+    seen = _reminder_data(boxed, made.id)
+    assert "Permission denied" in seen["/proc/1/environ"]  # the runner's own environment is closed
+    assert token not in json.dumps(seen)
+    assert "INBOX_RUNNER_TOKEN" not in json.dumps(seen)

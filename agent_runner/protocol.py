@@ -28,7 +28,6 @@ PREFIX = "/runner/v1"
 # runner image fails at once with a message saying so, not later with puzzling errors.
 PROTOCOL_VERSION = "5"
 VERSION_HEADER = "x-inbox-runner-protocol"
-OUTCOMES = ("completed", "failed", "skipped", "script_error", "timeout", "silent")
 
 
 MAX_RETRY_AFTER_S = 86_400.0

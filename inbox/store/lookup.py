@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from inbox.enums import LIVE_STATUSES
@@ -59,12 +58,6 @@ def find_series_id(db: Session, ident: str) -> str:
     return row.series_id
 
 
-def chain_rows(db: Session, series_id: str) -> list[MessageIn]:
-    """The rows of a series that carry its schedule, oldest first (run-now and missed records excluded)."""
-    query = select(MessageIn).where(MessageIn.series_id == series_id, col(MessageIn.is_extra).is_(False))
-    return list(db.exec(query.order_by(col(MessageIn.id))).all())
-
-
 def live_row(db: Session, series_id: str, *, lock: bool = False) -> MessageIn | None:
     query = select(MessageIn).where(
         MessageIn.series_id == series_id,
@@ -107,9 +100,3 @@ def extra_rows(db: Session, series_id: str, statuses: list[str]) -> list[Message
         col(MessageIn.status).in_(statuses),
     )
     return list(db.exec(query).all())
-
-
-def count_runs(db: Session, series_id: str) -> int:
-    from inbox.store.models import Run
-
-    return int(db.exec(select(func.count()).select_from(Run).where(Run.series_id == series_id)).one())

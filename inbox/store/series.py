@@ -105,34 +105,6 @@ def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -
     return row
 
 
-def create_message(
-    db: Session,
-    *,
-    text: str,
-    session: str,
-    kind: Kind,
-    process_after: datetime,
-    now: datetime,
-    created_by: str,
-    data: dict[str, Any] | None = None,
-) -> MessageIn:
-    content: dict[str, Any] = {"text": text}
-    if data:
-        content["data"] = data
-    row = MessageIn(
-        session=session,
-        kind=kind,
-        content=content,
-        process_after=process_after,
-        created_by=created_by,
-        created_at=now,
-        updated_at=now,
-    )
-    db.add(row)
-    db.flush()
-    return row
-
-
 def pause(db: Session, ident: str, *, now: datetime, reason: str = "paused by user") -> MessageIn:
     series_id = find_series_id(db, ident)
     row = live_row(db, series_id, lock=True)

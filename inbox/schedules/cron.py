@@ -1,13 +1,18 @@
-"""Cron expressions evaluated in a timezone, with the daylight-saving rules of Debian cron.
+"""Cron expressions evaluated in a timezone, with the daylight-saving rule of Debian cron.
 
-croniter matches wall-clock times; this module turns each match into real instants:
+cronsim reads an expression as Debian cron does (fields, aliases' expansions, how day-of-month and weekday
+combine) and walks the naive wall clock; this module turns each matching wall time into real instants.
+Debian cron sorts jobs in two kinds, and so does this module:
 
-* a wall time inside a spring-forward gap does not exist. An expression with a fixed hour fires once at the
-  end of the gap (``30 2 * * *`` in New York on 2026-03-08 fires at 03:00 EDT). An expression whose hour
-  field is ``*`` or a step has no such time to make up: it fires only at the instants that exist.
-* a wall time inside a fall-back fold happens twice. A fixed hour fires once, at the first occurrence;
-  a ``*`` or step hour fires at both instants.
+* a *wildcard* job, whose minute field or hour field starts with ``*`` (``*/10 2 * * *``, ``30 * * * *``),
+  follows the clock: it fires at every real instant whose wall time matches. A wall time swallowed by a
+  spring-forward gap is not made up; a wall time in a fall-back fold fires at both of its instants.
+* every other job is a *fixed-time* job (``30 2 * * *``, ``0 1-23/2 * * *``): a wall time in a gap fires once
+  at the end of the gap (``30 2 * * *`` in New York on 2026-03-08 fires at 03:00 EDT), a wall time in a fold
+  fires once, at its first occurrence.
 
+cronsim applies the same rule itself on aware datetimes, but there it skips real instants in zones whose
+clocks move by other than a whole hour at a whole hour (Lord Howe, Chatham), so only its naive walk is used.
 Next fire times are computed from the previous slot, never from "now" plus drift.
 """
 
@@ -17,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
+from cronsim import CronSim, CronSimError
 
 from inbox.errors import InvalidInput
 from inbox.schedules.zones import wall_instants
@@ -50,25 +55,35 @@ def normalize(expr: str) -> str:
         )
     if len(text) > MAX_LENGTH:
         raise InvalidInput("cron", f"is {len(text)} characters long; the limit is {MAX_LENGTH}")
-    if not croniter.is_valid(text):
-        raise InvalidInput("cron", f"{expr!r} is not a valid cron expression")
     return text
 
 
-def hour_floats(expr: str) -> bool:
-    """True when the hour field is ``*`` or a step: such expressions follow real instants through DST."""
-    hour = expr.split(" ")[1]
-    return hour.startswith("*") or "/" in hour
+def is_wildcard(expr: str) -> bool:
+    """Debian cron's test: the minute or the hour field starts with ``*``; such a job follows real instants."""
+    minute, hour = expr.split(" ")[:2]
+    return minute.startswith("*") or hour.startswith("*")
 
 
 @lru_cache(maxsize=4096)
 def _checked(expr: str) -> str:
     text = normalize(expr)
-    try:
-        croniter(text, datetime(2000, 1, 1)).get_next(datetime)
-    except (CroniterBadDateError, CroniterBadCronError, CroniterError):
-        raise InvalidInput("cron", f"{expr!r} never fires (no such date, e.g. 31 February)") from None
+    if not _fires(text):
+        minute, hour, day, _, weekday = text.split(" ")
+        # Valid fields in every month but not in the ones named: a date such as 31 February.
+        impossible = _fires(f"{minute} {hour} {day} * {weekday}")
+        reason = "never fires (no such date, e.g. 31 February)" if impossible else "is not a valid cron expression"
+        raise InvalidInput("cron", f"{expr!r} {reason}")
     return text
+
+
+def _fires(text: str) -> bool:
+    try:
+        next(CronSim(text, datetime(2000, 1, 1)))
+    except CronSimError:  # bad syntax, or a day of the month that none of the months named has
+        return False
+    except StopIteration:  # cronsim looks 50 years ahead: past any calendar's cycle, so never
+        return False
+    return True
 
 
 def validate(expr: str) -> str:
@@ -79,20 +94,21 @@ def validate(expr: str) -> str:
 def next_fire(expr: str, zone: ZoneInfo, after: datetime) -> datetime:
     """The first fire instant strictly after ``after`` (aware), in UTC."""
     text = _checked(expr)
-    floats = hour_floats(text)
+    wildcard = is_wildcard(text)
     local = after.astimezone(zone)
     # Near a clock change a wall time earlier than ``after``'s may still come after it (a fold): look back.
     # Elsewhere no earlier wall time can, and starting at ``after`` spares minutely expressions 180 steps.
     look_back = timedelta(0) if _offset_steady(zone, after) else _MARGIN
-    start_wall = (local - look_back).replace(tzinfo=None)
-    matches = croniter(text, start_wall)
+    matches = CronSim(text, (local - look_back).replace(tzinfo=None))
     best: datetime | None = None
     for _ in range(_MAX_STEPS):
-        wall: datetime = matches.get_next(datetime)
+        wall = next(matches, None)
+        if wall is None:
+            break
         instants, kind = wall_instants(wall, zone)
-        if kind == "gap" and floats:
+        if kind == "gap" and wildcard:
             continue
-        if kind == "fold" and not floats:
+        if kind == "fold" and not wildcard:
             instants = instants[:1]
         for instant in instants:
             if instant > after and (best is None or instant < best):

@@ -291,7 +291,7 @@ def test_update_schedule_prompt_and_script(cli: Cli) -> None:
 # -- next ----------------------------------------------------------------------------------------------------
 
 
-def test_next_previews_cron_across_spring_forward_and_writes_nothing(bare_cli: Cli) -> None:
+def test_next_previews_cron_across_both_clock_changes_and_writes_nothing(bare_cli: Cli) -> None:
     times = bare_cli.json(
         "next",
         "--cron",
@@ -305,6 +305,25 @@ def test_next_previews_cron_across_spring_forward_and_writes_nothing(bare_cli: C
         "--json",
     )
     assert times == ["2026-03-07T02:30:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"]
+
+    # A '*' minute makes a wildcard job (Debian cron): no 02:xx exists on 03-08, so nothing is made up that day.
+    times = bare_cli.json(
+        "next", "--cron", "*/10 2 * * *", "--tz", "America/New_York", "--from", "2026-03-07T02:45", "-n", "3", "--json"
+    )
+    assert times == ["2026-03-07T02:50:00-05:00", "2026-03-09T02:00:00-04:00", "2026-03-09T02:10:00-04:00"]
+    # ... and it fires in both copies of the repeated hour on 11-01.
+    shown = bare_cli.run(
+        "next", "--cron", "*/30 1 * * *", "--tz", "America/New_York", "--from", "2026-11-01T00:00", "-n", "5"
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert [line.strip() for line in shown.stdout.splitlines()] == [
+        "in America/New_York:",
+        "Sun 2026-11-01 01:00:00 EDT (UTC-0400)",
+        "Sun 2026-11-01 01:30:00 EDT (UTC-0400)",
+        "Sun 2026-11-01 01:00:00 EST (UTC-0500)",
+        "Sun 2026-11-01 01:30:00 EST (UTC-0500)",
+        "Mon 2026-11-02 01:00:00 EST (UTC-0500)",
+    ]
 
     times = bare_cli.json(
         "next", "--every", "90m", "--tz", "America/New_York", "--from", "2026-03-08T00:00", "--count", "3", "--json"

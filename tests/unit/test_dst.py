@@ -10,6 +10,13 @@ a mysterious schedule failure):
 * Europe/London springs forward 2026-03-29 01:00 GMT -> 02:00 BST, falls back 2026-10-25 02:00 BST -> 01:00 GMT.
 * Australia/Lord_Howe moves by 30 minutes: 2026-10-04 02:00 -> 02:30, 2026-04-05 02:00 -> 01:30.
 * America/Santiago changes at midnight: 2026-09-06 00:00 -> 01:00, 2026-04-05 00:00 -> 2026-04-04 23:00.
+* Australia/Sydney (southern hemisphere) falls back 2026-04-05 03:00 AEDT -> 02:00 AEST, springs forward
+  2026-10-04 02:00 AEST -> 03:00 AEDT.
+
+Which rule a cron expression follows is Debian cron's: a job whose minute field or hour field starts with ``*``
+is a *wildcard* job and follows real instants (nothing for a wall time a gap swallowed, both instants of a wall
+time in a fold); every other job is a *fixed-time* job (a wall time in a gap fires once at the end of the gap, a
+wall time in a fold fires once, at its first occurrence).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ NEW_YORK = "America/New_York"
 LONDON = "Europe/London"
 LORD_HOWE = "Australia/Lord_Howe"
 SANTIAGO = "America/Santiago"
+SYDNEY = "Australia/Sydney"
 
 
 def instant(text: str) -> datetime:
@@ -76,6 +84,10 @@ CLOCK_CHANGES = [
                  id="Santiago springs forward at midnight on 2026-09-06 to 01:00"),
     pytest.param(SANTIAGO, "2026-04-05T03:00:00+00:00", "2026-04-04T23:59:59-03:00", "2026-04-04T23:00:00-04:00",
                  id="Santiago falls back at midnight on 2026-04-05 to 23:00 the day before"),
+    pytest.param(SYDNEY, "2026-04-04T16:00:00+00:00", "2026-04-05T02:59:59+11:00", "2026-04-05T02:00:00+10:00",
+                 id="Sydney falls back on 2026-04-05 from 03:00 AEDT to 02:00 AEST"),
+    pytest.param(SYDNEY, "2026-10-03T16:00:00+00:00", "2026-10-04T01:59:59+10:00", "2026-10-04T03:00:00+11:00",
+                 id="Sydney springs forward on 2026-10-04 from 02:00 AEST to 03:00 AEDT"),
 ]
 
 # The whole table rests on these dates: check them before anything else runs.
@@ -91,7 +103,8 @@ def test_the_clock_changes_the_cases_rely_on(zone: str, at_utc: str, last_before
 # -- cron across the clock changes ------------------------------------------------------------------------------
 # (expression, zone, search starts strictly after this instant, the fire times that follow, in order)
 CRON_CASES = [
-    # spring-forward gap, fixed hour: the missing wall time fires once, at the end of the gap
+    # spring-forward gap, fixed-time job (neither minute nor hour starts with '*'): the missing wall time fires
+    # once, at the end of the gap
     pytest.param("30 2 * * *", NEW_YORK, "2026-03-06T12:00:00-05:00",
                  ["2026-03-07T02:30:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00",
                   "2026-03-10T02:30:00-04:00"],
@@ -112,11 +125,18 @@ CRON_CASES = [
     pytest.param("0 1 * * *", LONDON, "2026-03-28T12:00:00+00:00",
                  ["2026-03-29T02:00:00+01:00", "2026-03-30T01:00:00+01:00"],
                  id="London '0 1 * * *' (the first minute of the gap) fires at 02:00 BST on 03-29"),
-    pytest.param("*/10 2 * * *", NEW_YORK, "2026-03-07T01:00:00-05:00",
-                 ["2026-03-07T02:00:00-05:00", "2026-03-07T02:10:00-05:00", "2026-03-07T02:20:00-05:00",
-                  "2026-03-07T02:30:00-05:00", "2026-03-07T02:40:00-05:00", "2026-03-07T02:50:00-05:00",
-                  "2026-03-08T03:00:00-04:00", "2026-03-09T02:00:00-04:00"],
-                 id="New York '*/10 2 * * *' fires six times on 03-07 but exactly once on 03-08, at 03:00 EDT"),
+    pytest.param("0 0-23/2 * * *", NEW_YORK, "2026-03-07T21:00:00-05:00",
+                 ["2026-03-07T22:00:00-05:00", "2026-03-08T00:00:00-05:00", "2026-03-08T03:00:00-04:00",
+                  "2026-03-08T04:00:00-04:00"],
+                 id="New York '0 0-23/2 * * *' (a step hour, but no '*') fires for 02:00 at 03:00 EDT on 03-08, "
+                    "then at 04:00"),
+    pytest.param("30 2 * * *", SYDNEY, "2026-10-02T12:00:00+10:00",
+                 ["2026-10-03T02:30:00+10:00", "2026-10-04T03:00:00+11:00", "2026-10-05T02:30:00+11:00"],
+                 id="Sydney '30 2 * * *' fires once at 03:00 AEDT on 10-04 (end of the gap)"),
+    pytest.param("0,30 2 * * *", NEW_YORK, "2026-03-07T01:00:00-05:00",
+                 ["2026-03-07T02:00:00-05:00", "2026-03-07T02:30:00-05:00", "2026-03-08T03:00:00-04:00",
+                  "2026-03-09T02:00:00-04:00"],
+                 id="New York '0,30 2 * * *' (two times in the gap) fires once at 03:00 EDT on 03-08"),
     pytest.param("15 2 * * *", LORD_HOWE, "2026-10-03T12:00:00+10:30",
                  ["2026-10-04T02:30:00+11:00", "2026-10-05T02:15:00+11:00"],
                  id="Lord Howe '15 2 * * *' falls in the 30-minute gap and fires at 02:30 on 10-04"),
@@ -126,7 +146,7 @@ CRON_CASES = [
     pytest.param("0 0 * * *", SANTIAGO, "2026-09-04T12:00:00-04:00",
                  ["2026-09-05T00:00:00-04:00", "2026-09-06T01:00:00-03:00", "2026-09-07T00:00:00-03:00"],
                  id="Santiago '0 0 * * *' (midnight does not exist on 09-06) fires at 01:00 on 09-06"),
-    # fall-back fold, fixed hour: the repeated wall time fires once, at its first occurrence
+    # fall-back fold, fixed-time job: the repeated wall time fires once, at its first occurrence
     pytest.param("30 1 * * *", NEW_YORK, "2026-10-30T12:00:00-04:00",
                  ["2026-10-31T01:30:00-04:00", "2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"],
                  id="New York '30 1 * * *' fires once on 11-01, at 01:30 EDT, not again at 01:30 EST"),
@@ -151,6 +171,13 @@ CRON_CASES = [
     pytest.param("0 23 * * *", SANTIAGO, "2026-04-03T12:00:00-03:00",
                  ["2026-04-03T23:00:00-03:00", "2026-04-04T23:00:00-03:00", "2026-04-05T23:00:00-04:00"],
                  id="Santiago '0 23 * * *' fires once on 04-04, at the first 23:00 (-03:00)"),
+    pytest.param("30 2 * * *", SYDNEY, "2026-04-03T12:00:00+11:00",
+                 ["2026-04-04T02:30:00+11:00", "2026-04-05T02:30:00+11:00", "2026-04-06T02:30:00+10:00"],
+                 id="Sydney '30 2 * * *' fires once on 04-05, at 02:30 AEDT, not again at 02:30 AEST"),
+    pytest.param("30 1-23/2 * * *", NEW_YORK, "2026-10-31T22:00:00-04:00",
+                 ["2026-10-31T23:30:00-04:00", "2026-11-01T01:30:00-04:00", "2026-11-01T03:30:00-05:00"],
+                 id="New York '30 1-23/2 * * *' (a step hour, but no '*') fires once at 01:30 EDT, "
+                    "not again at 01:30 EST"),
     # weekly on the change day
     pytest.param("0 2 * * 0", NEW_YORK, "2026-02-28T12:00:00-05:00",
                  ["2026-03-01T02:00:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-15T02:00:00-04:00"],
@@ -167,7 +194,8 @@ CRON_CASES = [
     pytest.param("30 1 * * 0", LONDON, "2026-03-21T12:00:00+00:00",
                  ["2026-03-22T01:30:00+00:00", "2026-03-29T02:00:00+01:00", "2026-04-05T01:30:00+01:00"],
                  id="London Sundays at 01:30 fire at 02:00 BST on 2026-03-29"),
-    # wildcard and step hours follow real instants: both passes through the fold ...
+    # wildcard jobs (the minute or the hour field starts with '*') follow real instants: both passes through
+    # the fold ...
     pytest.param("30 * * * *", NEW_YORK, "2026-10-31T22:00:00-04:00",
                  ["2026-10-31T22:30:00-04:00", "2026-10-31T23:30:00-04:00", "2026-11-01T00:30:00-04:00",
                   "2026-11-01T01:30:00-04:00", "2026-11-01T01:30:00-05:00", "2026-11-01T02:30:00-05:00",
@@ -186,16 +214,52 @@ CRON_CASES = [
                   "2026-11-01T01:45:00-04:00", "2026-11-01T01:00:00-05:00", "2026-11-01T01:15:00-05:00",
                   "2026-11-01T01:30:00-05:00", "2026-11-01T01:45:00-05:00", "2026-11-01T02:00:00-05:00"],
                  id="New York '*/15 * * * *' fires 8 times from 01:00 EDT to 01:45 EST, then at 02:00 EST"),
-    pytest.param("30 1-23/2 * * *", NEW_YORK, "2026-10-31T22:00:00-04:00",
-                 ["2026-10-31T23:30:00-04:00", "2026-11-01T01:30:00-04:00", "2026-11-01T01:30:00-05:00",
-                  "2026-11-01T03:30:00-05:00"],
-                 id="New York '30 1-23/2 * * *' (a step hour) fires at 01:30 EDT and again at 01:30 EST"),
+    pytest.param("*/30 1 * * *", NEW_YORK, "2026-10-31T12:00:00-04:00",
+                 ["2026-11-01T01:00:00-04:00", "2026-11-01T01:30:00-04:00", "2026-11-01T01:00:00-05:00",
+                  "2026-11-01T01:30:00-05:00", "2026-11-02T01:00:00-05:00"],
+                 id="New York '*/30 1 * * *' (a '*' minute makes it a wildcard job) fires at 01:00 and 01:30 EDT, "
+                    "then at 01:00 and 01:30 EST on 11-01"),
+    pytest.param("0 * * * *", NEW_YORK, "2026-11-01T00:30:00-04:00",
+                 ["2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00", "2026-11-01T02:00:00-05:00"],
+                 id="New York '0 * * * *' fires at 01:00 EDT and again at 01:00 EST on 11-01"),
+    pytest.param("*/30 1 * * *", LONDON, "2026-10-24T12:00:00+01:00",
+                 ["2026-10-25T01:00:00+01:00", "2026-10-25T01:30:00+01:00", "2026-10-25T01:00:00+00:00",
+                  "2026-10-25T01:30:00+00:00", "2026-10-26T01:00:00+00:00"],
+                 id="London '*/30 1 * * *' fires at 01:00 and 01:30 BST, then at 01:00 and 01:30 GMT on 10-25"),
+    pytest.param("*/30 2 * * *", SYDNEY, "2026-04-04T12:00:00+11:00",
+                 ["2026-04-05T02:00:00+11:00", "2026-04-05T02:30:00+11:00", "2026-04-05T02:00:00+10:00",
+                  "2026-04-05T02:30:00+10:00", "2026-04-06T02:00:00+10:00"],
+                 id="Sydney '*/30 2 * * *' fires at 02:00 and 02:30 AEDT, then at 02:00 and 02:30 AEST on 04-05"),
     pytest.param("0 */2 * * *", NEW_YORK, "2026-10-31T21:00:00-04:00",
                  ["2026-10-31T22:00:00-04:00", "2026-11-01T00:00:00-04:00", "2026-11-01T02:00:00-05:00",
                   "2026-11-01T04:00:00-05:00"],
                  id="New York '0 */2 * * *' goes 00:00 EDT -> 02:00 EST on 11-01 (3 elapsed hours: no even hour in "
                     "the fold)"),
     # ... and no made-up fire for a time the gap swallowed (like Debian cron)
+    pytest.param("*/10 2 * * *", NEW_YORK, "2026-03-07T01:00:00-05:00",
+                 ["2026-03-07T02:00:00-05:00", "2026-03-07T02:10:00-05:00", "2026-03-07T02:20:00-05:00",
+                  "2026-03-07T02:30:00-05:00", "2026-03-07T02:40:00-05:00", "2026-03-07T02:50:00-05:00",
+                  "2026-03-09T02:00:00-04:00"],
+                 id="New York '*/10 2 * * *' (a '*' minute makes it a wildcard job) fires six times on 03-07, "
+                    "never on 03-08 (no 02:xx exists), then at 02:00 EDT on 03-09"),
+    pytest.param("*/15 1 * * *", LONDON, "2026-03-28T12:00:00+00:00",
+                 ["2026-03-30T01:00:00+01:00"],
+                 id="London '*/15 1 * * *' does not fire on 03-29 (no 01:xx exists) and next fires on 03-30"),
+    pytest.param("*/20 2 * * *", SYDNEY, "2026-10-03T12:00:00+10:00",
+                 ["2026-10-05T02:00:00+11:00", "2026-10-05T02:20:00+11:00"],
+                 id="Sydney '*/20 2 * * *' does not fire on 10-04 (no 02:xx exists) and next fires on 10-05"),
+    pytest.param("*/30 0 * * *", SANTIAGO, "2026-09-05T12:00:00-04:00",
+                 ["2026-09-07T00:00:00-03:00"],
+                 id="Santiago '*/30 0 * * *' does not fire on 09-06 (no 00:xx exists) and next fires on 09-07"),
+    pytest.param("0 * * * *", NEW_YORK, "2026-03-08T00:30:00-05:00",
+                 ["2026-03-08T01:00:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-08T04:00:00-04:00"],
+                 id="New York '0 * * * *' goes 01:00 EST -> 03:00 EDT on 03-08 (no 02:00 is made up)"),
+    pytest.param("*/15 * * * *", NEW_YORK, "2026-03-08T01:40:00-05:00",
+                 ["2026-03-08T01:45:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-08T03:15:00-04:00"],
+                 id="New York '*/15 * * * *' goes 01:45 EST -> 03:00 EDT on 03-08 (02:00 to 02:45 are not made up)"),
+    pytest.param("*/10 3 * * *", LORD_HOWE, "2026-10-04T02:40:00+11:00",
+                 ["2026-10-04T03:00:00+11:00", "2026-10-04T03:10:00+11:00"],
+                 id="Lord Howe '*/10 3 * * *' fires at 03:00 on 10-04: the hour after the 30-minute gap is whole"),
     pytest.param("30 * * * *", NEW_YORK, "2026-03-08T00:00:00-05:00",
                  ["2026-03-08T00:30:00-05:00", "2026-03-08T01:30:00-05:00", "2026-03-08T03:30:00-04:00",
                   "2026-03-08T04:30:00-04:00"],
@@ -228,6 +292,13 @@ CRON_CASES = [
     pytest.param("0 9 29 2 *", NEW_YORK, "2026-01-01T00:00:00-05:00",
                  ["2028-02-29T09:00:00-05:00", "2032-02-29T09:00:00-05:00"],
                  id="New York '0 9 29 2 *' is valid and next fires on 2028-02-29 from 2026"),
+    # day of month and weekday: either one matching is enough, unless one of them starts with '*' (Debian cron)
+    pytest.param("0 9 1 * 1", NEW_YORK, "2026-06-28T12:00:00-04:00",
+                 ["2026-06-29T09:00:00-04:00", "2026-07-01T09:00:00-04:00", "2026-07-06T09:00:00-04:00"],
+                 id="New York '0 9 1 * 1' fires on every Monday and on the 1st (a Wednesday in July 2026)"),
+    pytest.param("0 9 */2 * 1", NEW_YORK, "2026-06-28T12:00:00-04:00",
+                 ["2026-06-29T09:00:00-04:00", "2026-07-13T09:00:00-04:00", "2026-07-27T09:00:00-04:00"],
+                 id="New York '0 9 */2 * 1' fires on Mondays that fall on an odd day of the month"),
 ]
 
 

@@ -1,12 +1,13 @@
 """Properties of schedules over random cron expressions, zones (many with daylight saving) and start instants.
 
 The expressions are built from sets of field values, so the tests know exactly which wall-clock times match
-without asking croniter, and can check the fire times against a minute-by-minute reading of the contract:
+without asking a cron library, and can check the fire times against a minute-by-minute reading of the contract
+(Debian cron's: a job whose minute or hour field starts with '*' is a wildcard job, every other one fixed-time):
 
-* an instant fires when its wall-clock time matches, except that for a fixed hour only the first of two
+* an instant fires when its wall-clock time matches, except that for a fixed-time job only the first of two
   occurrences of a wall time fires;
-* for a fixed hour, the first instant after a spring-forward gap fires if a wall time inside the gap matches;
-* a wildcard or step hour fires at every real instant that matches, and at nothing else.
+* for a fixed-time job, the first instant after a spring-forward gap fires if a wall time inside the gap matches;
+* a wildcard job fires at every real instant that matches, and at nothing else.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from functools import cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,31 +53,34 @@ class Cron:
     days: frozenset[int] | None  # None: '*'
     months: frozenset[int]
     weekdays: frozenset[int] | None  # None: '*'; 0 is Sunday
-    hour_floats: bool  # the hour field is '*' or a step: it follows real instants through DST
+    wildcard: bool  # the minute or the hour field starts with '*': it follows real instants through DST
+    day_and: bool  # the day or the weekday field starts with '*': both must match, else either is enough
 
     def matches(self, wall: datetime) -> bool:
         if wall.minute not in self.minutes or wall.hour not in self.hours or wall.month not in self.months:
             return False
         weekday = (wall.weekday() + 1) % 7
-        if self.days is None and self.weekdays is None:
-            return True
-        if self.days is None:
-            return weekday in (self.weekdays or ())
-        if self.weekdays is None:
-            return wall.day in self.days
-        return wall.day in self.days or weekday in self.weekdays  # both restricted: either matches (cron)
+        day = self.days is None or wall.day in self.days
+        on_weekday = self.weekdays is None or weekday in self.weekdays
+        if self.day_and:
+            return day and on_weekday
+        return (self.days is not None and wall.day in self.days) or (
+            self.weekdays is not None and weekday in self.weekdays
+        )
 
 
 @st.composite
 def cron_field(
-    draw: st.DrawFn, lo: int, hi: int, *, star: bool = True, near: frozenset[int] = frozenset()
+    draw: st.DrawFn, lo: int, hi: int, *, star: bool = True, near: frozenset[int] = frozenset(), top: int = 0
 ) -> tuple[str, frozenset[int]]:
-    """One field as text and as the set of values it matches; ``near`` values are drawn more often."""
+    """One field as text and as the set of values it matches; ``near`` values are drawn more often. Values are
+    drawn up to ``hi``, but ``*`` and ``*/n`` run to ``top`` when it is given (day 28 is in every month, but
+    ``*/2`` matches the 29th and the 31st too)."""
     value = st.one_of(st.sampled_from(sorted(near)), st.integers(lo, hi)) if near else st.integers(lo, hi)
     forms = ["single", "list", "step", "range", "range_step"] + (["star"] if star else [])
     form = draw(st.sampled_from(forms))
     if form == "star":
-        return "*", frozenset(range(lo, hi + 1))
+        return "*", frozenset(range(lo, max(hi, top) + 1))
     if form == "single":
         single = draw(value)
         return str(single), frozenset([single])
@@ -86,7 +89,7 @@ def cron_field(
         return ",".join(map(str, values)), frozenset(values)
     if form == "step":
         step = draw(st.integers(2, max(2, (hi - lo + 1) // 2)))
-        return f"*/{step}", frozenset(range(lo, hi + 1, step))
+        return f"*/{step}", frozenset(range(lo, max(hi, top) + 1, step))
     start = draw(st.integers(lo, hi - 1))
     end = draw(st.integers(start + 1, hi))
     if form == "range":
@@ -98,7 +101,10 @@ def cron_field(
 @st.composite
 def minute_field(draw: st.DrawFn, *, dense: bool, near: frozenset[int]) -> tuple[str, frozenset[int]]:
     """Dense minute fields (a match every minute or two) are slow to search, so they are drawn less often."""
-    if not dense:  # one to four minutes an hour
+    if not dense:  # one to six minutes an hour
+        if draw(st.integers(0, 3)) == 0:  # a '*' minute: a wildcard job whatever the hour field says
+            step = draw(st.integers(10, 30))
+            return f"*/{step}", frozenset(range(0, 60, step))
         value = st.one_of(st.sampled_from(sorted(near)), st.integers(0, 59)) if near else st.integers(0, 59)
         values = sorted(draw(st.sets(value, min_size=1, max_size=4)))
         return ",".join(map(str, values)), frozenset(values)
@@ -123,13 +129,15 @@ def crons(
     if every_day or draw(st.integers(0, 2)) > 0:
         dom, days, month, months, dow, weekdays = "*", None, "*", frozenset(range(1, 13)), "*", None
     else:
-        dom, day_set = draw(st.one_of(st.just(("*", frozenset[int]())), cron_field(1, 28, star=False)))
+        dom, day_set = draw(st.one_of(st.just(("*", frozenset[int]())), cron_field(1, 28, star=False, top=31)))
         month, months = draw(cron_field(1, 12))
         dow, weekday_set = draw(st.one_of(st.just(("*", frozenset[int]())), cron_field(0, 6, star=False)))
         days = None if dom == "*" else day_set
         weekdays = None if dow == "*" else weekday_set
     text = f"{minute} {hour} {dom} {month} {dow}"
-    return Cron(text, minutes, hours, days, months, weekdays, hour_floats=hour == "*" or "/" in hour)
+    wildcard = minute.startswith("*") or hour.startswith("*")
+    day_and = dom.startswith("*") or dow.startswith("*")
+    return Cron(text, minutes, hours, days, months, weekdays, wildcard=wildcard, day_and=day_and)
 
 
 # -- the zones' clock changes -------------------------------------------------------------------------------------
@@ -177,9 +185,9 @@ def wall(instant: datetime, zone: ZoneInfo) -> datetime:
 def should_fire(cron: Cron, instant: datetime, zone: ZoneInfo) -> bool:
     """The contract, read at one instant (on a whole minute)."""
     local = instant.astimezone(zone)
-    if cron.matches(local.replace(tzinfo=None, fold=0)) and (cron.hour_floats or local.fold == 0):
+    if cron.matches(local.replace(tzinfo=None, fold=0)) and (cron.wildcard or local.fold == 0):
         return True
-    if cron.hour_floats or instant not in clock_changes(zone.key):
+    if cron.wildcard or instant not in clock_changes(zone.key):
         return False
     return any(cron.matches(w) for w in gap_before(instant, zone))
 
@@ -227,11 +235,11 @@ def test_fire_times_increase_and_each_falls_on_a_matching_wall_time(case: tuple[
     for instant in times:
         assert instant.utcoffset() == timedelta(0)
         local = wall(instant, zone)
-        if croniter.match(cron.text, local):
+        if cron.matches(local):
             continue
-        # the only other reason to fire: the end of a gap that swallowed a matching wall time (fixed hour only)
-        assert not cron.hour_floats, f"{instant} ({local}) does not match {cron.text!r}"
-        assert any(croniter.match(cron.text, w) for w in gap_before(instant, zone)), (
+        # the only other reason to fire: the end of a gap that swallowed a matching wall time (fixed-time only)
+        assert not cron.wildcard, f"{instant} ({local}) does not match {cron.text!r}"
+        assert any(cron.matches(w) for w in gap_before(instant, zone)), (
             f"{instant} ({local}) neither matches {cron.text!r} nor ends a gap that swallowed a match"
         )
 

@@ -23,7 +23,6 @@ from inbox.schedules import (
     parse_cron,
     parse_duration,
     parse_every,
-    resolve_zone,
     upcoming,
 )
 from inbox.schedules.schedule import parse_in
@@ -81,7 +80,7 @@ class Inbox:
         self.close()
 
     def zone(self, explicit: str | None = None) -> ZoneInfo:
-        return resolve_zone(explicit, self.settings.env, self.settings.dotenv)
+        return self.settings.zone(explicit)
 
     # -- writing ---------------------------------------------------------------------------------------
     def send(

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from inbox.config import Settings
 from inbox.errors import InvalidInput
-from inbox.schedules import resolve_zone
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ def check_store(settings: Settings) -> Check:
 
 def check_zone(settings: Settings) -> Check:
     try:
-        zone = resolve_zone(None, settings.env, settings.dotenv)
+        zone = settings.zone()
     except InvalidInput as error:
         return Check("timezone", False, str(error))
     return Check("timezone", True, f"{zone.key} (new tasks use this unless given --tz)")
@@ -46,12 +45,12 @@ def check_engine(settings: Settings) -> Check:
     client, why_not = docker_status(settings)
     if client is not None:
         client.close()
-    wanted = settings.get("INBOX_RUNTIME")
+    wanted = settings.runtime
     if wanted == "docker" and client is None:
         return Check("runtime", False, f"INBOX_RUNTIME=docker but {why_not}; runners cannot start")
     if wanted != "process" and client is not None:
         return Check("runtime", True, "docker: one sandboxed container per session")
-    unsandboxed = settings.get("INBOX_ALLOW_UNSANDBOXED", "0") in ("1", "true", "yes")
+    unsandboxed = settings.allow_unsandboxed
     guard = "allowed (INBOX_ALLOW_UNSANDBOXED=1)" if unsandboxed else "refused unless INBOX_ALLOW_UNSANDBOXED=1"
     why = "INBOX_RUNTIME=process" if wanted == "process" else why_not
     return Check(
@@ -74,9 +73,7 @@ def check_provider(settings: Settings) -> Check:
             "reminders and scripts still run",
             required=False,
         )
-    key_var = KEY_VARS.get(choice.name)
-    if key_var is None:
-        return Check("model provider", False, f"INBOX_PROVIDER={choice.name!r} is not one of anthropic, openai")
+    key_var = KEY_VARS[choice.name]
     has_key = bool(choice.api_key)
     detail = (
         f"{choice.name}, model {choice.model or '(INBOX_MODEL not set)'}, {key_var} {'set' if has_key else 'not set'}"
@@ -98,7 +95,7 @@ def check_tokens(settings: Settings) -> Check:
         engine.dispose()
     except Exception as error:  # the store check above already says why
         return Check("api tokens", False, f"not counted: {error}", required=False)
-    configured = " and INBOX_API_TOKEN" if settings.get("INBOX_API_TOKEN") else ""
+    configured = " and INBOX_API_TOKEN" if settings.api_token else ""
     if active == 0 and not configured:
         return Check("api tokens", True, "none yet; `inbox serve` makes one on first start", required=False)
     return Check("api tokens", True, f"{active} active in the store{configured} (`inbox token list`)", required=False)

@@ -92,7 +92,8 @@ class Host:
         home = inbox.settings.home
         self.socket_path = socket_path(home)
         api = Inbox(inbox.url, env=inbox.settings.env, actor="api", engine=inbox.engine)
-        configured = inbox.settings.get("INBOX_API_TOKEN")
+        settings = inbox.settings
+        configured = settings.api_token
         self.admin_tokens = prepare_admin_tokens(inbox.engine, home, configured)  # where the user finds one
         log.info("admin token of the HTTP API: %s", self.admin_tokens)
         self.state = HostState(
@@ -101,7 +102,13 @@ class Host:
             model=ModelProxy(inbox.settings),
             lease=config.lease,
             backoff=config.backoff,
-            agent_limits=AgentLimits.from_settings(inbox.settings),
+            agent_limits=AgentLimits(
+                max_live_tasks=settings.agent_max_tasks,
+                min_interval=settings.agent_min_interval,
+                unattended_recurring=settings.agent_unattended_recurring,
+                daily_series_tokens=settings.series_daily_tokens,
+                history_tokens=settings.history_tokens,
+            ),
         )
         self._listeners = [_unix_listener(self.socket_path)]
         if listen is not None:
@@ -118,7 +125,7 @@ class Host:
                 on_exit=self._runner_ended,
             )
         )
-        self.retention = RetentionPolicy.from_settings(inbox.settings)
+        self.retention = RetentionPolicy(keep_runs=settings.keep_runs, keep_outbox=settings.keep_outbox)
         self._next_chore_check = 0.0
         self.server = uvicorn.Server(
             uvicorn.Config(

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from inbox.config import Settings
-from inbox.errors import InvalidInput
-from inbox.schedules import parse_duration
+from inbox.config import RUNTIMES, Settings
 from inbox.store.claims import BACKOFF, DEFAULT_LEASE
 
-RUNTIMES = ("docker", "process")
+__all__ = ["RUNTIMES", "HostConfig"]
 
 
 @dataclass(frozen=True)
@@ -26,20 +24,13 @@ class HostConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HostConfig:
-        runtime = settings.get("INBOX_RUNTIME")
-        if runtime is not None and runtime not in RUNTIMES:
-            raise InvalidInput("INBOX_RUNTIME", f"{runtime!r} is not one of: {', '.join(RUNTIMES)}")
-        raw_backoff = settings.get("INBOX_RETRY_BACKOFF")
-        backoff: tuple[timedelta, ...] = BACKOFF
-        if raw_backoff:
-            backoff = tuple(parse_duration(part, field="INBOX_RETRY_BACKOFF") for part in raw_backoff.split(","))
         return cls(
-            interval_s=settings.number("INBOX_SWEEP_INTERVAL", 60.0),
-            grace=timedelta(seconds=settings.number("INBOX_MISFIRE_GRACE", 60.0)),
-            lease=timedelta(seconds=settings.number("INBOX_LEASE_SECONDS", DEFAULT_LEASE.total_seconds())),
-            backoff=backoff,
-            runner_idle_s=settings.number("INBOX_RUNNER_IDLE", 600.0),
-            allow_unsandboxed=settings.get("INBOX_ALLOW_UNSANDBOXED", "0") in ("1", "true", "yes"),
-            runtime=runtime,
-            shutdown_grace_s=settings.number("INBOX_SHUTDOWN_GRACE", 30.0),
+            interval_s=settings.sweep_interval,
+            grace=settings.misfire_grace,
+            lease=settings.lease,
+            backoff=settings.retry_backoff,
+            runner_idle_s=settings.runner_idle,
+            allow_unsandboxed=settings.allow_unsandboxed,
+            runtime=settings.runtime,
+            shutdown_grace_s=settings.shutdown_grace,
         )

@@ -24,13 +24,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Delete, Engine, Table, and_, delete, exists, or_, select
 
-from inbox.config import Settings
+from inbox.config import DEFAULT_KEEP_OUTBOX_DAYS, DEFAULT_KEEP_RUNS_DAYS
 from inbox.enums import LIVE_STATUSES
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn, MessageOut, Run
 
-DEFAULT_KEEP_RUNS_DAYS = 90
-DEFAULT_KEEP_OUTBOX_DAYS = 30
 _LIVE = sorted(s.value for s in LIVE_STATUSES)
 
 
@@ -38,14 +36,6 @@ _LIVE = sorted(s.value for s in LIVE_STATUSES)
 class RetentionPolicy:
     keep_runs: timedelta = timedelta(days=DEFAULT_KEEP_RUNS_DAYS)  # run history and ended inbound rows
     keep_outbox: timedelta = timedelta(days=DEFAULT_KEEP_OUTBOX_DAYS)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RetentionPolicy:
-        """``INBOX_KEEP_RUNS_DAYS`` and ``INBOX_KEEP_OUTBOX_DAYS``; a bad value raises InvalidInput naming it."""
-        return cls(
-            keep_runs=timedelta(days=settings.number("INBOX_KEEP_RUNS_DAYS", DEFAULT_KEEP_RUNS_DAYS)),
-            keep_outbox=timedelta(days=settings.number("INBOX_KEEP_OUTBOX_DAYS", DEFAULT_KEEP_OUTBOX_DAYS)),
-        )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from inbox.cli.render import console, print_json
 from inbox.config import load_settings
 from inbox.doctor import run_checks
 from inbox.errors import InvalidInput
-from inbox.schedules import resolve_zone
 from inbox.schedules.durations import MAX_DURATION, MAX_DURATION_TEXT
 from inbox.schedules.schedule import parse_instant
 
@@ -31,8 +30,7 @@ def next_runs(
     as_json: Json = False,
 ) -> None:
     """Preview fire times; writes nothing."""
-    settings = load_settings()
-    zone = resolve_zone(tz, settings.env, settings.dotenv)
+    zone = load_settings().zone(tz)
     now = datetime.now(UTC)
     begin = now if start is None else _parse_from(start, zone, now)
     times = preview(cron=cron, every=every, zone=zone, start=begin, count=count)

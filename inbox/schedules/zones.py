@@ -1,15 +1,13 @@
 """Which timezone a task lives in, and turning wall-clock times into instants.
 
-Resolution order (first that is set wins): the explicit ``--tz``, ``INBOX_TZ`` (from the environment, then
-from ``$INBOX_HOME/.env``, like every ``INBOX_`` variable), ``TZ``, ``TZ=`` in ``$INBOX_HOME/.env``, the
-system zone (tzlocal), UTC. The resolved IANA name is stored on the task, so a later
-change of the host's zone does not move it.
+Resolution order (first that is set wins): the explicit ``--tz``, ``INBOX_TZ``, ``TZ`` (each from the
+environment, then from ``$INBOX_HOME/.env``, see inbox.config), the system zone (tzlocal), UTC. The resolved
+IANA name is stored on the task, so a later change of the host's zone does not move it.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,16 +35,12 @@ def _system_zone_name() -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def resolve_zone(explicit: str | None, env: Mapping[str, str], dotenv: Mapping[str, str]) -> ZoneInfo:
-    """Apply the resolution order; a zone named anywhere in it must exist."""
-    candidates = [
-        ("--tz", explicit),
-        ("INBOX_TZ", env.get("INBOX_TZ")),
-        ("INBOX_TZ in .env", dotenv.get("INBOX_TZ")),
-        ("TZ", env.get("TZ")),
-        ("TZ in .env", dotenv.get("TZ")),
-    ]
-    for field, value in candidates:
+def resolve_zone(explicit: str | None, configured: Sequence[tuple[str, str | None]] = ()) -> ZoneInfo:
+    """Apply the resolution order; a zone named anywhere in it must exist.
+
+    ``configured``: (where it was set, zone name) pairs after ``--tz``, first wins.
+    """
+    for field, value in [("--tz", explicit), *configured]:
         if value:
             return load_zone(value, field=field)
     system = _system_zone_name()
@@ -96,21 +90,3 @@ def wall_instants(wall: datetime, zone: ZoneInfo) -> tuple[list[datetime], str]:
 def local_instant(wall: datetime, zone: ZoneInfo) -> datetime:
     """A naive wall time as one instant: its first occurrence in a fold, the end of the gap in a gap."""
     return wall_instants(wall, zone)[0][0]
-
-
-def read_dotenv(path: str) -> dict[str, str]:
-    """``KEY=VALUE`` lines; ``#`` comments, ``export`` prefixes and surrounding quotes are allowed."""
-    values: dict[str, str] = {}
-    if not os.path.isfile(path):
-        return values
-    with open(path, encoding="utf-8") as handle:
-        for raw in handle:
-            line = raw.strip()
-            if not line or line.startswith("#") or "=" not in line:
-                continue
-            key, value = line.removeprefix("export ").split("=", 1)
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
-            values[key.strip()] = value
-    return values

@@ -15,7 +15,6 @@ from inbox.config import Settings
 from sweeper.providers import PROVIDER_NAMES, ModelReply, Provider, ProviderError, make_provider
 
 KEY_VARS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
-BASE_URL_VARS = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}
 
 
 @dataclass(frozen=True)
@@ -28,20 +27,16 @@ class ProviderChoice:
 
 def choose_provider(settings: Settings) -> ProviderChoice | None:
     """What ``INBOX_PROVIDER`` (or the variables present) select; None when nothing is configured."""
-    name = settings.get("INBOX_PROVIDER")
+    name = settings.provider
     if name is None:
         for candidate in ("openai", "anthropic"):
-            if settings.get(KEY_VARS[candidate]) or settings.get(BASE_URL_VARS[candidate]):
+            if settings.api_key(candidate) or settings.base_url(candidate):
                 name = candidate
                 break
     if name is None:
         return None
-    name = name.strip().lower()
     return ProviderChoice(
-        name=name,
-        model=settings.get("INBOX_MODEL"),
-        base_url=settings.get(BASE_URL_VARS.get(name, "")) if name in BASE_URL_VARS else None,
-        api_key=settings.get(KEY_VARS.get(name, "")) if name in KEY_VARS else None,
+        name=name, model=settings.model, base_url=settings.base_url(name), api_key=settings.api_key(name)
     )
 
 
@@ -74,8 +69,8 @@ class ModelProxy:
             raise ProviderError(f"INBOX_MODEL is not set (provider {name})", kind="unknown_model")
         with self._lock:
             if name not in self._providers:
-                base_url = self._settings.get(BASE_URL_VARS[name])
-                self._providers[name] = make_provider(name, base_url, self._settings.get(KEY_VARS[name]))
+                base_url, key = self._settings.base_url(name), self._settings.api_key(name)
+                self._providers[name] = make_provider(name, base_url, key)
             return self._providers[name], chosen_model
 
     def complete(self, request: ModelRequest) -> ModelReply:

@@ -9,7 +9,6 @@ from typing import Any
 
 from inbox.config import Settings
 from sweeper.runtimes.base import RunnerContext, Runtime
-from sweeper.runtimes.image import DEFAULT_IMAGE
 from sweeper.runtimes.process import ProcessRuntime
 
 
@@ -24,10 +23,6 @@ class RuntimeUnavailable(RuntimeError):
     """The runtime asked for cannot run here (no engine, no image)."""
 
 
-def runner_image(settings: Settings) -> str:
-    return settings.get("INBOX_RUNNER_IMAGE", DEFAULT_IMAGE) or DEFAULT_IMAGE
-
-
 def docker_status(settings: Settings) -> tuple[Any | None, str]:
     """(client, "") when the engine answers and the image exists, else (None, why not)."""
     try:
@@ -37,7 +32,7 @@ def docker_status(settings: Settings) -> tuple[Any | None, str]:
         client.ping()
     except Exception as exc:  # the SDK raises many kinds; all mean "no engine here"
         return None, f"no container engine answers ({type(exc).__name__})"
-    image = runner_image(settings)
+    image = settings.runner_image
     try:
         client.images.get(image)
     except Exception:
@@ -47,7 +42,7 @@ def docker_status(settings: Settings) -> tuple[Any | None, str]:
 
 
 def choose_runtime(settings: Settings, explicit: str | None) -> Choice:
-    wanted = explicit or settings.get("INBOX_RUNTIME")
+    wanted = explicit or settings.runtime
     if wanted == "process":
         return Choice("process", "asked for", ProcessRuntime)
     client, why_not = docker_status(settings)
@@ -58,8 +53,14 @@ def choose_runtime(settings: Settings, explicit: str | None) -> Choice:
 
     from sweeper.runtimes.containers import DockerRuntime, Limits
 
-    limits = Limits.from_settings(settings)
-    image = runner_image(settings)
+    limits = Limits(
+        memory=settings.container_memory,
+        cpus=settings.container_cpus,
+        pids=settings.container_pids,
+        pool=settings.container_pool,
+        network_sessions=settings.network_sessions,
+    )
+    image = settings.runner_image
 
     def factory(context: RunnerContext) -> Runtime:
         runtime = DockerRuntime(context, client=client, image=image, limits=limits)

@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from inbox.config import Settings
 from sweeper.http.runner_auth import RunnerIdentity
 from sweeper.runtimes.base import RunnerContext
 
@@ -42,17 +41,6 @@ class Limits:
     tmp_size: str = "64m"
     pool: int = 5  # INBOX_CONTAINER_POOL: containers running at once, all sessions together
     network_sessions: frozenset[str] = field(default_factory=frozenset)  # INBOX_NETWORK_SESSIONS=a,b
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        sessions = settings.get("INBOX_NETWORK_SESSIONS", "") or ""
-        return cls(
-            memory=settings.get("INBOX_CONTAINER_MEMORY", "512m") or "512m",
-            cpus=settings.number("INBOX_CONTAINER_CPUS", 1.0),
-            pids=int(settings.number("INBOX_CONTAINER_PIDS", 256)),
-            pool=int(settings.number("INBOX_CONTAINER_POOL", 5)),
-            network_sessions=frozenset(s.strip() for s in sessions.split(",") if s.strip()),
-        )
 
 
 @dataclass

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import agent_runner
+from inbox.config import DEFAULT_RUNNER_IMAGE
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = PROJECT_ROOT / "dockerfiles" / "runner.Dockerfile"
-DEFAULT_IMAGE = "inbox-runner:latest"
+DEFAULT_IMAGE = DEFAULT_RUNNER_IMAGE
 DEFAULT_BASE = "python:3.12-slim"
 
 

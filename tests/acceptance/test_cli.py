@@ -11,6 +11,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import text as sql
 
 from inbox.store.engine import open_engine
@@ -433,6 +434,22 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(cli: Cli) -> None:
     assert any(started - SLACK <= s <= finished + SLACK for s in stamps if s.tzinfo), f"no current time in: {past}"
 
     assert cli.json("tasks", "--status", "all", "--json") == [], "a rejected command wrote a task"
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+@pytest.mark.parametrize("command", [["serve"], ["sweep", "--once"], ["doctor"], ["tasks", "--json"]])
+def test_an_invalid_setting_stops_any_command_naming_the_variable(
+    bare_cli: Cli, where: str, command: list[str]
+) -> None:
+    env = {"INBOX_SWEEP_INTERVAL": "abc"}
+    if where == ".env":
+        (bare_cli.home / ".env").write_text("INBOX_SWEEP_INTERVAL=abc\n")
+        env = {}
+    result = bare_cli.run(*command, env=env)
+    assert result.returncode == 2, result.stderr
+    assert one_line(result) == "inbox: error: INBOX_SWEEP_INTERVAL: must be a number of seconds, got 'abc'"
+    assert result.stdout == ""
+    assert not bare_cli.sqlite_file.exists(), f"inbox {' '.join(command)} opened a store before refusing"
 
 
 # -- timezone resolution ------------------------------------------------------------------------------------------

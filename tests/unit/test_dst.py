@@ -23,10 +23,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from inbox.config import load_settings
 from inbox.errors import InvalidInput
 from inbox.schedules import (
     EverySchedule,
@@ -35,7 +37,6 @@ from inbox.schedules import (
     parse_cron,
     parse_duration,
     parse_every,
-    resolve_zone,
     upcoming,
 )
 from inbox.schedules.cron import fire_times, next_fire
@@ -531,6 +532,12 @@ def test_invalid_cron_is_rejected_naming_the_cron_field(expr: str) -> None:
     assert again.value.field == "cron"
 
 
+def configured_zone(explicit: str | None, env: dict[str, str], dotenv: dict[str, str], home: Path) -> ZoneInfo:
+    """The zone a command would use, with ``dotenv`` written to ``$INBOX_HOME/.env``."""
+    (home / ".env").write_text("".join(f"{key}={value}\n" for key, value in dotenv.items()))
+    return load_settings({"INBOX_HOME": str(home), **env}).zone(explicit)
+
+
 @pytest.mark.parametrize(
     ("explicit", "env", "dotenv", "field"),
     [
@@ -543,10 +550,10 @@ def test_invalid_cron_is_rejected_naming_the_cron_field(expr: str) -> None:
     ],
 )
 def test_unknown_zones_are_rejected_naming_where_they_came_from(
-    explicit: str | None, env: dict[str, str], dotenv: dict[str, str], field: str
+    explicit: str | None, env: dict[str, str], dotenv: dict[str, str], field: str, tmp_path: Path
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        resolve_zone(explicit, env, dotenv)
+        configured_zone(explicit, env, dotenv, tmp_path)
     assert caught.value.field == field
     assert "Mars/Olympus" in caught.value.reason
 
@@ -572,8 +579,10 @@ def test_load_zone_rejects_names_that_are_not_iana_zones(name: str) -> None:
                      id="a zoneinfo file path names its zone"),
     ],
 )
-def test_zone_resolution_order(explicit: str | None, env: dict[str, str], dotenv: dict[str, str], zone: str) -> None:
-    assert resolve_zone(explicit, env, dotenv).key == zone
+def test_zone_resolution_order(
+    explicit: str | None, env: dict[str, str], dotenv: dict[str, str], zone: str, tmp_path: Path
+) -> None:
+    assert configured_zone(explicit, env, dotenv, tmp_path).key == zone
 
 
 @pytest.mark.parametrize(

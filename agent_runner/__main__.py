@@ -2,7 +2,8 @@
 
 Everything comes from the environment the host sets: ``INBOX_RUNNER_SOCKET`` (the host's unix socket),
 ``INBOX_RUNNER_TOKEN`` (session-scoped), ``INBOX_RUNNER_SESSION``, and optionally ``INBOX_RUNNER_IDLE``,
-``INBOX_RUNNER_SLOTS``, ``INBOX_RUNNER_SANDBOX`` (``none`` | ``container``), ``INBOX_ALLOW_UNSANDBOXED``,
+``INBOX_RUNNER_SLOTS``, ``INBOX_RUNNER_LOG_LEVEL`` (``INFO`` | ``WARNING``), ``INBOX_RUNNER_SANDBOX``
+(``none`` | ``container``), ``INBOX_ALLOW_UNSANDBOXED``,
 ``INBOX_RUNNER_WORKSPACE`` and ``INBOX_RUNNER_PARENT_PID``. No credentials: model calls go through the host.
 
 The token is taken out of the environment and the process sealed (agent_runner.secrecy) before anything else runs,
@@ -28,7 +29,12 @@ def main() -> int:
     unsealed = seal()
     env = os.environ
     session = env.get("INBOX_RUNNER_SESSION", "main")
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s runner[{session}] %(message)s", stream=sys.stderr)
+    level = env.get("INBOX_RUNNER_LOG_LEVEL", "INFO")
+    logging.basicConfig(
+        level=level if level in ("INFO", "WARNING") else "INFO",
+        format=f"%(asctime)s runner[{session}] %(message)s",
+        stream=sys.stderr,
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     socket_path = env.get("INBOX_RUNNER_SOCKET")
     if not socket_path or not token:

@@ -23,6 +23,7 @@ from agent_runner.work import Sandbox, do_item
 
 log = logging.getLogger("agent_runner")
 LONG_POLL_S = 20.0
+HEARTBEAT_CHECK_S = 0.25
 HOST_GONE_AFTER_S = 10.0  # the host has not answered for this long: it died; a new host starts new runners
 
 
@@ -42,13 +43,20 @@ class Runner:
         self.stopping = threading.Event()  # stop claiming
         self._closed = threading.Event()  # all held work reported: stop renewing leases
         self._held: dict[str, WorkItem] = {}
+        self._reporting: set[str] = set()  # held, done, and being reported
         self._lock = threading.Lock()
         self._lease_s = 60.0
         self._pool = ThreadPoolExecutor(max_workers=config.slots, thread_name_prefix="work")
 
     # -- leases ----------------------------------------------------------------------------------------
     def _heartbeat_loop(self) -> None:
-        while not self._closed.wait(self._lease_s / 3):
+        # Short waits, each checking whether a third of the lease has passed: the lease is known only once the
+        # first claim answers, and a host may lease for less than the default a first long wait would assume.
+        last = time.monotonic()
+        while not self._closed.wait(HEARTBEAT_CHECK_S):
+            if time.monotonic() - last < self._lease_s / 3:
+                continue
+            last = time.monotonic()
             with self._lock:
                 leases = {message_id: item.attempt for message_id, item in self._held.items()}
             if not leases:
@@ -58,6 +66,8 @@ class Runner:
             except httpx.HTTPError as exc:
                 log.warning("heartbeat failed: %s", exc)
                 continue
+            with self._lock:  # one being reported has ended, not been taken back: its report says which
+                lost = [m for m in lost if m in self._held and m not in self._reporting]
             for message_id in lost:
                 log.warning("lease on %s was taken back; its result will not be recorded", message_id)
 
@@ -65,6 +75,8 @@ class Runner:
         started = datetime.now(UTC)
         try:
             result = do_item(item, self.host, self.sandbox)
+            with self._lock:
+                self._reporting.add(item.id)
             reply = self.host.report(result)
             log.info("%s %s -> %s (%s)", item.kind, item.id, result.outcome, reply.status)
         except LeaseLost as exc:
@@ -75,6 +87,7 @@ class Runner:
         finally:
             with self._lock:
                 self._held.pop(item.id, None)
+                self._reporting.discard(item.id)
 
     def _report_fault(self, item: WorkItem, started: datetime, exc: Exception) -> None:
         """Say what went wrong rather than let the lease run out with a vaguer reason (it is retried)."""

@@ -16,7 +16,8 @@ import socket as socketlib
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -122,10 +123,13 @@ class Host:
                 doorbells=self.state.doorbells,
                 idle_s=config.runner_idle_s,
                 allow_unsandboxed=config.allow_unsandboxed,
+                log_level=config.runner_log_level,
                 on_exit=self._runner_ended,
             )
         )
         self.retention = RetentionPolicy(keep_runs=settings.keep_runs, keep_outbox=settings.keep_outbox)
+        self.start_failures: list[tuple[str, str]] = []  # (session, why) of runners that could not be started
+        self.runner_deaths: list[tuple[str, str]] = []  # (session, cause) of runners that did not exit cleanly
         self._next_chore_check = 0.0
         self.server = uvicorn.Server(
             uvicorn.Config(
@@ -153,20 +157,25 @@ class Host:
                 released = release_owner(db, owner, cause, now=utcnow(), backoff=self.config.backoff)
             if released:
                 log.warning("runner %s (session %s) died: %s; %d rows retried", owner, session, cause, len(released))
+        if cause is not None:
+            self.runner_deaths.append((session, cause))
         self.nudge.set()  # its session may still have work: look now
 
-    def _on_pass(self, report: PassReport) -> None:
+    def on_pass(self, report: PassReport, *, wake: bool = True) -> None:
+        """After a sweep: stop hung runners, do the shared chores when due, and (``wake``) get a runner going
+        for every session with due work."""
         for owner in report.silent_owners:
             self.runtime.discard(owner)  # hung: its rows were retried, it must not hold the session's place
         now = time.monotonic()
         if now >= self._next_chore_check:
             self._next_chore_check = now + CHORE_CHECK_S
             self._chores()
-        for session in report.waiting_sessions:
+        for session in report.waiting_sessions if wake else ():
             try:
                 self.runtime.wake(session)
             except Exception as exc:  # the rows stay pending; the next pass tries again
-                log.error("could not wake a runner for session %s: %s", session, exc)
+                self.start_failures.append((session, str(exc)))
+                log.error("could not start a runner for session %s: %s", session, exc)
 
     def _chores(self) -> None:
         """Chores one host does for all that share the store (sweeper/chores.py): retention hourly and, on
@@ -184,27 +193,17 @@ class Host:
                 log.error("could not check the host chores: %s", exc)
                 return
 
-    def run(self) -> None:
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """The HTTP server up for the runners while the body runs; afterwards, the ordered shutdown."""
         server_thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": self._listeners}, name="http", daemon=True
         )
         server_thread.start()
         while not self.server.started and server_thread.is_alive():
             self.stop.wait(0.01)  # runners started by the first pass must find the socket listening
-        # Everything loaded so far lives as long as the host: keep it out of the collector's full passes, whose
-        # pauses (80-140 ms, every thread stopped) otherwise set the tail of how late due work starts.
-        gc.collect()
-        gc.freeze()
         try:
-            run_loop(
-                self.inbox.engine,
-                interval_s=self.config.interval_s,
-                stop=self.stop,
-                grace=self.config.grace,
-                backoff=self.config.backoff,
-                on_pass=self._on_pass,
-                nudge=self.nudge,
-            )
+            yield
         finally:
             self.state.draining.set()
             for session in self.runtime.active():
@@ -216,6 +215,22 @@ class Host:
             if self.state.model is not None:
                 self.state.model.close()
             self.socket_path.unlink(missing_ok=True)
+
+    def run(self) -> None:
+        with self.serving():
+            # Everything loaded so far lives as long as the host: keep it out of the collector's full passes,
+            # whose pauses (every thread stopped) otherwise set the tail of how late due work starts.
+            gc.collect()
+            gc.freeze()
+            run_loop(
+                self.inbox.engine,
+                interval_s=self.config.interval_s,
+                stop=self.stop,
+                grace=self.config.grace,
+                backoff=self.config.backoff,
+                on_pass=self.on_pass,
+                nudge=self.nudge,
+            )
 
     def _hand_back(self) -> None:
         """What this host's runners still hold after the grace goes back to pending now, for any host."""

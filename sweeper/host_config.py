@@ -21,6 +21,7 @@ class HostConfig:
     allow_unsandboxed: bool = False  # INBOX_ALLOW_UNSANDBOXED=1: run agent-written scripts without a sandbox
     runtime: str | None = None  # INBOX_RUNTIME: docker | process; None = choose at start
     shutdown_grace_s: float = 30.0  # INBOX_SHUTDOWN_GRACE: how long running work may finish after SIGTERM
+    runner_log_level: str = "INFO"  # WARNING in cron mode, whose output is mailed
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HostConfig:

@@ -1,34 +1,63 @@
 """Host commands: serve (sweeper, runners and HTTP API) and sweep --once."""
 
+from __future__ import annotations
+
 import logging
 import signal
-from typing import Annotated
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from inbox.cli.options import open_inbox
-from inbox.cli.render import console, print_json
+from inbox.cli.render import console, errors, print_json
 from inbox.errors import InvalidInput
-from inbox.store.types import utcnow
+
+if TYPE_CHECKING:
+    from inbox.api import Inbox
+    from sweeper.host import Host
+    from sweeper.host_config import HostConfig
+    from sweeper.runtimes.choose import Choice
+
+
+RUNTIME_HELP = "docker | process (default: INBOX_RUNTIME, else docker when an engine answers and the image exists)"
+
+
+def _configure_logging(level: int, fmt: str) -> None:
+    logging.basicConfig(level=level, format=fmt)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _host(
+    inbox: Inbox, config: HostConfig, runtime: str | None, *, command: str, listen: str | None = None
+) -> tuple[Host, Choice]:
+    """The host ``inbox serve`` and ``inbox sweep --once`` both run, on the runtime chosen the same way."""
+    from sweeper.host import Host
+    from sweeper.host_config import RUNTIMES
+    from sweeper.runtimes.choose import RuntimeUnavailable, choose_runtime
+
+    if runtime is not None and runtime not in RUNTIMES:
+        raise InvalidInput("--runtime", f"{runtime!r} is not one of: {', '.join(RUNTIMES)}")
+    try:
+        choice = choose_runtime(inbox.settings, runtime)
+    except RuntimeUnavailable as exc:
+        errors.print(f"inbox {command}: {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    return Host(inbox, config, listen=listen, runtime_factory=choice.factory), choice
 
 
 def serve(
     interval: Annotated[float | None, typer.Option("--interval", help="Seconds between safety-net sweeps.")] = None,
-    runtime: Annotated[str | None, typer.Option("--runtime", help="docker | process")] = None,
+    runtime: Annotated[str | None, typer.Option("--runtime", help=RUNTIME_HELP)] = None,
     listen: Annotated[
         str | None, typer.Option("--listen", help="HOST:PORT for the HTTP API (port 0: any free port).")
     ] = None,
 ) -> None:
     """Run the host: the sweeper, a runner per session with due work, and the HTTP API."""
-    from dataclasses import replace
+    from sweeper.host_config import HostConfig
 
-    from sweeper.host import Host
-    from sweeper.host_config import RUNTIMES, HostConfig
-    from sweeper.runtimes.choose import RuntimeUnavailable, choose_runtime
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _configure_logging(logging.INFO, "%(asctime)s %(name)s %(message)s")
     if listen is not None and (":" not in listen or not listen.rpartition(":")[2].isdigit()):
         raise InvalidInput("--listen", f"{listen!r} is not HOST:PORT (e.g. 127.0.0.1:8080, or port 0 for any)")
     with open_inbox() as inbox:
@@ -37,14 +66,7 @@ def serve(
             if interval <= 0:
                 raise InvalidInput("interval", "must be greater than zero")
             config = replace(config, interval_s=interval)
-        if runtime is not None and runtime not in RUNTIMES:
-            raise InvalidInput("--runtime", f"{runtime!r} is not one of: {', '.join(RUNTIMES)}")
-        try:
-            choice = choose_runtime(inbox.settings, runtime)
-        except RuntimeUnavailable as exc:
-            console.print(f"inbox serve: {exc}", highlight=False)
-            raise typer.Exit(1) from exc
-        host = Host(inbox, config, listen=listen, runtime_factory=choice.factory)
+        host, choice = _host(inbox, config, runtime, command="serve", listen=listen)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: host.request_stop())
         say = console.print
@@ -69,28 +91,33 @@ def serve(
 
 
 def sweep(
-    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
+    once: Annotated[bool, typer.Option("--once", help="One complete pass, then exit.")] = False,
+    runtime: Annotated[str | None, typer.Option("--runtime", help=RUNTIME_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """One sweep pass: recover expired leases, deliver due reminders, list sessions waiting for a runner."""
+    """One complete pass for cron or a systemd timer: recover expired leases, deliver due reminders, run every due
+    task and message through runners as `inbox serve` would, wait for them, and exit (1 if a runner could not be
+    started or died)."""
     from sweeper.host_config import HostConfig
-    from sweeper.sweep import sweep_once
+    from sweeper.once import RUNNER_IDLE_S, sweep_pass
 
     if not once:
         raise InvalidInput("--once", "sweep runs a single pass; use `inbox serve` for the loop")
+    # Quiet unless something is wrong: cron mails whatever a job prints.
+    _configure_logging(logging.WARNING, "inbox sweep: %(message)s")
     with open_inbox() as inbox:
         config = HostConfig.from_settings(inbox.settings)
-        report = sweep_once(inbox.engine, now=utcnow(), grace=config.grace, backoff=config.backoff)
+        config = replace(config, runner_idle_s=min(config.runner_idle_s, RUNNER_IDLE_S), runner_log_level="WARNING")
+        host, _choice = _host(inbox, config, runtime, command="sweep")
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: host.request_stop())  # the runners stop as with `inbox serve`
+        report = sweep_pass(host)
     if as_json:
-        print_json(
-            {"recovered": report.recovered, "delivered": report.delivered, "waiting_sessions": report.waiting_sessions}
-        )
+        print_json(report.as_json())
     else:
-        console.print(
-            f"recovered {report.recovered}, delivered {report.delivered} reminders; "
-            f"waiting for a runner: {report.waiting_sessions or 'none'}",
-            highlight=False,
-        )
+        console.print(report.summary(), highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

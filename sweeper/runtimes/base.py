@@ -27,6 +27,7 @@ class RunnerContext:
     doorbells: Doorbells
     idle_s: float
     allow_unsandboxed: bool
+    log_level: str  # what the runner writes to standard error: INFO, or WARNING for a quiet cron pass
     # Called when a runner ends: (session, lease owner, cause). ``cause`` is None for a clean exit, else what
     # killed it ("exited 137", "oom", "killed by SIGKILL"): the host hands its unfinished rows back at once.
     on_exit: Callable[[str, str, str | None], None]

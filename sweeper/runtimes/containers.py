@@ -138,6 +138,7 @@ class DockerRuntime:
                 "INBOX_RUNNER_TOKEN": token,
                 "INBOX_RUNNER_SESSION": session,
                 "INBOX_RUNNER_IDLE": f"{self.context.idle_s:g}",
+                "INBOX_RUNNER_LOG_LEVEL": self.context.log_level,
                 "INBOX_RUNNER_SANDBOX": "container",
                 "INBOX_RUNNER_WORKSPACE": "/workspace",
                 "INBOX_RUNNER_MEMORY": self.limits.memory,

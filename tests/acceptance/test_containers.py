@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -316,3 +317,23 @@ def test_a_prescript_cannot_read_the_runners_token(boxed: Served, engine: Any) -
     assert "Permission denied" in seen["/proc/1/environ"]  # the runner's own environment is closed
     assert token not in json.dumps(seen)
     assert "INBOX_RUNNER_TOKEN" not in json.dumps(seen)
+
+
+def test_a_cron_pass_chooses_the_docker_runtime_and_leaves_no_container(boxed: Served, engine: Any) -> None:
+    boxed.fake.reply("answered in a box")
+    sent = boxed.inbox.send("hello from cron")
+    env = {k: v for k, v in boxed.env.items() if k != "INBOX_RUNTIME"}  # the image exists: docker is the default
+    cron_pass = subprocess.Popen(
+        ["inbox", "sweep", "--once", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    out, err = cron_pass.communicate(timeout=120)
+    assert cron_pass.returncode == 0, err
+    assert json.loads(out)["outcomes"] == {"completed": 1}
+    assert [(o.in_reply_to, o.text) for o in boxed.inbox.outbox()] == [(sent.id, "answered in a box")]
+    left = engine.containers.list(all=True, filters={"label": LABEL})
+    assert [c for c in left if c.labels.get("org.inbox.host", "").endswith(f"-{cron_pass.pid}")] == []

@@ -18,7 +18,7 @@ Next fire times are computed from the previous slot, never from "now" plus drift
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -137,6 +137,3 @@ def fire_times(expr: str, zone: ZoneInfo, after: datetime, count: int) -> list[d
         times.append(current)
     return times
 
-
-def utc(dt: datetime) -> datetime:
-    return dt.astimezone(UTC)

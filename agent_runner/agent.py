@@ -62,11 +62,17 @@ class AgentRun:
         self.tools: tuple[ToolSpec, ...] = (*item.tools, *(SANDBOX_TOOLS if sandboxed and workspace else ()))
         self.out = Exchange()
 
+    def _request(self, **fields: Any) -> ModelRequest:
+        """A model turn for this attempt of the item: the host answers and counts it only while the lease holds."""
+        item = self.item
+        return ModelRequest(
+            message_id=item.id, attempt=item.attempt, model=item.model, provider=item.provider, **fields
+        )
+
     def _ask(self, request: ModelRequest, deadline: float | None) -> ModelReply:
         budget = 300.0 if deadline is None else deadline - time.monotonic()
         if budget <= 0:
             raise ProviderError("the run's time is up", kind="timeout")
-        request = request.model_copy(update={"model": self.item.model, "provider": self.item.provider})
         reply = self.host.model(request, timeout_s=budget)
         self.out.count(reply)
         return reply
@@ -81,7 +87,7 @@ class AgentRun:
             transcript = f"(earlier) {past.summary}\n{transcript}"
         try:
             reply = self._ask(
-                ModelRequest(system=SUMMARY_PROMPT, turns=[ChatTurn(role="user", text=transcript)], max_tokens=800),
+                self._request(system=SUMMARY_PROMPT, turns=[ChatTurn(role="user", text=transcript)], max_tokens=800),
                 deadline,
             )
         except ProviderError:
@@ -118,7 +124,7 @@ class AgentRun:
         start = len(turns)
         turns.append(ChatTurn(role="user", text=user_text(self.item, script_data, has_script_data=has_script_data)))
         for _ in range(MAX_STEPS):
-            reply = self._ask(ModelRequest(system=system, turns=turns, tools=list(self.tools)), deadline)
+            reply = self._ask(self._request(system=system, turns=turns, tools=list(self.tools)), deadline)
             turns.append(ChatTurn(role="assistant", text=reply.text, tool_calls=reply.tool_calls))
             if not reply.tool_calls:
                 self.out.text = reply.text.strip()

@@ -66,13 +66,16 @@ class HostClient:
         return ResultReply.model_validate(resp.json())
 
     def model(self, request: ModelRequest, *, timeout_s: float) -> ModelReply:
-        """One model turn through the host; raises :class:`ProviderError` as the provider failed."""
+        """One model turn through the host; raises :class:`ProviderError` as the provider failed, and
+        :class:`LeaseLost` when the host no longer counts this runner as holding the request's row."""
         try:
             resp = self._client.post("/model", json=request.model_dump(mode="json"), timeout=timeout_s)
         except httpx.TimeoutException as exc:
             raise ProviderError(f"no model answer within {timeout_s:g} s", kind="timeout") from exc
         except httpx.RequestError as exc:
             raise ProviderError(f"cannot reach the host for a model call: {exc}", kind="network") from exc
+        if resp.status_code in (403, 409):  # not this runner's row (any more): stop working on it
+            raise LeaseLost(resp.json().get("error", "lease lost"))
         if resp.status_code == 502:
             failure = ModelFailure.model_validate(resp.json())
             raise ProviderError(

@@ -8,8 +8,10 @@ runner that claims the retry of its own taken-back attempt still cannot report t
     POST /runner/v1/claim        ClaimRequest  -> ClaimReply     (long-polls up to wait_s when nothing is due)
     POST /runner/v1/heartbeat    Heartbeat     -> HeartbeatReply (renews leases; names the ones lost)
     POST /runner/v1/results      RunResult     -> ResultReply    (records the outcome; 409 if the lease was lost)
-    POST /runner/v1/model        ModelRequest  -> ModelReply     (the host calls the provider with its key)
+    POST /runner/v1/model        ModelRequest  -> ModelReply     (the host calls the provider with its key and
+                                                                  counts the tokens against the held row)
                                                -> 502 ModelFailure when the provider failed
+                                               -> 409 when the runner does not hold the row's lease
     POST /runner/v1/tools        ToolRequest   -> ToolAnswer     (a scheduling tool, applied by the host)
     POST /runner/v1/history      HistoryRequest -> HistoryReply  (the conversation a run continues)
 """
@@ -26,7 +28,7 @@ from agent_runner.conversation import ChatTurn, ToolSpec
 PREFIX = "/runner/v1"
 # Sent by every runner as the VERSION_HEADER; the host refuses a runner built from other code (426), so a stale
 # runner image fails at once with a message saying so, not later with puzzling errors.
-PROTOCOL_VERSION = "5"
+PROTOCOL_VERSION = "6"
 VERSION_HEADER = "x-inbox-runner-protocol"
 
 
@@ -121,6 +123,8 @@ class RunResult(_Wire):
     script_output: Text | None = None
     model_output: Text | None = None
     reply: Text | None = None  # delivered to the session's outbox, in reply to the message
+    # Ignored by the host, which counts the tokens of the model calls it made for this attempt itself; a runner
+    # fills them in for its own logs.
     input_tokens: Count = 0
     output_tokens: Count = 0
     new_turns: list[ChatTurn] = Field(default_factory=list)  # this run's exchange, kept in its conversation
@@ -134,6 +138,13 @@ class ResultReply(_Wire):
 
 
 class ModelRequest(_Wire):
+    """One model turn for the attempt ``attempt`` of ``message_id``, a row this runner holds under lease.
+
+    The host answers only while that lease holds, and charges the tokens the provider reports to that attempt.
+    """
+
+    message_id: Text
+    attempt: Count
     system: str
     turns: list[ChatTurn]
     tools: list[ToolSpec] = Field(default_factory=list)

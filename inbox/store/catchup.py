@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from inbox.enums import CatchUp, Outcome, Status
 from inbox.schedules import EverySchedule, Recurring, from_recurrence, load_zone
-from inbox.store.endings import RunReport, record_run
+from inbox.store.endings import RunReport, ended_columns, record_run
 from inbox.store.models import MessageIn
 from inbox.store.series import inherited_settings
 
@@ -72,12 +72,10 @@ def _record_missed(db: Session, row: MessageIn, slots: list[datetime], older: in
             series_id=row.series_id,
             occurrence_at=slot,
             process_after=slot,
-            status=Status.SKIPPED,
             is_extra=True,
             occurrence_no=row.occurrence_no,
-            reason=reason,
             created_at=now,
-            updated_at=now,
+            **ended_columns(Outcome.MISSED, reason, now=now),  # an occurrence ended as missed, as endings says
             **inherited_settings(row),
         )
         db.add(record)

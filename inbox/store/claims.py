@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from inbox.enums import Outcome, Status
+from inbox.errors import Conflict, InboxError, NotFound
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE, apply_catch_up
 from inbox.store.endings import Ending, RunReport, end_occurrence, record_run
 from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES
@@ -118,6 +119,34 @@ def holds(row: MessageIn | None, owner: str, attempt: int | None) -> bool:
     if row is None or row.status != Status.RUNNING or row.lease_owner != owner:
         return False
     return attempt is None or row.tries + 1 == attempt
+
+
+class OtherSession(InboxError):
+    """The row belongs to another session than the one the runner asking serves."""
+
+
+class NotHeld(Conflict):
+    """The runner asking does not hold the row's lease (for that attempt): never did, or it was taken back."""
+
+
+def held_row(
+    db: Session, message_id: str, *, session: str, owner: str, attempt: int | None, lock: bool = True
+) -> MessageIn:
+    """The row ``owner`` (a runner of ``session``) works on, while it still holds it for ``attempt``.
+
+    With ``lock`` the row stays locked until the transaction ends, so a take-back (reclaim, release) waits for
+    what is done under the lease, or, having come first, is seen here.
+    """
+    query = select(MessageIn).where(MessageIn.id == message_id)
+    row = db.exec(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound("message", message_id)
+    if row.session != session:
+        raise OtherSession(f"message {message_id} belongs to another session; this runner serves {session!r}")
+    if not holds(row, owner, attempt):
+        which = f" attempt {attempt}" if attempt is not None else ""
+        raise NotHeld(f"lease lost: message {message_id}{which} is not this runner's")
+    return row
 
 
 def renew(

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, select
 
 from inbox.enums import STATUS_AFTER, OutboxKind, Outcome, Status
 from inbox.errors import NotFound
-from inbox.schedules import from_recurrence, load_zone
+from inbox.schedules import Recurring, from_recurrence, load_zone
 from inbox.store.models import (
     MAX_ERROR_CHARS,
     MAX_MODEL_OUTPUT_CHARS,
@@ -103,6 +104,19 @@ def _lock(db: Session, message_id: str) -> MessageIn:
     return row
 
 
+def ended_columns(outcome: Outcome, error: str | None, *, now: datetime | ColumnElement[Any]) -> dict[str, Any]:
+    """What an occurrence's own row becomes when it ends with ``outcome``: its status, reason and no lease.
+
+    ``now`` may be a bound parameter, for a statement compiled once and run for many batches."""
+    return {
+        "status": STATUS_AFTER[outcome],
+        "reason": error if outcome != Outcome.COMPLETED else None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+
+
 def end_occurrence(db: Session, message_id: str, report: RunReport, *, now: datetime) -> Ending:
     """Record the final outcome of ``message_id`` and write its series' next occurrence.
 
@@ -112,63 +126,135 @@ def end_occurrence(db: Session, message_id: str, report: RunReport, *, now: date
     if not Status(row.status).is_live:
         return Ending(row=row, run=None, follow_up=None, already_ended=True)
     run = record_run(db, row, report, now=now)
-    row.status = STATUS_AFTER[report.outcome]
-    row.reason = report.error if report.outcome != Outcome.COMPLETED else None
-    row.lease_owner = None
-    row.lease_expires_at = None
-    row.updated_at = now
+    for column, value in ended_columns(report.outcome, report.error, now=now).items():
+        setattr(row, column, value)
     follow_up = None if row.is_extra else _write_follow_up(db, row, report.outcome, now=now)
     db.flush()
     return Ending(row=row, run=run, follow_up=follow_up)
 
 
-def _consecutive_failures(row: MessageIn, outcome: Outcome) -> int:
+class NextSlots:
+    """A series' next slot after one of its slots; one instance may serve a batch of endings, and rows of one
+    series family share (recurrence, zone, slot), so each is computed once."""
+
+    def __init__(self) -> None:
+        self._schedules: dict[str, Recurring] = {}
+        self._next: dict[tuple[str, str, datetime], datetime | None] = {}
+
+    def after(self, recurrence: str, zone: str, slot: datetime) -> datetime | None:
+        key = (recurrence, zone, slot)
+        if key not in self._next:
+            schedule = self._schedules.get(recurrence)
+            if schedule is None:
+                schedule = self._schedules[recurrence] = from_recurrence(recurrence)
+            self._next[key] = schedule.next_after(slot, load_zone(zone))
+        return self._next[key]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """The next row of a series whose occurrence ended: the columns of its own (it inherits the series' settings)."""
+
+    status: Status
+    reason: str | None
+    occurrence_no: int
+    consecutive_failures: int
+    slot: datetime | None  # None: the slot of the update that waited on the ended row
+    paused_by_failures: bool  # paused after too many failed runs in a row: its session is told
+
+    def columns(self, *, now: datetime) -> dict[str, Any]:
+        own: dict[str, Any] = {
+            "status": self.status,
+            "reason": self.reason,
+            "occurrence_no": self.occurrence_no,
+            "consecutive_failures": self.consecutive_failures,
+            "tries": 0,
+            "next_status": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if self.slot is not None:
+            own["occurrence_at"] = own["process_after"] = self.slot
+        return own
+
+
+def follow_up_of(
+    *,
+    series_id: str | None,
+    recurrence: str | None,
+    timezone: str,
+    occurrence_at: datetime | None,
+    occurrence_no: int,
+    max_runs: int | None,
+    consecutive_failures: int,
+    next_status: str | None,
+    reason: str | None,
+    pending_update: dict[str, Any],
+    outcome: Outcome,
+    slots: NextSlots,
+) -> FollowUp | None:
+    """Whether and how a series goes on after an occurrence (its columns as given) ended with ``outcome``.
+
+    The one definition of it: ``end_occurrence`` and the batched reminder endings (inbox.store.reminders) both
+    write the row this decides. None: the series ends here (cancelled, a one-shot, or its last run).
+    """
+    if next_status == Status.CANCELLED or series_id is None:
+        return None
+    if not pending_update.get("recurrence", recurrence) and "slot" not in pending_update:
+        return None  # a one-shot ends after its one run
+    if max_runs is not None and occurrence_no >= max_runs:
+        return None
+    failures = 0  # a run that did not fail ends a streak of failures; a missed slot neither ends nor adds to it
     if outcome in FAILED_OUTCOMES:
-        return row.consecutive_failures + 1
-    return 0 if outcome != Outcome.MISSED else row.consecutive_failures
+        failures = consecutive_failures + 1
+    elif outcome == Outcome.MISSED:
+        failures = consecutive_failures
+    status = Status.PAUSED if next_status == Status.PAUSED else Status.PENDING
+    kept_reason = reason if status == Status.PAUSED else None
+    paused_by_failures = failures >= MAX_CONSECUTIVE_FAILURES and status == Status.PENDING
+    if paused_by_failures:
+        status = Status.PAUSED
+        kept_reason = f"paused after {failures} consecutive failed runs; last error: {reason or outcome}"
+    slot = None
+    if "slot" not in pending_update:  # an update without a new schedule keeps the series' own
+        assert occurrence_at is not None and recurrence is not None
+        slot = slots.after(recurrence, timezone, occurrence_at)
+    return FollowUp(status, kept_reason, occurrence_no + 1, failures, slot, paused_by_failures)
 
 
 def _write_follow_up(db: Session, row: MessageIn, outcome: Outcome, *, now: datetime) -> MessageIn | None:
-    if row.next_status == Status.CANCELLED or row.series_id is None:
-        return None
     pending_update: dict[str, Any] = dict(row.content.get("pending_update") or {})
-    recurrence = pending_update.get("recurrence", row.recurrence)
-    if not recurrence and "slot" not in pending_update:
-        return None  # a one-shot ends after its one run
-    if row.max_runs is not None and row.occurrence_no >= row.max_runs:
+    decided = follow_up_of(
+        series_id=row.series_id,
+        recurrence=row.recurrence,
+        timezone=row.timezone,
+        occurrence_at=row.occurrence_at,
+        occurrence_no=row.occurrence_no,
+        max_runs=row.max_runs,
+        consecutive_failures=row.consecutive_failures,
+        next_status=row.next_status,
+        reason=row.reason,
+        pending_update=pending_update,
+        outcome=outcome,
+        slots=NextSlots(),
+    )
+    if decided is None:
         return None
-    failures = _consecutive_failures(row, outcome)
-    status = Status.PAUSED if row.next_status == Status.PAUSED else Status.PENDING
-    reason = row.reason if status == Status.PAUSED else None
-    if failures >= MAX_CONSECUTIVE_FAILURES and status == Status.PENDING:
-        status = Status.PAUSED
-        reason = f"paused after {failures} consecutive failed runs; last error: {row.reason or outcome}"
+    if decided.paused_by_failures:
         post_outbox(
             db,
             session=row.session,
             kind=OutboxKind.SYSTEM,
             now=now,
             series_id=row.series_id,
-            text=f"Task {row.name or row.series_id} was paused: {reason}. "
+            text=f"Task {row.name or row.series_id} was paused: {decided.reason}. "
             f"Fix the cause, then resume it with: inbox resume {row.series_id}",
         )
-    follow = MessageIn(
-        series_id=row.series_id,
-        status=status,
-        reason=reason,
-        occurrence_no=row.occurrence_no + 1,
-        consecutive_failures=failures,
-        created_at=now,
-        updated_at=now,
-        process_after=now,  # replaced just below
-        **inherited_settings(row),
-    )
+    columns = {"process_after": now, **decided.columns(now=now)}  # a waiting update's slot replaces ``now``
+    follow = MessageIn(series_id=row.series_id, **columns, **inherited_settings(row))
     if pending_update:
         apply_changes(follow, pending_update)
-    if "slot" not in pending_update:
-        assert row.occurrence_at is not None and follow.recurrence is not None
-        slot = from_recurrence(follow.recurrence).next_after(row.occurrence_at, load_zone(follow.timezone))
-        follow.occurrence_at = slot
-        follow.process_after = slot
     db.add(follow)
     return follow

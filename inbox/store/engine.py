@@ -7,6 +7,7 @@ import sqlite3
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +75,21 @@ def _note_inbound_writes(session: Session, _flush: UOWTransaction) -> None:
         session.info["wake"] = True
 
 
+# The transaction a ``one_transaction`` block opened, per engine, for the store calls inside it to join.
+_joined: ContextVar[dict[Engine, Session] | None] = ContextVar("inbox_joined_transactions", default=None)
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work: committed when the block ends, rolled back if it raises."""
+    """One unit of work: committed when the block ends, rolled back if it raises.
+
+    Inside a ``one_transaction`` block on the same engine it is that block's transaction (nothing is committed
+    when this block ends), so a check made there and the writes that depend on it stand or fall together.
+    """
+    joined = (_joined.get() or {}).get(engine)
+    if joined is not None:
+        yield joined
+        return
     with Session(engine, expire_on_commit=False) as session, session.begin():
         # Connect now, not at the first statement (SQLite: take the write lock now): a clock read in the block then
         # comes after any wait for another writer, so a claim's lease and a run's times are not stamped before it.
@@ -90,10 +103,32 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def one_transaction(engine: Engine) -> Iterator[Session]:
+    """A transaction that every ``transaction`` (and ``plain_transaction``) opened in the block joins.
+
+    For a check that must still hold when the API calls that act on it write: a runner's lease, checked and the
+    row locked before an agent's tool is applied, cannot be taken back before the tool's writes commit.
+    """
+    with transaction(engine) as db:
+        reset = _joined.set({**(_joined.get() or {}), engine: db})
+        try:
+            yield db
+        finally:
+            _joined.reset(reset)
+
+
+@contextmanager
 def plain_transaction(engine: Engine) -> Iterator[Connection]:
     """One unit of work on a bare connection, for set-based writes that build no ORM objects: an ``Inbox.send``
     costs about a quarter less this way than through a Session. Set ``conn.info["wake"]`` after writing inbound
     messages, as ``transaction`` does on its own."""
+    joined = (_joined.get() or {}).get(engine)
+    if joined is not None:
+        conn = joined.connection()
+        yield conn
+        if conn.info.pop("wake", False):
+            joined.info["wake"] = True
+        return
     with engine.begin() as conn:
         try:
             yield conn

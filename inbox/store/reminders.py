@@ -10,21 +10,21 @@ Only the plain case takes this path. One-shots always do (they are never missed 
 recurring reminder does when it stands on its own slot with no catch-up to apply (its next slot is still ahead,
 and under ``skip`` it is within the misfire grace), no update waiting on it and no other occurrence of its series
 running. Anything else is left pending for the general path, which the caller runs next. The rows written are
-those ``end_occurrence`` writes (tests/integration/test_reminder_batches.py compares them).
+those ``end_occurrence`` writes, decided by the same rules: an ended row's columns are ``endings.ended_columns``
+and a series' next row is ``endings.follow_up_of`` (tests/integration/test_reminder_batches.py compares them).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import RowMapping, String, Update, bindparam, insert, select, type_coerce, update
 from sqlmodel import Session, col
 
 from inbox.enums import CatchUp, OutboxKind, Outcome, Status
 from inbox.ids import new_ids
-from inbox.schedules import Recurring, from_recurrence, load_zone
 from inbox.store.bulk import driver_instant, insert_driver_rows
+from inbox.store.endings import FollowUp, NextSlots, ended_columns, follow_up_of
 from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES
 from inbox.store.models import MessageIn, MessageOut, Run
 
@@ -75,13 +75,7 @@ def _one_shot_ending(*, locking: bool) -> Update:
         # future ones included, instead of looking the chosen ids up (tests/integration/test_due_scan_cost.py).
         # The subquery's rows are pending: SQLite holds the write lock, PostgreSQL re-checks a row it locks.
         .where(_TABLE.c.id.in_(due))
-        .values(
-            status=Status.COMPLETED.value,
-            reason=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            updated_at=bindparam("now"),
-        )
+        .values(ended_columns(Outcome.COMPLETED, None, now=bindparam("now")))
         .returning(
             _TABLE.c.id,
             _TABLE.c.session,
@@ -126,27 +120,9 @@ def _deliver_one_shots_by_select(db: Session, *, now: datetime, limit: int, runn
     return len(rows)
 
 
-class _NextSlots:
-    """Next slots for one batch; rows of one series family share (recurrence, zone, slot), so each is computed once."""
-
-    def __init__(self) -> None:
-        self._schedules: dict[str, Recurring] = {}
-        self._next: dict[tuple[str, str, datetime], datetime | None] = {}
-
-    def after(self, recurrence: str, zone: str, slot: datetime) -> datetime | None:
-        key = (recurrence, zone, slot)
-        if key not in self._next:
-            schedule = self._schedules.get(recurrence)
-            if schedule is None:
-                schedule = self._schedules[recurrence] = from_recurrence(recurrence)
-            self._next[key] = schedule.next_after(slot, load_zone(zone))
-        return self._next[key]
-
-
-def _plain_follow_up_slot(
-    row: RowMapping, slots: _NextSlots, *, now: datetime, grace: timedelta
-) -> datetime | bool | None:
-    """The follow-up's slot (None: the series ends here), or False when the row needs the general path."""
+def _plain_follow_up(row: RowMapping, slots: NextSlots, *, now: datetime, grace: timedelta) -> FollowUp | bool | None:
+    """The follow-up ``end_occurrence`` would write (None: the series ends here), or False when the row needs the
+    general path: a catch-up to apply, or an update or state change waiting on it."""
     slot = row["occurrence_at"]
     if slot is None or row["next_status"] is not None or "pending_update" in row["content"]:
         return False
@@ -155,28 +131,20 @@ def _plain_follow_up_slot(
     following = slots.after(row["recurrence"], row["timezone"], slot)
     if following is None or following <= now:
         return False  # a later slot is due as well: catch-up applies
-    if row["max_runs"] is not None and row["occurrence_no"] >= row["max_runs"]:
-        return None
-    return following
-
-
-def _follow_up(row: RowMapping, row_id: str, slot: datetime, now: datetime) -> dict[str, Any]:
-    return {
-        **row,
-        "id": row_id,
-        "status": Status.PENDING.value,
-        "process_after": slot,
-        "occurrence_at": slot,
-        "occurrence_no": row["occurrence_no"] + 1,
-        "tries": 0,
-        "consecutive_failures": 0,
-        "reason": None,
-        "next_status": None,
-        "lease_owner": None,
-        "lease_expires_at": None,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return follow_up_of(
+        series_id=row["series_id"],
+        recurrence=row["recurrence"],
+        timezone=row["timezone"],
+        occurrence_at=slot,
+        occurrence_no=row["occurrence_no"],
+        max_runs=row["max_runs"],
+        consecutive_failures=row["consecutive_failures"],
+        next_status=None,
+        reason=None,  # what ending it completed leaves
+        pending_update={},
+        outcome=Outcome.COMPLETED,
+        slots=slots,
+    )
 
 
 def deliver_recurring_reminders(db: Session, *, now: datetime, limit: int, runner: str, grace: timedelta) -> int:
@@ -185,19 +153,21 @@ def deliver_recurring_reminders(db: Session, *, now: datetime, limit: int, runne
     Returns how many were ended; rows that need catch-up or carry an update are left pending for the general path.
     """
     candidates = _due_recurring_reminders(db, now=now, limit=limit)
-    slots = _NextSlots()
+    slots = NextSlots()
     ended: list[RowMapping] = []
-    next_slots: list[tuple[RowMapping, datetime]] = []
+    following: list[tuple[RowMapping, FollowUp]] = []
     for row in candidates:
-        following = _plain_follow_up_slot(row, slots, now=now, grace=grace)
-        if following is False:
+        decided = _plain_follow_up(row, slots, now=now, grace=grace)
+        if decided is False:
             continue
         ended.append(row)
-        if isinstance(following, datetime):
-            next_slots.append((row, following))
+        if isinstance(decided, FollowUp):
+            following.append((row, decided))
     _end_delivered(db, ended, now=now, runner=runner)
-    ids = new_ids(len(next_slots))
-    follow_ups = [_follow_up(row, row_id, slot, now) for (row, slot), row_id in zip(next_slots, ids, strict=True)]
+    ids = new_ids(len(following))
+    follow_ups = [
+        {**row, "id": row_id, **decided.columns(now=now)} for (row, decided), row_id in zip(following, ids, strict=True)
+    ]
     if follow_ups:
         db.execute(insert(_TABLE), follow_ups)
         db.info["wake"] = True  # PostgreSQL: other sweepers learn of the new next rows
@@ -211,7 +181,7 @@ def _end_delivered(db: Session, rows: list[RowMapping], *, now: datetime, runner
     db.execute(
         update(_TABLE)
         .where(_TABLE.c.id.in_([row["id"] for row in rows]), _TABLE.c.status == Status.PENDING.value)
-        .values(status=Status.COMPLETED.value, reason=None, lease_owner=None, lease_expires_at=None, updated_at=now)
+        .values(ended_columns(Outcome.COMPLETED, None, now=now))
     )
     ended = [(r["id"], r["session"], r["content"].get("text") or "", r["series_id"], r["tries"]) for r in rows]
     _record_delivered(db, ended, now=now, runner=runner)

@@ -26,17 +26,18 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from agent_runner.protocol import PREFIX, ToolAnswer, ToolRequest
 from inbox import validation as check
 from inbox.api import Inbox, preview, whole_second
-from inbox.enums import LIVE_STATUSES, Kind, OutboxKind, Status
+from inbox.enums import LIVE_STATUSES, Kind, OutboxKind
 from inbox.errors import Conflict, InvalidInput, NotFound
 from inbox.http.errors import error_responses, token_first
 from inbox.schedules import format_duration, load_zone, parse_cron, parse_duration, parse_every
+from inbox.store.claims import NotHeld, OtherSession, held_row
 from inbox.store.endings import post_outbox
-from inbox.store.engine import transaction
+from inbox.store.engine import one_transaction, transaction
 from inbox.store.lookup import MIN_PREFIX, latest_row
 from inbox.store.models import MessageIn
 from inbox.views import Task
@@ -72,14 +73,15 @@ class Call:
     inbox: Inbox
 
 
-def _held_row(host: HostState, runner: RunnerIdentity, message_id: str) -> MessageIn:
-    with transaction(host.inbox.engine) as db:
-        row = db.get(MessageIn, message_id)
-    if row is None or row.session != runner.session:
-        raise HTTPException(403, f"message {message_id} is not a row of session {runner.session!r}")
-    if row.status != Status.RUNNING or row.lease_owner != runner.owner:
-        raise HTTPException(409, f"message {message_id} is not held by this runner; tools act only during its work")
-    return row
+def _held_row(db: Session, runner: RunnerIdentity, message_id: str) -> MessageIn:
+    try:
+        return held_row(db, message_id, session=runner.session, owner=runner.owner, attempt=None)
+    except (NotFound, OtherSession) as exc:
+        raise HTTPException(403, f"message {message_id} is not a row of session {runner.session!r}") from exc
+    except NotHeld as exc:
+        raise HTTPException(
+            409, f"message {message_id} is not held by this runner; tools act only during its work"
+        ) from exc
 
 
 def _arguments(tool: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -269,17 +271,20 @@ def _refusal(exc: InvalidInput) -> str:
 @router.post("/tools", response_model=ToolAnswer, responses=error_responses(409))
 def call_tool(body: ToolRequest, runner: Runner, host: Host) -> ToolAnswer:
     """Apply one tool call of the model; a refusal comes back as ``ok: false`` with the reason."""
-    held = _held_row(host, runner, body.message_id)
     actor = f"{AGENT_PREFIX}{runner.session}"
     inbox = Inbox(
         host.inbox.url, env=host.inbox.settings.env, actor=actor, clock=host.inbox.clock, engine=host.inbox.engine
     )
-    call = Call(host=host, session=runner.session, unattended=held.kind != Kind.CHAT, held=held, inbox=inbox)
     try:
-        tool = TOOLS.get(body.name)
-        if tool is None:
-            raise InvalidInput("name", f"unknown tool {body.name!r}; the tools are: {', '.join(TOOLS)}")
-        return ToolAnswer(ok=True, result=tool(call, _arguments(body.name, body.arguments)))
+        # The lease is checked, its row locked, and the tool applied in one transaction: a lease taken back
+        # meanwhile either waits for the tool's writes or is seen here first. A refusal rolls back everything.
+        with one_transaction(host.inbox.engine) as db:
+            held = _held_row(db, runner, body.message_id)
+            call = Call(host=host, session=runner.session, unattended=held.kind != Kind.CHAT, held=held, inbox=inbox)
+            tool = TOOLS.get(body.name)
+            if tool is None:
+                raise InvalidInput("name", f"unknown tool {body.name!r}; the tools are: {', '.join(TOOLS)}")
+            return ToolAnswer(ok=True, result=tool(call, _arguments(body.name, body.arguments)))
     except InvalidInput as exc:
         return ToolAnswer(ok=False, error=_refusal(exc))
     except NotFound as exc:

@@ -1,4 +1,4 @@
-"""The conversation a run continues: read before the model is asked, written when the run ends.
+"""The conversation a run continues: read before the model is asked (sweeper.results writes it when the run ends).
 
 The host decides which conversation a row belongs to (inbox.store.history.scope_of), so a runner cannot read
 another session's history even by asking for it.
@@ -6,14 +6,12 @@ another session's history even by asking for it.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
-from sqlmodel import Session
 
 from agent_runner.conversation import ChatTurn
-from agent_runner.protocol import PREFIX, HistoryReply, HistoryRequest, RunResult
+from agent_runner.protocol import PREFIX, HistoryReply, HistoryRequest
 from inbox.http.errors import token_first
 from inbox.store import history
 from inbox.store.engine import transaction
@@ -48,16 +46,3 @@ def read_history(
         newest_id=stored[-1].id if stored else None,
         budget_tokens=host.agent_limits.history_tokens,
     )
-
-
-def record_exchange(db: Session, row: MessageIn, result: RunResult, *, now: datetime) -> None:
-    """Keep the run's exchange in its conversation (in the transaction that ends the run)."""
-    scope = history.scope_of(row)
-    if scope is None or result.outcome not in ("completed", "silent"):
-        return
-    if result.summary and result.summary_through:
-        history.compact(
-            db, scope, session=row.session, through_id=result.summary_through, summary=result.summary, now=now
-        )
-    turns = [turn.model_dump(mode="json", exclude_defaults=True) for turn in result.new_turns]
-    history.append(db, scope, session=row.session, message_id=row.id, turns=turns, now=now)

@@ -2,19 +2,22 @@
 
 A runner token stands for one session and one lease owner (inbox.http.auth). A runner sees only its session's
 rows, renews only its own leases, and its result is accepted only while its lease holds: a runner whose row was
-taken back (its lease expired and the row was retried) cannot write a late result over the retry.
+taken back (its lease expired and the row was retried) cannot write a late result over the retry. Model calls,
+too, are made only for an attempt the runner holds, and the host counts their tokens (sweeper.results).
+
+The routes authenticate and translate; what a result or model call does is sweeper.results'.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlmodel import Session, select
 
 from agent_runner.conversation import ModelReply, ProviderError
 from agent_runner.protocol import (
@@ -29,19 +32,18 @@ from agent_runner.protocol import (
     RunResult,
     WorkItem,
 )
-from inbox.enums import OutboxKind, Outcome
+from inbox.errors import NotFound
 from inbox.http.errors import error_responses, token_first
-from inbox.store import budget
-from inbox.store.claims import claim_due, fail_attempt, holds, renew
-from inbox.store.endings import RunReport, end_occurrence, post_outbox
+from inbox.store.claims import NotHeld, OtherSession, claim_due, renew
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
 from inbox.store.types import utcnow
 from inbox.views import describe_schedule
-from sweeper.http.history_api import record_exchange
 from sweeper.http.runner_auth import RunnerIdentity, runner_identity
 from sweeper.http.state import HostState, host_state
 from sweeper.http.tool_specs import HOST_TOOLS
+from sweeper.meter import AttemptClosed
+from sweeper.results import ask_model, record_result
 
 AGENT_PREFIX = "agent:"  # created_by of rows an agent session wrote (see the agent tools)
 
@@ -110,72 +112,50 @@ def heartbeat(body: Heartbeat, runner: Runner, host: Host) -> HeartbeatReply:
     return HeartbeatReply(lost=lost)
 
 
-def _held_row(db: Session, message_id: str, runner: RunnerIdentity, attempt: int) -> MessageIn:
-    row = db.exec(select(MessageIn).where(MessageIn.id == message_id).with_for_update()).first()
-    if row is None:
-        raise HTTPException(404, f"no message {message_id!r}")
-    if row.session != runner.session:
-        raise HTTPException(
-            403, f"message {message_id} belongs to another session; this runner serves {runner.session!r}"
-        )
-    if not holds(row, runner.owner, attempt):
-        raise HTTPException(409, f"lease lost: message {message_id} attempt {attempt} is no longer this runner's")
-    return row
-
-
-def _report(result: RunResult, runner: RunnerIdentity) -> RunReport:
-    return RunReport(
-        outcome=Outcome(result.outcome),
-        started_at=result.started_at,
-        error=result.error,
-        script_output=result.script_output,
-        model_output=result.model_output,
-        input_tokens=result.input_tokens,
-        output_tokens=result.output_tokens,
-        runner=runner.owner,
-    )
+@contextmanager
+def lease_refusals() -> Iterator[None]:
+    """The store's and meter's refusals of a runner that does not hold a row, as HTTP answers."""
+    try:
+        yield
+    except NotFound as exc:
+        raise HTTPException(404, f"no message {exc.ident!r}") from exc
+    except OtherSession as exc:
+        raise HTTPException(403, str(exc)) from exc
+    except (NotHeld, AttemptClosed) as exc:
+        raise HTTPException(409, str(exc)) from exc
 
 
 @router.post("/results", response_model=ResultReply, responses=error_responses(404, 409))
 def report_result(result: RunResult, runner: Runner, host: Host) -> ResultReply:
-    """Record an attempt's outcome: the run history row, any reply, and the follow-up, in one transaction."""
-    with transaction(host.inbox.engine) as db:
-        now = utcnow()
-        row = _held_row(db, result.id, runner, result.attempt)
-        report = _report(result, runner)
-        if report.outcome == Outcome.FAILED and result.transient:
-            wait = timedelta(seconds=result.retry_after_s) if result.retry_after_s else None
-            ended = fail_attempt(db, row.id, report, now=now, backoff=host.backoff, not_before=wait)
-            if isinstance(ended, MessageIn):
-                return ResultReply(status=ended.status)
-            return ResultReply(status=ended.row.status, follow_up_id=ended.follow_up.id if ended.follow_up else None)
-        if result.reply and report.outcome == Outcome.COMPLETED:
-            post_outbox(
-                db,
-                session=row.session,
-                kind=OutboxKind.REMINDER if row.remind else OutboxKind.REPLY,
-                text=result.reply,
-                now=now,
-                in_reply_to=row.id,
-                series_id=row.series_id,
-            )
-        record_exchange(db, row, result, now=now)
-        ending = end_occurrence(db, row.id, report, now=now)
-        budget.enforce(db, ending.follow_up, limit=host.agent_limits.daily_series_tokens, now=now)
-        return ResultReply(status=ending.row.status, follow_up_id=ending.follow_up.id if ending.follow_up else None)
+    """Record an attempt's outcome (sweeper.results.record_result); 409 once the lease is lost."""
+    with lease_refusals():
+        return record_result(
+            host.inbox.engine,
+            host.meter,
+            result,
+            session=runner.session,
+            owner=runner.owner,
+            backoff=host.backoff,
+            daily_series_tokens=host.agent_limits.daily_series_tokens,
+        )
 
 
-@router.post("/model", response_model=ModelReply, responses={502: {"model": ModelFailure}})
+class _Unconfigured:
+    def complete(self, request: ModelRequest) -> ModelReply:
+        raise ProviderError(
+            "no model provider configured on this host: set INBOX_PROVIDER, INBOX_MODEL and the provider's key",
+            kind="bad_request",
+        )
+
+
+@router.post("/model", response_model=ModelReply, responses={502: {"model": ModelFailure}, **error_responses(404, 409)})
 def model_call(request: ModelRequest, runner: Runner, host: Host) -> ModelReply | JSONResponse:
-    """One model turn, sent by the host with its own credentials; a provider error comes back classified."""
-    del runner  # authenticates the caller; the key used is the host's
+    """One model turn for a held attempt, sent by the host with its own credentials and counted by it
+    (sweeper.results.ask_model); a provider error comes back classified, a lease not held is 409."""
+    model = host.model or _Unconfigured()
     try:
-        if host.model is None:
-            raise ProviderError(
-                "no model provider configured on this host: set INBOX_PROVIDER, INBOX_MODEL and the provider's key",
-                kind="bad_request",
-            )
-        return host.model.complete(request)
+        with lease_refusals():
+            return ask_model(host.inbox.engine, model, host.meter, request, session=runner.session, owner=runner.owner)
     except ProviderError as exc:
         failure = ModelFailure(
             kind=exc.kind,

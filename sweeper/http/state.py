@@ -14,6 +14,7 @@ from sweeper.http.agent_limits import AgentLimits
 from sweeper.http.doorbells import Doorbells
 from sweeper.http.model_proxy import ModelProxy
 from sweeper.http.runner_auth import RunnerTokens
+from sweeper.meter import TokenMeter
 
 
 @dataclass
@@ -25,6 +26,7 @@ class HostState:
     runner_tokens: RunnerTokens = field(default_factory=RunnerTokens)
     doorbells: Doorbells = field(default_factory=Doorbells)
     model: ModelProxy | None = None  # None: model requests fail with "no model provider configured"
+    meter: TokenMeter = field(default_factory=TokenMeter)  # the tokens each attempt's model calls used
     lease: timedelta = DEFAULT_LEASE
     backoff: tuple[timedelta, ...] = BACKOFF
     agent_limits: AgentLimits = field(default_factory=AgentLimits)

@@ -39,7 +39,13 @@ from tests.integration.unix_server import serving_on_unix_socket
 
 HOST_KEY = "host-only-key"
 LEASE = timedelta(seconds=2)
-ASK = ModelRequest(system="Be brief.", turns=[ChatTurn(role="user", text="hi")])
+
+
+def ask(message_id: str, attempt: int = 1) -> ModelRequest:
+    """A model turn for ``attempt`` of ``message_id``."""
+    return ModelRequest(
+        message_id=message_id, attempt=attempt, system="Be brief.", turns=[ChatTurn(role="user", text="hi")]
+    )
 
 
 @dataclass
@@ -76,6 +82,13 @@ class Host:
         with transaction(self.inbox.engine) as db:
             query = select(MessageIn).where(MessageIn.series_id == series_id).order_by(col(MessageIn.occurrence_no))
             return list(db.exec(query).all())
+
+    def holding(self, session: str = "a", owner: str = "r-a") -> tuple[HostClient, str]:
+        """A runner of ``session`` and the id of a chat message it has claimed and holds."""
+        message = self.inbox.send("hello?", session=session)
+        runner = self.runner(session, owner)
+        assert [item.id for item in runner.claim(limit=1, wait_s=0).items] == [message.id]
+        return runner, message.id
 
     def make_due(self, message_id: str) -> None:
         with transaction(self.inbox.engine) as db:
@@ -169,7 +182,7 @@ def test_unknown_and_revoked_tokens_get_401_on_every_route(host: Host) -> None:
             partial(client.claim, limit=1, wait_s=0),
             partial(client.heartbeat, {message.id: 1}),
             partial(client.report, result(message.id, reply="late")),
-            partial(client.model, ASK, timeout_s=10),
+            partial(client.model, ask(message.id), timeout_s=10),
         ]
         assert [status_of(call) for call in calls] == [401, 401, 401, 401]
     with httpx.Client(transport=httpx.HTTPTransport(uds=host.socket_path)) as bare:
@@ -253,13 +266,13 @@ def test_a_completed_result_delivers_its_reply_once(host: Host) -> None:
     runner = host.runner()
     runner.claim(limit=1, wait_s=0)
 
-    ended = runner.report(result(message.id, reply="hello back", model_output="hello back", input_tokens=7))
+    ended = runner.report(result(message.id, reply="hello back", model_output="hello back"))
 
     assert (ended.status, ended.follow_up_id) == ("completed", None)
     [out] = host.outbox()
     assert (out.session, out.kind, out.text, out.in_reply_to) == ("a", "reply", "hello back", message.id)
     [run] = host.runs(message.id)
-    assert (run.outcome, run.runner, run.input_tokens, run.model_output) == ("completed", "r-a", 7, "hello back")
+    assert (run.outcome, run.runner, run.model_output) == ("completed", "r-a", "hello back")
     assert (host.row(message.id).status, host.row(message.id).lease_owner) == ("completed", None)
 
 
@@ -333,9 +346,11 @@ def test_a_permanent_failure_ends_the_row_at_once(host: Host) -> None:
 
 def test_the_model_is_called_with_the_hosts_key(host: Host) -> None:
     host.fake.reply("scripted answer", input_tokens=12)
+    message = host.inbox.send("hello?", session="a")
     token = host.state.runner_tokens.issue(RunnerIdentity(session="a", owner="r-a"))
+    host.connect(token).claim(limit=1, wait_s=0)
 
-    reply = host.connect(token).model(ASK, timeout_s=10)
+    reply = host.connect(token).model(ask(message.id), timeout_s=10)
 
     assert (reply.text, reply.usage.input_tokens) == ("scripted answer", 12)
     [sent] = host.fake.requests
@@ -348,12 +363,12 @@ def test_the_model_is_called_with_the_hosts_key(host: Host) -> None:
 def test_provider_errors_come_back_classified(host: Host) -> None:
     host.fake.error(429, retry_after=7)
     host.fake.error(401)
-    runner = host.runner()
+    runner, held = host.holding()
 
     with pytest.raises(ProviderError) as limited:
-        runner.model(ASK, timeout_s=10)
+        runner.model(ask(held), timeout_s=10)
     with pytest.raises(ProviderError) as refused:
-        runner.model(ASK, timeout_s=10)
+        runner.model(ask(held), timeout_s=10)
 
     assert (limited.value.kind, limited.value.transient, limited.value.retry_after_s) == ("rate_limited", True, 7)
     assert (refused.value.kind, refused.value.transient, refused.value.status) == ("auth", False, 401)
@@ -363,8 +378,10 @@ def test_provider_errors_come_back_classified(host: Host) -> None:
 def test_without_a_provider_the_error_names_what_to_set(host: Host, tmp_path: Path, configured: str) -> None:
     host.state.model = ModelProxy(load_settings({"INBOX_HOME": str(tmp_path)})) if configured == "empty env" else None
 
+    runner, held = host.holding()
+
     with pytest.raises(ProviderError) as missing:
-        host.runner().model(ASK, timeout_s=10)
+        runner.model(ask(held), timeout_s=10)
 
     assert not missing.value.transient
     assert "INBOX_PROVIDER" in missing.value.message and "INBOX_MODEL" in missing.value.message

@@ -1,0 +1,117 @@
+"""What the host does with a runner's model calls and results, whatever route they came by.
+
+A model call is made only for an attempt the runner holds under lease, and its tokens are charged to that
+attempt (sweeper.meter). A result is accepted only while the lease holds; its run is recorded with the tokens the
+host counted, never the ones the result claims, and in the same transaction the reply goes to the outbox, the
+exchange to its conversation, the occurrence ends (or is retried) and the series' daily budget is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from agent_runner.conversation import ModelReply, Usage
+from agent_runner.protocol import ModelRequest, ResultReply, RunResult
+from inbox.enums import OutboxKind, Outcome
+from inbox.store import budget, history
+from inbox.store.claims import fail_attempt, held_row
+from inbox.store.endings import RunReport, end_occurrence, post_outbox
+from inbox.store.engine import transaction
+from inbox.store.models import MessageIn
+from inbox.store.types import utcnow
+from sweeper.meter import Attempt, TokenMeter
+
+MAX_COUNT = 2**31 - 1  # what the runs table's token columns hold
+
+
+class Model(Protocol):
+    def complete(self, request: ModelRequest) -> ModelReply: ...
+
+
+def ask_model(
+    engine: Engine, model: Model, meter: TokenMeter, request: ModelRequest, *, session: str, owner: str
+) -> ModelReply:
+    """One model turn for an attempt ``owner`` holds, its usage (as the provider reported it) charged to it.
+
+    Raises NotFound, OtherSession or NotHeld (inbox.store.claims), or AttemptClosed once the result is in.
+    """
+    attempt = Attempt(owner=owner, message_id=request.message_id, attempt=request.attempt)
+    with meter.call(attempt):
+        with transaction(engine) as db:
+            held_row(db, request.message_id, session=session, owner=owner, attempt=request.attempt, lock=False)
+        reply = model.complete(request)
+        meter.add(attempt, reply.usage)
+        return reply
+
+
+def _report(result: RunResult, owner: str, used: Usage) -> RunReport:
+    return RunReport(
+        outcome=Outcome(result.outcome),
+        started_at=result.started_at,
+        error=result.error,
+        script_output=result.script_output,
+        model_output=result.model_output,
+        input_tokens=min(used.input_tokens, MAX_COUNT),
+        output_tokens=min(used.output_tokens, MAX_COUNT),
+        runner=owner,
+    )
+
+
+def record_result(
+    engine: Engine,
+    meter: TokenMeter,
+    result: RunResult,
+    *,
+    session: str,
+    owner: str,
+    backoff: Sequence[timedelta],
+    daily_series_tokens: int,
+) -> ResultReply:
+    """Record an attempt's outcome: the run history row, any reply, and the follow-up, in one transaction.
+
+    Raises NotFound, OtherSession or NotHeld (inbox.store.claims) when the lease does not hold; nothing is
+    written then.
+    """
+    used = meter.settle(Attempt(owner=owner, message_id=result.id, attempt=result.attempt))
+    with transaction(engine) as db:
+        now = utcnow()
+        row = held_row(db, result.id, session=session, owner=owner, attempt=result.attempt)
+        report = _report(result, owner, used)
+        if report.outcome == Outcome.FAILED and result.transient:
+            wait = timedelta(seconds=result.retry_after_s) if result.retry_after_s else None
+            ended = fail_attempt(db, row.id, report, now=now, backoff=backoff, not_before=wait)
+            if isinstance(ended, MessageIn):
+                return ResultReply(status=ended.status)
+            return ResultReply(status=ended.row.status, follow_up_id=ended.follow_up.id if ended.follow_up else None)
+        if result.reply and report.outcome == Outcome.COMPLETED:
+            post_outbox(
+                db,
+                session=row.session,
+                kind=OutboxKind.REMINDER if row.remind else OutboxKind.REPLY,
+                text=result.reply,
+                now=now,
+                in_reply_to=row.id,
+                series_id=row.series_id,
+            )
+        record_exchange(db, row, result, now=now)
+        ending = end_occurrence(db, row.id, report, now=now)
+        budget.enforce(db, ending.follow_up, limit=daily_series_tokens, now=now)
+        return ResultReply(status=ending.row.status, follow_up_id=ending.follow_up.id if ending.follow_up else None)
+
+
+def record_exchange(db: Session, row: MessageIn, result: RunResult, *, now: datetime) -> None:
+    """Keep the run's exchange in its conversation (in the transaction that ends the run)."""
+    scope = history.scope_of(row)
+    if scope is None or result.outcome not in ("completed", "silent"):
+        return
+    if result.summary and result.summary_through:
+        history.compact(
+            db, scope, session=row.session, through_id=result.summary_through, summary=result.summary, now=now
+        )
+    turns = [turn.model_dump(mode="json", exclude_defaults=True) for turn in result.new_turns]
+    history.append(db, scope, session=row.session, message_id=row.id, turns=turns, now=now)

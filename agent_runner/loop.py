@@ -78,7 +78,9 @@ class Runner:
             with self._lock:
                 self._reporting.add(item.id)
             reply = self.host.report(result)
-            log.info("%s %s -> %s (%s)", item.kind, item.id, result.outcome, reply.status)
+            what = f'{item.kind} "{item.name}" ({item.series_id})' if item.name else f"{item.kind} {item.id}"
+            why = f": {result.error}" if result.error else ""
+            log.info("%s -> %s (%s)%s", what, result.outcome, reply.status, why)
         except LeaseLost as exc:
             log.warning("result for %s not recorded: %s", item.id, exc)
         except Exception as exc:

@@ -28,10 +28,11 @@ from inbox.schedules import (
 from inbox.schedules.schedule import parse_in
 from inbox.store import bulk, lookup, queries, series
 from inbox.store import tokens as token_store
-from inbox.store.engine import open_engine, transaction
+from inbox.store.engine import open_engine, read_transaction, transaction
 from inbox.store.types import utcnow
 from inbox.views import (
     Message,
+    MessageDetail,
     NewToken,
     OutboxItem,
     RunRecord,
@@ -39,6 +40,7 @@ from inbox.views import (
     Task,
     TokenInfo,
     describe_schedule,
+    message_detail,
     message_view,
     outbox_view,
     run_view,
@@ -256,35 +258,53 @@ class Inbox:
     def tasks(self, *, status: str = "active", session: str | None = None) -> list[Task]:
         which = check.choice(TaskFilter, status, field="status") or TaskFilter.ACTIVE
         check.filter_text(session, field="session")
-        with transaction(self.engine) as db:
+        with read_transaction(self.engine) as db:
             heads = queries.series_heads(db, status=which, session=session)
-            stats = queries.run_stats(db, [h.series_id for h in heads if h.series_id])
+            ids = [h.series_id for h in heads if h.series_id]
+            stats = queries.run_stats(db, ids)
+            created = queries.series_created(db, ids)
             return [
                 task_view(
                     h,
                     runs=stats.get(h.series_id or "", (0, None))[0],
                     last_outcome=stats.get(h.series_id or "", (0, None))[1],
+                    created_at=created.get(h.series_id or ""),
                 )
                 for h in heads
             ]
 
     def get(self, ident: str) -> Task:
-        with transaction(self.engine) as db:
+        with read_transaction(self.engine) as db:
             return self._task(db, lookup.find_series_id(db, ident))
 
+    def message(self, ident: str, *, runs: int = 100) -> MessageDetail:
+        """One inbound row by id (a unique prefix will do): a chat message, a webhook's, or a task occurrence
+        (a task's name finds its newest occurrence), with its status, error and newest ``runs`` attempts."""
+        check.positive_int(runs, field="runs", maximum=10_000)
+        with read_transaction(self.engine) as db:
+            row = lookup.find_message(db, ident)
+            return message_detail(row, queries.runs_of_message(db, row.id, limit=runs, outcome=None))
+
     def runs(self, ident: str, *, limit: int = 20, status: str | None = None) -> list[RunRecord]:
+        """A task's run history (every occurrence's), or a message's attempts; newest first."""
         check.positive_int(limit, field="limit", maximum=10_000)
         outcome = check.choice(Outcome, status, field="status")
-        with transaction(self.engine) as db:
-            series_id = lookup.find_series_id(db, ident)
-            return [run_view(r) for r in queries.runs_of(db, series_id, limit=limit, outcome=outcome)]
+        with read_transaction(self.engine) as db:
+            row = lookup.find_message(db, ident)
+            if row.series_id is None:
+                found = queries.runs_of_message(db, row.id, limit=limit, outcome=outcome)
+            else:
+                found = queries.runs_of(db, row.series_id, limit=limit, outcome=outcome)
+            return [run_view(r) for r in found]
 
     def outbox(self, *, session: str | None = None, limit: int = 50, after: str | None = None) -> list[OutboxItem]:
         check.positive_int(limit, field="limit", maximum=10_000)
         check.filter_text(session, field="session")
         check.filter_text(after, field="after")
-        with transaction(self.engine) as db:
-            return [outbox_view(m) for m in queries.outbox(db, session=session, after_id=after, limit=limit)]
+        with read_transaction(self.engine) as db:
+            found = queries.outbox(db, session=session, after_id=after, limit=limit)
+            names = queries.series_names(db, [m.series_id for m in found if m.series_id])
+            return [outbox_view(m, task=names.get(m.series_id or "")) for m in found]
 
     # -- admin tokens of the HTTP API (the store keeps their digests only) ---------------------------------
     def create_token(self, name: str) -> NewToken:
@@ -295,7 +315,7 @@ class Inbox:
         return NewToken(**dict(token_view(row)), token=token)
 
     def tokens(self) -> list[TokenInfo]:
-        with transaction(self.engine) as db:
+        with read_transaction(self.engine) as db:
             return [token_view(row) for row in token_store.listed(db)]
 
     def revoke_token(self, ident: str) -> TokenInfo:
@@ -306,7 +326,8 @@ class Inbox:
     def _task(self, db: Session, series_id: str) -> Task:
         head = lookup.latest_row(db, series_id)
         stats = queries.run_stats(db, [series_id]).get(series_id, (0, None))
-        return task_view(head, runs=stats[0], last_outcome=stats[1])
+        created = queries.series_created(db, [series_id]).get(series_id)
+        return task_view(head, runs=stats[0], last_outcome=stats[1], created_at=created)
 
 
 def preview(

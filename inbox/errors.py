@@ -23,10 +23,11 @@ class InvalidInput(InboxError, ValueError):
 class NotFound(InboxError, LookupError):
     """No message, task or run has the given id (or id prefix)."""
 
-    def __init__(self, what: str, ident: str) -> None:
+    def __init__(self, what: str, ident: str, *, field: str | None = None) -> None:
         super().__init__(f"no {what} with id {ident!r}")
         self.what = what
         self.ident = ident
+        self.field = field  # the request field that held the id, when known
 
 
 class Conflict(InboxError):

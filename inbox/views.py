@@ -79,8 +79,9 @@ class OutboxItem(_Frozen):
     kind: str
     text: str
     created_at: Instant
-    in_reply_to: str | None
-    series_id: str | None
+    in_reply_to: str | None  # the inbound message (chat line or task occurrence) this answers
+    series_id: str | None  # the task it came from
+    task_name: str | None  # that task's name, when it has one
 
 
 class Message(_Frozen):
@@ -92,6 +93,25 @@ class Message(_Frozen):
     process_after: Instant
     created_by: str
     created_at: Instant
+
+
+class MessageDetail(_Frozen):
+    """One inbound row as ``inbox show ID`` gives it for a message: what became of it, and each attempt."""
+
+    id: str
+    session: str
+    kind: str  # chat | task | webhook | event | system
+    status: str  # pending | running | completed | failed | skipped | paused | cancelled
+    text: str
+    series_id: str | None  # set for an occurrence of a task
+    timezone: str
+    process_after: Instant
+    tries: int  # attempts that failed and were retried
+    error: str | None  # why it failed (or is waiting to retry); None once completed
+    created_by: str
+    created_at: Instant
+    updated_at: Instant
+    runs: list[RunRecord]  # newest first
 
 
 class TokenInfo(_Frozen):
@@ -129,7 +149,8 @@ def describe_schedule(row: MessageIn) -> str:
     return f"at {when.astimezone(ZoneInfo(row.timezone)).isoformat()}"
 
 
-def task_view(row: MessageIn, *, runs: int, last_outcome: str | None) -> Task:
+def task_view(row: MessageIn, *, runs: int, last_outcome: str | None, created_at: datetime | None = None) -> Task:
+    """``created_at``: the series' creation (its first row's); the row's own when not given."""
     live = Status(row.status).is_live
     assert row.series_id is not None
     next_run = row.process_after if live else None
@@ -153,7 +174,7 @@ def task_view(row: MessageIn, *, runs: int, last_outcome: str | None) -> Task:
         max_runs=row.max_runs,
         context=row.context,
         created_by=row.created_by,
-        created_at=row.created_at,
+        created_at=created_at or row.created_at,
         reason=row.reason,
     )
 
@@ -176,7 +197,7 @@ def run_view(run: Run) -> RunRecord:
     )
 
 
-def outbox_view(message: MessageOut) -> OutboxItem:
+def outbox_view(message: MessageOut, *, task: str | None = None) -> OutboxItem:
     return OutboxItem(
         id=message.id,
         session=message.session,
@@ -185,6 +206,7 @@ def outbox_view(message: MessageOut) -> OutboxItem:
         created_at=message.created_at,
         in_reply_to=message.in_reply_to,
         series_id=message.series_id,
+        task_name=task,
     )
 
 
@@ -198,6 +220,25 @@ def message_view(row: MessageIn) -> Message:
         process_after=row.process_after,
         created_by=row.created_by,
         created_at=row.created_at,
+    )
+
+
+def message_detail(row: MessageIn, runs: list[Run]) -> MessageDetail:
+    return MessageDetail(
+        id=row.id,
+        session=row.session,
+        kind=str(row.kind),
+        status=str(row.status),
+        text=row.text,
+        series_id=row.series_id,
+        timezone=row.timezone,
+        process_after=row.process_after,
+        tries=row.tries,
+        error=row.reason,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        runs=[run_view(run) for run in runs],
     )
 
 

@@ -26,6 +26,7 @@ import uvicorn
 from inbox.api import Inbox
 from inbox.http.auth import prepare_admin_tokens
 from inbox.store.claims import release_host, release_owner
+from inbox.store.endings import describe_row
 from inbox.store.engine import transaction
 from inbox.store.types import utcnow
 from sweeper.chores import RETENTION, run_chore
@@ -92,6 +93,8 @@ class Host:
         self.id = f"{socket.gethostname()[:40]}-{os.getpid()}"
         home = inbox.settings.home
         self.socket_path = socket_path(home)
+        # The TCP address first: a busy or unknown one fails before anything is logged, written or bound.
+        tcp = [_tcp_listener(listen)] if listen is not None else []
         api = Inbox(inbox.url, env=inbox.settings.env, actor="api", engine=inbox.engine)
         settings = inbox.settings
         configured = settings.api_token
@@ -111,9 +114,7 @@ class Host:
                 history_tokens=settings.history_tokens,
             ),
         )
-        self._listeners = [_unix_listener(self.socket_path)]
-        if listen is not None:
-            self._listeners.append(_tcp_listener(listen))
+        self._listeners = [_unix_listener(self.socket_path), *tcp]
         self.runtime = runtime_factory(
             RunnerContext(
                 host_id=self.id,
@@ -155,8 +156,9 @@ class Host:
         if cause is not None and not self.state.draining.is_set():  # when draining, _hand_back says why
             with transaction(self.inbox.engine) as db:
                 released = release_owner(db, owner, cause, now=utcnow(), backoff=self.config.backoff)
-            if released:
-                log.warning("runner %s (session %s) died: %s; %d rows retried", owner, session, cause, len(released))
+            for row in released:
+                fate = "failed (no tries left)" if row.status == "failed" else "to be retried"
+                log.warning("runner %s (session %s) died: %s; %s %s", owner, session, cause, describe_row(row), fate)
         if cause is not None:
             self.runner_deaths.append((session, cause))
         self.nudge.set()  # its session may still have work: look now

@@ -8,6 +8,7 @@ exchange to its conversation, the occurrence ends (or is retried) and the series
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -17,16 +18,17 @@ from sqlmodel import Session
 
 from agent_runner.conversation import ModelReply, Usage
 from agent_runner.protocol import ModelRequest, ResultReply, RunResult
-from inbox.enums import OutboxKind, Outcome
+from inbox.enums import OutboxKind, Outcome, Status
 from inbox.store import budget, history
 from inbox.store.claims import fail_attempt, held_row
-from inbox.store.endings import RunReport, end_occurrence, post_outbox
+from inbox.store.endings import RunReport, describe_ending, describe_row, end_occurrence, post_outbox
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
 from inbox.store.types import utcnow
 from sweeper.meter import Attempt, TokenMeter
 
 MAX_COUNT = 2**31 - 1  # what the runs table's token columns hold
+log = logging.getLogger("inbox.runs")  # one line per recorded attempt, naming its task and any failure's reason
 
 
 class Model(Protocol):
@@ -86,7 +88,12 @@ def record_result(
             wait = timedelta(seconds=result.retry_after_s) if result.retry_after_s else None
             ended = fail_attempt(db, row.id, report, now=now, backoff=backoff, not_before=wait)
             if isinstance(ended, MessageIn):
+                retry_at = ended.process_after.isoformat(timespec="seconds")
+                what = describe_row(row)
+                log.warning("%s: attempt %d failed, retried at %s: %s", what, ended.tries, retry_at, report.error)
                 return ResultReply(status=ended.status)
+            if ended.run is not None:
+                log.warning("%s", describe_ending(ended.row, ended.run))
             return ResultReply(status=ended.row.status, follow_up_id=ended.follow_up.id if ended.follow_up else None)
         if result.reply and report.outcome == Outcome.COMPLETED:
             post_outbox(
@@ -100,6 +107,9 @@ def record_result(
             )
         record_exchange(db, row, result, now=now)
         ending = end_occurrence(db, row.id, report, now=now)
+        if ending.run is not None:
+            failed = ending.row.status == Status.FAILED
+            log.log(logging.WARNING if failed else logging.INFO, "%s", describe_ending(ending.row, ending.run))
         budget.enforce(db, ending.follow_up, limit=daily_series_tokens, now=now)
         return ResultReply(status=ending.row.status, follow_up_id=ending.follow_up.id if ending.follow_up else None)
 

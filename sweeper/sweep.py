@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from inbox.enums import OutboxKind, Outcome, Status
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.claims import BACKOFF, claim_due, reclaim_expired
-from inbox.store.endings import RunReport, end_occurrence, post_outbox
+from inbox.store.endings import RunReport, describe_row, end_occurrence, post_outbox
 from inbox.store.engine import transaction
 from inbox.store.filters import FOR_A_RUNNER
 from inbox.store.models import MessageIn
@@ -95,7 +95,11 @@ def sweep_once(
     """One pass as of ``now``; ``clock`` (the loop's) stamps what is claimed once it is locked (see claim_due)."""
     with transaction(engine) as db:
         silent: set[str] = set()
-        recovered = len(reclaim_expired(db, now=now, backoff=backoff, owners=silent))
+        reclaimed = reclaim_expired(db, now=now, backoff=backoff, owners=silent)
+        recovered = len(reclaimed)
+    for row in reclaimed:
+        fate = "failed (no tries left)" if row.status == "failed" else "to be retried"
+        log.warning("%s: its runner stopped renewing the lease (no heartbeat); %s", describe_row(row), fate)
     delivered, batch = 0, reminder_batch(engine)
     while True:  # batches in their own transactions so a large backlog does not hold the write lock long
         with transaction(engine) as db:

@@ -23,7 +23,7 @@ from inbox.cli.render import console, table, when
 from inbox.enums import Status
 from inbox.errors import InvalidInput
 from inbox.schedules.durations import format_duration
-from inbox.store.engine import transaction
+from inbox.store.engine import read_transaction
 from inbox.store.models import MessageIn
 from inbox.views import OutboxItem
 
@@ -164,7 +164,7 @@ def _label(item: OutboxItem) -> Text:
 
 
 def _message(inbox: Inbox, message_id: str) -> MessageIn | None:
-    with transaction(inbox.engine) as db:
+    with read_transaction(inbox.engine) as db:
         return db.get(MessageIn, message_id)
 
 

@@ -2,11 +2,12 @@
 
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from sqlalchemy.exc import OperationalError
 
+from inbox import __version__
 from inbox.cli import chat, messages, runner, serve, tasks, token, tools
 from inbox.cli.render import fail
 from inbox.errors import Conflict, InvalidInput, NotFound
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 tasks.register(app)
 messages.register(app)
@@ -30,6 +32,22 @@ serve.register(app)
 runner.register(app)
 chat.register(app)
 token.register(app)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        sys.stdout.write(f"inbox {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
+) -> None:
+    """A scheduler for a personal AI assistant: every task is a delayed message."""
 
 
 def _exit(code: int, message: str) -> NoReturn:
@@ -69,6 +87,9 @@ def run(argv: Sequence[str] | None = None) -> None:
         code = app(args=None if argv is None else list(argv), prog_name="inbox", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except _USAGE_ERROR as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # plain `inbox`: the help itself, not an error about it
+            sys.stderr.write(error.format_message() + "\n")  # type: ignore[attr-defined]
+            sys.exit(2)
         _exit(2, f"error: {error.format_message()} (try --help)")  # type: ignore[attr-defined]
     except _CLICK_ERROR as error:
         _exit(error.exit_code, f"error: {error.format_message()}")  # type: ignore[attr-defined]

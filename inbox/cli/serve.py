@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from inbox.cli.options import open_inbox
-from inbox.cli.render import console, errors, print_json
+from inbox.cli.render import console, errors, fail, print_json
 from inbox.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from sweeper.runtimes.choose import Choice
 
 
+MAX_PORT = 65_535
 RUNTIME_HELP = "docker | process (default: INBOX_RUNTIME, else docker when an engine answers and the image exists)"
 
 
@@ -58,15 +61,23 @@ def serve(
     from sweeper.host_config import HostConfig
 
     _configure_logging(logging.INFO, "%(asctime)s %(name)s %(message)s")
-    if listen is not None and (":" not in listen or not listen.rpartition(":")[2].isdigit()):
-        raise InvalidInput("--listen", f"{listen!r} is not HOST:PORT (e.g. 127.0.0.1:8080, or port 0 for any)")
+    if listen is not None:
+        _check_listen(listen)
     with open_inbox() as inbox:
         config = HostConfig.from_settings(inbox.settings)
         if interval is not None:
             if interval <= 0:
                 raise InvalidInput("interval", "must be greater than zero")
             config = replace(config, interval_s=interval)
-        host, choice = _host(inbox, config, runtime, command="serve", listen=listen)
+        try:
+            host, choice = _host(inbox, config, runtime, command="serve", listen=listen)
+        except socket.gaierror as exc:
+            raise InvalidInput("--listen", f"{listen!r}: unknown host ({exc.strerror})") from exc
+        except OSError as exc:
+            if listen is None:
+                raise
+            fail(f"error: cannot listen on {listen}: {_bind_problem(exc)}")
+            raise typer.Exit(1) from exc
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: host.request_stop())
         say = console.print
@@ -87,7 +98,26 @@ def serve(
                 f"listening on http://{address}:{port} (admin token: {host.admin_tokens})",
                 highlight=False,
             )
+        else:
+            say("HTTP API: off; to use it, start with --listen 127.0.0.1:8080", highlight=False)
         host.run()
+
+
+def _check_listen(listen: str) -> None:
+    # An empty host means 127.0.0.1; an unknown one is refused when binding.
+    _, colon, port = listen.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= MAX_PORT:
+        raise InvalidInput(
+            "--listen", f"{listen!r} is not HOST:PORT with a port from 0 to {MAX_PORT} (e.g. 127.0.0.1:8080; 0: any)"
+        )
+
+
+def _bind_problem(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "the address is already in use (another inbox serve, or another program, listens there)"
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges)"
+    return exc.strerror or str(exc)
 
 
 def sweep(

@@ -7,9 +7,12 @@ import typer
 
 from inbox.cli.options import Json, Session, open_inbox, read_script
 from inbox.cli.render import console, print_json, table, when
-from inbox.views import RunRecord, Task
+from inbox.views import MessageDetail, RunRecord, Task
 
 Ident = Annotated[str, typer.Argument(help="The series id or any occurrence id (a unique prefix will do).")]
+AnyId = Annotated[
+    str, typer.Argument(help="A task (series id, occurrence id or name) or a message id; a unique prefix will do.")
+]
 CronOpt = Annotated[str | None, typer.Option("--cron", help="5-field cron, or @hourly @daily @weekly ...")]
 EveryOpt = Annotated[str | None, typer.Option("--every", help="Fixed interval: 30s 5m 2h 1d 1h30m.")]
 AtOpt = Annotated[str | None, typer.Option("--at", help="ISO 8601; naive means wall time in the task's zone.")]
@@ -123,11 +126,15 @@ def _print_task(task: Task) -> None:
         console.print(f"  {key + ':':<10} {value}", highlight=False)
 
 
-def show(ident: Ident, as_json: Json = False) -> None:
-    """Show a task and its recent runs."""
+def show(ident: AnyId, as_json: Json = False) -> None:
+    """Show a task and its recent runs, or a message: its status, error and attempts."""
     with open_inbox() as inbox:
-        task = inbox.get(ident)
-        recent = inbox.runs(ident, limit=10)
+        message = inbox.message(ident, runs=10)
+        if message.series_id is None:
+            _show_message(message, as_json)
+            return
+        task = inbox.get(message.series_id)
+        recent = inbox.runs(message.series_id, limit=10)
     if as_json:
         print_json({"task": task.model_dump(mode="json"), "runs": [r.model_dump(mode="json") for r in recent]})
         return
@@ -135,6 +142,28 @@ def show(ident: Ident, as_json: Json = False) -> None:
     if recent:
         console.print()
         _print_runs(recent, task.timezone)
+
+
+def _show_message(message: MessageDetail, as_json: bool) -> None:
+    if as_json:
+        runs = [r.model_dump(mode="json") for r in message.runs]
+        print_json({"message": message.model_dump(mode="json", exclude={"runs"}), "runs": runs})
+        return
+    console.print(f"{message.id}  {message.kind} message", highlight=False)
+    fields = {
+        "status": message.status,
+        "attempts": str(message.runs[0].attempt if message.runs else 0),
+        "error": message.error or "-",
+        "session": message.session,
+        "due": when(message.process_after),
+        "created": f"{when(message.created_at)} by {message.created_by}",
+        "text": message.text,
+    }
+    for key, value in fields.items():
+        console.print(f"  {key + ':':<10} {value}", highlight=False)
+    if message.runs:
+        console.print()
+        _print_runs(message.runs, None)
 
 
 def _print_runs(found: list[RunRecord], zone: str | None) -> None:
@@ -152,15 +181,16 @@ def _print_runs(found: list[RunRecord], zone: str | None) -> None:
 
 
 def runs(
-    ident: Ident,
+    ident: AnyId,
     limit: Annotated[int, typer.Option("--limit")] = 20,
     status: Annotated[str | None, typer.Option("--status", help="Only runs with this outcome.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Run history of a task, newest first."""
+    """Run history of a task (or the attempts at a message), newest first."""
     with open_inbox() as inbox:
         found = inbox.runs(ident, limit=limit, status=status)
-        zone = inbox.get(ident).timezone
+        message = inbox.message(ident, runs=1)
+    zone = message.timezone if message.series_id else None  # a message's times in the local zone
     if as_json:
         print_json(found)
     elif found:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from inbox.errors import InvalidInput
 from inbox.store import tokens
-from inbox.store.engine import transaction
+from inbox.store.engine import read_transaction, transaction
 from inbox.store.tokens import hash_token
 from inbox.store.types import utcnow
 
@@ -103,10 +103,21 @@ def _configured(request: Request, digest: str) -> bool:
 
 
 def _stored_admin_token(request: Request, digest: str, *, used: bool) -> bool:
-    """Looked up in the store on every request (no cache), so a revocation anywhere counts at once."""
-    with transaction(request.app.state.host.inbox.engine) as db:
-        found = tokens.use(db, digest, now=utcnow()) if used else tokens.active(db, digest)
-        return found is not None
+    """Looked up in the store on every request (no cache), so a revocation anywhere counts at once.
+
+    The look-up only reads (SQLite: no write lock, so a request is not held up by a long write); the use is
+    noted in a write of its own, at most once a minute per token."""
+    engine = request.app.state.host.inbox.engine
+    now = utcnow()
+    with read_transaction(engine) as db:
+        found = tokens.active(db, digest)
+        stale = found is not None and tokens.needs_touch(found, now=now)
+    if found is None:
+        return False
+    if used and stale:
+        with transaction(engine) as db:
+            tokens.touch(db, found.id, now=now)
+    return True
 
 
 def check_admin(request: Request) -> None:

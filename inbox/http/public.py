@@ -16,10 +16,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from inbox.api import Inbox
-from inbox.errors import InvalidInput
+from inbox.errors import InvalidInput, NotFound
 from inbox.http.auth import check_admin
 from inbox.http.errors import error_responses, token_first
-from inbox.views import Message, OutboxItem, RunRecord, Scheduled, Task
+from inbox.views import Message, MessageDetail, OutboxItem, RunRecord, Scheduled, Task
 
 router = APIRouter(
     prefix="/v1",
@@ -95,6 +95,18 @@ class TaskChange(_Body):
 def send_message(body: NewMessage, inbox: Api) -> Message:
     """Drop a message (chat) into a session's inbox, now or at a later time."""
     return inbox.send(body.text, session=body.session, at=body.at, in_=body.in_, tz=body.tz)
+
+
+@router.get("/messages/{message_id}", response_model=MessageDetail, responses=error_responses(404), tags=["messages"])
+def get_message(
+    message_id: Annotated[str, Path(description="A message id (or a task occurrence's), or a unique prefix of one.")],
+    inbox: Api,
+) -> MessageDetail:
+    """One message: its kind, status, the error it failed with, and each attempt at it (newest first)."""
+    try:
+        return inbox.message(message_id)
+    except NotFound:
+        raise NotFound("message", message_id, field="message_id") from None
 
 
 @router.post("/tasks", status_code=201, response_model=Scheduled, tags=["tasks"])

@@ -129,8 +129,54 @@ def end_occurrence(db: Session, message_id: str, report: RunReport, *, now: date
     for column, value in ended_columns(report.outcome, report.error, now=now).items():
         setattr(row, column, value)
     follow_up = None if row.is_extra else _write_follow_up(db, row, report.outcome, now=now)
+    if row.status == Status.FAILED:
+        _notify_failure(db, row, run, follow_up, now=now)
     db.flush()
     return Ending(row=row, run=run, follow_up=follow_up)
+
+
+NOTICE_REASON_CHARS = 500
+
+
+def describe_row(row: MessageIn) -> str:
+    """How notices and the host's log name an inbound row: ``task "digest" (01J…)``, ``chat message 01J…``."""
+    if row.series_id is None:
+        return f"{row.kind} message {row.id}"
+    return f'task "{row.name}" ({row.series_id})' if row.name else f"task {row.series_id}"
+
+
+def describe_ending(row: MessageIn, run: Run) -> str:
+    """``task "digest" (01J…): failed on attempt 2: HTTP 500`` for a log line."""
+    reason = f": {_clip(run.error, NOTICE_REASON_CHARS)}" if run.error else ""
+    return f"{describe_row(row)}: {run.outcome} on attempt {run.attempt}{reason}"
+
+
+def _notify_failure(db: Session, row: MessageIn, run: Run, follow_up: MessageIn | None, *, now: datetime) -> None:
+    """Tell the session, in its outbox, that a message or an occurrence failed for good (its retries used up).
+
+    A recurring series says so when a run of failures begins, not at every failed occurrence: the pause after
+    MAX_CONSECUTIVE_FAILURES in a row has its own notice, and a task failing every minute must not bury the
+    outbox in copies of one message."""
+    if row.recurrence and row.consecutive_failures > 0:
+        return
+    reason = _clip(run.error, NOTICE_REASON_CHARS) or "no reason was given"
+    tries = f"after {run.attempt} attempts" if run.attempt > 1 else "on its first attempt"
+    what = describe_row(row)
+    if row.series_id is None:
+        after = f"See: inbox show {row.id}"
+    else:
+        after = f"See: inbox runs {row.series_id}"
+        if follow_up is not None and follow_up.status == Status.PENDING:
+            after = f"Its next run stays scheduled. {after}"
+    post_outbox(
+        db,
+        session=row.session,
+        kind=OutboxKind.SYSTEM,
+        now=now,
+        in_reply_to=row.id,
+        series_id=row.series_id,
+        text=f"{what[0].upper()}{what[1:]} failed ({run.outcome}, {tries}): {reason.rstrip('.')}. {after}",
+    )
 
 
 class NextSlots:

@@ -37,7 +37,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
+READ_ONLY = "inbox_read_only"  # execution option of read_transaction's connections
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(READ_ONLY):
+        # A deferred BEGIN reads a WAL snapshot without the write lock: listings and token checks neither wait
+        # for a writer nor make one wait.
+        conn.exec_driver_sql("BEGIN")
+        return
     # Take the write lock at the start: two processes cannot both read a row as due and then both end it.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -115,6 +123,25 @@ def one_transaction(engine: Engine) -> Iterator[Session]:
             yield db
         finally:
             _joined.reset(reset)
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads: one consistent snapshot, without SQLite's write lock.
+
+    Never write in it: PostgreSQL refuses (READ ONLY); SQLite would have to take the write lock halfway through,
+    which fails at once with "database is locked" when another writer holds it, instead of waiting its turn.
+
+    Inside a ``one_transaction`` block it is that block's transaction, so a read sees the block's own writes."""
+    joined = (_joined.get() or {}).get(engine)
+    if joined is not None:
+        yield joined
+        return
+    reader = engine.execution_options(**{READ_ONLY: True})
+    with Session(reader, expire_on_commit=False) as session, session.begin():
+        if engine.dialect.name == "postgresql":
+            session.execute(text("SET TRANSACTION READ ONLY"))
+        yield session
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -51,6 +53,37 @@ def runs_of(db: Session, series_id: str, *, limit: int, outcome: str | None) -> 
     if outcome is not None:
         query = query.where(Run.outcome == outcome)
     return list(db.exec(query.order_by(col(Run.id).desc()).limit(limit)).all())
+
+
+def runs_of_message(db: Session, message_id: str, *, limit: int, outcome: str | None) -> list[Run]:
+    """Every attempt at one inbound row (a chat message's, or one occurrence's), newest first."""
+    query = select(Run).where(Run.message_id == message_id)
+    if outcome is not None:
+        query = query.where(Run.outcome == outcome)
+    return list(db.exec(query.order_by(col(Run.id).desc()).limit(limit)).all())
+
+
+def series_created(db: Session, series_ids: list[str]) -> dict[str, datetime]:
+    """When each series was made: its first row's ``created_at`` (that row's id is the series id, and retention
+    keeps it)."""
+    if not series_ids:
+        return {}
+    found = db.exec(select(MessageIn.id, MessageIn.created_at).where(col(MessageIn.id).in_(series_ids))).all()
+    return {row_id: created for row_id, created in found}
+
+
+def series_names(db: Session, series_ids: list[str]) -> dict[str, str]:
+    """The current name of each named series (its newest chain row's); unnamed series are left out."""
+    wanted = sorted(set(series_ids))
+    if not wanted:
+        return {}
+    newest = (
+        select(func.max(MessageIn.id))
+        .where(col(MessageIn.series_id).in_(wanted), col(MessageIn.is_extra).is_(False))
+        .group_by(col(MessageIn.series_id))
+    )
+    found = db.exec(select(MessageIn.series_id, MessageIn.name).where(col(MessageIn.id).in_(newest))).all()
+    return {series_id: name for series_id, name in found if series_id and name}
 
 
 def outbox(db: Session, *, session: str | None, after_id: str | None, limit: int) -> list[MessageOut]:

@@ -59,9 +59,23 @@ def active(db: Session, digest: str) -> ApiToken | None:
 def use(db: Session, digest: str, *, now: datetime) -> ApiToken | None:
     """The active token with this digest, its use noted (at most once per ``TOUCH_EVERY``); None if none."""
     row = active(db, digest)
-    if row is not None and (row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY):
-        db.exec(update(ApiToken).where(col(ApiToken.id) == row.id).values(last_used_at=now))
+    if row is not None and needs_touch(row, now=now):
+        touch(db, row.id, now=now)
     return row
+
+
+def needs_touch(row: ApiToken, *, now: datetime) -> bool:
+    return row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY
+
+
+def touch(db: Session, token_id: str, *, now: datetime) -> None:
+    """Note a use of the token; a no-op when another request noted one within ``TOUCH_EVERY``."""
+    recent = col(ApiToken.last_used_at) > now - TOUCH_EVERY
+    db.exec(
+        update(ApiToken)
+        .where(col(ApiToken.id) == token_id, ~recent | col(ApiToken.last_used_at).is_(None))
+        .values(last_used_at=now)
+    )
 
 
 def listed(db: Session) -> list[ApiToken]:

@@ -19,12 +19,26 @@ from sweeper.http.state import HostState
 
 
 def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
-    app = FastAPI(title="inbox", version="1", summary="A scheduler for a personal AI assistant.")
+    # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, and the host serves nothing from
+    # elsewhere. /openapi.json stays for any OpenAPI viewer or client generator.
+    app = FastAPI(
+        title="inbox",
+        version="1",
+        summary="A scheduler for a personal AI assistant.",
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.host = state
     app.state.admin_token_digest = hash_token(state.admin_token) if state.admin_token else None
     app.state.runner_tokens = state.runner_tokens
 
     install_error_handlers(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def _healthz() -> dict[str, str]:
+        """Liveness for load balancers and monitors: no token, nothing about the store's contents."""
+        return {"status": "ok"}
+
     app.include_router(public_router)
     if runner_routes:
         runner_refusals = error_responses(401, 403, 422, 426)

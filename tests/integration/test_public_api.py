@@ -15,11 +15,14 @@ from fastapi import FastAPI
 from sqlmodel import select
 
 from inbox import Inbox
+from inbox.enums import Outcome
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
+from inbox.views import MessageDetail
 from sweeper.http.app import HostState, make_app
 from sweeper.sweep import sweep_once
 from tests.conftest import Clock
+from tests.integration.helpers import claim, end, fail, run_due
 from tests.integration.unix_server import serving_on_loopback
 
 try:
@@ -210,6 +213,8 @@ def test_an_unknown_id_is_404(api: Served) -> None:
     ]:
         error = refused(api.http.request(method, path, json=body), 404)
         assert "01NOSUCHTASK" in error["error"], (method, path)
+    error = refused(api.http.get("/v1/messages/01NOSUCHMESSAGE"), 404, "message_id")
+    assert "no message" in error["error"] and "01NOSUCHMESSAGE" in error["error"]
 
 
 def v1_routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -225,11 +230,12 @@ def v1_routes(app: FastAPI) -> list[tuple[str, str]]:
 def test_every_route_refuses_a_missing_or_wrong_token(api: Served) -> None:
     sid = ok(api.http.post("/v1/tasks", json={"prompt": "x", "every": "1h"}), 201)["series_id"]
     routes = v1_routes(api.app)
-    assert len(routes) == 11, routes
+    assert len(routes) == 12, routes
     for headers in [{}, {"Authorization": "Bearer wrong-token"}, {"Authorization": TOKEN}, {"Authorization": "Bearer"}]:
         with httpx.Client(base_url=api.url, headers=headers, timeout=10) as stranger:
             for (method, path), content in itertools.product(routes, [b'{"prompt": "y", "text": "y"}', b'{"pro']):
-                response = stranger.request(method, path.replace("{task_id}", sid), content=content, headers=JSON)
+                where = path.replace("{task_id}", sid).replace("{message_id}", sid)
+                response = stranger.request(method, where, content=content, headers=JSON)
                 assert response.status_code == 401, (headers, method, path, content, response.text)
                 assert response.headers["www-authenticate"] == "Bearer"
     assert [(t["series_id"], t["status"], t["runs"]) for t in all_tasks(api)] == [(sid, "active", 0)]
@@ -277,3 +283,55 @@ def test_the_openapi_document_lists_every_v1_route(api: Served) -> None:
     refusal = {"$ref": "#/components/schemas/ErrorBody"}  # what 401 and 403 answer too, as the app sends it
     for code in ("401", "403", "422"):
         assert create["responses"][code]["content"]["application/json"]["schema"] == refusal, code
+
+
+def test_a_failed_message_shows_its_status_runs_and_error_and_tells_the_session(api: Served, clock: Clock) -> None:
+    sent = ok(api.http.post("/v1/messages", json={"text": "book a table", "session": "home"}), 201)
+    assert ok(api.http.get(f"/v1/messages/{sent['id']}"))["status"] == "pending"
+    [row] = claim(api.inbox)
+    fail(api.inbox, row.id, "HTTP 429 rate limited")  # transient: retried later, nobody told yet
+    waiting = ok(api.http.get(f"/v1/messages/{sent['id']}"))
+    assert (waiting["status"], waiting["tries"], waiting["error"]) == ("pending", 1, "HTTP 429 rate limited")
+    assert api.inbox.outbox() == []
+
+    clock.advance(minutes=5)
+    claim(api.inbox)
+    end(api.inbox, row.id, Outcome.FAILED, error="invalid API key")
+    shown = ok(api.http.get(f"/v1/messages/{sent['id'][:12]}"))  # a unique prefix will do
+    assert (shown["id"], shown["kind"], shown["session"]) == (sent["id"], "chat", "home")
+    assert (shown["status"], shown["error"], shown["text"]) == ("failed", "invalid API key", "book a table")
+    assert shown["created_at"] == "2026-03-27T12:00:00+00:00" and shown["series_id"] is None
+    assert [(r["attempt"], r["outcome"], r["error"]) for r in shown["runs"]] == [
+        (2, "failed", "invalid API key"),
+        (1, "failed", "HTTP 429 rate limited"),
+    ]
+    detail = api.inbox.message(sent["id"])  # the Python API: a typed view
+    assert isinstance(detail, MessageDetail) and detail.runs[0].error == "invalid API key"
+
+    [notice] = ok(api.http.get("/v1/outbox", params={"session": "home"}))
+    assert (notice["kind"], notice["in_reply_to"]) == ("system", sent["id"])
+    assert sent["id"] in notice["text"] and "invalid API key" in notice["text"]
+
+
+def test_a_recurring_task_says_when_it_starts_failing_not_at_every_failure(api: Served, clock: Clock) -> None:
+    made = ok(api.http.post("/v1/tasks", json={"prompt": "Sync", "every": "1h", "name": "sync"}), 201)
+    for error in ("disk full", "disk still full"):
+        clock.advance(hours=1)
+        [row] = claim(api.inbox)
+        end(api.inbox, row.id, Outcome.FAILED, error=error)
+    notices = ok(api.http.get("/v1/outbox"))
+    assert [(n["kind"], n["series_id"], n["task_name"]) for n in notices] == [("system", made["series_id"], "sync")]
+    assert '"sync"' in notices[0]["text"] and "disk full" in notices[0]["text"]
+    clock.advance(hours=1)
+    run_due(api.inbox)  # a success ends the streak: the next failure is told again
+    clock.advance(hours=1)
+    [row] = claim(api.inbox)
+    end(api.inbox, row.id, Outcome.TIMEOUT, error="took longer than 10m")
+    assert len(ok(api.http.get("/v1/outbox"))) == 2
+
+
+def test_healthz_needs_no_token_and_no_page_loads_from_a_cdn(api: Served) -> None:
+    assert ok(httpx.get(f"{api.url}/healthz", timeout=10)) == {"status": "ok"}
+    assert httpx.get(f"{api.url}/openapi.json", timeout=10).status_code == 200
+    for page in ("/docs", "/redoc"):
+        assert httpx.get(f"{api.url}{page}", timeout=10).status_code == 404, page

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from inbox import task_fields
 from inbox import validation as check
 from inbox.config import Settings, load_settings
 from inbox.enums import CatchUp, ContextMode, Kind, Outcome, TaskFilter
@@ -113,7 +115,7 @@ class Inbox:
         check.session_name(session)
         now = self.clock()
         if at is not None and in_ is not None:
-            raise InvalidInput("at", "give --at or --in, not both")
+            raise InvalidInput("at", "give at or in, not both", mentions=("at", "in"))
         when = now
         if at is not None:
             when = parse_at(at, self.zone(tz), now).when
@@ -135,51 +137,33 @@ class Inbox:
             for row in rows
         ]
 
-    def schedule(
-        self,
-        prompt: str,
-        *,
-        cron: str | None = None,
-        every: str | None = None,
-        at: str | None = None,
-        in_: str | None = None,
-        tz: str | None = None,
-        session: str = "main",
-        name: str | None = None,
-        script: str | None = None,
-        context: str | None = None,
-        catch_up: str = "once",
-        max_runs: int | None = None,
-        timeout: str | None = None,
-        retries: int = 3,
-        remind: bool = False,
-        model: str | None = None,
-        provider: str | None = None,
-    ) -> Scheduled:
+    def schedule(self, prompt: str | task_fields.NewTask, **fields: Any) -> Scheduled:
+        """Schedule a task: a :class:`~inbox.task_fields.NewTask`, or its fields as keywords (``in_`` for ``in``)."""
+        task = prompt if isinstance(prompt, task_fields.NewTask) else _new_task(prompt, fields)
         now = self.clock()
-        zone = self.zone(tz)
-        plan = choose(cron_expr=cron, every=every, at=at, in_=in_, zone=zone, now=now)
+        zone = self.zone(task.tz)
+        plan = choose(cron_expr=task.cron, every=task.every, at=task.at, in_=task.in_, zone=zone, now=now)
         if isinstance(plan, EverySchedule):
             now = whole_second(now)  # the anchor of an interval series sits on a whole second
-        limit = check.timeout(timeout)
-        task = series.NewTask(
-            prompt=check.text(prompt, field="prompt"),
+        limit = parse_duration(task.timeout, field="timeout") if task.timeout is not None else None
+        new = series.NewTask(
+            prompt=task.prompt,
             schedule=plan,
             zone=zone,
-            session=check.session_name(session),
-            name=check.name(name),
-            script=check.script(script),
-            context=check.choice(ContextMode, context, field="context"),
-            catch_up=check.choice(CatchUp, catch_up, field="catch_up") or CatchUp.ONCE,
-            max_runs=check.positive_int(max_runs, field="max_runs", maximum=check.MAX_RUNS),
+            session=task.session,
+            name=task.name,
+            script=task.script,
+            context=ContextMode(task.context) if task.context is not None else None,
+            catch_up=CatchUp(task.catch_up),
+            max_runs=task.max_runs,
             timeout_s=limit.total_seconds() if limit else None,
-            retries=check.retries(retries),
-            remind=remind,
-            model=check.model_name(model),
-            provider=check.provider_name(provider),
+            retries=task.retries,
+            remind=task.remind,
+            model=task.model,
+            provider=task.provider,
         )
         with transaction(self.engine) as db:
-            row = series.create_task(db, task, now=now, created_by=self.actor)
+            row = series.create_task(db, new, now=now, created_by=self.actor)
         assert row.series_id is not None
         runs = upcoming(plan, zone, row.process_after, 3)
         return Scheduled(
@@ -207,46 +191,26 @@ class Inbox:
             row = series.cancel(db, ident, now=self.clock(), reason=f"cancelled by {self.actor}")
             return self._task(db, row.series_id or row.id)
 
-    def update(
-        self,
-        ident: str,
-        *,
-        prompt: str | None = None,
-        cron: str | None = None,
-        every: str | None = None,
-        at: str | None = None,
-        tz: str | None = None,
-        script: str | None = None,
-        name: str | None = None,
-    ) -> Task:
-        now = whole_second(self.clock()) if every is not None else self.clock()
-        zone = self.zone(tz) if tz is not None else None
-        given = [v for v in (cron, every, at) if v is not None]
-        if len(given) > 1:
-            raise InvalidInput("schedule", "give at most one of --cron, --every, --at")
+    def update(self, ident: str, change: task_fields.TaskChange | None = None, **fields: Any) -> Task:
+        """Change a task: a :class:`~inbox.task_fields.TaskChange`, or its fields as keywords."""
+        given = change or task_fields.validated(task_fields.TaskChange, fields, by_name=True)
+        now = whole_second(self.clock()) if given.every is not None else self.clock()
+        zone = self.zone(given.tz) if given.tz is not None else None
         with transaction(self.engine) as db:
             head = lookup.latest_row(db, lookup.find_series_id(db, ident))
             task_zone = zone or ZoneInfo(head.timezone)
             plan = (
-                parse_cron(cron)
-                if cron is not None
-                else parse_every(every)
-                if every is not None
-                else parse_at(at, task_zone, now)
-                if at is not None
+                parse_cron(given.cron)
+                if given.cron is not None
+                else parse_every(given.every)
+                if given.every is not None
+                else parse_at(given.at, task_zone, now)
+                if given.at is not None
                 else None
             )
             changes = series.TaskChanges(
-                prompt=check.text(prompt, field="prompt") if prompt is not None else None,
-                schedule=plan,
-                zone=zone,
-                script=check.script(script),
-                name=None if name is None else check.name(name) or "",  # "" (or blank) removes the name
+                prompt=given.prompt, schedule=plan, zone=zone, script=given.script, name=given.name
             )
-            if changes.is_empty():
-                raise InvalidInput(
-                    "update", "nothing to change; give --prompt, --cron, --every, --at, --tz, --script or --name"
-                )
             row = series.update(db, ident, changes, now=now)
             return self._task(db, row.series_id or row.id)
 
@@ -330,13 +294,17 @@ class Inbox:
         return task_view(head, runs=stats[0], last_outcome=stats[1], created_at=created)
 
 
+def _new_task(prompt: str, fields: Mapping[str, Any]) -> task_fields.NewTask:
+    return task_fields.validated(task_fields.NewTask, {"prompt": prompt, **fields}, by_name=True)
+
+
 def preview(
     *, cron: str | None = None, every: str | None = None, zone: ZoneInfo, start: datetime, count: int = 5
 ) -> list[datetime]:
     """``inbox next``: the fire times after ``start``, in ``zone``; writes nothing."""
     check.positive_int(count, field="count", maximum=1000)
     if (cron is None) == (every is None):
-        raise InvalidInput("schedule", "give exactly one of --cron or --every")
+        raise InvalidInput("schedule", "give exactly one of cron or every", mentions=("cron", "every"))
     plan = parse_cron(cron) if cron is not None else parse_every(every or "")
     first = plan.first_after(start, zone)
     return [t.astimezone(zone) for t in upcoming(plan, zone, first, count)]

@@ -6,18 +6,25 @@ and exit 2, the HTTP API can answer 422, and the agent's tools can hand the mode
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class InboxError(Exception):
     """Base class of the errors this package raises on purpose."""
 
 
 class InvalidInput(InboxError, ValueError):
-    """The caller gave a value that cannot be accepted; nothing was written."""
+    """The caller gave a value that cannot be accepted; nothing was written.
 
-    def __init__(self, field: str, reason: str) -> None:
+    ``field`` and the fields the reason names (``mentions``: "give exactly one of cron, every, at, in") are
+    spelled as fields; the CLI prints its flags for them instead (``--cron``).
+    """
+
+    def __init__(self, field: str, reason: str, *, mentions: Sequence[str] = ()) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+        self.mentions = tuple(mentions)
 
 
 class NotFound(InboxError, LookupError):

@@ -1,4 +1,7 @@
-"""Checks on user input that are not schedules: each failure names the field and writes nothing."""
+"""Checks on user input that are not schedules: each failure names the field and writes nothing.
+
+A task's fields run theirs through the one model of a task (:mod:`inbox.task_fields`).
+"""
 
 from __future__ import annotations
 
@@ -108,20 +111,9 @@ def timeout(value: str | None) -> timedelta | None:
     return None if value is None else parse_duration(value, field="timeout")
 
 
-PROVIDERS = ("anthropic", "openai")
-
-
 def model_name(value: str | None) -> str | None:
     if value is None:
         return None
     if not value.strip() or len(value) > 200 or any(c.isspace() for c in value):
         raise InvalidInput("model", f"{value!r} is not a model name (1-200 characters, no spaces)")
     return storable(value, field="model")
-
-
-def provider_name(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if value not in PROVIDERS:
-        raise InvalidInput("provider", f"{value!r} is not one of: {', '.join(PROVIDERS)}")
-    return value

@@ -19,6 +19,12 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class _FromRow(_Frozen):
+    """A view whose fields are its row's attributes of the same names: ``model_validate(row)``."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
 class Scheduled(_Frozen):
     """The echo of a created task: where it lives and when it fires next."""
 
@@ -57,7 +63,7 @@ class Task(_Frozen):
     reason: str | None
 
 
-class RunRecord(_Frozen):
+class RunRecord(_FromRow):
     id: str
     message_id: str
     series_id: str | None
@@ -73,7 +79,7 @@ class RunRecord(_Frozen):
     output_tokens: int
 
 
-class OutboxItem(_Frozen):
+class OutboxItem(_FromRow):
     id: str
     session: str
     kind: str
@@ -81,10 +87,10 @@ class OutboxItem(_Frozen):
     created_at: Instant
     in_reply_to: str | None  # the inbound message (chat line or task occurrence) this answers
     series_id: str | None  # the task it came from
-    task_name: str | None  # that task's name, when it has one
+    task_name: str | None = None  # that task's name, when it has one (not a column: outbox_view adds it)
 
 
-class Message(_Frozen):
+class Message(_FromRow):
     id: str
     session: str
     kind: str
@@ -180,47 +186,15 @@ def task_view(row: MessageIn, *, runs: int, last_outcome: str | None, created_at
 
 
 def run_view(run: Run) -> RunRecord:
-    return RunRecord(
-        id=run.id,
-        message_id=run.message_id,
-        series_id=run.series_id,
-        outcome=str(run.outcome),
-        attempt=run.attempt,
-        started_at=run.started_at,
-        ended_at=run.ended_at,
-        duration_s=run.duration_s,
-        error=run.error,
-        script_output=run.script_output,
-        model_output=run.model_output,
-        input_tokens=run.input_tokens,
-        output_tokens=run.output_tokens,
-    )
+    return RunRecord.model_validate(run)
 
 
 def outbox_view(message: MessageOut, *, task: str | None = None) -> OutboxItem:
-    return OutboxItem(
-        id=message.id,
-        session=message.session,
-        kind=str(message.kind),
-        text=message.text,
-        created_at=message.created_at,
-        in_reply_to=message.in_reply_to,
-        series_id=message.series_id,
-        task_name=task,
-    )
+    return OutboxItem.model_validate(message).model_copy(update={"task_name": task})
 
 
 def message_view(row: MessageIn) -> Message:
-    return Message(
-        id=row.id,
-        session=row.session,
-        kind=str(row.kind),
-        status=str(row.status),
-        text=row.text,
-        process_after=row.process_after,
-        created_by=row.created_by,
-        created_at=row.created_at,
-    )
+    return Message.model_validate(row)
 
 
 def message_detail(row: MessageIn, runs: list[Run]) -> MessageDetail:

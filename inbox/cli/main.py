@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from inbox import __version__
 from inbox.cli import chat, messages, runner, serve, tasks, token, tools
+from inbox.cli.options import in_flags
 from inbox.cli.render import fail
 from inbox.errors import Conflict, InvalidInput, NotFound
 
@@ -95,7 +96,9 @@ def run(argv: Sequence[str] | None = None) -> None:
         _exit(error.exit_code, f"error: {error.format_message()}")  # type: ignore[attr-defined]
     except typer.Abort:
         sys.exit(130)
-    except (InvalidInput, NotFound, Conflict) as error:
+    except InvalidInput as error:
+        _exit(2, f"error: {in_flags(error)}")
+    except (NotFound, Conflict) as error:
         _exit(2, f"error: {error}")
     except OperationalError as error:
         _exit(1, f"the store could not be used: {error.orig}")

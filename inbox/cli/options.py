@@ -1,5 +1,6 @@
-"""Options shared by several commands, and opening the store for a command."""
+"""Options shared by several commands, opening the store for a command, and errors in the command's words."""
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -8,6 +9,7 @@ import typer
 
 from inbox.api import Inbox
 from inbox.errors import InvalidInput
+from inbox.task_fields import NewTask
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Session = Annotated[str, typer.Option("--session", "-s", help="The conversation the message belongs to.")]
@@ -30,3 +32,29 @@ def read_script(value: str | None) -> str | None:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("script", f"{value} is not a UTF-8 text file") from None
+
+
+def flag(field: str) -> str:
+    """The option a field is given with: ``catch_up`` is ``--catch-up``."""
+    return "--" + field.replace("_", "-")
+
+
+def field_help(name: str) -> str:
+    """What a task's field means, as the model of a task says it (the option's help)."""
+    return NewTask.model_fields[name].description or ""
+
+
+# The core names fields; the line printed names the options instead where a field's own name would mislead:
+# "tz" next to the INBOX_TZ and TZ variables the zone may also come from.
+_AS_FLAG = frozenset({"tz"})
+
+
+def in_flags(error: InvalidInput) -> str:
+    """A refusal as the command line says it: ``--tz: ...``, "give exactly one of --cron, --every, ..."."""
+    field = flag(error.field) if error.field in _AS_FLAG else error.field
+    reason = error.reason
+    if error.mentions:
+        names = "|".join(re.escape(name) for name in error.mentions)
+        # a field as listed ("cron, every or at", "(got cron)"), not a word of the sentence ("at most")
+        reason = re.sub(rf"(?<![\w-])({names})(?=,|\)| or | \(|$)", lambda m: flag(m[1]), reason)
+    return f"{field}: {reason}"

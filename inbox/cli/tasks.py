@@ -5,65 +5,52 @@ from typing import Annotated
 
 import typer
 
-from inbox.cli.options import Json, Session, open_inbox, read_script
+from inbox.cli.options import Json, Session, field_help, open_inbox, read_script
 from inbox.cli.render import console, print_json, table, when
+from inbox.task_fields import NewTask, TaskChange, validated
 from inbox.views import MessageDetail, RunRecord, Task
 
+# The options are the fields of inbox.task_fields.NewTask / TaskChange under their flags; the commands build the
+# model from them, so its checks (and its words for each field) are the ones every way in shares.
 Ident = Annotated[str, typer.Argument(help="The series id or any occurrence id (a unique prefix will do).")]
 AnyId = Annotated[
     str, typer.Argument(help="A task (series id, occurrence id or name) or a message id; a unique prefix will do.")
 ]
-CronOpt = Annotated[str | None, typer.Option("--cron", help="5-field cron, or @hourly @daily @weekly ...")]
-EveryOpt = Annotated[str | None, typer.Option("--every", help="Fixed interval: 30s 5m 2h 1d 1h30m.")]
-AtOpt = Annotated[str | None, typer.Option("--at", help="ISO 8601; naive means wall time in the task's zone.")]
-InOpt = Annotated[str | None, typer.Option("--in", help="A duration from now: 10m, 2h.")]
-TzOpt = Annotated[str | None, typer.Option("--tz", help="IANA timezone, e.g. Europe/Paris.")]
+CronOpt = Annotated[str | None, typer.Option("--cron", help=field_help("cron"))]
+EveryOpt = Annotated[str | None, typer.Option("--every", help=field_help("every"))]
+AtOpt = Annotated[str | None, typer.Option("--at", help=field_help("at"))]
+InOpt = Annotated[str | None, typer.Option("--in", help=field_help("in_"))]
+TzOpt = Annotated[str | None, typer.Option("--tz", help=field_help("tz"))]
+NameOpt = Annotated[str | None, typer.Option("--name", help=field_help("name"))]
 ScriptOpt = Annotated[str | None, typer.Option("--script", help="Pre-script file, or - for standard input.")]
 
 
 def schedule(
-    prompt: Annotated[str, typer.Argument(help="What the assistant should do (or the reminder text).")],
+    prompt: Annotated[str, typer.Argument(help=field_help("prompt"))],
     cron: CronOpt = None,
     every: EveryOpt = None,
     at: AtOpt = None,
     in_: InOpt = None,
     tz: TzOpt = None,
     session: Session = "main",
-    name: Annotated[str | None, typer.Option("--name")] = None,
+    name: NameOpt = None,
     script: ScriptOpt = None,
-    context: Annotated[str | None, typer.Option("--context", help="session | series | fresh")] = None,
-    catch_up: Annotated[str, typer.Option("--catch-up", help="once | skip | all")] = "once",
-    max_runs: Annotated[int | None, typer.Option("--max-runs")] = None,
-    timeout: Annotated[str | None, typer.Option("--timeout", help="Per-run time limit, e.g. 10m.")] = None,
-    retries: Annotated[int, typer.Option("--retries")] = 3,
-    remind: Annotated[bool, typer.Option("--remind", help="Deliver the text itself; no model call.")] = False,
-    model: Annotated[str | None, typer.Option("--model", help="This task's model (default INBOX_MODEL).")] = None,
-    provider: Annotated[
-        str | None, typer.Option("--provider", help="anthropic | openai (default INBOX_PROVIDER).")
-    ] = None,
+    context: Annotated[str | None, typer.Option("--context", help=field_help("context"))] = None,
+    catch_up: Annotated[str, typer.Option("--catch-up", help=field_help("catch_up"))] = "once",
+    max_runs: Annotated[int | None, typer.Option("--max-runs", help=field_help("max_runs"))] = None,
+    timeout: Annotated[str | None, typer.Option("--timeout", help=field_help("timeout"))] = None,
+    retries: Annotated[int, typer.Option("--retries", help=field_help("retries"))] = 3,
+    remind: Annotated[bool, typer.Option("--remind", help=field_help("remind"))] = False,
+    model: Annotated[str | None, typer.Option("--model", help=field_help("model"))] = None,
+    provider: Annotated[str | None, typer.Option("--provider", help=field_help("provider"))] = None,
     as_json: Json = False,
 ) -> None:
     """Schedule a task (or a reminder)."""
+    # the parameters are NewTask's fields by name (in_ for --in), besides --json
+    fields = {key: value for key, value in locals().items() if key != "as_json"}
+    task = validated(NewTask, {**fields, "script": read_script(script)}, by_name=True)
     with open_inbox() as inbox:
-        made = inbox.schedule(
-            prompt,
-            cron=cron,
-            every=every,
-            at=at,
-            in_=in_,
-            tz=tz,
-            session=session,
-            name=name,
-            script=read_script(script),
-            context=context,
-            catch_up=catch_up,
-            max_runs=max_runs,
-            timeout=timeout,
-            retries=retries,
-            remind=remind,
-            model=model,
-            provider=provider,
-        )
+        made = inbox.schedule(task)
     if as_json:
         print_json(made)
         return
@@ -230,14 +217,15 @@ def update(
     at: AtOpt = None,
     tz: TzOpt = None,
     script: Annotated[str | None, typer.Option("--script", help="File, - for stdin, '' to remove.")] = None,
-    name: Annotated[str | None, typer.Option("--name")] = None,
+    name: NameOpt = None,
     as_json: Json = False,
 ) -> None:
     """Change a task; a new schedule moves its next run at once. Past runs are untouched."""
+    # the parameters are TaskChange's fields, besides the task's id and --json
+    fields = {key: value for key, value in locals().items() if key not in ("ident", "as_json")}
+    change = validated(TaskChange, {**fields, "script": read_script(script)})
     with open_inbox() as inbox:
-        task = inbox.update(
-            ident, prompt=prompt, cron=cron, every=every, at=at, tz=tz, script=read_script(script), name=name
-        )
+        task = inbox.update(ident, change)
     if as_json:
         print_json(task)
     else:

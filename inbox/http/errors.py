@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inbox.errors import Conflict, InvalidInput, NotFound
+from inbox.task_fields import invalid_input
 
 
 class ErrorBody(BaseModel):
@@ -100,17 +101,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def describe_validation_error(errors: Sequence[Any]) -> tuple[str, str]:
-    """The first of FastAPI's validation errors as (message, field): ``("cron: is required", "cron")``."""
+    """The first of FastAPI's validation errors as (message, field): ``("cron: is required", "cron")``.
+
+    A task body's own checks (:mod:`inbox.task_fields`) come back in the words the Python API and the CLI use.
+    """
     first: dict[str, Any] = dict(errors[0]) if errors else {}
     loc = [str(part) for part in first.get("loc", ())]
-    kind = first.get("type", "")
-    if kind == "json_invalid":
+    if first.get("type", "") == "json_invalid":
         reason = (first.get("ctx") or {}).get("error", "malformed")
         return f"body: is not valid JSON ({reason} at character {loc[-1] if len(loc) > 1 else 0})", "body"
     if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
         loc = loc[1:]
-    field = ".".join(loc) or "body"
-    reason = {"missing": "is required", "extra_forbidden": "is not a known field"}.get(kind)
-    if field == "body" and reason is None:
-        reason = "must be a JSON object, sent with Content-Type: application/json"
-    return f"{field}: {reason or first.get('msg', 'is invalid')}", field
+    raised = (first.get("ctx") or {}).get("error")
+    if not loc and not isinstance(raised, InvalidInput) and first.get("type") not in ("missing", "extra_forbidden"):
+        return "body: must be a JSON object, sent with Content-Type: application/json", "body"
+    refusal = invalid_input([{**first, "loc": tuple(loc)}])
+    return str(refusal), refusal.field

@@ -2,23 +2,24 @@
 
 Each route calls one :class:`inbox.api.Inbox` method of the host's inbox (which acts as ``"api"``, so what the
 API creates carries ``created_by="api"``; a body cannot choose it) and answers with that method's view as JSON.
-Bodies reject unknown fields and values of the wrong JSON type; ``app.py`` turns those, like every
-:class:`~inbox.errors.InvalidInput`, into 422 ``{"error": "<field>: <reason>", "field": "<field>"}``.
+A task's body is :class:`inbox.task_fields.NewTask` (or ``TaskChange``), the one model of a task's fields the
+Python API, the CLI and the agent's tools share: its validators run as the body is read. Bodies reject unknown
+fields and values of the wrong JSON type; ``app.py`` turns those, like every :class:`~inbox.errors.InvalidInput`,
+into 422 ``{"error": "<field>: <reason>", "field": "<field>"}``.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from inbox.api import Inbox
-from inbox.errors import InvalidInput, NotFound
+from inbox.errors import NotFound
 from inbox.http.auth import check_admin
 from inbox.http.errors import error_responses, token_first
+from inbox.task_fields import NewTask, TaskChange
 from inbox.views import Message, MessageDetail, OutboxItem, RunRecord, Scheduled, Task
 
 router = APIRouter(
@@ -33,16 +34,9 @@ TaskId = Annotated[
 ]
 
 
-_FLAG = re.compile(r"--(?=(?:prompt|cron|every|at|in|tz|script|name)\b)")
-
-
-def _inbox(request: Request) -> Iterator[Inbox]:
-    """The host's inbox; its refusals name the request's fields ("tz"), not the command line's ("--tz")."""
+def _inbox(request: Request) -> Inbox:
     inbox: Inbox = request.app.state.host.inbox
-    try:
-        yield inbox
-    except InvalidInput as exc:
-        raise InvalidInput(exc.field.removeprefix("--"), _FLAG.sub("", exc.reason)) from exc
+    return inbox
 
 
 Api = Annotated[Inbox, Depends(_inbox)]
@@ -59,36 +53,6 @@ class NewMessage(_Body):
     at: str | None = Field(default=None, description="ISO 8601; naive means wall time in `tz`.")
     in_: str | None = Field(default=None, alias="in", description="A duration from now: 10m, 2h.")
     tz: str | None = None
-
-
-class NewTask(_Body):
-    prompt: str = Field(description="What the assistant should do (or the reminder text).")
-    cron: str | None = Field(default=None, description="5-field cron, or @hourly @daily ...")
-    every: str | None = Field(default=None, description="Fixed interval: 30s 5m 2h 1d 1h30m.")
-    at: str | None = Field(default=None, description="ISO 8601; naive means wall time in the task's zone.")
-    in_: str | None = Field(default=None, alias="in", description="A duration from now: 10m, 2h.")
-    tz: str | None = Field(default=None, description="IANA timezone; default INBOX_TZ, TZ, the system zone.")
-    session: str = "main"
-    name: str | None = None
-    script: str | None = Field(default=None, description="Pre-script text (shebang honoured, bash when none).")
-    context: Literal["session", "series", "fresh"] | None = None
-    catch_up: Literal["once", "skip", "all"] = "once"
-    max_runs: int | None = None
-    timeout: str | None = Field(default=None, description="Per-run time limit, e.g. 10m.")
-    retries: int = 3
-    remind: bool = Field(default=False, description="Deliver the text itself at its time; no model call.")
-    model: str | None = Field(default=None, description="This task's model; default INBOX_MODEL.")
-    provider: Literal["anthropic", "openai"] | None = Field(default=None, description="Default INBOX_PROVIDER.")
-
-
-class TaskChange(_Body):
-    prompt: str | None = None
-    cron: str | None = None
-    every: str | None = None
-    at: str | None = None
-    tz: str | None = None
-    script: str | None = Field(default=None, description='New pre-script text; "" removes it.')
-    name: str | None = None
 
 
 @router.post("/messages", status_code=201, response_model=Message, tags=["messages"])
@@ -112,7 +76,7 @@ def get_message(
 @router.post("/tasks", status_code=201, response_model=Scheduled, tags=["tasks"])
 def schedule_task(body: NewTask, inbox: Api) -> Scheduled:
     """Schedule a task or a reminder: exactly one of `cron`, `every`, `at`, `in`."""
-    return inbox.schedule(body.prompt, **body.model_dump(exclude={"prompt"}))  # fields are its keywords
+    return inbox.schedule(body)
 
 
 @router.get("/tasks", response_model=list[Task], tags=["tasks"])
@@ -156,7 +120,7 @@ def get_task(task_id: TaskId, inbox: Api) -> Task:
 @router.patch("/tasks/{task_id}", response_model=Task, responses=error_responses(404, 409), tags=["tasks"])
 def update_task(task_id: TaskId, body: TaskChange, inbox: Api) -> Task:
     """Change the prompt, schedule, zone, script or name; a new schedule moves the next run at once."""
-    return inbox.update(task_id, **body.model_dump())
+    return inbox.update(task_id, body)
 
 
 @router.delete("/tasks/{task_id}", response_model=Task, responses=error_responses(404, 409), tags=["tasks"])

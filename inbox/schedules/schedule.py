@@ -144,8 +144,9 @@ def choose(
         if value is not None
     }
     if len(given) != 1:
-        names = ", ".join(f"--{n}" for n in given) or "none"
-        raise InvalidInput("schedule", f"give exactly one of --cron, --every, --at, --in (got {names})")
+        names = ", ".join(given) or "none"
+        options = ("cron", "every", "at", "in")
+        raise InvalidInput("schedule", f"give exactly one of {', '.join(options)} (got {names})", mentions=options)
     if cron_expr is not None:
         return parse_cron(cron_expr)
     if every is not None:

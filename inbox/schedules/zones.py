@@ -1,6 +1,6 @@
 """Which timezone a task lives in, and turning wall-clock times into instants.
 
-Resolution order (first that is set wins): the explicit ``--tz``, ``INBOX_TZ``, ``TZ`` (each from the
+Resolution order (first that is set wins): the explicit ``tz`` (``--tz``), ``INBOX_TZ``, ``TZ`` (each from the
 environment, then from ``$INBOX_HOME/.env``, see inbox.config), the system zone (tzlocal), UTC. The resolved
 IANA name is stored on the task, so a later change of the host's zone does not move it.
 """
@@ -38,9 +38,9 @@ def _system_zone_name() -> str | None:
 def resolve_zone(explicit: str | None, configured: Sequence[tuple[str, str | None]] = ()) -> ZoneInfo:
     """Apply the resolution order; a zone named anywhere in it must exist.
 
-    ``configured``: (where it was set, zone name) pairs after ``--tz``, first wins.
+    ``configured``: (where it was set, zone name) pairs after the explicit ``tz``, first wins.
     """
-    for field, value in [("--tz", explicit), *configured]:
+    for field, value in [("tz", explicit), *configured]:
         if value:
             return load_zone(value, field=field)
     system = _system_zone_name()

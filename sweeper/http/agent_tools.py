@@ -17,7 +17,6 @@ so the model reads it and can act on it. Nothing is written then.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -40,11 +39,12 @@ from inbox.store.endings import post_outbox
 from inbox.store.engine import one_transaction, transaction
 from inbox.store.lookup import MIN_PREFIX, latest_row
 from inbox.store.models import MessageIn
+from inbox.task_fields import is_duration, validated
 from inbox.views import Task
 from sweeper.http.runner_api import AGENT_PREFIX
 from sweeper.http.runner_auth import RunnerIdentity, runner_identity
 from sweeper.http.state import HostState, host_state
-from sweeper.http.tool_specs import HOST_TOOLS
+from sweeper.http.tool_specs import ARGUMENTS, HOST_TOOLS
 
 router = APIRouter(prefix=PREFIX, tags=["runner"], route_class=token_first(runner_identity))
 Runner = Annotated[RunnerIdentity, Depends(runner_identity)]
@@ -57,9 +57,8 @@ SCHEDULED_FIELDS = ("id", "series_id", "name", "timezone", "schedule", "next_run
 CRON_SAMPLE = 12  # fire times looked at to find a cron expression's shortest gap
 _TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,)}
 _LIVE = [s.value for s in LIVE_STATUSES]
-_DURATION = re.compile(r"(?:\d+[smhdw])+")
-_FIELDS = {"tz": "timezone", "in": "at", "id": "task_id"}  # the API's names -> the tools' argument names
-_FLAG = re.compile(r"--(tz|in|prompt|cron|every|at|script|name)\b")
+# the API's names -> the tools' argument names ("update": a change that changes nothing)
+_FIELDS = {"tz": "timezone", "in": "at", "id": "task_id", "update": "task_id"}
 
 
 @dataclass(frozen=True)
@@ -85,13 +84,19 @@ def _held_row(db: Session, runner: RunnerIdentity, message_id: str) -> MessageIn
 
 
 def _arguments(tool: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The arguments checked against the schema the model was shown; ``null`` counts as not given."""
+    """The arguments checked against the schema the model was shown; ``null`` counts as not given.
+
+    A tool with an argument model (a task's fields) is checked by it and answers the fields by their names
+    (``tz`` for ``timezone``); the others by their schema.
+    """
     schema = SCHEMAS[tool]
     properties: dict[str, dict[str, Any]] = schema["properties"]
     for key in given:
         if key not in properties:
             raise InvalidInput(key, f"is not an argument of {tool} (it takes: {', '.join(properties) or 'none'})")
     args = {key: value for key, value in given.items() if value is not None}
+    if tool in ARGUMENTS:
+        return validated(ARGUMENTS[tool], args).model_dump(exclude_unset=True, exclude_none=True)
     for key in schema.get("required", []):
         if key not in args:
             raise InvalidInput(key, "is required")
@@ -139,7 +144,7 @@ def _view(task: Task) -> dict[str, Any]:
 
 def _as_instant(at: str) -> tuple[str | None, str | None]:
     """``at`` as (ISO 8601, duration from now): exactly one is set."""
-    return (None, at) if _DURATION.fullmatch(at.strip().lower().replace(" ", "")) else (at, None)
+    return (None, at) if is_duration(at) else (at, None)
 
 
 def _check_recurring(call: Call, zone: ZoneInfo, *, cron: str | None, every: str | None) -> None:
@@ -186,16 +191,11 @@ def _check_room(call: Call) -> None:
 
 
 def schedule_task(call: Call, a: dict[str, Any]) -> Any:
-    given = [key for key in ("cron", "every", "at") if key in a]
-    if len(given) != 1:
-        raise InvalidInput("schedule", f"give exactly one of cron, every or at (got {', '.join(given) or 'none'})")
-    zone = call.inbox.zone(a.get("timezone"))
+    zone = call.inbox.zone(a.get("tz"))
     _check_recurring(call, zone, cron=a.get("cron"), every=a.get("every"))
     _check_room(call)
     at, in_ = _as_instant(a["at"]) if "at" in a else (None, None)
-    keys = ("cron", "every", "name", "script", "context", "catch_up", "max_runs", "remind")
-    options: dict[str, Any] = {key: a[key] for key in keys if key in a}
-    made = call.inbox.schedule(a["prompt"], at=at, in_=in_, tz=a.get("timezone"), session=call.session, **options)
+    made = call.inbox.schedule(**{**a, "at": at, "in_": in_, "session": call.session})
     echo = made.model_dump(mode="json")
     return {key: echo[key] for key in SCHEDULED_FIELDS}
 
@@ -216,19 +216,13 @@ def get_task_runs(call: Call, a: dict[str, Any]) -> Any:
 
 
 def update_task(call: Call, a: dict[str, Any]) -> Any:
-    given = [key for key in ("cron", "every", "at") if key in a]
-    if len(given) > 1:
-        raise InvalidInput("schedule", f"give at most one of cron, every or at (got {', '.join(given)})")
-    if len(a) == 1:
-        raise InvalidInput("task_id", "nothing to change; give prompt, cron, every, at, timezone, script or name")
-    head = _own_task(call, a["task_id"])
-    zone = load_zone(a["timezone"]) if "timezone" in a else ZoneInfo(head.timezone)
+    head = _own_task(call, a.pop("task_id"))
+    zone = load_zone(a["tz"]) if "tz" in a else ZoneInfo(head.timezone)
     _check_recurring(call, zone, cron=a.get("cron"), every=a.get("every"))
     at = a.get("at")
     if at is not None and _as_instant(at)[1] is not None:
-        at = whole_second(call.inbox.clock() + parse_duration(at, field="at")).astimezone(zone).isoformat()
-    fields = {key: a.get(key) for key in ("prompt", "cron", "every", "script", "name")}
-    return _view(call.inbox.update(head.id, at=at, tz=a.get("timezone"), **fields))
+        a["at"] = whole_second(call.inbox.clock() + parse_duration(at, field="at")).astimezone(zone).isoformat()
+    return _view(call.inbox.update(head.id, **a))
 
 
 def pause_task(call: Call, a: dict[str, Any]) -> Any:
@@ -263,9 +257,8 @@ assert set(TOOLS) == set(SCHEMAS), "every tool the model is shown is applied her
 
 
 def _refusal(exc: InvalidInput) -> str:
-    field = _FIELDS.get(exc.field.removeprefix("--"), exc.field.removeprefix("--"))
-    reason = _FLAG.sub(lambda m: _FIELDS.get(m[1], m[1]), exc.reason)
-    return f"{field}: {reason}" + (", or a duration from now such as 2h" if "ISO 8601" in reason else "")
+    field = _FIELDS.get(exc.field, exc.field)
+    return f"{field}: {exc.reason}" + (", or a duration from now such as 2h" if "ISO 8601" in exc.reason else "")
 
 
 @router.post("/tools", response_model=ToolAnswer, responses=error_responses(409))

@@ -2,15 +2,60 @@
 
 The host applies them (``POST /runner/v1/tools``, :mod:`sweeper.http.agent_tools`) and offers them to the model
 through each claimed item (``WorkItem.tools``), so a runner never holds its own copy of what the host accepts.
+
+``schedule_task`` and ``update_task`` take the fields of :class:`inbox.task_fields.NewTask` and ``TaskChange``,
+the models the HTTP API and the Python API take: their argument models (:data:`ARGUMENTS`) are derived from those,
+and the schemas shown are those models' JSON schemas, descriptions included.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from agent_runner.conversation import ToolSpec
+from pydantic import BaseModel, Field
 
-_TASK_ID = {"task_id": {"type": "string", "description": "The task's series id, any occurrence id, or its name."}}
+from agent_runner.conversation import ToolSpec
+from inbox.task_fields import NewTask, TaskChange, tool_model
+
+_TASK_ID_TEXT = "The task's series id, any occurrence id, or its name."
+_TASK_ID = {"task_id": {"type": "string", "description": _TASK_ID_TEXT}}
+_AS_TOOL = {"tz": "timezone"}  # the API's field -> the tool's argument ("at" also takes what the API's "in" does)
+
+ARGUMENTS: dict[str, type[BaseModel]] = {
+    "schedule_task": tool_model(
+        NewTask,
+        "ScheduleTaskArguments",
+        ("prompt", "cron", "every", "at", "tz", "name", "script", "context", "catch_up", "max_runs", "remind"),
+        rename=_AS_TOOL,
+        extra={},
+    ),
+    "update_task": tool_model(
+        TaskChange,
+        "UpdateTaskArguments",
+        ("prompt", "cron", "every", "at", "tz", "script", "name"),
+        rename=_AS_TOOL,
+        extra={"task_id": (str, Field(description=_TASK_ID_TEXT))},
+    ),
+}
+
+
+def _shown(schema: Any) -> Any:
+    """A JSON schema as a model reads it best: no titles, an optional value as its own type (null, like a
+    missing argument, means "not given"), no null defaults."""
+    if isinstance(schema, list):
+        return [_shown(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
+    if "anyOf" in schema and len(options) == 1:
+        schema = {**{k: v for k, v in schema.items() if k != "anyOf"}, **options[0]}
+    hidden = {"title"} | ({"default"} if schema.get("default", 0) is None else set())
+    return {key: _shown(value) for key, value in schema.items() if key not in hidden}
+
+
+def arguments_schema(tool: str) -> dict[str, Any]:
+    shown: dict[str, Any] = _shown(ARGUMENTS[tool].model_json_schema(by_alias=True))
+    return shown
 
 
 def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -20,26 +65,12 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
     return schema
 
 
-_SCHEDULE_FIELDS: dict[str, Any] = {
-    "prompt": {"type": "string", "description": "What to do (or, with remind, the text to deliver)."},
-    "cron": {"type": "string", "description": "5-field cron or @daily/@hourly/..., in the task's time zone."},
-    "every": {"type": "string", "description": "An interval such as 30m, 2h, 1d or 1h30m."},
-    "at": {"type": "string", "description": "One run: ISO 8601 (naive = the task's zone) or a duration from now (2h)."},
-    "timezone": {"type": "string", "description": "IANA zone, e.g. Europe/London; default the user's zone."},
-    "name": {"type": "string"},
-    "script": {"type": "string", "description": "A pre-script deciding whether the model is woken (see docs)."},
-    "context": {"type": "string", "enum": ["session", "series", "fresh"]},
-    "catch_up": {"type": "string", "enum": ["once", "skip", "all"]},
-    "max_runs": {"type": "integer", "minimum": 1},
-    "remind": {"type": "boolean", "description": "Deliver the prompt text itself at the time; no model call."},
-}
-
 HOST_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         name="schedule_task",
         description="Schedule work for later: give prompt and exactly one of cron, every or at. Answers with the "
         "task's id and its next three fire times in its zone.",
-        parameters=_obj(_SCHEDULE_FIELDS, ["prompt"]),
+        parameters=arguments_schema("schedule_task"),
     ),
     ToolSpec(
         name="list_tasks",
@@ -55,13 +86,7 @@ HOST_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         name="update_task",
         description="Change a task's prompt, schedule (one of cron, every, at), timezone, script or name.",
-        parameters=_obj(
-            {
-                **_TASK_ID,
-                **{k: _SCHEDULE_FIELDS[k] for k in ("prompt", "cron", "every", "at", "timezone", "script", "name")},
-            },
-            ["task_id"],
-        ),
+        parameters=arguments_schema("update_task"),
     ),
     ToolSpec(name="pause_task", description="Pause a task.", parameters=_obj(_TASK_ID, ["task_id"])),
     ToolSpec(name="resume_task", description="Resume a paused task.", parameters=_obj(_TASK_ID, ["task_id"])),

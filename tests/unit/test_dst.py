@@ -541,12 +541,12 @@ def configured_zone(explicit: str | None, env: dict[str, str], dotenv: dict[str,
 @pytest.mark.parametrize(
     ("explicit", "env", "dotenv", "field"),
     [
-        pytest.param("Mars/Olympus", {}, {}, "--tz", id="an unknown --tz is rejected as --tz"),
+        pytest.param("Mars/Olympus", {}, {}, "tz", id="an unknown tz is rejected as the field tz"),
         pytest.param(None, {"INBOX_TZ": "Mars/Olympus"}, {}, "INBOX_TZ", id="an unknown INBOX_TZ is rejected as such"),
         pytest.param(None, {"TZ": "Mars/Olympus"}, {}, "TZ", id="an unknown TZ is rejected as TZ"),
         pytest.param(None, {}, {"TZ": "Mars/Olympus"}, "TZ in .env", id="an unknown TZ in .env is rejected as such"),
-        pytest.param("Mars/Olympus", {"INBOX_TZ": "Europe/London"}, {}, "--tz",
-                     id="an unknown --tz is rejected even when INBOX_TZ is valid"),
+        pytest.param("Mars/Olympus", {"INBOX_TZ": "Europe/London"}, {}, "tz",
+                     id="an unknown tz is rejected even when INBOX_TZ is valid"),
     ],
 )
 def test_unknown_zones_are_rejected_naming_where_they_came_from(

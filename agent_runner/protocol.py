@@ -28,8 +28,9 @@ from agent_runner.conversation import ChatTurn, ToolSpec
 PREFIX = "/runner/v1"
 # Sent by every runner as the VERSION_HEADER; the host refuses a runner built from other code (426), so a stale
 # runner image fails at once with a message saying so, not later with puzzling errors.
-PROTOCOL_VERSION = "6"
+PROTOCOL_VERSION = "7"
 VERSION_HEADER = "x-inbox-runner-protocol"
+AGENT_PREFIX = "agent:"  # who wrote a row or a script, when an agent session did: "agent:SESSION"
 
 
 MAX_RETRY_AFTER_S = 86_400.0
@@ -86,7 +87,8 @@ class WorkItem(_Wire):
     attempt: int = 1
     timeout_s: float | None = None
     created_by: str = "user"
-    agent_written: bool = False  # written by an agent session: refused unsandboxed unless the user opted in
+    # Who last wrote ``script``; one an agent wrote ("agent:SESSION") is refused unsandboxed unless allowed.
+    script_by: str | None = None
     model: str | None = None  # the task's own model and provider, when it overrides the host's
     provider: str | None = None
     tools: list[ToolSpec] = Field(default_factory=list)  # the host's tools offered to the model for this item

@@ -17,7 +17,7 @@ from agent_runner.agent import AgentRun, is_silence
 from agent_runner.client import HostClient
 from agent_runner.conversation import ProviderError
 from agent_runner.prescript import ScriptResult, ScriptVerdict, describe, run_prescript
-from agent_runner.protocol import RunResult, WorkItem
+from agent_runner.protocol import AGENT_PREFIX, RunResult, WorkItem
 
 DEFAULT_SCRIPT_TIMEOUT_S = 30.0
 STDERR_IN_ERROR = 1000
@@ -33,10 +33,14 @@ class Sandbox:
     memory: str | None = None  # the container's memory limit, for messages
 
     def refuses(self, item: WorkItem) -> str | None:
-        if item.agent_written and self.kind == "none" and not self.allow_unsandboxed:
+        """Why ``item``'s script may not run here, or None. Whoever wrote the script counts, not who made the
+        task: an agent may attach a script to a task a person made. An unknown author counts as an agent."""
+        author = item.script_by or "an unknown author"
+        by_person = item.script_by is not None and not item.script_by.startswith(AGENT_PREFIX)
+        if not by_person and self.kind == "none" and not self.allow_unsandboxed:
             return (
-                "refused: this task's script was written by an agent and the process runtime has no sandbox; "
-                "use the docker runtime or set INBOX_ALLOW_UNSANDBOXED=1"
+                f"script written by {author} refused: no sandbox on the process runtime; "
+                "set INBOX_ALLOW_UNSANDBOXED=1 to allow"
             )
         return None
 

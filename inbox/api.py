@@ -209,7 +209,12 @@ class Inbox:
                 else None
             )
             changes = series.TaskChanges(
-                prompt=given.prompt, schedule=plan, zone=zone, script=given.script, name=given.name
+                prompt=given.prompt,
+                schedule=plan,
+                zone=zone,
+                script=given.script,
+                name=given.name,
+                script_by=self.actor,
             )
             row = series.update(db, ident, changes, now=now)
             return self._task(db, row.series_id or row.id)

@@ -54,6 +54,7 @@ class Task(_Frozen):
     runs: int
     prompt: str
     script: str | None
+    script_by: str | None  # who wrote the script ("agent:SESSION" when an agent did); None without a script
     remind: bool
     catch_up: str
     max_runs: int | None
@@ -175,6 +176,7 @@ def task_view(row: MessageIn, *, runs: int, last_outcome: str | None, created_at
         runs=runs,
         prompt=row.text,
         script=row.script,
+        script_by=row.script_author if row.script else None,
         remind=row.remind,
         catch_up=str(row.catch_up),
         max_runs=row.max_runs,

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import socket as socketlib
+import stat
 import tempfile
 import threading
 import time
@@ -49,6 +50,11 @@ RETENTION_EVERY = timedelta(hours=1)
 CHORE_CHECK_S = 10.0  # how often a host asks whether a chore is due (one small UPDATE per chore)
 
 
+class UnsafeSocketFolder(Exception):
+    """The folder the runners' socket would go in is not this user's alone: whoever can replace the socket there
+    could pose as the host to its runners."""
+
+
 def socket_path(home: Path) -> Path:
     """Where this host listens for its runners: under ``$INBOX_HOME/run``, or a short temp path if too long."""
     path = home / "run" / f"host-{os.getpid()}.sock"
@@ -58,8 +64,30 @@ def socket_path(home: Path) -> Path:
     return path
 
 
+def _own_folder(folder: Path) -> None:
+    """Make ``folder`` (mode 0700) or check the one there is this user's and writable by nobody else.
+
+    The short fallback under /tmp has a name anyone can work out: another user could have made it first, and
+    would then own the socket's place. ``$INBOX_HOME/run`` gets the same check.
+    """
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    found = os.lstat(folder)
+    if not stat.S_ISDIR(found.st_mode):
+        raise UnsafeSocketFolder(f"the runners' socket folder {folder} is not a folder (a link?): remove it")
+    if found.st_uid != os.geteuid():
+        raise UnsafeSocketFolder(
+            f"the runners' socket folder {folder} is owned by uid {found.st_uid}, not this user "
+            f"(uid {os.geteuid()}): remove it, or set an INBOX_HOME of this user's"
+        )
+    if found.st_mode & 0o022:
+        raise UnsafeSocketFolder(
+            f"the runners' socket folder {folder} is writable by others (mode {stat.S_IMODE(found.st_mode):04o}): "
+            "remove it, or chmod go-w it"
+        )
+
+
 def _unix_listener(path: Path) -> socketlib.socket:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _own_folder(path.parent)
     path.unlink(missing_ok=True)
     sock = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
     sock.bind(str(path))
@@ -95,6 +123,7 @@ class Host:
         self.socket_path = socket_path(home)
         # The TCP address first: a busy or unknown one fails before anything is logged, written or bound.
         tcp = [_tcp_listener(listen)] if listen is not None else []
+        unix = _unix_listener(self.socket_path)  # a refused socket folder: nothing written either
         api = Inbox(inbox.url, env=inbox.settings.env, actor="api", engine=inbox.engine)
         settings = inbox.settings
         configured = settings.api_token
@@ -114,7 +143,7 @@ class Host:
                 history_tokens=settings.history_tokens,
             ),
         )
-        self._listeners = [_unix_listener(self.socket_path), *tcp]
+        self._listeners = [unix, *tcp]
         self.runtime = runtime_factory(
             RunnerContext(
                 host_id=self.id,

@@ -36,7 +36,7 @@ def _host(
     inbox: Inbox, config: HostConfig, runtime: str | None, *, command: str, listen: str | None = None
 ) -> tuple[Host, Choice]:
     """The host ``inbox serve`` and ``inbox sweep --once`` both run, on the runtime chosen the same way."""
-    from sweeper.host import Host
+    from sweeper.host import Host, UnsafeSocketFolder
     from sweeper.host_config import RUNTIMES
     from sweeper.runtimes.choose import RuntimeUnavailable, choose_runtime
 
@@ -47,7 +47,11 @@ def _host(
     except RuntimeUnavailable as exc:
         errors.print(f"inbox {command}: {exc}", highlight=False)
         raise typer.Exit(1) from exc
-    return Host(inbox, config, listen=listen, runtime_factory=choice.factory), choice
+    try:
+        return Host(inbox, config, listen=listen, runtime_factory=choice.factory), choice
+    except UnsafeSocketFolder as exc:
+        errors.print(f"inbox {command}: {exc}", highlight=False)
+        raise typer.Exit(1) from exc
 
 
 def serve(

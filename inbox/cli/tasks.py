@@ -105,7 +105,7 @@ def _print_task(task: Task) -> None:
         "max runs": str(task.max_runs or "-"),
         "runs": f"{task.runs} (last: {task.last_outcome or '-'})",
         "kind": "reminder" if task.remind else "prompt",
-        "script": "yes" if task.script else "no",
+        "script": f"yes, written by {task.script_by}" if task.script else "no",
         "created": f"{when(task.created_at)} by {task.created_by}",
         "prompt": task.prompt,
     }

@@ -57,6 +57,9 @@ class MessageIn(SQLModel, table=True):
     is_extra: bool = False
     tries: int = 0
     created_by: str = Field(default="user", max_length=200)
+    # Who last wrote the script (an agent may attach one to a task a person made): what decides whether it may
+    # run without a sandbox. None only on rows written by an older release: read it through ``script_author``.
+    script_by: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     # Series settings, copied onto each occurrence so the live row always holds the current definition.
@@ -82,6 +85,10 @@ class MessageIn(SQLModel, table=True):
     def script(self) -> str | None:
         value = self.content.get("script")
         return str(value) if value else None
+
+    @property
+    def script_author(self) -> str:
+        return self.script_by or self.created_by
 
 
 class Run(SQLModel, table=True):

@@ -35,6 +35,7 @@ SERIES_SETTINGS = (
     "session",
     "kind",
     "created_by",
+    "script_by",
 )
 
 
@@ -97,6 +98,7 @@ def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -
         context=task.context,
         remind=task.remind,
         created_by=created_by,
+        script_by=created_by,
         created_at=now,
         updated_at=now,
     )
@@ -163,6 +165,7 @@ class TaskChanges:
     zone: ZoneInfo | None = None
     script: str | None = None  # "" removes the script
     name: str | None = None
+    script_by: str = "user"  # who gives ``script``: the actor of the change, never a value from its caller's input
 
     def is_empty(self) -> bool:
         return all(value is None for value in (self.prompt, self.schedule, self.zone, self.script, self.name))
@@ -190,6 +193,7 @@ def _changes_as_json(changes: TaskChanges, row: MessageIn, now: datetime) -> dic
         out["text"] = changes.prompt
     if changes.script is not None:
         out["script"] = changes.script
+        out["script_by"] = changes.script_by
     if changes.name is not None:
         out["name"] = changes.name
     if changes.schedule is not None or changes.zone is not None:
@@ -211,6 +215,7 @@ def apply_changes(row: MessageIn, change: dict[str, Any]) -> None:
             content["script"] = change["script"]
         else:
             content.pop("script", None)
+        row.script_by = change.get("script_by", row.script_by)
     row.content = content
     if "name" in change:
         row.name = change["name"] or None

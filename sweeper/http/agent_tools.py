@@ -27,7 +27,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from agent_runner.protocol import PREFIX, ToolAnswer, ToolRequest
+from agent_runner.protocol import AGENT_PREFIX, PREFIX, ToolAnswer, ToolRequest
 from inbox import validation as check
 from inbox.api import Inbox, preview, whole_second
 from inbox.enums import LIVE_STATUSES, Kind, OutboxKind
@@ -41,7 +41,6 @@ from inbox.store.lookup import MIN_PREFIX, latest_row
 from inbox.store.models import MessageIn
 from inbox.task_fields import is_duration, validated
 from inbox.views import Task
-from sweeper.http.runner_api import AGENT_PREFIX
 from sweeper.http.runner_auth import RunnerIdentity, runner_identity
 from sweeper.http.state import HostState, host_state
 from sweeper.http.tool_specs import ARGUMENTS, HOST_TOOLS

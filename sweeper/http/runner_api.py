@@ -45,8 +45,6 @@ from sweeper.http.tool_specs import HOST_TOOLS
 from sweeper.meter import AttemptClosed
 from sweeper.results import ask_model, record_result
 
-AGENT_PREFIX = "agent:"  # created_by of rows an agent session wrote (see the agent tools)
-
 router = APIRouter(prefix=PREFIX, tags=["runner"], route_class=token_first(runner_identity))
 Runner = Annotated[RunnerIdentity, Depends(runner_identity)]
 Host = Annotated[HostState, Depends(host_state)]
@@ -70,7 +68,7 @@ def work_item(row: MessageIn) -> WorkItem:
         attempt=row.tries + 1,
         timeout_s=row.timeout_s,
         created_by=row.created_by,
-        agent_written=row.created_by.startswith(AGENT_PREFIX),
+        script_by=row.script_author if row.script else None,
         model=row.content.get("model"),
         provider=row.content.get("provider"),
         tools=[] if row.remind else list(HOST_TOOLS),

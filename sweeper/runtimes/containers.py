@@ -6,6 +6,10 @@ limits, every capability dropped, no-new-privileges, no host environment and no 
 reached only through the host's unix socket, bind-mounted read-only at ``/run/inbox``. Each session keeps a named
 volume at ``/workspace`` that outlives its containers.
 
+Who may use the socket: its owner (the host's user) and one group, mode 0660 (its folder 0710), nobody else.
+The group is the containers' own (10001) when the host runs as root, else the host user's primary group, which
+the containers then join (``group_add``): the runner keeps its uid 10001, so its workspace volume stays its own.
+
 At most ``pool`` containers run at once, shared by all sessions. When the pool is full and another session is
 waiting, the container that has run longest is asked to stop once it has reported what it holds, so a busy
 session cannot starve the others. Every container carries labels naming its host, so a host removes the orphans
@@ -22,6 +26,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sweeper.http.runner_auth import RunnerIdentity
@@ -30,7 +35,8 @@ from sweeper.runtimes.base import RunnerContext
 log = logging.getLogger("inbox.runtime")
 LABEL = "org.inbox.runner"
 SOCKET_DIR_IN_CONTAINER = "/run/inbox"
-USER = "10001:10001"
+CONTAINER_ID = 10001  # the runner's uid and gid in its container (dockerfiles/runner.Dockerfile)
+USER = f"{CONTAINER_ID}:{CONTAINER_ID}"
 
 
 @dataclass(frozen=True)
@@ -71,9 +77,7 @@ class DockerRuntime:
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
         self._install = hashlib.sha256(str(context.home.resolve()).encode()).hexdigest()[:10]
-        # The unprivileged container user must reach the socket; a runner token is still needed to use it.
-        os.chmod(context.socket_path.parent, 0o711)
-        os.chmod(context.socket_path, 0o666)
+        self.socket_group = share_socket(context.socket_path)
 
     # -- orphans ----------------------------------------------------------------------------------------
     def remove_orphans(self) -> int:
@@ -124,6 +128,7 @@ class DockerRuntime:
             detach=True,
             name=f"inbox-{self._install}-{_safe(session)}-{owner.rsplit('/', 1)[1]}-{os.getpid()}",
             user=USER,
+            group_add=[] if self.socket_group == CONTAINER_ID else [str(self.socket_group)],
             read_only=True,
             tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={self.limits.tmp_size}"},  # scripts run from /tmp
             network_mode=network,
@@ -217,6 +222,20 @@ class DockerRuntime:
             thread.start()
         for thread in stoppers:
             thread.join()
+
+
+def share_socket(path: Path) -> int:
+    """Let the containers' user reach the host's socket, and no other user of this machine; returns its group.
+
+    Connecting needs write permission on the socket and search permission on its folder. Root can hand both to
+    the containers' own group; another user can hand them only to a group of its own, which the containers join.
+    A runner token is still needed for any request.
+    """
+    group = CONTAINER_ID if os.geteuid() == 0 else os.getegid()
+    for target, mode in ((path.parent, 0o710), (path, 0o660)):
+        os.chown(target, -1, group)
+        os.chmod(target, mode)
+    return group
 
 
 def _alive(pid: int) -> bool:

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import socket
+import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,17 @@ def test_a_cold_session_starts_a_container_and_a_warm_one_is_reused(boxed: Serve
     boxed.wait_for("the second answer", lambda: len(boxed.inbox.outbox()) == 2)
     assert [c.id for c in _containers(engine, host.pid)] == [container.id]  # the warm container took it
     assert boxed.inbox.outbox()[-1].in_reply_to != first.id
+
+
+def test_the_socket_is_reachable_by_the_containers_and_no_other_user(boxed: Served) -> None:
+    host = boxed.start_host()
+    boxed.inbox.send("hello")
+    boxed.wait_for("an answer through the socket", lambda: boxed.inbox.outbox())
+    folder = boxed.home / "run"
+    for path, mode in ((folder / f"host-{host.pid}.sock", 0o660), (folder, 0o710)):
+        found = os.stat(path)
+        assert (stat.S_IMODE(found.st_mode), found.st_uid) == (mode, os.geteuid()), path
+        assert found.st_gid == (10001 if os.geteuid() == 0 else os.getegid()), path
 
 
 SANDBOX_PROBE = """

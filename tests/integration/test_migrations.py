@@ -81,11 +81,24 @@ def test_hosts_opening_a_new_store_at_the_same_moment_all_start(store_url: str) 
     """Several host processes started together on an empty database: one creates the schema, none fails."""
     opener = "import sys; from inbox.store.engine import open_engine; open_engine(sys.argv[1]).dispose()"
     hosts = [
-        subprocess.Popen([sys.executable, "-c", opener, store_url], stderr=subprocess.PIPE, text=True)
-        for _ in range(4)
+        subprocess.Popen([sys.executable, "-c", opener, store_url], stderr=subprocess.PIPE, text=True) for _ in range(4)
     ]
     failures = [host.communicate(timeout=120)[1] for host in hosts if host.wait(timeout=120) != 0]
     assert failures == []
     engine = create_engine(store_url)
     assert current_revision(engine) == head_revision(engine)
+    engine.dispose()
+
+
+def test_rows_from_before_script_by_count_their_creator_as_the_scripts_author(store_url: str) -> None:
+    engine = create_engine(store_url)
+    upgrade_to(engine, "0006")
+    with engine.begin() as conn:
+        for index, author in enumerate(("user", "agent:main")):
+            sql = FILL["messages_in"].replace("'user'", f"'{author}'")
+            conn.execute(text(sql), {"id": f"01OLDROW{index:018d}"})
+    upgrade_to_head(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT created_by, script_by FROM messages_in ORDER BY id")).all()
+    assert [tuple(row) for row in rows] == [("user", "user"), ("agent:main", "agent:main")]
     engine.dispose()

@@ -136,4 +136,3 @@ def fire_times(expr: str, zone: ZoneInfo, after: datetime, count: int) -> list[d
         current = next_fire(expr, zone, current)
         times.append(current)
     return times
-

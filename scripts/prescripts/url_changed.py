@@ -96,8 +96,16 @@ def main() -> None:
     elif old_hash == new_hash:
         result = {"wakeAgent": False, "data": {"status": "unchanged", "url": url, "new_hash": new_hash}}
     else:
-        result = {"wakeAgent": True, "data": {"status": "changed", "url": url, "old_hash": old_hash,
-                                              "new_hash": new_hash, "body": decode(body, charset)[:BODY_CHARS]}}
+        result = {
+            "wakeAgent": True,
+            "data": {
+                "status": "changed",
+                "url": url,
+                "old_hash": old_hash,
+                "new_hash": new_hash,
+                "body": decode(body, charset)[:BODY_CHARS],
+            },
+        }
     print(json.dumps(result))
 
 

@@ -125,4 +125,3 @@ def test_a_message_sent_while_serving_is_noticed_at_once(
     _inbox(serve_env, "schedule", "now please", "--in", "1s", "--remind")
     time.sleep(3.0)
     assert [d["text"] for d in _outbox(serve_env)] == ["now please"]
-

@@ -20,8 +20,14 @@ def claim(inbox: Inbox, *, owner: str = "runner-1", session: str | None = None, 
         return claim_due(db, owner=owner, now=inbox.clock(), session=session, limit=limit)
 
 
-def end(inbox: Inbox, message_id: str, outcome: Outcome = Outcome.COMPLETED, *, error: str | None = None,
-        started_at: datetime | None = None) -> Ending:
+def end(
+    inbox: Inbox,
+    message_id: str,
+    outcome: Outcome = Outcome.COMPLETED,
+    *,
+    error: str | None = None,
+    started_at: datetime | None = None,
+) -> Ending:
     report = RunReport(outcome=outcome, started_at=started_at or inbox.clock(), error=error)
     with transaction(inbox.engine) as db:
         return end_occurrence(db, message_id, report, now=inbox.clock())

@@ -54,7 +54,6 @@ class Served:
     def runner_token(self, session: str, owner: str) -> str:
         return self.state.runner_tokens.issue(RunnerIdentity(session=session, owner=owner))
 
-
     def close(self) -> None:
         for client in self.clients:
             client.close()

@@ -63,8 +63,14 @@ def test_the_database_refuses_a_second_live_row(inbox: Inbox) -> None:
     with pytest.raises(IntegrityError), transaction(inbox.engine) as db:
         head = db.get(MessageIn, task.id)
         assert head is not None and head.occurrence_at is not None
-        db.add(MessageIn(series_id=task.series_id, process_after=head.process_after + timedelta(minutes=1),
-                         occurrence_at=head.occurrence_at + timedelta(minutes=1), status="pending"))
+        db.add(
+            MessageIn(
+                series_id=task.series_id,
+                process_after=head.process_after + timedelta(minutes=1),
+                occurrence_at=head.occurrence_at + timedelta(minutes=1),
+                status="pending",
+            )
+        )
     assert len(live(inbox, task.series_id)) == 1
 
 
@@ -73,8 +79,14 @@ def test_the_database_refuses_a_second_row_for_one_slot(inbox: Inbox) -> None:
     with pytest.raises(IntegrityError), transaction(inbox.engine) as db:
         head = db.get(MessageIn, task.id)
         assert head is not None
-        db.add(MessageIn(series_id=task.series_id, process_after=head.process_after,
-                         occurrence_at=head.occurrence_at, status="completed"))
+        db.add(
+            MessageIn(
+                series_id=task.series_id,
+                process_after=head.process_after,
+                occurrence_at=head.occurrence_at,
+                status="completed",
+            )
+        )
 
 
 def test_two_occurrences_of_one_series_never_run_together(inbox: Inbox, clock: Clock) -> None:

@@ -28,8 +28,9 @@ def test_a_due_message_waiting_for_a_runner_does_not_make_the_loop_spin(
 
     monkeypatch.setattr(sweeper.loop, "sweep_once", counting_pass)
     stop = threading.Event()
-    loop = threading.Thread(target=sweeper.loop.run_loop, args=(inbox.engine,),
-                            kwargs={"interval_s": 60.0, "stop": stop})
+    loop = threading.Thread(
+        target=sweeper.loop.run_loop, args=(inbox.engine,), kwargs={"interval_s": 60.0, "stop": stop}
+    )
     loop.start()
     time.sleep(1.0)
     stop.set()

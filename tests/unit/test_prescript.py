@@ -228,8 +228,9 @@ def test_output_exactly_at_the_cap_is_accepted() -> None:
 
 
 def test_stderr_cap() -> None:
-    result = run_prescript("head -c 100000 /dev/zero | tr '\\0' 'e' >&2\n" + emit({"wakeAgent": True}),
-                           max_output_bytes=64 * 1024)
+    result = run_prescript(
+        "head -c 100000 /dev/zero | tr '\\0' 'e' >&2\n" + emit({"wakeAgent": True}), max_output_bytes=64 * 1024
+    )
     assert_error(result, "stderr exceeded 64 KiB")
     assert result.stderr_tail.endswith("e" * 100)
 
@@ -256,8 +257,7 @@ def test_environment_is_isolated(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     result = run_prescript(script, env={"GIVEN": "yes"})
     assert result.verdict == ScriptVerdict.WAKE, result.reason
-    assert result.data == {"secret": "unset", "given": "yes", "path": "/usr/local/bin:/usr/bin:/bin",
-                           "lang": "C.UTF-8"}
+    assert result.data == {"secret": "unset", "given": "yes", "path": "/usr/local/bin:/usr/bin:/bin", "lang": "C.UTF-8"}
 
 
 def test_environment_has_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -71,7 +71,9 @@ def test_bad_credentials_fail_the_occurrence_at_once(served: Served) -> None:
     assert [(r.outcome, r.attempt) for r in runs] == [("failed", 1)]
     assert "credentials rejected" in (runs[0].error or "")
     assert served.inbox.get(made.series_id).status == "ended"
-    assert served.inbox.outbox() == []
+    notices = served.inbox.outbox()  # no reply; one notice saying the task failed for good, and why
+    assert [(o.kind, o.in_reply_to) for o in notices] == [("system", made.id)]
+    assert "credentials rejected" in notices[0].text
 
 
 SCRIPTS = {
@@ -235,7 +237,8 @@ def test_a_run_over_its_timeout_ends_timeout_and_the_series_continues(served_sql
     runs = served.wait_for_runs(made.series_id, 2)
     assert [r.outcome for r in runs[:2]] == ["timeout", "completed"]
     assert "timed out after 1 s" in (runs[0].error or "")
-    assert [o.text for o in served.inbox.outbox()][:1] == ["ok"]  # the late answer was never delivered
+    replies = [o.text for o in served.inbox.outbox() if o.kind == "reply"]
+    assert replies[:1] == ["ok"]  # the late answer was never delivered
 
 
 def test_sigterm_lets_the_running_work_finish_and_report_before_the_host_exits(served_sqlite: Served) -> None:

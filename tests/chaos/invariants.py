@@ -125,9 +125,28 @@ def check_slots(snap: Snapshot) -> list[Violation]:
     return out
 
 
+def _deliveries(snap: Snapshot) -> list[MessageOut]:
+    """Replies and reminders: what a completed occurrence sends (failure notices are checked on their own)."""
+    return [m for m in snap.outbox if m.in_reply_to and m.kind != OutboxKind.SYSTEM]
+
+
+def check_notices(snap: Snapshot) -> list[Violation]:
+    """A failure notice names an occurrence that failed for good, once."""
+    out = []
+    notices = Counter(m.in_reply_to for m in snap.outbox if m.in_reply_to and m.kind == OutboxKind.SYSTEM)
+    for message_id, count in notices.items():
+        if count > 1:
+            out.append(Violation(DUPLICATE, str(message_id), f"{count} failure notices"))
+        row = snap.rows.get(str(message_id))
+        final = snap.final_run(row) if row else None
+        if final is None or STATUS_AFTER.get(Outcome(final.outcome)) != Status.FAILED:
+            out.append(Violation("outbox", str(message_id), "a failure notice for an occurrence that did not fail"))
+    return out
+
+
 def check_outbox(snap: Snapshot) -> list[Violation]:
     out = []
-    replies = Counter(message.in_reply_to for message in snap.outbox if message.in_reply_to)
+    replies = Counter(message.in_reply_to for message in _deliveries(snap))
     for message_id, count in replies.items():
         if count > 1:
             out.append(Violation(DUPLICATE, str(message_id), f"delivered {count} times"))
@@ -214,7 +233,7 @@ def _expected_outcome(task: ScheduledTask, row: MessageIn, final: Run) -> str | 
 def check_outcomes(snap: Snapshot, tasks: Iterable[ScheduledTask]) -> list[Violation]:
     """Nothing silently completed: each ending matches what the task's script and kind must give."""
     out = []
-    deliveries = {m.in_reply_to: m for m in snap.outbox if m.in_reply_to}
+    deliveries = {m.in_reply_to: m for m in _deliveries(snap)}
     for task in tasks:
         for row in snap.series_rows(task.series_id):
             final = snap.final_run(row)
@@ -269,6 +288,7 @@ def check_all(snap: Snapshot, tasks: Sequence[ScheduledTask]) -> list[Violation]
         *check_endings(snap),
         *check_slots(snap),
         *check_outbox(snap),
+        *check_notices(snap),
         *check_series(snap, tasks),
         *check_outcomes(snap, tasks),
         *check_no_overlap(snap),

@@ -84,6 +84,11 @@ def _delivered_twice(db: Session, task: ScheduledTask) -> None:
     post_outbox(db, session="main", kind=OutboxKind.REPLY, text="again", now=row.updated_at, in_reply_to=row.id)
 
 
+def _notice_for_a_success(db: Session, task: ScheduledTask) -> None:
+    row = _row(db, task, 1)
+    post_outbox(db, session="main", kind=OutboxKind.SYSTEM, text="failed", now=row.updated_at, in_reply_to=row.id)
+
+
 def _overlapping_runs(db: Session, task: ScheduledTask) -> None:
     first = db.exec(select(Run).where(Run.message_id == _row(db, task, 1).id)).one()
     second = db.exec(select(Run).where(Run.message_id == _row(db, task, 2).id)).one()
@@ -107,6 +112,7 @@ Damage = Callable[[Session, ScheduledTask], None]
         (_live_row_lost, LOSS, "0 live rows"),
         (_wrong_answer, "outcome", "another task"),
         (_delivered_twice, DUPLICATE, "delivered 2 times"),
+        (_notice_for_a_success, "outbox", "a failure notice for an occurrence that did not fail"),
         (_ended_without_a_run, LOSS, "no run recorded"),
         (_overlapping_runs, "overlap", "before the run of"),
     ],

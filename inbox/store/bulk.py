@@ -96,7 +96,6 @@ def message_rows(
             "content": {"text": text},
             "process_after": process_after,
             "created_by": created_by,
-            "script_by": created_by,
             "created_at": now,
             "updated_at": now,
         }

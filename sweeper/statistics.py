@@ -5,8 +5,8 @@ current statistics the due queries walk ``ix_messages_in_status_due`` in order a
 the index entries of ended rows dead as they pass them. Without (a table never analyzed, or one that grew
 tenfold since), PostgreSQL guesses a handful of pending rows and takes a bitmap scan instead, which reads every
 entry of the pending range, the dead ones of every row ended since the last VACUUM included, and sorts. On a
-server with ``autovacuum = off`` that cost grows with every row ended: one host's dispatch fell from about
-11,000 to 2,200 msg/s within two minutes here, and came back to about 9,000 after one ``ANALYZE``.
+server with ``autovacuum = off`` that cost grows with every row ended, and dispatch slows within minutes
+(figures: docs/benchmarks.md, "PostgreSQL with 1 and 2 hosts").
 
 So one host (a chore, sweeper/chores.py) asks every :data:`EVERY` whether the table changed by more than
 autovacuum's own analyze threshold (50 rows plus 10%) since it was last analyzed, by anyone, and if so runs

@@ -140,11 +140,12 @@ def _exactly_one_schedule(task: M) -> M:
 
 
 def _a_change(change: M) -> M:
-    """At most one new schedule, and something to change (``task_id`` is what a tool changes, not a change)."""
+    """At most one new schedule, and something to change (a tool's ``task_id`` and ``session`` say which task
+    changes, not how)."""
     given = schedules_given(change)
     if len(given) > 1:
         raise choice_error(change, "give at most one of {} (got {})", given)
-    names = [name for name in type(change).model_fields if name != "task_id"]
+    names = [name for name in type(change).model_fields if name in TaskChange.model_fields]
     if all(getattr(change, name) is None for name in names):
         spellings = [spelled(type(change), name) for name in names]
         raise InvalidInput("update", f"nothing to change; give {_listed(spellings, 'or')}", mentions=spellings)

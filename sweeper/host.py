@@ -166,7 +166,7 @@ class Host:
                 make_app(self.state),
                 log_level="warning",
                 access_log=False,
-                lifespan="off",
+                lifespan="on",  # the MCP endpoint's transport lives as long as the server
                 # By then every runner has reported or been stopped: a request still open (a model call a
                 # stopped runner made) has nobody left to answer, so it must not hold the host up.
                 timeout_graceful_shutdown=SERVER_CLOSE_S,

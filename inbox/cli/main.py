@@ -8,7 +8,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from inbox import __version__
-from inbox.cli import chat, messages, runner, serve, tasks, token, tools
+from inbox.cli import chat, mcp, messages, runner, serve, tasks, token, tools
 from inbox.cli.options import in_flags
 from inbox.cli.render import fail
 from inbox.errors import Conflict, InvalidInput, NotFound
@@ -33,6 +33,7 @@ serve.register(app)
 runner.register(app)
 chat.register(app)
 token.register(app)
+mcp.register(app)
 
 
 def _print_version(asked: bool) -> None:

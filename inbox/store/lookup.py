@@ -51,6 +51,29 @@ def _by_name(db: Session, name: str) -> MessageIn:
     return found
 
 
+def find_in_session(db: Session, ident: str, session: str) -> MessageIn:
+    """The current row of a task of ``session``, by id, id prefix or name; another session's tasks are not found
+    (:class:`NotFound` for ``task_id``), whatever they are called."""
+    given = storable(ident, field="task_id").strip()
+    mine = select(MessageIn.series_id).where(MessageIn.session == session, col(MessageIn.series_id).is_not(None))
+    found = list(db.exec(mine.where(MessageIn.id == given.upper())).all())
+    if not found and len(given) >= MIN_PREFIX:
+        found = list(db.exec(mine.where(col(MessageIn.id).startswith(given.upper())).distinct().limit(2)).all())
+    if not found and given:
+        named = db.exec(
+            select(MessageIn.series_id, MessageIn.status).where(
+                MessageIn.session == session, MessageIn.name == given, col(MessageIn.is_extra).is_(False)
+            )
+        ).all()
+        live = {series for series, status in named if status in _LIVE}
+        found = list(live or {series for series, _ in named})
+    if len(found) > 1:
+        raise InvalidInput("task_id", f"{given!r} matches several tasks; give the id")
+    if not found or found[0] is None:
+        raise NotFound("task", given, field="task_id")
+    return latest_row(db, found[0])
+
+
 def find_series_id(db: Session, ident: str) -> str:
     row = find_message(db, ident)
     if row.series_id is None:

@@ -29,17 +29,17 @@ from sqlmodel import Session, col, select
 
 from agent_runner.protocol import AGENT_PREFIX, PREFIX, ToolAnswer, ToolRequest
 from inbox import validation as check
-from inbox.api import Inbox, preview, whole_second
+from inbox.api import Inbox, preview
 from inbox.enums import LIVE_STATUSES, Kind, OutboxKind
 from inbox.errors import Conflict, InvalidInput, NotFound
 from inbox.http.errors import error_responses, token_first
-from inbox.schedules import format_duration, load_zone, parse_cron, parse_duration, parse_every
+from inbox.schedules import format_duration, load_zone, parse_cron, parse_every
 from inbox.store.claims import NotHeld, OtherSession, held_row
 from inbox.store.endings import post_outbox
 from inbox.store.engine import one_transaction, transaction
-from inbox.store.lookup import MIN_PREFIX, latest_row
+from inbox.store.lookup import find_in_session
 from inbox.store.models import MessageIn
-from inbox.task_fields import is_duration, validated
+from inbox.tool_arguments import UnknownArgument, at_instant, at_or_in, checked_arguments, refusal
 from inbox.views import Task
 from sweeper.http.runner_auth import RunnerIdentity, runner_identity
 from sweeper.http.state import HostState, host_state
@@ -56,8 +56,6 @@ SCHEDULED_FIELDS = ("id", "series_id", "name", "timezone", "schedule", "next_run
 CRON_SAMPLE = 12  # fire times looked at to find a cron expression's shortest gap
 _TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,)}
 _LIVE = [s.value for s in LIVE_STATUSES]
-# the API's names -> the tools' argument names ("update": a change that changes nothing)
-_FIELDS = {"tz": "timezone", "in": "at", "id": "task_id", "update": "task_id"}
 
 
 @dataclass(frozen=True)
@@ -92,10 +90,10 @@ def _arguments(tool: str, given: dict[str, Any]) -> dict[str, Any]:
     properties: dict[str, dict[str, Any]] = schema["properties"]
     for key in given:
         if key not in properties:
-            raise InvalidInput(key, f"is not an argument of {tool} (it takes: {', '.join(properties) or 'none'})")
+            raise UnknownArgument(tool, key, list(properties))
     args = {key: value for key, value in given.items() if value is not None}
     if tool in ARGUMENTS:
-        return validated(ARGUMENTS[tool], args).model_dump(exclude_unset=True, exclude_none=True)
+        return checked_arguments(tool, ARGUMENTS[tool], args)
     for key in schema.get("required", []):
         if key not in args:
             raise InvalidInput(key, "is required")
@@ -114,36 +112,14 @@ def _arguments(tool: str, given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _own_task(call: Call, ident: str) -> MessageIn:
-    """The current row of a task of this session, by id, id prefix or name; other sessions' tasks do not exist."""
-    given = ident.strip()
-    mine = select(MessageIn.series_id).where(MessageIn.session == call.session, col(MessageIn.series_id).is_not(None))
+    """The current row of a task of this session; other sessions' tasks do not exist."""
     with transaction(call.host.inbox.engine) as db:
-        found = list(db.exec(mine.where(MessageIn.id == given.upper())).all())
-        if not found and len(given) >= MIN_PREFIX:
-            found = list(db.exec(mine.where(col(MessageIn.id).startswith(given.upper())).distinct().limit(2)).all())
-        if not found and given:
-            named = db.exec(
-                select(MessageIn.series_id, MessageIn.status).where(
-                    MessageIn.session == call.session, MessageIn.name == given, col(MessageIn.is_extra).is_(False)
-                )
-            ).all()
-            live = {series for series, status in named if status in _LIVE}
-            found = list(live or {series for series, _ in named})
-        if len(found) > 1:
-            raise InvalidInput("task_id", f"{given!r} matches several tasks; give the id")
-        if not found or found[0] is None:
-            raise InvalidInput("task_id", f"no task {given!r} in this conversation")
-        return latest_row(db, found[0])
+        return find_in_session(db, ident, call.session)
 
 
 def _view(task: Task) -> dict[str, Any]:
     full = task.model_dump(mode="json")
     return {key: full[key] for key in TASK_FIELDS}
-
-
-def _as_instant(at: str) -> tuple[str | None, str | None]:
-    """``at`` as (ISO 8601, duration from now): exactly one is set."""
-    return (None, at) if is_duration(at) else (at, None)
 
 
 def _check_recurring(call: Call, zone: ZoneInfo, *, cron: str | None, every: str | None) -> None:
@@ -193,7 +169,7 @@ def schedule_task(call: Call, a: dict[str, Any]) -> Any:
     zone = call.inbox.zone(a.get("tz"))
     _check_recurring(call, zone, cron=a.get("cron"), every=a.get("every"))
     _check_room(call)
-    at, in_ = _as_instant(a["at"]) if "at" in a else (None, None)
+    at, in_ = at_or_in(a["at"]) if "at" in a else (None, None)
     made = call.inbox.schedule(**{**a, "at": at, "in_": in_, "session": call.session})
     echo = made.model_dump(mode="json")
     return {key: echo[key] for key in SCHEDULED_FIELDS}
@@ -218,9 +194,8 @@ def update_task(call: Call, a: dict[str, Any]) -> Any:
     head = _own_task(call, a.pop("task_id"))
     zone = load_zone(a["tz"]) if "tz" in a else ZoneInfo(head.timezone)
     _check_recurring(call, zone, cron=a.get("cron"), every=a.get("every"))
-    at = a.get("at")
-    if at is not None and _as_instant(at)[1] is not None:
-        a["at"] = whole_second(call.inbox.clock() + parse_duration(at, field="at")).astimezone(zone).isoformat()
+    if "at" in a:
+        a["at"] = at_instant(a["at"], now=call.inbox.clock(), zone=zone)
     return _view(call.inbox.update(head.id, **a))
 
 
@@ -255,11 +230,6 @@ TOOLS: dict[str, Callable[[Call, dict[str, Any]], Any]] = {t.__name__: t for t i
 assert set(TOOLS) == set(SCHEMAS), "every tool the model is shown is applied here"
 
 
-def _refusal(exc: InvalidInput) -> str:
-    field = _FIELDS.get(exc.field, exc.field)
-    return f"{field}: {exc.reason}" + (", or a duration from now such as 2h" if "ISO 8601" in exc.reason else "")
-
-
 @router.post("/tools", response_model=ToolAnswer, responses=error_responses(409))
 def call_tool(body: ToolRequest, runner: Runner, host: Host) -> ToolAnswer:
     """Apply one tool call of the model; a refusal comes back as ``ok: false`` with the reason."""
@@ -278,7 +248,7 @@ def call_tool(body: ToolRequest, runner: Runner, host: Host) -> ToolAnswer:
                 raise InvalidInput("name", f"unknown tool {body.name!r}; the tools are: {', '.join(TOOLS)}")
             return ToolAnswer(ok=True, result=tool(call, _arguments(body.name, body.arguments)))
     except InvalidInput as exc:
-        return ToolAnswer(ok=False, error=_refusal(exc))
+        return ToolAnswer(ok=False, error=refusal(exc))
     except NotFound as exc:
         return ToolAnswer(ok=False, error=f"task_id: no task {exc.ident!r} in this conversation")
     except Conflict as exc:

@@ -1,16 +1,24 @@
-"""The host's HTTP application: the public ``/v1`` API (admin tokens) and the runner endpoints (runner tokens).
+"""The host's HTTP application: the public ``/v1`` API and ``/mcp`` (admin tokens), and the runner endpoints
+(runner tokens).
 
-One FastAPI app serves both. The host binds it to a unix socket that its runners reach (mounted into their
+One FastAPI app serves them all. The host binds it to a unix socket that its runners reach (mounted into their
 containers), and with ``inbox serve --listen HOST:PORT`` also to TCP. Refusals are JSON bodies
 (:mod:`inbox.http.errors`).
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from fastapi import FastAPI
+from starlette.routing import Route
+
+from inbox.http.auth import check_admin
 from inbox.http.errors import error_responses, install_error_handlers
 from inbox.http.public import router as public_router
+from inbox.mcp.server import PATH as MCP_PATH
+from inbox.mcp.server import McpEndpoint, acting_inbox
 from inbox.store.tokens import hash_token
 from sweeper.http.agent_tools import router as tools_router
 from sweeper.http.history_api import router as history_router
@@ -19,6 +27,15 @@ from sweeper.http.state import HostState
 
 
 def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
+    # /mcp speaks MCP (JSON-RPC over streamable HTTP), not REST: it is left out of /openapi.json, and MCP clients
+    # learn its tools from the endpoint itself (tools/list). Its transport runs in the app's lifespan.
+    mcp = McpEndpoint(acting_inbox(state.inbox), check_admin)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with mcp.running():
+            yield
+
     # No /docs or /redoc: FastAPI's pages load their scripts from a CDN, and the host serves nothing from
     # elsewhere. /openapi.json stays for any OpenAPI viewer or client generator.
     app = FastAPI(
@@ -27,6 +44,7 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
         summary="A scheduler for a personal AI assistant.",
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.host = state
     app.state.admin_token_digest = hash_token(state.admin_token) if state.admin_token else None
@@ -40,6 +58,7 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(public_router)
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
     if runner_routes:
         runner_refusals = error_responses(401, 403, 422, 426)
         app.include_router(runner_router, responses=runner_refusals)

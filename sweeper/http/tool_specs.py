@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from agent_runner.conversation import ToolSpec
 from inbox.task_fields import NewTask, TaskChange, tool_model
+from inbox.tool_arguments import arguments_schema as shown_schema_of
 
 _TASK_ID_TEXT = "The task's series id, any occurrence id, or its name."
 _TASK_ID = {"task_id": {"type": "string", "description": _TASK_ID_TEXT}}
@@ -39,23 +40,8 @@ ARGUMENTS: dict[str, type[BaseModel]] = {
 }
 
 
-def _shown(schema: Any) -> Any:
-    """A JSON schema as a model reads it best: no titles, an optional value as its own type (null, like a
-    missing argument, means "not given"), no null defaults."""
-    if isinstance(schema, list):
-        return [_shown(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
-    if "anyOf" in schema and len(options) == 1:
-        schema = {**{k: v for k, v in schema.items() if k != "anyOf"}, **options[0]}
-    hidden = {"title"} | ({"default"} if schema.get("default", 0) is None else set())
-    return {key: _shown(value) for key, value in schema.items() if key not in hidden}
-
-
 def arguments_schema(tool: str) -> dict[str, Any]:
-    shown: dict[str, Any] = _shown(ARGUMENTS[tool].model_json_schema(by_alias=True))
-    return shown
+    return shown_schema_of(ARGUMENTS[tool])
 
 
 def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:

@@ -175,6 +175,7 @@ def test_schedule_task_with_every_at_and_a_duration(host: Host) -> None:
         ("schedule_task", {"prompt": "p", "cron": "@daily", "every": "1d"}, "schedule"),
         ("schedule_task", {"prompt": "p"}, "schedule"),
         ("schedule_task", {"prompt": "p", "every": "1h", "colour": "red"}, "colour"),
+        ("schedule_task", {"prompt": "p", "in": "2h"}, "in"),  # the API's name, not the tool's: named as given
         ("schedule_task", {"prompt": "p", "every": "1h", "session": "b"}, "session"),
         ("schedule_task", {"prompt": "p", "every": "1h", "max_runs": "3"}, "max_runs"),
         ("schedule_task", {"prompt": "p", "every": "1h", "max_runs": 0}, "max_runs"),

@@ -4,6 +4,9 @@ The calls are generated from the document itself, so a route added later is cove
 file. Each generated request goes out without a token, with a wrong one, with a malformed header, and (for
 the runner routes) with the admin token, which is not a runner's: 401 for the strangers, 403 for the admin
 token on a runner's route. Only ``/openapi.json`` and the docs pages are public.
+
+``/mcp`` is left out of the document (it speaks JSON-RPC, described by MCP itself): its calls are generated
+here, JSON-RPC requests (a tool call that would write, among them) and any JSON, with any method.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
 from hypothesis import given, note
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
@@ -59,6 +63,42 @@ def _operation_test(api: ApiHost, operation: Any, examples: int) -> Callable[[],
     return each_case
 
 
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=8,
+)
+_RPC = st.fixed_dictionaries(
+    {
+        "jsonrpc": st.just("2.0"),
+        "id": st.integers(),
+        "method": st.sampled_from(["initialize", "tools/list", "tools/call", "server/discover"]),
+        "params": st.one_of(
+            st.dictionaries(st.text(max_size=10), _JSON, max_size=3),
+            st.just({"name": "schedule_task", "arguments": {"prompt": "let me in", "every": "1h"}}),
+        ),
+    }
+)
+
+
+def _mcp_test(api: ApiHost, examples: int) -> Callable[[], None]:
+    @fuzz_settings(default_examples=examples)
+    @given(
+        method=st.sampled_from(["POST", "GET", "DELETE", "PUT"]),
+        body=st.one_of(_RPC, _JSON),
+        who=st.sampled_from(sorted(STRANGERS)),
+    )
+    def each_case(method: str, body: Any, who: str) -> None:
+        note(f"{method} /mcp {body!r} as {who}")
+        before = api.state()
+        accepts = {"Accept": "application/json, text/event-stream", **STRANGERS[who]}
+        response = requests.request(method, f"{api.base_url}/mcp", json=body, headers=accepts, timeout=60)
+        assert response.status_code == 401, f"{who}: {response.status_code} {response.text[:300]}"
+        assert api.state() == before, f"{who}: a refused request wrote to the store"
+
+    return each_case
+
+
 def test_every_operation_refuses_callers_without_the_right_token(api_host: ApiHost, backend: str) -> None:
     found = operations(api_host)
     assert {op.path for op in found} & PUBLIC == set(), "the docs pages are not API operations"
@@ -73,4 +113,8 @@ def test_every_operation_refuses_callers_without_the_right_token(api_host: ApiHo
             _operation_test(api_host, operation, examples)()
         except (Exception, BaseExceptionGroup) as exc:  # report every route that lets a stranger in
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+    try:
+        _mcp_test(api_host, examples * 2)()
+    except (Exception, BaseExceptionGroup) as exc:
+        failures.append(f"/mcp: {exc}")
     assert not failures, "\n\n".join(failures)

@@ -61,7 +61,8 @@ def serve(
         str | None, typer.Option("--listen", help="HOST:PORT for the HTTP API (port 0: any free port).")
     ] = None,
 ) -> None:
-    """Run the host: the sweeper, a runner per session with due work, and the HTTP API."""
+    """Run the host: the sweeper, a runner per session with due work, and the HTTP API (/v1, and /mcp for MCP
+    clients)."""
     from sweeper.host_config import HostConfig
 
     _configure_logging(logging.INFO, "%(asctime)s %(name)s %(message)s")
@@ -102,6 +103,7 @@ def serve(
                 f"listening on http://{address}:{port} (admin token: {host.admin_tokens})",
                 highlight=False,
             )
+            say(f"MCP clients: http://{address}:{port}/mcp, with the same token (docs/mcp.md)", highlight=False)
         else:
             say("HTTP API: off; to use it, start with --listen 127.0.0.1:8080", highlight=False)
         host.run()

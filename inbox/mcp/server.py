@@ -1,7 +1,7 @@
 """The MCP server (the official ``mcp`` SDK's low-level :class:`~mcp.server.Server`) over stdio or HTTP.
 
 ``inbox mcp`` serves it on standard input and output; ``inbox serve --listen`` also at ``/mcp`` (streamable
-HTTP) behind the ``/v1`` API's bearer-token check (:func:`mcp_endpoint`). Either way the tools are
+HTTP) behind the ``/v1`` API's bearer-token check (:class:`McpEndpoint`). Either way the tools are
 :mod:`inbox.mcp.tools`, applied by an :class:`~inbox.api.Inbox` that acts as ``mcp``.
 
 The low-level server is used rather than the SDK's decorator-based one so that each tool's input schema is its
@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 import anyio
-import mcp_types as types
+import mcp.types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -30,7 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from inbox import __version__
 from inbox.api import Inbox
-from inbox.mcp.tools import ACTOR, BY_NAME, TOOLS, Refusal, call
+from inbox.mcp.tools import ACTOR, BY_NAME, TOOLS, Effect, Refusal, Tool, call
 
 PATH = "/mcp"
 Context = ServerRequestContext[Any]
@@ -50,11 +50,18 @@ def _text(value: Any) -> list[types.ContentBlock]:
     return [types.TextContent(text=json.dumps(value, ensure_ascii=False))]
 
 
+def _shown(tool: Tool) -> types.Tool:
+    hints = types.ToolAnnotations(
+        read_only_hint=tool.effect is Effect.READS,
+        destructive_hint=tool.effect is Effect.CHANGES,
+        open_world_hint=False,  # the inbox's own store, nothing beyond it
+    )
+    return types.Tool(name=tool.name, description=tool.description, input_schema=tool.input_schema, annotations=hints)
+
+
 def make_server(inbox: Inbox) -> Server[Any]:
     """The MCP server whose tools act through ``inbox`` (see :func:`acting_inbox`)."""
-    listed = types.ListToolsResult(
-        tools=[types.Tool(name=t.name, description=t.description, input_schema=t.input_schema) for t in TOOLS]
-    )
+    listed = types.ListToolsResult(tools=[_shown(tool) for tool in TOOLS])
 
     async def list_tools(_: Context, __: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return listed

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -87,12 +88,21 @@ ScheduleTask = tool_model(NewTask, "ScheduleTask", _SCHEDULED, rename=_AS_ARGUME
 UpdateTask = tool_model(TaskChange, "UpdateTask", tuple(TaskChange.model_fields), rename=_AS_ARGUMENT, extra=_EXTRA)
 
 
+class Effect(StrEnum):
+    """What a tool does to the store, as MCP's tool annotations tell a client (which may ask before changes)."""
+
+    READS = "reads"
+    ADDS = "adds"  # only adds (a task, a message): "not destructive" in MCP's words
+    CHANGES = "changes"  # changes or ends what is there
+
+
 @dataclass(frozen=True)
 class Tool:
     name: str
     description: str
     arguments: type[BaseModel]
     apply: Callable[[Inbox, dict[str, Any]], Any]
+    effect: Effect
 
     @property
     def input_schema(self) -> dict[str, Any]:
@@ -166,25 +176,42 @@ TOOLS: tuple[Tool, ...] = (
         "prompt itself is delivered at its time). Answers with the task's id and its next fire times.",
         ScheduleTask,
         schedule_task,
+        Effect.ADDS,
     ),
-    Tool("list_tasks", "The tasks of a session, one per series, with status and next run.", ListTasks, list_tasks),
-    Tool("get_task", "One task in detail.", TaskRef, get_task),
-    Tool("get_task_runs", "A task's recent runs, newest first, with outcome and error.", TaskRuns, get_task_runs),
+    Tool(
+        "list_tasks",
+        "The tasks of a session, one per series, with status and next run.",
+        ListTasks,
+        list_tasks,
+        Effect.READS,
+    ),
+    Tool("get_task", "One task in detail.", TaskRef, get_task, Effect.READS),
+    Tool(
+        "get_task_runs",
+        "A task's recent runs, newest first, with outcome and error.",
+        TaskRuns,
+        get_task_runs,
+        Effect.READS,
+    ),
     Tool(
         "update_task",
         "Change a task's prompt, schedule (one of cron, every, at), timezone, script or name.",
         UpdateTask,
         update_task,
+        Effect.CHANGES,
     ),
-    Tool("pause_task", "Pause a task; a running occurrence finishes.", TaskRef, pause_task),
-    Tool("resume_task", "Resume a paused task; missed slots follow its catch_up.", TaskRef, resume_task),
-    Tool("cancel_task", "Cancel a task for good; its history stays.", TaskRef, cancel_task),
-    Tool("run_task_now", "Run a task once now, without moving its schedule.", TaskRef, run_task_now),
+    Tool("pause_task", "Pause a task; a running occurrence finishes.", TaskRef, pause_task, Effect.CHANGES),
+    Tool(
+        "resume_task", "Resume a paused task; missed slots follow its catch_up.", TaskRef, resume_task, Effect.CHANGES
+    ),
+    Tool("cancel_task", "Cancel a task for good; its history stays.", TaskRef, cancel_task, Effect.CHANGES),
+    Tool("run_task_now", "Run a task once now, without moving its schedule.", TaskRef, run_task_now, Effect.ADDS),
     Tool(
         "send_message",
         "Send the assistant a message in a session, as `inbox send` does; its answer arrives in the outbox.",
         SendMessage,
         send_message,
+        Effect.ADDS,
     ),
     Tool(
         "read_outbox",
@@ -192,6 +219,7 @@ TOOLS: tuple[Tool, ...] = (
         "as after to read only what is new.",
         ReadOutbox,
         read_outbox,
+        Effect.READS,
     ),
 )
 BY_NAME = {tool.name: tool for tool in TOOLS}

@@ -19,7 +19,7 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult, TextContent
+from mcp.types import CallToolResult, TextContent
 
 from tests.acceptance.served import Served
 from tests.fuzz.served_api import ApiHost, start_api_host
@@ -93,6 +93,8 @@ def test_list_tools_schedule_list_pause_cancel(server: McpServer) -> None:
         async with server.client() as client:
             listed = await client.list_tools()
             assert {tool.name for tool in listed.tools} == TOOLS
+            reading = {tool.name for tool in listed.tools if tool.annotations and tool.annotations.read_only_hint}
+            assert reading == {"list_tasks", "get_task", "get_task_runs", "read_outbox"}
             made = answer(
                 await client.call_tool(
                     "schedule_task", {"prompt": "Standup", "cron": "0 9 * * 1-5", "name": "standup", "session": "work"}

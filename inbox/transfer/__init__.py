@@ -1,0 +1,1 @@
+"""Moving definitions between stores (``inbox export`` / ``inbox import``): see :mod:`inbox.transfer.document`."""

@@ -8,7 +8,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from inbox import __version__
-from inbox.cli import backups, chat, mcp, messages, runner, serve, tasks, token, tools, transfer
+from inbox.cli import backups, chat, mcp, messages, runner, serve, service, tasks, token, tools, transfer
 from inbox.cli.options import in_flags
 from inbox.cli.render import fail
 from inbox.errors import Conflict, InvalidInput, NotFound
@@ -36,6 +36,7 @@ token.register(app)
 mcp.register(app)
 transfer.register(app)
 backups.register(app)
+service.register(app)
 
 
 def _print_version(asked: bool) -> None:

@@ -67,7 +67,7 @@ def serve(
 
     _configure_logging(logging.INFO, "%(asctime)s %(name)s %(message)s")
     if listen is not None:
-        _check_listen(listen)
+        check_listen(listen)
     with open_inbox() as inbox:
         config = HostConfig.from_settings(inbox.settings)
         if interval is not None:
@@ -109,7 +109,7 @@ def serve(
         host.run()
 
 
-def _check_listen(listen: str) -> None:
+def check_listen(listen: str) -> None:
     # An empty host means 127.0.0.1; an unknown one is refused when binding.
     _, colon, port = listen.rpartition(":")
     if not colon or not port.isdigit() or not 0 <= int(port) <= MAX_PORT:

@@ -1,0 +1,142 @@
+"""The host's own image (dockerfiles/host.Dockerfile), built offline and run against the engine here: it keeps
+its SQLite store in a folder mounted from this machine, starts runner containers through the mounted engine
+socket, and delivers what is scheduled through it.
+
+Needs an engine, the offline base image (``INBOX_TEST_HOST_BASE``, default inbox-ci-base) and a folder of the
+dependencies' wheels (``INBOX_TEST_HOST_WHEELS``); ``.ci/run`` provides all three. The image is tagged by what it
+is made of, so it is built once per change of the sources. With ``INBOX_TEST_RUNNER_IMAGE`` the host also runs a
+script-gated reminder in a runner container of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inbox import Inbox
+from scripts.host_image import build
+from sweeper.runtimes.containers import LABEL
+
+pytestmark = [pytest.mark.slow, pytest.mark.container]
+BASE = os.environ.get("INBOX_TEST_HOST_BASE", "inbox-ci-base")
+WHEELS = os.environ.get("INBOX_TEST_HOST_WHEELS", "")
+RUNNER_IMAGE = os.environ.get("INBOX_TEST_RUNNER_IMAGE")
+WAIT_S = 90
+SOCKET = "/var/run/docker.sock"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"the host image test must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def host_image() -> Iterator[tuple[Any, str]]:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except Exception as exc:
+        _unavailable(f"no container engine answers ({type(exc).__name__})")
+    try:
+        client.images.get(BASE)
+    except Exception:
+        _unavailable(f"no base image {BASE} (.ci/run makes it offline with debootstrap)")
+    if not WHEELS or not any(Path(WHEELS).glob("pydantic_core-*.whl")):
+        _unavailable("INBOX_TEST_HOST_WHEELS names no folder of the dependencies' wheels (.ci/run downloads them)")
+    yield client, build(client, base=BASE, wheels=Path(WHEELS))
+    client.close()
+
+
+def _wait(what: str, check: Callable[[], Any], container: Any) -> Any:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        container.reload()
+        if container.status not in ("created", "running"):
+            break
+        time.sleep(0.5)
+    logs = container.logs().decode(errors="replace")
+    pytest.fail(f"waited in vain for {what}; the host container ({container.status}) said:\n{logs}")
+
+
+def _inbox(container: Any, *args: str) -> Any:
+    code, output = container.exec_run(["inbox", *args, "--json"])
+    assert code == 0, output.decode(errors="replace")
+    return json.loads(output)
+
+
+@pytest.fixture
+def host(host_image: tuple[Any, str], tmp_path: Path) -> Iterator[tuple[Any, Path]]:
+    client, tag = host_image
+    home = tmp_path / "home"  # mounted at the same path inside: the engine mounts the runners' socket folder by it
+    home.mkdir()
+    environment = {"INBOX_HOME": str(home), "INBOX_TZ": "UTC"}
+    if RUNNER_IMAGE:
+        environment |= {"INBOX_RUNTIME": "docker", "INBOX_RUNNER_IMAGE": RUNNER_IMAGE, "INBOX_RUNNER_IDLE": "20"}
+    container = client.containers.run(
+        tag,
+        command=["serve", "--interval", "1"],
+        name=f"inbox-host-test-{uuid.uuid4().hex[:8]}",
+        detach=True,
+        init=True,
+        environment=environment,
+        volumes={str(home): {"bind": str(home), "mode": "rw"}, SOCKET: {"bind": SOCKET, "mode": "rw"}},
+    )
+    try:
+        _wait("the host to start", lambda: b"runners connect on" in container.logs(), container)
+        yield container, home
+    finally:
+        container.stop(timeout=20)
+        container.reload()
+        machine = str(container.attrs["Config"]["Hostname"])[:40]
+        container.remove(force=True)
+        for runner in client.containers.list(all=True, filters={"label": LABEL}):
+            if runner.labels.get("org.inbox.host", "").startswith(f"{machine}-"):
+                runner.remove(force=True)
+        install = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:10]
+        for volume in client.volumes.list(filters={"name": f"inbox-ws-{install}-"}):
+            volume.remove(force=True)
+
+
+def test_a_reminder_scheduled_through_the_host_container_is_delivered(host: tuple[Any, Path]) -> None:
+    container, home = host
+    made = _inbox(container, "schedule", "Take the bins out", "--in", "2s", "--remind")
+    delivered = _wait(
+        "the reminder in the outbox",
+        lambda: [o for o in _inbox(container, "outbox") if o["text"] == "Take the bins out"],
+        container,
+    )
+    assert delivered[0]["in_reply_to"] == made["id"]
+    # the store is the mounted folder's: this machine reads the same outbox
+    with Inbox(f"sqlite:///{home / 'inbox.db'}", env={"INBOX_HOME": str(home)}) as inbox:
+        assert [o.text for o in inbox.outbox()] == ["Take the bins out"]
+
+
+@pytest.mark.skipif(not RUNNER_IMAGE, reason="INBOX_TEST_RUNNER_IMAGE names no runner image")
+def test_the_host_container_starts_runner_containers_through_the_mounted_socket(host: tuple[Any, Path]) -> None:
+    container, home = host
+    script = home / "gate.sh"
+    script.write_text('#!/bin/sh\necho \'{"wakeAgent": true, "data": {"checked": 7}}\'\n')
+    made = _inbox(container, "schedule", "Gated", "--in", "2s", "--remind", "--script", str(script))
+    delivered = _wait(
+        "the script-gated reminder",
+        lambda: [o for o in _inbox(container, "outbox") if o["in_reply_to"] == made["id"]],
+        container,
+    )
+    text = delivered[0]["text"]
+    assert text.startswith("Gated") and json.loads(text.split("\n", 1)[1]) == {"checked": 7}
+    logs = container.logs().decode(errors="replace")
+    assert "runtime: docker" in logs and "started container" in logs

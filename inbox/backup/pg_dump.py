@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from inbox.backup.revisions import VERSION_TABLE, check_revision
+from inbox.backup.rows import drop_store_tables
 from inbox.errors import InvalidInput
 
 TIMEOUT_S = 3600
@@ -68,6 +69,12 @@ def _entries(path: Path) -> list[str]:
 
 def check(path: Path) -> tuple[str, str]:
     """The schema a dump holds and its revision; InvalidInput when it is not a whole dump of an inbox store."""
+    schema, revision, _tables = read(path)
+    return schema, revision
+
+
+def read(path: Path) -> tuple[str, str, frozenset[str]]:
+    """What :func:`check` says, and the names of the tables the dump holds."""
     try:
         entries = _entries(path)
         tables = [line.split() for line in entries if re.match(r"^\d+; \d+ \d+ TABLE ", line)]
@@ -82,17 +89,20 @@ def check(path: Path) -> tuple[str, str]:
     lines = version.splitlines()
     copy = next((i for i, line in enumerate(lines) if line.startswith("COPY ")), None)
     revision = lines[copy + 1].strip() if copy is not None and copy + 1 < len(lines) else None
-    return names["messages_in"], check_revision(revision)
+    return names["messages_in"], check_revision(revision), frozenset(names)
 
 
 def restore(engine: Engine, path: Path) -> None:
-    """Restore the dump into the store's schema, in one transaction (the store's tables must be gone)."""
+    """Replace the store's tables with the dump's, in one transaction: the dump's tables are dropped and made
+    again by pg_restore itself (``--clean``), so a restore that fails leaves the store as it was. Tables the dump
+    lacks (made by a newer schema revision) are dropped first."""
+    drop_store_tables(engine, keep=read(path)[2])
     url, env = _libpq(engine)
     keep = [line for line in _entries(path) if not re.match(r"^\d+; \d+ \d+ SCHEMA ", line)]
     with tempfile.NamedTemporaryFile("w", prefix="inbox-restore-", suffix=".list", delete=False) as listing:
         listing.write("\n".join(keep) + "\n")
     try:
-        _run(["pg_restore", "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-              f"--use-list={listing.name}", f"--dbname={url}", str(path)], env)  # fmt: skip
+        _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
+              "--exit-on-error", f"--use-list={listing.name}", f"--dbname={url}", str(path)], env)  # fmt: skip
     finally:
         os.unlink(listing.name)

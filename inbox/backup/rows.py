@@ -105,12 +105,13 @@ def _stored(column_type: Any, value: Any) -> Any:
     return value
 
 
-def drop_store_tables(engine: Engine) -> None:
-    """Every table of the store, the version table with them (PostgreSQL: in the store's own schema only)."""
+def drop_store_tables(engine: Engine, *, keep: frozenset[str] = frozenset()) -> None:
+    """Every table of the store but those in ``keep``, the version table with them (PostgreSQL: in the store's
+    own schema only)."""
     with engine.begin() as conn:
         meta = MetaData()
         meta.reflect(bind=conn)
-        meta.drop_all(bind=conn)
+        meta.drop_all(bind=conn, tables=[table for name, table in meta.tables.items() if name not in keep])
 
 
 def load(engine: Engine, revision: str, rows: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, int]:

@@ -104,7 +104,6 @@ def restore(url: str, path: Path, *, force: bool) -> Outcome:
             engine.dispose()
             _restore_sqlite(_sqlite_path(engine), path, fmt, revision)
         else:
-            rows.drop_store_tables(engine)
             _restore_postgres(engine, path, fmt, revision)
     finally:
         engine.dispose()
@@ -134,7 +133,9 @@ def _restore_sqlite(store: Path, path: Path, fmt: BackupFormat, revision: str) -
 def _restore_postgres(engine: Engine, path: Path, fmt: BackupFormat, revision: str) -> None:
     if fmt is BackupFormat.PG_DUMP:
         pg_dump.restore(engine, path)
-    elif fmt is BackupFormat.JSON:
+        return
+    rows.drop_store_tables(engine)
+    if fmt is BackupFormat.JSON:
         rows.load(engine, revision, json_lines.rows(path))
     else:
         rows.load(engine, revision, _sqlite_rows(path))

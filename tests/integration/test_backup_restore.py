@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from inbox import Conflict, Inbox, InvalidInput
+from inbox.backup import pg_dump
 from inbox.backup import rows as table_rows
 from inbox.backup.formats import BackupFormat
 from inbox.backup.run import backup, choose, restore
@@ -195,6 +196,21 @@ def test_a_pg_dump_goes_into_postgresql_and_its_own_schema_only(tmp_path: Path, 
         restore(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "d", force=True)
     with pg_store() as elsewhere, pytest.raises(InvalidInput, match="holds schema"):
         restore(elsewhere, tmp_path / "d", force=True)
+
+
+@pytest.mark.postgres
+def test_a_pg_restore_that_fails_leaves_the_store_as_it_was(tmp_path: Path, clock: Clock) -> None:
+    if shutil.which("pg_dump") is None:
+        pytest.skip("pg_dump is not installed")
+    with pg_store() as url, Inbox(url, env={"INBOX_HOME": str(tmp_path)}) as inbox:
+        inbox.schedule("in the dump", every="1h")
+        backup(inbox.engine, tmp_path / "d", choose(inbox.engine, None), now=clock())
+        inbox.schedule("made after the dump", every="2h")
+        with inbox.engine.begin() as conn:  # something of the user's that pg_restore cannot drop the table under
+            conn.execute(text("CREATE VIEW prompts AS SELECT content FROM messages_in"))
+        with pytest.raises(pg_dump.ToolFailed, match="pg_restore failed"):
+            restore(url, tmp_path / "d", force=True)
+        assert {t.prompt for t in inbox.tasks()} == {"in the dump", "made after the dump"}
 
 
 def test_a_format_for_the_other_backend_is_refused(inbox: Inbox) -> None:

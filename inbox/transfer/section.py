@@ -22,12 +22,14 @@ from pydantic import (
     PlainSerializer,
     SerializerFunctionWrapHandler,
     Strict,
+    ValidationError,
     model_serializer,
 )
 from sqlmodel import Session
 
 from inbox import validation as check
 from inbox.errors import InvalidInput
+from inbox.task_fields import invalid_input
 
 _ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
@@ -90,10 +92,6 @@ class Section(Generic[ItemT]):
 
     def check(self, raw: Any, index: int) -> ItemT:
         """``raw`` as an item, or :class:`InvalidInput` naming the field as ``tasks[3].timezone``."""
-        from pydantic import ValidationError
-
-        from inbox.task_fields import invalid_input
-
         where = f"{self.name}[{index}]"
         if not isinstance(raw, dict):
             raise InvalidInput(where, f"must be an object, not {type(raw).__name__}")

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from inbox import validation as check
 from inbox.enums import LIVE_STATUSES, CatchUp, ContextMode, Kind, Status
+from inbox.errors import InvalidInput
 from inbox.schedules import from_recurrence
 from inbox.store.models import MessageIn
 from inbox.task_fields import ModelName, Prompt, Retries, Script, Zone
@@ -41,8 +42,9 @@ def _recurrence(value: str) -> str:
 
 
 def _name(value: str) -> str:
-    checked = check.name(value)
-    return checked or value
+    if check.name(value) is None:
+        raise InvalidInput("name", "must not be blank (null for a task without a name)")
+    return value
 
 
 Count = Annotated[int, Field(ge=0, le=check.MAX_RUNS)]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -79,10 +81,11 @@ def _inbox(container: Any, *args: str) -> Any:
 
 
 @pytest.fixture
-def host(host_image: tuple[Any, str], tmp_path: Path) -> Iterator[tuple[Any, Path]]:
+def host(host_image: tuple[Any, str]) -> Iterator[tuple[Any, Path]]:
     client, tag = host_image
-    home = tmp_path / "home"  # mounted at the same path inside: the engine mounts the runners' socket folder by it
-    home.mkdir()
+    # Mounted at the same path inside: the engine mounts the runners' socket folder by it. A short path, so the
+    # socket stays in $INBOX_HOME/run (a long one moves to the host container's own /tmp).
+    home = Path(tempfile.mkdtemp(prefix="inbox-host-", dir="/tmp"))
     environment = {"INBOX_HOME": str(home), "INBOX_TZ": "UTC"}
     if RUNNER_IMAGE:
         environment |= {"INBOX_RUNTIME": "docker", "INBOX_RUNNER_IMAGE": RUNNER_IMAGE, "INBOX_RUNNER_IDLE": "20"}
@@ -109,6 +112,7 @@ def host(host_image: tuple[Any, str], tmp_path: Path) -> Iterator[tuple[Any, Pat
         install = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:10]
         for volume in client.volumes.list(filters={"name": f"inbox-ws-{install}-"}):
             volume.remove(force=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_a_reminder_scheduled_through_the_host_container_is_delivered(host: tuple[Any, Path]) -> None:

@@ -112,6 +112,7 @@ def _bad(document: dict[str, Any], index: int, **fields: Any) -> str:
         ({"content": {"text": "x", "script": 5}}, "tasks[1].content.script", "string"),
         ({"colour": "red"}, "tasks[1].colour", "not a known field"),
         ({"max_runs": 0}, "tasks[1].max_runs", ""),
+        ({"name": "  "}, "tasks[1].name", "blank"),
     ],
 )
 def test_a_bad_field_is_named_and_nothing_is_written(

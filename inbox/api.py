@@ -5,6 +5,7 @@ Invalid input raises :class:`inbox.errors.InvalidInput` (a ``ValueError`` naming
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from sqlmodel import Session
 from inbox import task_fields
 from inbox import validation as check
 from inbox.config import Settings, load_settings
-from inbox.enums import CatchUp, ContextMode, Kind, Outcome, TaskFilter
+from inbox.enums import CatchUp, ContextMode, Kind, Outcome, TaskFilter, TokenScope
 from inbox.errors import InvalidInput
 from inbox.schedules import (
     EverySchedule,
@@ -82,6 +83,12 @@ class Inbox:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    def acting_as(self, actor: str) -> Inbox:
+        """This inbox (same store, settings and clock) acting for ``actor``: what it creates carries that name."""
+        other = copy.copy(self)
+        other.actor = actor
+        return other
 
     def zone(self, explicit: str | None = None) -> ZoneInfo:
         return self.settings.zone(explicit)
@@ -275,12 +282,13 @@ class Inbox:
             names = queries.series_names(db, [m.series_id for m in found if m.series_id])
             return [outbox_view(m, task=names.get(m.series_id or "")) for m in found]
 
-    # -- admin tokens of the HTTP API (the store keeps their digests only) ---------------------------------
-    def create_token(self, name: str) -> NewToken:
-        """A new admin token; its value is in the answer and nowhere else."""
+    # -- tokens of the HTTP API (the store keeps their digests only) ---------------------------------------
+    def create_token(self, name: str, *, scope: str | TokenScope = TokenScope.ADMIN) -> NewToken:
+        """A new token (``scope``: read, send or admin); its value is in the answer and nowhere else."""
         check.token_name(name)
+        allowed = check.choice(TokenScope, scope, field="scope") or TokenScope.ADMIN
         with transaction(self.engine) as db:
-            row, token = token_store.create(db, name, now=self.clock(), created_by=self.actor)
+            row, token = token_store.create(db, name, now=self.clock(), created_by=self.actor, scope=allowed)
         return NewToken(**dict(token_view(row)), token=token)
 
     def tokens(self) -> list[TokenInfo]:

@@ -85,7 +85,25 @@ class OutboxKind(StrEnum):
 
 
 class TokenStatus(StrEnum):
-    """An admin API token is accepted while active; a revoked one never again."""
+    """An API token is accepted while active; a revoked one never again."""
 
     ACTIVE = "active"
     REVOKED = "revoked"
+
+
+class TokenScope(StrEnum):
+    """What an API token may do; each scope includes the ones before it.
+
+    ``read``: look (GET routes, the dashboard's pages, ``/metrics``); ``send``: also drop messages into a session
+    (``POST /v1/messages``, the dashboard's chat); ``admin``: everything (change tasks, pause, cancel, ...).
+    """
+
+    READ = "read"
+    SEND = "send"
+    ADMIN = "admin"
+
+    def allows(self, needed: TokenScope) -> bool:
+        return _SCOPE_ORDER.index(self) >= _SCOPE_ORDER.index(needed)
+
+
+_SCOPE_ORDER = (TokenScope.READ, TokenScope.SEND, TokenScope.ADMIN)

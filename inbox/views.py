@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
-from inbox.enums import Status, TokenStatus
+from inbox.enums import Status, TokenScope, TokenStatus
 from inbox.store.models import ApiToken, MessageIn, MessageOut, Run
 
 # ISO 8601 with a numeric offset everywhere ("+00:00", never "Z"), in the zone the value carries.
@@ -122,10 +122,11 @@ class MessageDetail(_Frozen):
 
 
 class TokenInfo(_Frozen):
-    """An admin API token as ``inbox token list`` shows it: never the token, nor its digest."""
+    """An API token as ``inbox token list`` shows it: never the token, nor its digest."""
 
     id: str
     name: str
+    scope: TokenScope  # read | send | admin
     status: TokenStatus
     created_at: Instant
     created_by: str
@@ -222,6 +223,7 @@ def token_view(row: ApiToken) -> TokenInfo:
     return TokenInfo(
         id=row.id,
         name=row.name,
+        scope=TokenScope(row.scope),
         status=TokenStatus.REVOKED if row.revoked_at else TokenStatus.ACTIVE,
         created_at=row.created_at,
         created_by=row.created_by,

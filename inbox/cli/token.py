@@ -1,4 +1,4 @@
-"""``inbox token create|list|revoke``: the admin tokens of the HTTP API, shared by every host on the store."""
+"""``inbox token create|list|revoke``: the tokens of the HTTP API, shared by every host on the store."""
 
 from typing import Annotated
 
@@ -8,22 +8,26 @@ from inbox.cli.options import Json, open_inbox
 from inbox.cli.render import console, errors, print_json, table, when
 from inbox.views import TokenInfo
 
-app = typer.Typer(help="Admin tokens of the HTTP API (the store keeps only their digests).", no_args_is_help=True)
+app = typer.Typer(
+    help="Tokens of the HTTP API and the dashboard (the store keeps only their digests).", no_args_is_help=True
+)
+SCOPE_HELP = "read (look only: GET routes, the dashboard, /metrics) | send (also send messages) | admin (everything)"
 
 
 @app.command()
 def create(
     name: Annotated[str, typer.Argument(help="What the token is for, e.g. laptop or backup-job.")],
+    scope: Annotated[str, typer.Option("--scope", help=SCOPE_HELP)] = "admin",
     as_json: Json = False,
 ) -> None:
-    """Make an admin token and print it, this once: only its digest is kept."""
+    """Make a token and print it, this once: only its digest is kept."""
     with open_inbox() as inbox:
-        made = inbox.create_token(name)
+        made = inbox.create_token(name, scope=scope)
     if as_json:
         print_json(made)
         return
     # The token alone on standard output, so `TOKEN=$(inbox token create NAME)` keeps just the token.
-    errors.print(f"Created token {made.name!r} ({made.id}); it is shown only now:", highlight=False)
+    errors.print(f"Created {made.scope} token {made.name!r} ({made.id}); it is shown only now:", highlight=False)
     console.print(made.token, highlight=False, markup=False)
 
 
@@ -35,15 +39,23 @@ def _last_event(token: TokenInfo) -> str:
 
 @app.command(name="list")
 def list_tokens(as_json: Json = False) -> None:
-    """Every admin token, active and revoked (never the token itself)."""
+    """Every token, active and revoked (never the token itself)."""
     with open_inbox() as inbox:
         found = inbox.tokens()
     if as_json:
         print_json(found)
         return
-    grid = table("ID", "NAME", "STATUS", "CREATED", "BY", "LAST")
+    grid = table("ID", "NAME", "SCOPE", "STATUS", "CREATED", "BY", "LAST")
     for token in found:
-        grid.add_row(token.id, token.name, token.status, when(token.created_at), token.created_by, _last_event(token))
+        grid.add_row(
+            token.id,
+            token.name,
+            token.scope,
+            token.status,
+            when(token.created_at),
+            token.created_by,
+            _last_event(token),
+        )
     console.print(grid)
 
 

@@ -1,10 +1,10 @@
-"""Bearer tokens of the public ``/v1`` API (admin tokens); runners' tokens are the host's (sweeper.http.runner_auth).
+"""Bearer tokens of the public ``/v1`` API and their scopes; runners' tokens are the host's (sweeper.http.runner_auth).
 
-Admin tokens live in the store as SHA-256 digests (inbox.store.tokens), shared by every host on it: each ``/v1``
+API tokens live in the store as SHA-256 digests (inbox.store.tokens), shared by every host on it: each ``/v1``
 request looks its token up there, nothing is cached, so a revocation made by any process on any host refuses
-the token from the next request on. ``INBOX_API_TOKEN``, when set, is accepted too; it is compared by digest and
-never written anywhere. Runner tokens are issued by the host that started the runner and kept (as digests) in
-its memory only.
+the token from the next request on. Each has a scope (``read`` < ``send`` < ``admin``, :func:`needed_scope`).
+``INBOX_API_TOKEN``, when set, is accepted too, as ``admin``; it is compared by digest and never written
+anywhere. Runner tokens are issued by the host that started the runner and kept (as digests) in its memory only.
 
 On start with neither ``INBOX_API_TOKEN`` nor an active token in the store, the host makes one (``default``) and
 writes it to ``$INBOX_HOME/api-token`` (mode 0600) as the user's copy; the store keeps only its digest. A token
@@ -16,6 +16,7 @@ from __future__ import annotations
 import hmac
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +24,7 @@ from fastapi import HTTPException, Request
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from inbox.enums import TokenScope
 from inbox.errors import InvalidInput
 from inbox.store import tokens
 from inbox.store.engine import read_transaction, transaction
@@ -92,9 +94,34 @@ class KnownRunners(Protocol):
     def find(self, token: str) -> object | None: ...
 
 
-def is_admin_token(request: Request, digest: str) -> bool:
-    """Whether ``digest`` is an admin token's (configured or stored), without counting it as used."""
-    return _configured(request, digest) or _stored_admin_token(request, digest, used=False)
+@dataclass(frozen=True)
+class Caller:
+    """Who a request acts for: the API token's name (``INBOX_API_TOKEN`` for the configured one) and scope."""
+
+    name: str
+    scope: TokenScope
+
+
+CONFIGURED_NAME = "INBOX_API_TOKEN"
+
+
+def needed_scope(method: str, path: str) -> TokenScope:
+    """The least scope a ``/v1`` request needs: a GET only looks; sending a message needs ``send``; anything else
+    (changing, pausing, cancelling, running tasks) ``admin``. The one place this rule lives."""
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return TokenScope.READ
+    if (method, path) in SEND_ROUTES:
+        return TokenScope.SEND
+    return TokenScope.ADMIN
+
+
+# What a ``send`` token may do beyond reading; events and hooks join this list when they exist.
+SEND_ROUTES = frozenset({("POST", "/v1/messages")})
+
+
+def is_api_token(request: Request, digest: str) -> bool:
+    """Whether ``digest`` is an API token's (configured or stored, any scope), without counting it as used."""
+    return token_by_digest(request, digest, used=False) is not None
 
 
 def _configured(request: Request, digest: str) -> bool:
@@ -102,39 +129,51 @@ def _configured(request: Request, digest: str) -> bool:
     return expected is not None and hmac.compare_digest(digest, expected)
 
 
-def _stored_admin_token(request: Request, digest: str, *, used: bool) -> bool:
-    """Looked up in the store on every request (no cache), so a revocation anywhere counts at once.
+def token_by_digest(request: Request, digest: str, *, used: bool) -> Caller | None:
+    """The caller an API token's digest stands for, or None (unknown or revoked).
 
-    The look-up only reads (SQLite: no write lock, so a request is not held up by a long write); the use is
-    noted in a write of its own, at most once a minute per token."""
+    Stored tokens are looked up on every request (no cache), so a revocation anywhere counts at once. The look-up
+    only reads (SQLite: no write lock, so a request is not held up by a long write); the use is noted in a write
+    of its own, at most once a minute per token."""
+    if _configured(request, digest):
+        return Caller(CONFIGURED_NAME, TokenScope.ADMIN)
     engine = request.app.state.host.inbox.engine
     now = utcnow()
     with read_transaction(engine) as db:
         found = tokens.active(db, digest)
         stale = found is not None and tokens.needs_touch(found, now=now)
     if found is None:
-        return False
+        return None
     if used and stale:
         with transaction(engine) as db:
             tokens.touch(db, found.id, now=now)
-    return True
+    return Caller(found.name, TokenScope(found.scope))
 
 
-def check_admin(request: Request) -> None:
-    """FastAPI dependency of every ``/v1`` route: the bearer token must be an active admin token.
+def refuse_scope(caller: Caller, needed: TokenScope) -> None:
+    if not caller.scope.allows(needed):
+        raise HTTPException(403, f"token {caller.name!r} has the {caller.scope} scope; this needs {needed} or admin")
+
+
+def check_token(request: Request) -> Caller:
+    """FastAPI dependency of every ``/v1`` route: an active API token whose scope allows the request.
 
     Blocking (it asks the store): run it in a worker thread. A request is checked once; a second call is free.
     """
-    if getattr(request.state, "admin_checked", False):
-        return
+    checked: Caller | None = getattr(request.state, "caller", None)
+    if checked is not None:
+        return checked
     token = bearer(request)
     digest = hash_token(token)
-    if not _configured(request, digest):
+    caller = token_by_digest(request, digest, used=True)
+    if caller is None:
         runners: KnownRunners = request.app.state.runner_tokens
         if runners.find(token) is not None:
             raise HTTPException(
                 403, "a runner token cannot use the public API; runners use /runner/v1 for their session"
             )
-        if not _stored_admin_token(request, digest, used=True):
-            raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
-    request.state.admin_checked = True
+        raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    route = request.scope.get("route")
+    refuse_scope(caller, needed_scope(request.method, getattr(route, "path", request.url.path)))
+    request.state.caller = caller
+    return caller

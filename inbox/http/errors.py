@@ -29,7 +29,7 @@ class ErrorBody(BaseModel):
 
 _MEANINGS = {
     401: "Missing, unknown or revoked bearer token.",
-    403: "A runner's token on /v1, or an admin token on a runner's route.",
+    403: "A token whose scope does not allow this, a runner's token on /v1, or an API token on a runner's route.",
     404: "No task or message has this id (or name).",
     409: "The task's state does not allow this (e.g. it has ended); on a runner's route: the lease is lost.",
     422: "Invalid input; `field` names it. Nothing was written.",
@@ -47,7 +47,7 @@ def token_first(check: Callable[[Request], object]) -> type[APIRoute]:
     is answered 401, not 422 with a description of what the body should hold.
 
     FastAPI parses a JSON body before it runs any dependency; the routers' token dependencies stay (they are
-    what the routes declare and what hands the route its identity); ``check_admin`` finds the request already
+    what the routes declare and what hands the route its identity); ``check_token`` finds the request already
     checked, a runner's token is looked up again in memory.
     """
 

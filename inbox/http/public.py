@@ -1,4 +1,5 @@
-"""The public ``/v1`` API: messages, tasks, their runs, and the outbox; every route needs an admin token.
+"""The public ``/v1`` API: messages, tasks, their runs, and the outbox; every route needs an API token whose scope
+allows it (:func:`inbox.http.auth.needed_scope`: GET needs ``read``, sending a message ``send``, the rest ``admin``).
 
 Each route calls one :class:`inbox.api.Inbox` method of the host's inbox (which acts as ``"api"``, so what the
 API creates carries ``created_by="api"``; a body cannot choose it) and answers with that method's view as JSON.
@@ -17,15 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inbox.api import Inbox
 from inbox.errors import NotFound
-from inbox.http.auth import check_admin
+from inbox.http.auth import check_token
 from inbox.http.errors import error_responses, token_first
 from inbox.task_fields import NewTask, TaskChange
 from inbox.views import Message, MessageDetail, OutboxItem, RunRecord, Scheduled, Task
 
 router = APIRouter(
     prefix="/v1",
-    route_class=token_first(check_admin),
-    dependencies=[Depends(check_admin)],
+    route_class=token_first(check_token),
+    dependencies=[Depends(check_token)],
     responses=error_responses(401, 403, 422),
 )
 

@@ -1,4 +1,4 @@
-"""The tables: inbound messages (every task is one), outbound messages, run history, and admin API tokens.
+"""The tables: inbound messages (every task is one), outbound messages, run history, API tokens, web sessions.
 
 A recurring task is a *series* of rows in ``messages_in`` sharing ``series_id`` (the first row's id). Each
 row is one *occurrence* standing for the slot ``occurrence_at``. The row that carries the series forward is
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from inbox.enums import CatchUp, Kind, OutboxKind, Outcome, Status
+from inbox.enums import CatchUp, Kind, OutboxKind, Outcome, Status, TokenScope
 from inbox.ids import new_id
 from inbox.store.types import UTCDateTime, utcnow
 
@@ -174,7 +174,7 @@ class Chore(SQLModel, table=True):
 
 
 class ApiToken(SQLModel, table=True):
-    """An admin token of the public API, kept as its SHA-256 digest only (the token itself is shown once).
+    """A token of the public API, kept as its SHA-256 digest only (the token itself is shown once).
 
     Every host on the store checks a bearer token against this table on each request, so a revocation made by
     any process takes effect on all of them at once. Names are unique among tokens not revoked.
@@ -199,6 +199,24 @@ class ApiToken(SQLModel, table=True):
     created_by: str = Field(default="user", max_length=200)
     last_used_at: datetime | None = _instant(nullable=True)
     revoked_at: datetime | None = _instant(nullable=True)
+    scope: TokenScope = Field(default=TokenScope.ADMIN, sa_type=String(8))
+
+
+class WebSession(SQLModel, table=True):
+    """A dashboard sign-in: the SHA-256 digest of the session id the browser holds in its cookie, and the digest
+    of the API token it signed in with.
+
+    The session lives only while that token is accepted (an active stored token, or ``INBOX_API_TOKEN``): revoking
+    the token ends its sessions on every host at the next request. Signing out deletes the row.
+    """
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_expires", "expires_at"),)
+
+    digest: str = Field(primary_key=True, max_length=64)  # hex SHA-256 of the cookie's session id
+    token_digest: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 # Size limits applied before writing run history, documented in docs/data-model.md.

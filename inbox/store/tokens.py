@@ -1,4 +1,4 @@
-"""Admin API tokens in the store: made, looked up by digest, revoked. Only SHA-256 digests are ever written.
+"""API tokens in the store: made, looked up by digest, revoked. Only SHA-256 digests are ever written.
 
 A token is 32 random bytes (URL-safe base64), so a plain SHA-256 is enough to keep it: nobody can guess a
 token from its digest, and a digest is not itself accepted as a token.
@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
+from inbox.enums import TokenScope
 from inbox.errors import InvalidInput
 from inbox.store.models import ApiToken
 
@@ -38,12 +39,20 @@ def by_digest(db: Session, digest: str) -> ApiToken | None:
     return db.exec(select(ApiToken).where(ApiToken.digest == digest)).first()
 
 
-def create(db: Session, name: str, *, now: datetime, created_by: str, token: str | None = None) -> tuple[ApiToken, str]:
+def create(
+    db: Session,
+    name: str,
+    *,
+    now: datetime,
+    created_by: str,
+    token: str | None = None,
+    scope: TokenScope = TokenScope.ADMIN,
+) -> tuple[ApiToken, str]:
     """A new active token named ``name`` (a fresh one unless ``token`` is given): its row and its value."""
     if active_named(db, name) is not None:
         raise InvalidInput("name", f"an active token is already named {name!r}; revoke it first or choose another")
     value = token or new_token()
-    row = ApiToken(name=name, digest=hash_token(value), created_at=now, created_by=created_by)
+    row = ApiToken(name=name, digest=hash_token(value), created_at=now, created_by=created_by, scope=scope)
     db.add(row)
     try:
         db.flush()

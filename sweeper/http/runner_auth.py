@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 
 from agent_runner.protocol import PROTOCOL_VERSION, VERSION_HEADER
-from inbox.http.auth import bearer, is_admin_token
+from inbox.http.auth import bearer, is_api_token
 from inbox.store.tokens import hash_token, new_token
 
 
@@ -54,9 +54,9 @@ def runner_identity(request: Request) -> RunnerIdentity:
     identity = runners.find(token)
     if identity is None:
         digest = hash_token(token)
-        if is_admin_token(request, digest):
+        if is_api_token(request, digest):
             raise HTTPException(
-                403, "an admin token cannot act as a runner; the host gives each runner a token for its session"
+                403, "an API token cannot act as a runner; the host gives each runner a token for its session"
             )
         raise HTTPException(401, "invalid or revoked runner token", headers={"WWW-Authenticate": "Bearer"})
     spoken = request.headers.get(VERSION_HEADER)

@@ -20,7 +20,7 @@ from inbox.store.tokens import hash_token
 from tests.acceptance.conftest import Cli
 from tests.integration.helpers import stored_text
 
-TOKEN_FIELDS = {"id", "name", "status", "created_at", "created_by", "last_used_at", "revoked_at"}
+TOKEN_FIELDS = {"id", "name", "scope", "status", "created_at", "created_by", "last_used_at", "revoked_at"}
 LISTENING = re.compile(r"listening on (http://\S+:\d+)")
 
 
@@ -40,10 +40,18 @@ def test_tokens_are_created_listed_and_revoked_by_name_or_id(cli: Cli, store_url
     [second] = plain.stdout.splitlines()  # the token alone, for TOKEN=$(inbox token create NAME)
     assert "backup-job" in plain.stderr and second not in plain.stderr
 
+    watcher = cli.json("token", "create", "grafana", "--scope", "read", "--json")
+    assert (
+        watcher["scope"] == "read"
+        and "read token 'phone'" in cli.run("token", "create", "phone", "--scope", "read").stderr
+    )
+
     listed = cli.json("token", "list", "--json")
-    assert [(t["name"], t["status"], t["created_by"]) for t in listed] == [
-        ("laptop", "active", "user"),
-        ("backup-job", "active", "user"),
+    assert [(t["name"], t["scope"], t["status"], t["created_by"]) for t in listed] == [
+        ("laptop", "admin", "active", "user"),
+        ("backup-job", "admin", "active", "user"),
+        ("grafana", "read", "active", "user"),
+        ("phone", "read", "active", "user"),
     ]
     assert all(set(t) == TOKEN_FIELDS for t in listed)
     shown = cli.ok("token", "list") + json.dumps(listed)
@@ -57,7 +65,8 @@ def test_tokens_are_created_listed_and_revoked_by_name_or_id(cli: Cli, store_url
     again = cli.json("token", "revoke", made["id"], "--json")  # revoking twice is not an error
     assert again["revoked_at"] == revoked["revoked_at"]
     table = cli.ok("token", "list")
-    assert re.search(r"laptop\s.*revoked", table) and re.search(r"backup-job\s.*active.*never used", table)
+    assert re.search(r"laptop\s.*revoked", table) and re.search(r"backup-job\s.*admin.*active.*never used", table)
+    assert re.search(r"grafana\s.*read\s.*active", table)
     assert cli.json("token", "create", "laptop", "--json")["id"] != made["id"]  # the name is free again
 
 
@@ -72,6 +81,8 @@ def test_bad_token_input_exits_2_with_one_line_and_writes_nothing(cli: Cli) -> N
         (["token", "create", "laptop"], r"\bname\b.*already"),
         (["token", "revoke", "no-such-token"], r"\btoken\b.*no-such-token"),
         (["token", "revoke"], r"ID\|NAME"),
+        (["token", "create", "viewer", "--scope", "write"], r"\bscope\b.*read, send, admin"),
+        (["token", "create", "viewer", "--scope", ""], r"\bscope\b"),
     ]
 
     results = cli.run_many([args for args, _ in cases])

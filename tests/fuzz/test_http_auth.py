@@ -1,9 +1,10 @@
 """Every operation of the served ``/openapi.json`` refuses a caller without the right token, and writes nothing.
 
 The calls are generated from the document itself, so a route added later is covered without touching this
-file. Each generated request goes out without a token, with a wrong one, with a malformed header, and (for
-the runner routes) with the admin token, which is not a runner's: 401 for the strangers, 403 for the admin
-token on a runner's route. Only ``/openapi.json`` and the docs pages are public.
+file. Each generated request goes out without a token, with a wrong one, with a malformed header, (for the
+``/v1`` routes) with a token whose scope is too weak for it, and (for the runner routes) with the admin token,
+which is not a runner's: 401 for the strangers, 403 for a known token that may not do this. Only
+``/openapi.json`` and ``/healthz`` are public.
 
 ``/mcp`` is left out of the document (it speaks JSON-RPC, described by MCP itself): its calls are generated
 here, JSON-RPC requests (a tool call that would write, among them) and any JSON, with any method.
@@ -35,19 +36,32 @@ STRANGERS: dict[str, dict[str, str]] = {
 PUBLIC = {"/openapi.json", "/healthz"}
 
 
-def _callers(api: ApiHost, path: str) -> dict[str, dict[str, str]]:
+# What a scope may do beyond the one below it, written out here apart from the app's own rule: GET reads;
+# a send token may also drop messages; everything else needs admin.
+SEND_OPERATIONS = {("POST", "/v1/messages")}
+
+
+def _too_weak(method: str, path: str) -> list[str]:
+    if method == "GET":
+        return []
+    return ["read"] if (method, path) in SEND_OPERATIONS else ["read", "send"]
+
+
+def _callers(api: ApiHost, method: str, path: str, weak: dict[str, str]) -> dict[str, dict[str, str]]:
     if path.startswith("/v1/"):
-        return STRANGERS
+        scoped = {f"a {scope} token": {"Authorization": f"Bearer {weak[scope]}"} for scope in _too_weak(method, path)}
+        return {**STRANGERS, **scoped}
     return {**STRANGERS, ADMIN_ON_RUNNER_ROUTE: api.auth}  # runner routes take runner tokens only
 
 
-# An admin token is known (403: refused for what it is), a stranger's is not (401).
+# A known token is refused for what it may not do (403), a stranger's for not being known (401).
 ADMIN_ON_RUNNER_ROUTE = "the admin token"
+KNOWN = ADMIN_ON_RUNNER_ROUTE, "a read token", "a send token"
 
 
-def _operation_test(api: ApiHost, operation: Any, examples: int) -> Callable[[], None]:
+def _operation_test(api: ApiHost, operation: Any, examples: int, weak: dict[str, str]) -> Callable[[], None]:
     modes = [operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)]
-    callers = _callers(api, operation.path)
+    callers = _callers(api, operation.method.upper(), operation.path, weak)
 
     @fuzz_settings(default_examples=examples)
     @given(case=st.one_of(modes), who=st.sampled_from(sorted(callers)))
@@ -56,7 +70,7 @@ def _operation_test(api: ApiHost, operation: Any, examples: int) -> Callable[[],
         before = api.state()
         response = case.call(base_url=api.base_url, headers=callers[who], timeout=60)
         note(f"{response.status_code} {response.text[:300]}")
-        expected = 403 if who == ADMIN_ON_RUNNER_ROUTE else 401
+        expected = 403 if who in KNOWN else 401
         assert response.status_code == expected, f"{who}: {response.status_code} {response.text[:300]}"
         assert api.state() == before, f"{who}: a refused request wrote to the store"
 
@@ -105,12 +119,13 @@ def test_every_operation_refuses_callers_without_the_right_token(api_host: ApiHo
     assert len(found) >= 11
     for path in ("/openapi.json", "/healthz"):
         assert httpx.get(f"{api_host.base_url}{path}", timeout=30).status_code == 200, f"{path} is public"
+    weak = {scope: api_host.served.inbox.create_token(f"fuzz-{scope}", scope=scope).token for scope in ("read", "send")}
     api_host.settle()
     examples = 12 if backend == "sqlite" else 6
     failures = []
     for operation in found:
         try:
-            _operation_test(api_host, operation, examples)()
+            _operation_test(api_host, operation, examples, weak)()
         except (Exception, BaseExceptionGroup) as exc:  # report every route that lets a stranger in
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     try:

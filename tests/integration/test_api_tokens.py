@@ -155,7 +155,7 @@ def test_an_admin_token_cannot_act_as_a_runner(configured: Served, elsewhere: In
         admin = configured.http(token, runner_protocol=True)
         answers = [admin.post(PREFIX + path, json=body) for path, body in _runner_calls(message.id)]
         assert [status(answer) for answer in answers] == [403] * 6, token
-        assert all("admin token cannot act as a runner" in answer.json()["error"] for answer in answers)
+        assert all("API token cannot act as a runner" in answer.json()["error"] for answer in answers)
 
     assert stored_text(configured.inbox.engine) == before  # no lease, no run, no reply, no history
     runner = configured.runner("a", "r-a")  # the row was handed to nobody: a real runner still gets it

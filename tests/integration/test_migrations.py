@@ -40,6 +40,8 @@ FILL = {
     "chores": f"INSERT INTO chores (name, due_at) VALUES (:id, {T0})",
     "api_tokens": "INSERT INTO api_tokens (id, name, digest, created_at, created_by) "
     f"VALUES (:id, :id, :id, {T0}, 'user')",
+    "web_sessions": f"INSERT INTO web_sessions (digest, token_digest, created_at, expires_at) VALUES (:id, :id, {T0}, "
+    f"{T0})",
 }
 
 
@@ -59,7 +61,7 @@ def test_every_revision_upgrades_to_head_keeping_the_rows(store_url: str) -> Non
     assert current_revision(engine) == head_revision(engine)
     with engine.connect() as conn:
         for table in FILL:
-            key = "name" if table == "chores" else "id"
+            key = {"chores": "name", "web_sessions": "digest"}.get(table, "id")
             kept = conn.execute(text(f"SELECT count(*) FROM {table} WHERE {key} LIKE '01OLDROW%'")).scalar_one()
             assert kept == written[table], table
     assert set(inspect(engine).get_table_names()) - {"alembic_version"} == set(FILL), "fill every table"
@@ -101,4 +103,16 @@ def test_rows_from_before_script_by_count_their_creator_as_the_scripts_author(st
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT created_by, script_by FROM messages_in ORDER BY id")).all()
     assert [tuple(row) for row in rows] == [("user", "user"), ("agent:main", "agent:main")]
+    engine.dispose()
+
+
+def test_tokens_made_before_scopes_keep_every_power_they_had(store_url: str) -> None:
+    engine = create_engine(store_url)
+    upgrade_to(engine, "0007")
+    with engine.begin() as conn:
+        conn.execute(text(FILL["api_tokens"]), {"id": "01OLDTOKEN000000000000000"})
+    upgrade_to_head(engine)
+    with engine.connect() as conn:
+        scopes = conn.execute(text("SELECT scope FROM api_tokens")).scalars().all()
+    assert scopes == ["admin"]
     engine.dispose()

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from inbox.http.auth import check_admin
 from inbox.http.errors import error_responses, install_error_handlers
+from inbox.http.metrics import router as metrics_router
 from inbox.http.public import router as public_router
 from inbox.mcp.server import PATH as MCP_PATH
 from inbox.mcp.server import McpEndpoint, acting_inbox
@@ -59,6 +60,7 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
 
     app.include_router(public_router)
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
+    app.include_router(metrics_router)
     if runner_routes:
         runner_refusals = error_responses(401, 403, 422, 426)
         app.include_router(runner_router, responses=runner_refusals)

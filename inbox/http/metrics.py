@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from inbox.api import Inbox
 from inbox.http.auth import check_token
@@ -67,7 +66,7 @@ class StoreCollector(Collector):
         yield GaugeHistogramMetricFamily(
             "inbox_run_duration_seconds",
             f"How long the runs that ended in the last {WINDOW_LABEL} took.",
-            buckets=[(floatToGoString(bound), count) for bound, count in recent.duration_buckets],
+            buckets=[(_le(bound), count) for bound, count in recent.duration_buckets],
             gsum_value=recent.duration_sum_s,
         )
         model_tokens = GaugeMetricFamily(
@@ -80,6 +79,11 @@ class StoreCollector(Collector):
         yield model_tokens
         yield GaugeMetricFamily("inbox_outbox_items", "Items in the outbox (kept for INBOX_KEEP_OUTBOX_DAYS).", outbox)
         yield GaugeMetricFamily("inbox_api_tokens_active", "API tokens in the store that are not revoked.", active_tokens)
+
+
+def _le(bound: float) -> str:
+    """A bucket's bound as Prometheus writes it: ``0.5``, ``30.0``, ``+Inf``."""
+    return "+Inf" if bound == float("inf") else repr(float(bound))
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -144,6 +144,7 @@ class Settings(BaseSettings):
     inbox_tz: str | None = Field(default=None, validation_alias="INBOX_TZ")
     tz: str | None = Field(default=None, validation_alias="TZ")
     api_token: str | None = Field(default=None, validation_alias="INBOX_API_TOKEN")
+    web_session: Duration = Field(default=timedelta(days=7), validation_alias="INBOX_WEB_SESSION")
     # Host
     sweep_interval: Seconds = Field(default=60.0, validation_alias="INBOX_SWEEP_INTERVAL")
     misfire_grace: SecondsSpan = Field(default=DEFAULT_MISFIRE_GRACE, validation_alias="INBOX_MISFIRE_GRACE")

@@ -78,7 +78,9 @@ class StoreCollector(Collector):
         model_tokens.add_metric(["output"], recent.output_tokens)
         yield model_tokens
         yield GaugeMetricFamily("inbox_outbox_items", "Items in the outbox (kept for INBOX_KEEP_OUTBOX_DAYS).", outbox)
-        yield GaugeMetricFamily("inbox_api_tokens_active", "API tokens in the store that are not revoked.", active_tokens)
+        yield GaugeMetricFamily(
+            "inbox_api_tokens_active", "API tokens in the store that are not revoked.", active_tokens
+        )
 
 
 def _le(bound: float) -> str:

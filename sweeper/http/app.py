@@ -1,5 +1,5 @@
-"""The host's HTTP application: the public ``/v1`` API and ``/mcp`` (admin tokens), and the runner endpoints
-(runner tokens).
+"""The host's HTTP application: the public ``/v1`` API, ``/mcp`` and ``/metrics`` (API tokens), the web dashboard
+at ``/`` (a session signed in with an API token), and the runner endpoints (runner tokens).
 
 One FastAPI app serves them all. The host binds it to a unix socket that its runners reach (mounted into their
 containers), and with ``inbox serve --listen HOST:PORT`` also to TCP. Refusals are JSON bodies
@@ -21,6 +21,7 @@ from inbox.http.public import router as public_router
 from inbox.mcp.server import PATH as MCP_PATH
 from inbox.mcp.server import McpEndpoint, acting_inbox
 from inbox.store.tokens import hash_token
+from inbox.web import install as install_dashboard
 from sweeper.http.agent_tools import router as tools_router
 from sweeper.http.history_api import router as history_router
 from sweeper.http.runner_api import router as runner_router
@@ -61,6 +62,7 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
     app.include_router(public_router)
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
     app.include_router(metrics_router)
+    install_dashboard(app)
     if runner_routes:
         runner_refusals = error_responses(401, 403, 422, 426)
         app.include_router(runner_router, responses=runner_refusals)

@@ -29,6 +29,8 @@ from inbox.http.auth import prepare_admin_tokens
 from inbox.store.claims import release_host, release_owner
 from inbox.store.endings import describe_row
 from inbox.store.engine import transaction
+from inbox.store.rollups import EVERY as ROLLUPS_EVERY
+from inbox.store.rollups import ROLLUPS, roll_up_store
 from inbox.store.types import utcnow
 from sweeper.chores import RETENTION, run_chore
 from sweeper.host_config import HostConfig
@@ -209,11 +211,14 @@ class Host:
                 log.error("could not start a runner for session %s: %s", session, exc)
 
     def _chores(self) -> None:
-        """Chores one host does for all that share the store (sweeper/chores.py): retention hourly and, on
-        PostgreSQL, planner statistics every 10 s (sweeper/statistics.py)."""
+        """Chores one host does for all that share the store (sweeper/chores.py): retention hourly, the runs' hourly
+        roll-ups for the dashboard's stats every minute (inbox/store/rollups.py) and, on PostgreSQL, planner
+        statistics every 10 s (sweeper/statistics.py)."""
         engine, instant = self.inbox.engine, utcnow()
+        keep = self.retention.keep_runs
         chores: list[tuple[str, Callable[[], object], timedelta]] = [
             (RETENTION, lambda: apply_retention(engine, now=instant, policy=self.retention), RETENTION_EVERY),
+            (ROLLUPS, lambda: roll_up_store(engine, now=instant, keep=keep), ROLLUPS_EVERY),
         ]
         if engine.dialect.name == "postgresql":  # SQLite plans the due queries from the index alone
             chores.append((STATISTICS, lambda: refresh_statistics(engine), STATISTICS_EVERY))

@@ -39,14 +39,16 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = self.inbox.clock()
         with read_transaction(self.inbox.engine) as db:
-            by_status = stats.status_counts(db)
+            by_status = stats.live_counts(db)
             due, oldest = stats.due_backlog(db, now=now)
             recent = stats.run_totals(db, since=now - WINDOW)
             outbox = stats.outbox_size(db)
             active_tokens = token_store.count_active(db)
 
         messages = GaugeMetricFamily(
-            "inbox_messages", "Inbound rows (chat messages and task occurrences) by status.", labels=["status"]
+            "inbox_messages",
+            "Inbound rows still ahead of their end (chat messages and task occurrences) by status.",
+            labels=["status"],
         )
         for status, count in sorted(by_status.items()):
             messages.add_metric([status], count)
@@ -66,7 +68,7 @@ class StoreCollector(Collector):
         yield GaugeHistogramMetricFamily(
             "inbox_run_duration_seconds",
             f"How long the runs that ended in the last {WINDOW_LABEL} took.",
-            buckets=[(_le(bound), count) for bound, count in recent.duration_buckets],
+            buckets=[(_le(bound), count) for bound, count in recent.cumulative],
             gsum_value=recent.duration_sum_s,
         )
         model_tokens = GaugeMetricFamily(

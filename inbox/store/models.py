@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from inbox.enums import CatchUp, Kind, OutboxKind, Outcome, Status, TokenScope
@@ -34,6 +34,13 @@ class MessageIn(SQLModel, table=True):
         Index("ix_messages_in_status_due", "status", "process_after", "id"),
         Index("ix_messages_in_session_status", "session", "status"),
         Index("ix_messages_in_series", "series_id", "id"),
+        # Finding a task by its name (the CLI, the API, the dashboard's search) without reading the table.
+        Index(
+            "ix_messages_in_name",
+            "name",
+            sqlite_where=text("name IS NOT NULL"),
+            postgresql_where=text("name IS NOT NULL"),
+        ),
         Index(
             "uq_messages_in_one_live_row",
             "series_id",
@@ -217,6 +224,25 @@ class WebSession(SQLModel, table=True):
     token_digest: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RunRollup(SQLModel, table=True):
+    """The runs that ended within one UTC hour with one outcome, added up (inbox/store/rollups.py).
+
+    A host writes the rows of each hour once it has passed (a chore); the stats page reads them instead of the runs,
+    so its cost does not grow with the history. ``durations`` counts the runs per duration bucket
+    (``inbox.store.stats.DURATION_BUCKETS``, then one for longer).
+    """
+
+    __tablename__ = "run_rollups"
+
+    hour: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    outcome: str = Field(primary_key=True, max_length=16)
+    runs: int = 0
+    input_tokens: int = Field(default=0, sa_type=BigInteger)
+    output_tokens: int = Field(default=0, sa_type=BigInteger)
+    duration_s: float = 0.0
+    durations: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 # Size limits applied before writing run history, documented in docs/data-model.md.

@@ -14,14 +14,15 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from inbox.enums import Kind, Status, TaskFilter
-from inbox.store import history
+from inbox.store import history, lookup
 from inbox.store.models import ConversationTurn, MessageIn, MessageOut, Run
 
 T = TypeVar("T")
-TERMINAL = [s.value for s in Status if not s.is_live]
+_LIVE = [s.value for s in Status if s.is_live]
 RECENT_RUNS = 12  # the strip of outcomes next to each task
 
 
@@ -47,7 +48,6 @@ def live_series(
     session: str | None,
     after: tuple[datetime, str] | None,
     limit: int,
-    search: str | None = None,
 ) -> Page[MessageIn]:
     """Series whose live row has ``status`` (active: pending or running; paused), soonest next run first."""
     statuses = [Status.PAUSED.value] if status == TaskFilter.PAUSED else [Status.PENDING.value, Status.RUNNING.value]
@@ -56,8 +56,6 @@ def live_series(
         query = select(MessageIn).where(MessageIn.status == one, *_chain())
         if session is not None:
             query = query.where(MessageIn.session == session)
-        if search:
-            query = query.where(func.lower(MessageIn.name).contains(search.lower()))
         if after is not None:
             due, last_id = after
             later = or_(
@@ -71,41 +69,75 @@ def live_series(
     return _page(found, limit)
 
 
-def ended_series(
-    db: Session, *, session: str | None, before: str | None, limit: int, search: str | None = None
-) -> Page[MessageIn]:
-    """Series that have ended (their newest chain row has), the most recently created row first.
+def heads(db: Session, series_ids: list[str]) -> list[MessageIn]:
+    """The row holding each series' current definition (its newest chain row), in the order of ``series_ids``."""
+    if not series_ids:
+        return []
+    newest = (
+        select(func.max(MessageIn.id))
+        .where(col(MessageIn.series_id).in_(series_ids), col(MessageIn.is_extra).is_(False))
+        .group_by(col(MessageIn.series_id))
+    )
+    rows = {row.series_id: row for row in db.exec(select(MessageIn).where(col(MessageIn.id).in_(newest))).all()}
+    return [rows[sid] for sid in series_ids if sid in rows]
 
-    Walks the primary key downwards and keeps a terminal chain row when no newer chain row of its series exists
-    (``ix_messages_in_series``): cost grows with the rows passed over, which is the run history of the live
-    series in between, not with the size of the table."""
-    newer_row = MessageIn.__table__.alias("newer")  # type: ignore[attr-defined]
-    exists_newer = (
-        select(newer_row.c.id)
+
+def ended_series(db: Session, *, session: str | None, before: str | None, limit: int) -> Page[MessageIn]:
+    """Series that have ended (no live row is left), the newest series first.
+
+    Walks the series in the order of their ids (``uq_messages_in_series_slot``, one group of entries per series),
+    and keeps one when the index of live rows (``uq_messages_in_one_live_row``) has no entry for it: the cost grows
+    with the series passed over, never with the run history."""
+    live = aliased(MessageIn)
+    has_live = (
+        select(live.id)
         .where(
-            newer_row.c.series_id == col(MessageIn.series_id),
-            newer_row.c.id > col(MessageIn.id),
-            newer_row.c.is_extra.is_(False),
+            live.series_id == MessageIn.series_id,
+            col(live.status).in_(_LIVE),
+            col(live.is_extra).is_(False),
         )
         .exists()
     )
-    query = select(MessageIn).where(col(MessageIn.status).in_(TERMINAL), *_chain(), ~exists_newer)
+    query = select(MessageIn.series_id).where(*_chain())
     if session is not None:
         query = query.where(MessageIn.session == session)
-    if search:
-        query = query.where(func.lower(MessageIn.name).contains(search.lower()))
     if before is not None:
-        query = query.where(col(MessageIn.id) < before)
-    return _page(db.exec(query.order_by(col(MessageIn.id).desc()).limit(limit + 1)).all(), limit)
+        query = query.where(col(MessageIn.series_id) < before)
+    query = query.group_by(col(MessageIn.series_id)).having(~has_live)
+    found = [sid for sid in db.exec(query.order_by(col(MessageIn.series_id).desc()).limit(limit + 1)).all() if sid]
+    return _page(heads(db, found), limit)
 
 
-def recent_outcomes(db: Session, series_ids: list[str], *, per_series: int = RECENT_RUNS) -> dict[str, list[Run]]:
+def named_series(db: Session, search: str, *, limit: int = 200) -> list[MessageIn]:
+    """The series a search names: by their name (exactly, ``ix_messages_in_name``) or by an id or its first
+    six or more characters, as the command line finds a task. Newest series first."""
+    query = select(MessageIn.series_id).where(MessageIn.name == search, *_chain()).distinct().limit(limit)
+    found = {sid for sid in db.exec(query).all() if sid}
+    if len(search) >= lookup.MIN_PREFIX and search.isalnum():
+        by_id = select(MessageIn.series_id).where(col(MessageIn.id).startswith(search.upper()), *_chain())
+        found |= {sid for sid in db.exec(by_id.limit(limit)).all() if sid}
+    return heads(db, sorted(found, reverse=True)[:limit])
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One run in a series' strip of recent outcomes: only what the strip shows (no ORM object per run)."""
+
+    id: str
+    outcome: str
+    ended_at: datetime
+
+
+def recent_outcomes(db: Session, series_ids: list[str], *, per_series: int = RECENT_RUNS) -> dict[str, list[Tick]]:
     """The newest ``per_series`` runs of each series, newest first: one bounded index range per series."""
     if not series_ids:
         return {}
     ranked = (
-        select(
+        select(  # type: ignore[call-overload]
             Run.id,
+            Run.series_id,
+            Run.outcome,
+            Run.ended_at,
             func.row_number()
             .over(partition_by=col(Run.series_id), order_by=(col(Run.started_at).desc(), col(Run.id).desc()))
             .label("rank"),
@@ -113,15 +145,12 @@ def recent_outcomes(db: Session, series_ids: list[str], *, per_series: int = REC
         .where(col(Run.series_id).in_(series_ids))
         .subquery()
     )
-    query = (
-        select(Run)
-        .join(ranked, col(Run.id) == ranked.c.id)
-        .where(ranked.c.rank <= per_series)
-        .order_by(col(Run.series_id), col(Run.started_at).desc(), col(Run.id).desc())
+    query = select(ranked.c.id, ranked.c.series_id, ranked.c.outcome, ranked.c.ended_at).where(
+        ranked.c.rank <= per_series
     )
-    found: dict[str, list[Run]] = {sid: [] for sid in series_ids}
-    for run in db.exec(query).all():
-        found.setdefault(run.series_id or "", []).append(run)
+    found: dict[str, list[Tick]] = {sid: [] for sid in series_ids}
+    for run_id, series_id, outcome, ended_at in db.exec(query.order_by(ranked.c.series_id, ranked.c.rank)).all():
+        found.setdefault(series_id or "", []).append(Tick(run_id, str(outcome), ended_at))
     return found
 
 

@@ -1,8 +1,9 @@
 """Aggregates of the run history and the queue, for the dashboard's stats page and ``GET /metrics``.
 
 Every query walks an index range: runs by ``ended_at`` (``ix_runs_ended``) within a window, inbound rows by
-``status`` (``ix_messages_in_status_due``). Durations are counted into fixed buckets in SQL, so a window of
-100,000 runs is one pass in the database and a handful of numbers back, never the runs themselves.
+``status`` (``ix_messages_in_status_due``). Durations are counted into fixed buckets in SQL, so a window of runs is
+one pass in the database and a handful of numbers back, never the runs themselves. Windows longer than the last
+hour or two are read from the hourly roll-ups instead (:mod:`inbox.store.rollups`).
 """
 
 from __future__ import annotations
@@ -14,89 +15,122 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, Float, case, cast, func
 from sqlmodel import Session, col, select
 
-from inbox.enums import Outcome, Status
+from inbox.enums import LIVE_STATUSES, Outcome, Status
 from inbox.store.models import MessageIn, MessageOut, Run
 
 # Upper bounds (seconds) of the duration buckets: a reminder takes milliseconds, a model call seconds, a long
-# agent run minutes.
+# agent run minutes. A last bucket holds what is longer.
 DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 SUCCESS = frozenset({Outcome.COMPLETED, Outcome.SILENT})
+NOT_COUNTED = frozenset({Outcome.SKIPPED, Outcome.MISSED})  # nothing was attempted: no success, no failure
+FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMEOUT, Outcome.INTERRUPTED, Outcome.SCRIPT_ERROR})
+
+
+def _no_buckets() -> tuple[int, ...]:
+    return (0,) * (len(DURATION_BUCKETS) + 1)
 
 
 @dataclass(frozen=True)
 class RunTotals:
-    """The runs that ended within a window."""
+    """The runs that ended within a window: by outcome, their tokens and their durations."""
 
     by_outcome: dict[str, int] = field(default_factory=dict)
     input_tokens: int = 0
     output_tokens: int = 0
     duration_sum_s: float = 0.0
-    # (upper bound in seconds, runs at most that long), cumulative, the last bound infinite
-    duration_buckets: tuple[tuple[float, int], ...] = ()
+    buckets: tuple[int, ...] = field(default_factory=_no_buckets)  # runs per duration bucket, the last: longer
+
+    def __add__(self, other: RunTotals) -> RunTotals:
+        outcomes = dict(self.by_outcome)
+        for outcome, count in other.by_outcome.items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + count
+        return RunTotals(
+            outcomes,
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.duration_sum_s + other.duration_sum_s,
+            tuple(a + b for a, b in zip(self.buckets, other.buckets, strict=True)),
+        )
 
     @property
     def count(self) -> int:
         return sum(self.by_outcome.values())
 
     @property
-    def succeeded(self) -> int:
-        return sum(n for outcome, n in self.by_outcome.items() if outcome in SUCCESS)
+    def success_rate(self) -> float | None:
+        """Of the runs that attempted something (not skipped or missed), the share that succeeded."""
+        attempted = {o: n for o, n in self.by_outcome.items() if o not in NOT_COUNTED}
+        total = sum(attempted.values())
+        return sum(n for o, n in attempted.items() if o in SUCCESS) / total if total else None
 
     @property
-    def success_rate(self) -> float | None:
-        counted = self.count - self.by_outcome.get(Outcome.SKIPPED, 0) - self.by_outcome.get(Outcome.MISSED, 0)
-        return self.succeeded / counted if counted else None
+    def cumulative(self) -> tuple[tuple[float, int], ...]:
+        """(upper bound in seconds, runs at most that long), the last bound infinite: a histogram's buckets."""
+        running, found = 0, []
+        for bound, count in zip((*DURATION_BUCKETS, float("inf")), self.buckets, strict=True):
+            running += count
+            found.append((bound, running))
+        return tuple(found)
 
     def duration_quantile(self, q: float) -> float | None:
         """The upper bound of the bucket the ``q`` quantile falls in (an estimate no lower than the truth)."""
         total = self.count
         if not total:
             return None
-        wanted = q * total
-        for bound, cumulative in self.duration_buckets:
-            if cumulative >= wanted:
+        for bound, cumulative in self.cumulative:
+            if cumulative >= q * total:
                 return bound
         return None
 
 
-def _seconds(start: Any, end: Any, dialect: str) -> ColumnElement[float]:
+def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[float]:
     """``end - start`` in seconds, in SQL."""
     if dialect == "postgresql":
         return cast(func.extract("epoch", end - start), Float)
     return cast((func.julianday(end) - func.julianday(start)) * 86400.0, Float)
 
 
+def bucket_of(duration: ColumnElement[float]) -> ColumnElement[int]:
+    """The index of the duration bucket a run falls in, in SQL."""
+    return case(
+        *[(duration <= bound, index) for index, bound in enumerate(DURATION_BUCKETS)], else_=len(DURATION_BUCKETS)
+    )
+
+
 def run_totals(db: Session, *, since: datetime, until: datetime | None = None) -> RunTotals:
     """Runs by outcome, tokens and durations of the runs that ended in ``[since, until)``."""
-    dialect = db.get_bind().dialect.name
     ended = col(Run.ended_at)
-    duration = _seconds(col(Run.started_at), ended, dialect)
+    duration = seconds_between(col(Run.started_at), ended, db.get_bind().dialect.name)
+    bucket = bucket_of(duration)
     window = [ended >= since] + ([ended < until] if until is not None else [])
-    bucket_columns = [func.sum(case((duration <= bound, 1), else_=0)) for bound in DURATION_BUCKETS]
     rows = db.exec(
         select(  # type: ignore[call-overload]
             Run.outcome,
+            bucket,
             func.count(),
             func.sum(Run.input_tokens),
             func.sum(Run.output_tokens),
             func.sum(duration),
-            *bucket_columns,
         )
         .where(*window)
-        .group_by(col(Run.outcome))
+        .group_by(col(Run.outcome), bucket)
     ).all()
+    return totals_of(rows)
+
+
+def totals_of(rows: Any) -> RunTotals:
+    """RunTotals from rows of (outcome, bucket, runs, input tokens, output tokens, seconds)."""
     by_outcome: dict[str, int] = {}
-    buckets = [0] * len(DURATION_BUCKETS)
+    buckets = list(_no_buckets())
     tokens_in = tokens_out = 0
     total_s = 0.0
-    for outcome, count, spent_in, spent_out, seconds, *counts in rows:
-        by_outcome[str(outcome)] = int(count)
+    for outcome, bucket, count, spent_in, spent_out, seconds in rows:
+        by_outcome[str(outcome)] = by_outcome.get(str(outcome), 0) + int(count)
+        buckets[int(bucket)] += int(count)
         tokens_in += int(spent_in or 0)
         tokens_out += int(spent_out or 0)
         total_s += float(seconds or 0.0)
-        buckets = [have + int(more or 0) for have, more in zip(buckets, counts, strict=True)]
-    cumulative = (*zip(DURATION_BUCKETS, buckets, strict=True), (float("inf"), sum(by_outcome.values())))
-    return RunTotals(by_outcome, tokens_in, tokens_out, total_s, cumulative)
+    return RunTotals(by_outcome, tokens_in, tokens_out, total_s, tuple(buckets))
 
 
 @dataclass(frozen=True)
@@ -107,21 +141,28 @@ class DayTokens:
     input_tokens: int
     output_tokens: int
 
+    def __add__(self, other: DayTokens) -> DayTokens:
+        return DayTokens(
+            self.day,
+            self.runs + other.runs,
+            self.failures + other.failures,
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+        )
 
-FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMEOUT, Outcome.INTERRUPTED, Outcome.SCRIPT_ERROR})
 
-
-def per_day(db: Session, *, since: datetime) -> list[DayTokens]:
-    """Runs, failures and model tokens per UTC day since ``since``, oldest day first."""
+def per_day(db: Session, *, since: datetime, until: datetime | None = None) -> list[DayTokens]:
+    """Runs, failures and model tokens per UTC day of the runs that ended in ``[since, until)``, oldest first."""
     dialect = db.get_bind().dialect.name
     ended = col(Run.ended_at)
     day = func.date(ended) if dialect == "sqlite" else cast(ended, Date)
     failed = case((col(Run.outcome).in_([o.value for o in FAILED_OUTCOMES]), 1), else_=0)
+    window = [ended >= since] + ([ended < until] if until is not None else [])
     rows = db.exec(
         select(  # type: ignore[call-overload]
             day, func.count(), func.sum(failed), func.sum(Run.input_tokens), func.sum(Run.output_tokens)
         )
-        .where(ended >= since)
+        .where(*window)
         .group_by(day)
         .order_by(day)
     ).all()
@@ -137,10 +178,10 @@ def per_day(db: Session, *, since: datetime) -> list[DayTokens]:
     ]
 
 
-def status_counts(db: Session) -> dict[str, int]:
-    """Inbound rows (chat messages and task occurrences) by status: one index range count per status."""
+def live_counts(db: Session) -> dict[str, int]:
+    """Rows still ahead of their end (pending, running, paused) by status: one index range count each."""
     counts = {}
-    for status in Status:
+    for status in sorted(LIVE_STATUSES):
         query = select(func.count()).select_from(MessageIn).where(MessageIn.status == status.value)
         counts[status.value] = int(db.exec(query).one())
     return counts

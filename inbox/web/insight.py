@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from inbox import validation as check
 from inbox.enums import Status, TokenScope
-from inbox.store import pages, stats
+from inbox.store import pages, rollups, stats
 from inbox.store.engine import read_transaction
 from inbox.web.access import Viewer, check_csrf, host_inbox, require, same_origin, viewer
 from inbox.web.common import refusing, router
@@ -29,8 +29,8 @@ def stats_page(request: Request, seen: Seen, since: str = "7d") -> Response:
     now = host_inbox(request).clock()
     start = now - SPANS[span]
     with read_transaction(host_inbox(request).engine) as db:
-        totals = stats.run_totals(db, since=start)
-        days = stats.per_day(db, since=start)
+        totals = rollups.totals(db, since=start, now=now)
+        days = rollups.per_day(db, since=start, now=now)
     failures = {
         outcome: count for outcome, count in sorted(totals.by_outcome.items()) if outcome in stats.FAILED_OUTCOMES
     }

@@ -30,7 +30,7 @@ TASK_TABS = (TaskFilter.ACTIVE, TaskFilter.PAUSED, TaskFilter.ENDED)
 class TaskRow:
     row: MessageIn
     status: str  # active | running | paused | ended | cancelled
-    recent: list[Run]  # oldest first, for the strip
+    recent: list[pages.Tick]  # oldest first, for the strip
 
     @property
     def series_id(self) -> str:
@@ -61,17 +61,20 @@ def tasks(
     where = text_filter(session, "session")
     search = text_filter(q, "q")
     with read_transaction(host_inbox(request).engine) as db:
-        if tab == TaskFilter.ENDED:
-            found = pages.ended_series(db, session=where, before=id_cursor(after, "after"), limit=PAGE, search=search)
+        if search is not None:  # a name or an id: every series it names, filtered by the tab
+            named = [r for r in pages.named_series(db, search) if _in_tab(r, tab) and where in (None, r.session)]
+            found = pages.Page(named, more=False)
+        elif tab == TaskFilter.ENDED:
+            found = pages.ended_series(db, session=where, before=id_cursor(after, "after"), limit=PAGE)
         else:
             start = cursor(after, "after")
-            found = pages.live_series(db, status=tab, session=where, after=start, limit=PAGE, search=search)
+            found = pages.live_series(db, status=tab, session=where, after=start, limit=PAGE)
         recent = pages.recent_outcomes(db, [r.series_id for r in found.rows if r.series_id])
     rows = [TaskRow(r, series_status(r), recent.get(r.series_id or "", [])[::-1]) for r in found.rows]
     following = None
     if found.more and rows:
         last = rows[-1].row
-        following = last.id if tab == TaskFilter.ENDED else cursor_of(last.process_after, last.id)
+        following = (last.series_id or last.id) if tab == TaskFilter.ENDED else cursor_of(last.process_after, last.id)
     return page(
         request,
         "tasks.html",
@@ -86,6 +89,14 @@ def tasks(
         following=following,
         first_page=after is None,
     )
+
+
+def _in_tab(row: MessageIn, tab: TaskFilter) -> bool:
+    if tab == TaskFilter.PAUSED:
+        return row.status == Status.PAUSED
+    if tab == TaskFilter.ENDED:
+        return not Status(row.status).is_live
+    return row.status in (Status.PENDING, Status.RUNNING)
 
 
 @dataclass(frozen=True)

@@ -269,3 +269,23 @@ def test_every_dashboard_route_needs_a_session_and_refuses_without_one(host: Hos
             answer = client.request(method, path, data={"text": "sneaked in", "session": "main"})
             assert answer.status_code == 303 and answer.headers["location"].startswith("/signin"), (method, path)
     assert stored_text(host.inbox.engine) == before
+
+
+def test_the_ended_tab_lists_series_with_nothing_left_to_run_and_search_finds_by_name_or_id(host: Host) -> None:
+    active = host.inbox.schedule("still going", every="1h", name="going")
+    cancelled = host.inbox.schedule("stopped", every="1h", name="stopped")
+    host.inbox.cancel(cancelled.series_id)
+    once = host.inbox.schedule("once", in_="1m", name="once")
+    host.inbox.cancel(once.series_id)
+    client, _ = host.signed_in(CONFIGURED)
+
+    ended = client.get("/tasks?status=ended").text
+    assert f'data-series="{cancelled.series_id}"' in ended and f'data-series="{once.series_id}"' in ended
+    assert f'data-series="{active.series_id}"' not in ended
+
+    for search in ("going", active.series_id, active.series_id[:8].lower()):
+        found = client.get("/tasks", params={"q": search}).text
+        assert f'data-series="{active.series_id}"' in found, search
+        assert f'data-series="{cancelled.series_id}"' not in found, search
+    assert f'data-series="{cancelled.series_id}"' in client.get("/tasks?status=ended&q=stopped").text
+    assert "No active tasks" in client.get("/tasks", params={"q": "goi"}).text  # a name is matched whole

@@ -75,10 +75,7 @@ def test_metrics_count_the_queue_and_the_last_hours_runs(host: tuple[Inbox, str]
     metrics = _scrape(url, reader)
 
     statuses = metrics["inbox_messages"]
-    assert _value(statuses, "inbox_messages", status="completed") == 2
-    assert _value(statuses, "inbox_messages", status="failed") == 1
-    assert _value(statuses, "inbox_messages", status="pending") == 2
-    assert _value(statuses, "inbox_messages", status="paused") == 1
+    assert {s.labels["status"]: s.value for s in statuses} == {"pending": 2, "running": 0, "paused": 1}
     assert _value(metrics["inbox_due_backlog"], "inbox_due_backlog") == 1
     assert _value(metrics["inbox_due_backlog_oldest_seconds"], "inbox_due_backlog_oldest_seconds") == 60
     assert _value(metrics["inbox_runs_recent"], "inbox_runs_recent", outcome="completed") == 1

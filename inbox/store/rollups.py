@@ -1,0 +1,151 @@
+"""Hourly roll-ups of the run history: what the stats page reads, so its cost does not grow with the history.
+
+Once an hour has passed (and :data:`LAG` more, for hosts whose clocks differ a little), a host adds up the runs
+that ended in it, per outcome, into ``run_rollups`` (a chore: one host does it for all, sweeper/host.py). The rows
+of an hour are written once, by one transaction; the primary key (hour, outcome) refuses a second writer. A window
+then reads the roll-ups of its whole hours and adds the runs since the newest roll-up live, which is at most an
+hour or two of runs.
+
+Roll-ups are kept as long as run history (``INBOX_KEEP_RUNS_DAYS``) and pruned with it here, so the stats
+of a window and its run history agree. A run recorded with an end time already rolled up (a host whose clock is
+more than :data:`LAG` behind) is left out of the roll-ups; the run history keeps it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, func
+from sqlmodel import Session, col, select
+
+from inbox.store import stats
+from inbox.store.engine import transaction
+from inbox.store.models import Run, RunRollup
+
+ROLLUPS = "rollups"  # the chore's name
+EVERY = timedelta(minutes=1)
+LAG = timedelta(minutes=5)
+MOST_PER_PASS = timedelta(days=7)  # a first roll-up over a long history takes several passes, not one long one
+HOUR = timedelta(hours=1)
+
+
+def hour_of(instant: datetime) -> datetime:
+    return instant.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def rolled_until(db: Session) -> datetime | None:
+    """The end of the newest hour rolled up (the runs after it are read live), or None before the first."""
+    newest = db.exec(select(func.max(RunRollup.hour))).one()
+    return None if newest is None else newest + HOUR
+
+
+def roll_up(db: Session, *, now: datetime, keep: timedelta | None = None) -> int:
+    """Add up the runs of every whole hour not rolled up yet (at most :data:`MOST_PER_PASS` of them); returns how
+    many roll-up rows were written. Prunes roll-ups older than ``keep``."""
+    if keep is not None:
+        db.exec(delete(RunRollup).where(col(RunRollup.hour) < now - keep))
+    start = rolled_until(db)
+    if start is None:
+        first = db.exec(select(func.min(Run.ended_at))).one()
+        if first is None:
+            return 0
+        start = hour_of(first)
+    end = min(hour_of(now - LAG), start + MOST_PER_PASS)
+    if end <= start:
+        return 0
+    dialect = db.get_bind().dialect.name
+    ended = col(Run.ended_at)
+    hour = func.strftime("%Y-%m-%d %H:00:00", ended) if dialect == "sqlite" else func.date_trunc("hour", ended)
+    duration = stats.seconds_between(col(Run.started_at), ended, dialect)
+    bucket = stats.bucket_of(duration)
+    rows = db.exec(
+        select(  # type: ignore[call-overload]
+            hour,
+            Run.outcome,
+            bucket,
+            func.count(),
+            func.sum(Run.input_tokens),
+            func.sum(Run.output_tokens),
+            func.sum(duration),
+        )
+        .where(ended >= start, ended < end)
+        .group_by(hour, col(Run.outcome), bucket)
+    ).all()
+    made: dict[tuple[datetime, str], RunRollup] = {}
+    for when, outcome, index, count, spent_in, spent_out, seconds in rows:
+        at = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
+        key = (at.replace(tzinfo=UTC), str(outcome))
+        row = made.setdefault(
+            key, RunRollup(hour=key[0], outcome=key[1], durations=[0] * (len(stats.DURATION_BUCKETS) + 1))
+        )
+        row.runs += int(count)
+        row.input_tokens += int(spent_in or 0)
+        row.output_tokens += int(spent_out or 0)
+        row.duration_s += float(seconds or 0.0)
+        row.durations = [n + (int(count) if i == int(index) else 0) for i, n in enumerate(row.durations)]
+    if all(at != end - HOUR for at, _ in made):
+        # The newest hour had no runs, so no row: an empty one (no outcome) marks where the roll-ups end.
+        made[(end - HOUR, "")] = RunRollup(
+            hour=end - HOUR, outcome="", durations=[0] * (len(stats.DURATION_BUCKETS) + 1)
+        )
+    db.add_all(made.values())
+    db.flush()
+    return len(made)
+
+
+def roll_up_store(engine: Engine, *, now: datetime, keep: timedelta | None = None) -> int:
+    """:func:`roll_up` in a transaction of its own: the host's chore (every :data:`EVERY`)."""
+    with transaction(engine) as db:
+        return roll_up(db, now=now, keep=keep)
+
+
+def _rolled(db: Session, since: datetime, until: datetime) -> list[Any]:
+    """The roll-ups of the hours in ``[since, until)`` as plain rows (a few thousand at most: no ORM objects)."""
+    query = select(  # type: ignore[call-overload]
+        RunRollup.hour,
+        RunRollup.outcome,
+        RunRollup.runs,
+        RunRollup.input_tokens,
+        RunRollup.output_tokens,
+        RunRollup.duration_s,
+        RunRollup.durations,
+    ).where(col(RunRollup.hour) >= since, col(RunRollup.hour) < until, RunRollup.outcome != "")
+    return list(db.exec(query).all())
+
+
+def totals(db: Session, *, since: datetime, now: datetime) -> stats.RunTotals:
+    """The runs that ended since ``since`` (its hour): the roll-ups of the hours done, the rest read live."""
+    done = rolled_until(db)
+    start = hour_of(since)
+    if done is None or done <= start:
+        return stats.run_totals(db, since=since)
+    by_outcome: dict[str, int] = {}
+    buckets = [0] * (len(stats.DURATION_BUCKETS) + 1)
+    tokens_in = tokens_out = 0
+    seconds = 0.0
+    for _, outcome, runs, spent_in, spent_out, spent_s, durations in _rolled(db, start, done):
+        by_outcome[outcome] = by_outcome.get(outcome, 0) + runs
+        tokens_in, tokens_out, seconds = tokens_in + spent_in, tokens_out + spent_out, seconds + spent_s
+        buckets = [have + more for have, more in zip(buckets, durations, strict=True)]
+    rolled = stats.RunTotals(by_outcome, tokens_in, tokens_out, seconds, tuple(buckets))
+    return rolled + stats.run_totals(db, since=done)
+
+
+def per_day(db: Session, *, since: datetime, now: datetime) -> list[stats.DayTokens]:
+    """Runs, failures and tokens per UTC day since ``since`` (its hour), from the roll-ups and live after them."""
+    done = rolled_until(db)
+    start = hour_of(since)
+    if done is None or done <= start:
+        return stats.per_day(db, since=since)
+    days: dict[date, stats.DayTokens] = {}
+    failed = {o.value for o in stats.FAILED_OUTCOMES}
+    for row in _rolled(db, start, done):
+        day = row.hour.date()
+        more = stats.DayTokens(
+            day, row.runs, row.runs if row.outcome in failed else 0, row.input_tokens, row.output_tokens
+        )
+        days[day] = days[day] + more if day in days else more
+    for later in stats.per_day(db, since=done):
+        days[later.day] = days[later.day] + later if later.day in days else later
+    return [days[day] for day in sorted(days)]

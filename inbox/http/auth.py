@@ -150,9 +150,15 @@ def token_by_digest(request: Request, digest: str, *, used: bool) -> Caller | No
     return Caller(found.name, TokenScope(found.scope))
 
 
+def scope_words(needed: TokenScope) -> str:
+    return "admin" if needed == TokenScope.ADMIN else f"{needed} or admin"
+
+
 def refuse_scope(caller: Caller, needed: TokenScope) -> None:
     if not caller.scope.allows(needed):
-        raise HTTPException(403, f"token {caller.name!r} has the {caller.scope} scope; this needs {needed} or admin")
+        raise HTTPException(
+            403, f"token {caller.name!r} has the {caller.scope} scope; this needs {scope_words(needed)}"
+        )
 
 
 def check_token(request: Request) -> Caller:

@@ -114,38 +114,34 @@ def _rolled(db: Session, since: datetime, until: datetime) -> list[Any]:
     return list(db.exec(query).all())
 
 
-def totals(db: Session, *, since: datetime, now: datetime) -> stats.RunTotals:
-    """The runs that ended since ``since`` (its hour): the roll-ups of the hours done, the rest read live."""
+def window(db: Session, *, since: datetime, now: datetime) -> tuple[stats.RunTotals, list[stats.DayTokens]]:
+    """The runs that ended since ``since`` (its hour), added up and per UTC day: the roll-ups of the hours done
+    (one read), and the runs after them read live."""
     done = rolled_until(db)
     start = hour_of(since)
     if done is None or done <= start:
-        return stats.run_totals(db, since=since)
+        return stats.run_totals(db, since=since), stats.per_day(db, since=since)
     by_outcome: dict[str, int] = {}
     buckets = [0] * (len(stats.DURATION_BUCKETS) + 1)
     tokens_in = tokens_out = 0
     seconds = 0.0
-    for _, outcome, runs, spent_in, spent_out, spent_s, durations in _rolled(db, start, done):
+    days: dict[date, stats.DayTokens] = {}
+    failed = {o.value for o in stats.FAILED_OUTCOMES}
+    for hour, outcome, runs, spent_in, spent_out, spent_s, durations in _rolled(db, start, done):
         by_outcome[outcome] = by_outcome.get(outcome, 0) + runs
         tokens_in, tokens_out, seconds = tokens_in + spent_in, tokens_out + spent_out, seconds + spent_s
         buckets = [have + more for have, more in zip(buckets, durations, strict=True)]
+        more = stats.DayTokens(hour.date(), runs, runs if outcome in failed else 0, spent_in, spent_out)
+        days[more.day] = days[more.day] + more if more.day in days else more
+    for later in stats.per_day(db, since=done):
+        days[later.day] = days[later.day] + later if later.day in days else later
     rolled = stats.RunTotals(by_outcome, tokens_in, tokens_out, seconds, tuple(buckets))
-    return rolled + stats.run_totals(db, since=done)
+    return rolled + stats.run_totals(db, since=done), [days[day] for day in sorted(days)]
+
+
+def totals(db: Session, *, since: datetime, now: datetime) -> stats.RunTotals:
+    return window(db, since=since, now=now)[0]
 
 
 def per_day(db: Session, *, since: datetime, now: datetime) -> list[stats.DayTokens]:
-    """Runs, failures and tokens per UTC day since ``since`` (its hour), from the roll-ups and live after them."""
-    done = rolled_until(db)
-    start = hour_of(since)
-    if done is None or done <= start:
-        return stats.per_day(db, since=since)
-    days: dict[date, stats.DayTokens] = {}
-    failed = {o.value for o in stats.FAILED_OUTCOMES}
-    for row in _rolled(db, start, done):
-        day = row.hour.date()
-        more = stats.DayTokens(
-            day, row.runs, row.runs if row.outcome in failed else 0, row.input_tokens, row.output_tokens
-        )
-        days[day] = days[day] + more if day in days else more
-    for later in stats.per_day(db, since=done):
-        days[later.day] = days[later.day] + later if later.day in days else later
-    return [days[day] for day in sorted(days)]
+    return window(db, since=since, now=now)[1]

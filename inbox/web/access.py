@@ -24,7 +24,7 @@ from fastapi import Request
 from inbox.api import Inbox
 from inbox.enums import TokenScope
 from inbox.errors import InvalidInput
-from inbox.http.auth import Caller, token_by_digest
+from inbox.http.auth import Caller, scope_words, token_by_digest
 from inbox.store import web_sessions
 from inbox.store.engine import read_transaction, transaction
 from inbox.store.tokens import hash_token
@@ -114,7 +114,7 @@ def require(seen: Viewer, scope: TokenScope) -> None:
     if not seen.may(scope):
         raise Refused(
             403,
-            f"token {seen.caller.name!r} has the {seen.caller.scope} scope; this needs {scope} or admin",
+            f"token {seen.caller.name!r} has the {seen.caller.scope} scope; this needs {scope_words(scope)}",
         )
 
 

@@ -29,8 +29,7 @@ def stats_page(request: Request, seen: Seen, since: str = "7d") -> Response:
     now = host_inbox(request).clock()
     start = now - SPANS[span]
     with read_transaction(host_inbox(request).engine) as db:
-        totals = rollups.totals(db, since=start, now=now)
-        days = rollups.per_day(db, since=start, now=now)
+        totals, days = rollups.window(db, since=start, now=now)
     failures = {
         outcome: count for outcome, count in sorted(totals.by_outcome.items()) if outcome in stats.FAILED_OUTCOMES
     }

@@ -20,9 +20,8 @@ from prometheus_client.registry import Collector
 from inbox.api import Inbox
 from inbox.http.auth import check_token
 from inbox.http.errors import token_first
-from inbox.store import stats
+from inbox.store import pages, stats
 from inbox.store import tokens as token_store
-from inbox.store.engine import read_transaction
 
 WINDOW = timedelta(hours=1)
 WINDOW_LABEL = "1h"
@@ -38,7 +37,7 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         now = self.inbox.clock()
-        with read_transaction(self.inbox.engine) as db:
+        with pages.reading(self.inbox.engine) as db:
             by_status = stats.live_counts(db)
             due, oldest = stats.due_backlog(db, now=now)
             recent = stats.run_totals(db, since=now - WINDOW)

@@ -13,7 +13,6 @@ from fastapi.responses import Response
 from inbox import validation as check
 from inbox.enums import Status, TokenScope
 from inbox.store import pages, rollups, stats
-from inbox.store.engine import read_transaction
 from inbox.web.access import Viewer, check_csrf, host_inbox, require, same_origin, viewer
 from inbox.web.common import refusing, router
 from inbox.web.render import page, redirect
@@ -28,7 +27,7 @@ def stats_page(request: Request, seen: Seen, since: str = "7d") -> Response:
     span = since if since in SPANS else "7d"
     now = host_inbox(request).clock()
     start = now - SPANS[span]
-    with read_transaction(host_inbox(request).engine) as db:
+    with pages.reading(host_inbox(request).engine) as db:
         totals, days = rollups.window(db, since=start, now=now)
     failures = {
         outcome: count for outcome, count in sorted(totals.by_outcome.items()) if outcome in stats.FAILED_OUTCOMES
@@ -70,7 +69,7 @@ class Line:
 def chat_page(request: Request, seen: Seen, session: str = "main") -> Response:
     with refusing():
         check.session_name(session)
-    with read_transaction(host_inbox(request).engine) as db:
+    with pages.reading(host_inbox(request).engine) as db:
         items, asked = pages.chat_log(db, session=session, limit=CHAT_ITEMS)
     lines = [
         Line(m.id, m.created_at, "you", m.text, str(m.status), m.reason if m.status == Status.FAILED else None)

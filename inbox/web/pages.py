@@ -15,7 +15,6 @@ from fastapi.responses import Response
 
 from inbox.enums import OutboxKind, Outcome, Status, TaskFilter
 from inbox.store import lookup, pages, queries
-from inbox.store.engine import read_transaction
 from inbox.store.models import MessageIn, Run
 from inbox.views import series_status
 from inbox.web.access import Viewer, host_inbox, viewer
@@ -60,7 +59,7 @@ def tasks(
         tab = TaskFilter.ACTIVE
     where = text_filter(session, "session")
     search = text_filter(q, "q")
-    with read_transaction(host_inbox(request).engine) as db:
+    with pages.reading(host_inbox(request).engine) as db:
         if search is not None:  # a name or an id: every series it names, filtered by the tab
             named = [r for r in pages.named_series(db, search) if _in_tab(r, tab) and where in (None, r.session)]
             found = pages.Page(named, more=False)
@@ -122,7 +121,7 @@ def timeline(
     ended = choice_filter(Outcome, outcome, "outcome")
     series = text_filter(task, "task")
     start = cursor(before, "before")
-    with read_transaction(host_inbox(request).engine) as db:
+    with pages.reading(host_inbox(request).engine) as db:
         if series is not None:
             with refusing():
                 series = lookup.find_series_id(db, series)
@@ -176,7 +175,7 @@ def messages(
 ) -> Response:
     which = choice_filter(Status, status, "status")
     where = text_filter(session, "session")
-    with read_transaction(host_inbox(request).engine) as db:
+    with pages.reading(host_inbox(request).engine) as db:
         found = pages.chat_messages(db, status=which, session=where, before=id_cursor(before, "before"), limit=PAGE)
     return page(
         request,
@@ -196,7 +195,7 @@ def messages(
 def message_detail(request: Request, seen: Seen, message_id: str) -> Response:
     """One message or task occurrence: each attempt (script output, the model's output, tokens, error), the
     conversation turns stored for it, and what it answered."""
-    with read_transaction(host_inbox(request).engine) as db:
+    with pages.reading(host_inbox(request).engine) as db:
         with refusing():
             row = lookup.find_message(db, message_id)
         attempts = queries.runs_of_message(db, row.id, limit=100, outcome=None)
@@ -221,7 +220,7 @@ def message_detail(request: Request, seen: Seen, message_id: str) -> Response:
 @router.get("/runs/{run_id}")
 def run_detail(request: Request, seen: Seen, run_id: str) -> Response:
     """A run's page is its message's, at that attempt."""
-    with read_transaction(host_inbox(request).engine) as db:
+    with pages.reading(host_inbox(request).engine) as db:
         run = db.get(Run, run_id.strip().upper())
     if run is None:
         return page(request, "refused.html", seen, code=404, title="Not found", message=f"no run has the id {run_id!r}")
@@ -234,7 +233,7 @@ def outbox(
 ) -> Response:
     where = text_filter(session, "session")
     which = choice_filter(OutboxKind, kind, "kind")
-    with read_transaction(host_inbox(request).engine) as db:
+    with pages.reading(host_inbox(request).engine) as db:
         found = pages.outbox_page(
             db, session=where, kind=which.value if which else None, before=id_cursor(before, "before"), limit=PAGE
         )

@@ -107,9 +107,9 @@ def fill(inbox: Inbox, series: int) -> dict[str, Any]:
         chains = conn.execute(text("SELECT id, series_id, session FROM messages_in WHERE occurrence_no = 1")).all()
     _insert(engine, Run, _runs(chains, now, dice))
     _insert(engine, MessageOut, _outbox(series // 5, now))
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
+    if engine.dialect.name == "postgresql":  # as autovacuum leaves a table: statistics and the visibility map
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
     with engine.connect() as conn:
         failed = conn.execute(text("SELECT id FROM runs WHERE outcome = 'failed' ORDER BY id DESC LIMIT 1")).scalar()
     return {"failed_run": failed, "now": now}

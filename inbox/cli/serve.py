@@ -100,7 +100,8 @@ def serve(
         if host.tcp_address is not None:
             address, port = host.tcp_address
             say(
-                f"listening on http://{address}:{port} (admin token: {host.admin_tokens})",
+                f"listening on http://{address}:{port} (admin token: {host.admin_tokens}); "
+                f"the dashboard is at http://{address}:{port}/",
                 highlight=False,
             )
             say(f"MCP clients: http://{address}:{port}/mcp, with the same token (docs/mcp.md)", highlight=False)

@@ -26,6 +26,7 @@ def _postgres(module: str, args: list[str], headline: str) -> object:
         ("bench.enqueue", ["--messages", "300"], "enqueue (sqlite): single "),
         ("bench.due_scan", ["--sizes", "200,400", "--repeat", "5"], "due-scan (sqlite): at 400 rows "),
         ("bench.fanout", ["--series", "50"], "fanout (sqlite): 50 series' next rows written "),
+        ("bench.dashboard", ["--series", "200", "--repeat", "2"], "dashboard (sqlite): 200 series, 18 pages"),
         _postgres("bench.due_scan", ["--sizes", "200", "--repeat", "5"], "due-scan (postgres): at 200 rows "),
         _postgres("bench.fanout", ["--series", "50"], "fanout (postgres): 50 series' next rows written "),
         pytest.param(

@@ -161,17 +161,13 @@ def refuse_scope(caller: Caller, needed: TokenScope) -> None:
         )
 
 
-def check_token(request: Request) -> Caller:
-    """FastAPI dependency of every ``/v1`` route: an active API token whose scope allows the request.
-
-    Blocking (it asks the store): run it in a worker thread. A request is checked once; a second call is free.
-    """
+def _known_caller(request: Request) -> Caller:
+    """The caller the bearer token stands for: 401 for a stranger, 403 for a runner's token."""
     checked: Caller | None = getattr(request.state, "caller", None)
     if checked is not None:
         return checked
     token = bearer(request)
-    digest = hash_token(token)
-    caller = token_by_digest(request, digest, used=True)
+    caller = token_by_digest(request, hash_token(token), used=True)
     if caller is None:
         runners: KnownRunners = request.app.state.runner_tokens
         if runners.find(token) is not None:
@@ -179,7 +175,21 @@ def check_token(request: Request) -> Caller:
                 403, "a runner token cannot use the public API; runners use /runner/v1 for their session"
             )
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
-    route = request.scope.get("route")
-    refuse_scope(caller, needed_scope(request.method, getattr(route, "path", request.url.path)))
     request.state.caller = caller
     return caller
+
+
+def check_token(request: Request) -> Caller:
+    """FastAPI dependency of every ``/v1`` route: an active API token whose scope allows the request.
+
+    Blocking (it asks the store): run it in a worker thread. A request is checked once; a second call is free.
+    """
+    caller = _known_caller(request)
+    route = request.scope.get("route")
+    refuse_scope(caller, needed_scope(request.method, getattr(route, "path", request.url.path)))
+    return caller
+
+
+def check_admin(request: Request) -> None:
+    """The check of ``/mcp``: its tools schedule, change and cancel tasks, so only an ``admin`` token opens it."""
+    refuse_scope(_known_caller(request), TokenScope.ADMIN)

@@ -87,3 +87,16 @@ def test_inbox_api_token_and_tokens_from_before_scopes_are_admin(host: tuple[Inb
             made = client.post("/v1/tasks", json={"prompt": "p", "every": "1h"})
             assert made.status_code == 201, made.text
     assert [t.scope for t in inbox.tokens()] == ["admin"]
+
+
+def test_mcp_opens_to_admin_tokens_only(host: tuple[Inbox, str]) -> None:
+    """/mcp's tools change tasks: a read or send token is known there but refused, before any tool runs."""
+    inbox, url = host
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "schedule_task", "arguments": {}}}
+    accept = {"Accept": "application/json, text/event-stream"}
+    before = stored_text(inbox.engine)
+    for scope in ("read", "send"):
+        with _client(url, inbox.create_token(f"mcp-{scope}", scope=scope).token) as client:
+            answer = client.post("/mcp", json=call, headers=accept)
+        assert answer.status_code == 403 and f"the {scope} scope; this needs admin" in answer.json()["error"]
+    assert inbox.tasks(status="all") == [] and len(stored_text(inbox.engine)) > len(before)  # only the tokens

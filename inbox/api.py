@@ -149,7 +149,12 @@ class Inbox:
         task = prompt if isinstance(prompt, task_fields.NewTask) else _new_task(prompt, fields)
         now = self.clock()
         zone = self.zone(task.tz)
-        plan = choose(cron_expr=task.cron, every=task.every, at=task.at, in_=task.in_, zone=zone, now=now)
+        timed = any(value is not None for value in (task.cron, task.every, task.at, task.in_))
+        plan = (
+            choose(cron_expr=task.cron, every=task.every, at=task.at, in_=task.in_, zone=zone, now=now)
+            if timed
+            else None
+        )
         if isinstance(plan, EverySchedule):
             now = whole_second(now)  # the anchor of an interval series sits on a whole second
         limit = parse_duration(task.timeout, field="timeout") if task.timeout is not None else None
@@ -168,11 +173,12 @@ class Inbox:
             remind=task.remind,
             model=task.model,
             provider=task.provider,
+            on=tuple(task.on or ()),
         )
         with transaction(self.engine) as db:
             row = series.create_task(db, new, now=now, created_by=self.actor)
         assert row.series_id is not None
-        runs = upcoming(plan, zone, row.process_after, 3)
+        runs = upcoming(plan, zone, row.process_after, 3) if plan is not None else []  # no time: no fire times
         return Scheduled(
             id=row.id,
             series_id=row.series_id,
@@ -221,6 +227,7 @@ class Inbox:
                 zone=zone,
                 script=given.script,
                 name=given.name,
+                on=tuple(given.on) if given.on is not None else None,
                 script_by=self.actor,
             )
             row = series.update(db, ident, changes, now=now)

@@ -107,3 +107,11 @@ class TokenScope(StrEnum):
 
 
 _SCOPE_ORDER = (TokenScope.READ, TokenScope.SEND, TokenScope.ADMIN)
+
+
+class MatchState(StrEnum):
+    """What an event did to a series whose trigger it matched."""
+
+    STARTED = "started"  # an occurrence was written, due now
+    QUEUED = "queued"  # an occurrence was written; it waits for the one running to end
+    COALESCED = "coalesced"  # none: the series already had an occurrence waiting

@@ -21,10 +21,12 @@ from pydantic_core import ErrorDetails
 
 from inbox import validation as check
 from inbox.errors import InvalidInput
+from inbox.event_names import check_patterns
 from inbox.schedules import load_zone, parse_cron, parse_duration, parse_every
 
 M = TypeVar("M", bound=BaseModel)
 SCHEDULES = ("cron", "every", "at", "in_")  # a new task has exactly one; a change at most one (no in)
+ONE_SHOTS = ("at", "in_")  # a time that passes once: never beside ``on``, which listens for as long as the task lives
 _DURATION = re.compile(r"(?:\d+[smhdw])+")
 
 
@@ -62,6 +64,9 @@ Script = Annotated[str, AfterValidator(check.script)]
 MaxRuns = Annotated[int, AfterValidator(lambda v: check.positive_int(v, field="max_runs", maximum=check.MAX_RUNS))]
 Retries = Annotated[int, AfterValidator(check.retries)]
 ModelName = Annotated[str, AfterValidator(check.model_name)]
+Patterns = Annotated[list[str], AfterValidator(lambda v: check_patterns(v, field="on"))]
+# A change's ``on``: [] removes every pattern (the task keeps its cron or every)
+NewPatterns = Annotated[list[str], AfterValidator(lambda v: check_patterns(v, field="on") if v else [])]
 
 _D = {  # what each field means, as the HTTP API's reference and the model's tool schema show it
     "prompt": "What the assistant should do when the task fires (with remind: the text delivered as is).",
@@ -78,6 +83,8 @@ _D = {  # what each field means, as the HTTP API's reference and the model's too
     "fresh (none); default session for one-shot tasks, fresh for recurring ones.",
     "catch_up": "After downtime: once (one run for the missed slots), skip (none), all (one per missed slot).",
     "max_runs": "End the task after this many runs.",
+    "on": "Event patterns that start a run when a matching event is emitted (mail.*, github.**); alone, or "
+    "beside cron or every (either starts a run).",
     "timeout": "Time limit of each run, e.g. 10m.",
     "retries": f"How many times a failed run is tried again (0-{check.MAX_RETRIES}).",
     "remind": "Deliver the prompt text itself at its time; no model call.",
@@ -92,13 +99,15 @@ class _Fields(BaseModel):
 
 
 class NewTask(_Fields):
-    """A task to schedule: ``prompt`` and exactly one of ``cron``, ``every``, ``at``, ``in``."""
+    """A task to schedule: ``prompt`` and exactly one of ``cron``, ``every``, ``at``, ``in``; or ``on``, alone or
+    beside one of ``cron`` and ``every``."""
 
     prompt: Prompt = Field(description=_D["prompt"])
     cron: Cron | None = Field(default=None, description=_D["cron"])
     every: Every | None = Field(default=None, description=_D["every"])
     at: Instant | None = Field(default=None, description=_D["at"])
     in_: Duration | None = Field(default=None, alias="in", description=_D["in"])
+    on: Patterns | None = Field(default=None, description=_D["on"])
     tz: Zone | None = Field(default=None, description=_D["tz"])
     session: SessionName = Field(default="main", description=_D["session"])
     name: Annotated[str, AfterValidator(check.name)] | None = Field(default=None, description=_D["name"])
@@ -122,6 +131,9 @@ class TaskChange(_Fields):
     cron: Cron | None = Field(default=None, description=_D["cron"])
     every: Every | None = Field(default=None, description=_D["every"])
     at: Instant | None = Field(default=None, description=_D["at"])
+    on: NewPatterns | None = Field(
+        default=None, description=_D["on"] + " Replaces the task's patterns; [] removes them."
+    )
     tz: Zone | None = Field(default=None, description=_D["tz"])
     script: Script | None = Field(default=None, description=_D["script"] + ' "" removes it.')
     # "" (or blank) removes the name, so it is kept as "" rather than read as "not given"
@@ -134,15 +146,42 @@ class TaskChange(_Fields):
 
 def _exactly_one_schedule(task: M) -> M:
     given = schedules_given(task)
+    if getattr(task, "on", None):
+        _beside_on(task, given)
+        if len(given) > 1:
+            raise choice_error(task, "give at most one of {} (got {})", given)
+        if not given and getattr(task, "max_runs", None) is not None:
+            raise InvalidInput(
+                "max_runs",
+                "counts the runs of a time schedule (cron, every); a task started only by events (on) runs until "
+                "it is cancelled",
+                mentions=("cron", "every", "on"),
+            )
+        return task
     if len(given) != 1:
-        raise choice_error(task, "give exactly one of {} (got {})", given)
+        error = choice_error(task, "give exactly one of {}, or on (got {})", given)
+        raise InvalidInput(error.field, error.reason, mentions=(*error.mentions, "on"))
     return task
+
+
+def _beside_on(task: BaseModel, given: list[str]) -> None:
+    """``on`` listens for as long as the task lives; a one-shot time would end the task after one run."""
+    once = [spelled(type(task), name) for name in given if name in ONE_SHOTS]
+    if once:
+        raise InvalidInput(
+            "on",
+            f"cannot be combined with {once[0]}: a task with on runs on every matching event; "
+            "give a recurring time (cron, every) beside it, or no time at all",
+            mentions=(*once, "cron", "every"),
+        )
 
 
 def _a_change(change: M) -> M:
     """At most one new schedule, and something to change (a tool's ``task_id`` and ``session`` say which task
     changes, not how)."""
     given = schedules_given(change)
+    if getattr(change, "on", None):
+        _beside_on(change, given)
     if len(given) > 1:
         raise choice_error(change, "give at most one of {} (got {})", given)
     names = [name for name in type(change).model_fields if name in TaskChange.model_fields]

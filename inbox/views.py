@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from inbox.enums import Status, TokenScope, TokenStatus
 from inbox.store.models import ApiToken, MessageIn, MessageOut, Run
+from inbox.store.types import is_forever
 
 # ISO 8601 with a numeric offset everywhere ("+00:00", never "Z"), in the zone the value carries.
 Instant = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), when_used="json")]
@@ -47,8 +48,9 @@ class Task(_Frozen):
     status: str  # active | running | paused | ended | cancelled
     schedule: str
     recurrence: str | None
+    on: list[str]  # the event patterns that start it (docs/events.md)
     timezone: str
-    next_run: Instant | None  # UTC
+    next_run: Instant | None  # UTC; None once ended, and for a task no time starts (only events)
     next_run_local: Instant | None  # in the task's zone
     last_outcome: str | None
     runs: int
@@ -151,17 +153,25 @@ def series_status(row: MessageIn) -> str:
 
 
 def describe_schedule(row: MessageIn) -> str:
+    """``cron 0 9 * * *``, ``every 1h``, ``at 2026-…``, ``on mail.*, github.**``, ``every 1h or on mail.*``."""
+    parts: list[str] = []
     if row.recurrence:
-        return row.recurrence
-    when = row.occurrence_at or row.process_after
-    return f"at {when.astimezone(ZoneInfo(row.timezone)).isoformat()}"
+        parts.append(row.recurrence)
+    elif row.occurrence_at is not None:
+        parts.append(f"at {row.occurrence_at.astimezone(ZoneInfo(row.timezone)).isoformat()}")
+    on = row.content.get("on")
+    if on:
+        parts.append("on " + ", ".join(on))
+    if not parts:  # an extra occurrence of a one-shot: the time it was due
+        parts.append(f"at {row.process_after.astimezone(ZoneInfo(row.timezone)).isoformat()}")
+    return " or ".join(parts)
 
 
 def task_view(row: MessageIn, *, runs: int, last_outcome: str | None, created_at: datetime | None = None) -> Task:
     """``created_at``: the series' creation (its first row's); the row's own when not given."""
     live = Status(row.status).is_live
     assert row.series_id is not None
-    next_run = row.process_after if live else None
+    next_run = row.process_after if live and not is_forever(row.process_after) else None
     return Task(
         series_id=row.series_id,
         id=row.id,
@@ -170,6 +180,7 @@ def task_view(row: MessageIn, *, runs: int, last_outcome: str | None, created_at
         status=series_status(row),
         schedule=describe_schedule(row),
         recurrence=row.recurrence,
+        on=list(row.content.get("on") or []),
         timezone=row.timezone,
         next_run=next_run,
         next_run_local=next_run.astimezone(ZoneInfo(row.timezone)) if next_run else None,

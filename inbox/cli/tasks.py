@@ -23,6 +23,7 @@ InOpt = Annotated[str | None, typer.Option("--in", help=field_help("in_"))]
 TzOpt = Annotated[str | None, typer.Option("--tz", help=field_help("tz"))]
 NameOpt = Annotated[str | None, typer.Option("--name", help=field_help("name"))]
 ScriptOpt = Annotated[str | None, typer.Option("--script", help="Pre-script file, or - for standard input.")]
+OnOpt = Annotated[list[str] | None, typer.Option("--on", help=field_help("on") + " Repeatable.")]
 
 
 def schedule(
@@ -31,6 +32,7 @@ def schedule(
     every: EveryOpt = None,
     at: AtOpt = None,
     in_: InOpt = None,
+    on: OnOpt = None,
     tz: TzOpt = None,
     session: Session = "main",
     name: NameOpt = None,
@@ -55,6 +57,8 @@ def schedule(
         print_json(made)
         return
     console.print(f"Scheduled {made.series_id} ({made.schedule}, {made.timezone})")
+    if not made.next_runs:
+        console.print("  next: when a matching event is emitted (inbox emit NAME)")
     # Seconds only when a fire time has them (sub-minute intervals), so the usual echo stays short.
     clock = "%H:%M:%S" if any(t.second for t in made.next_runs) else "%H:%M"
     for instant in made.next_runs:
@@ -100,7 +104,7 @@ def _print_task(task: Task) -> None:
         "status": task.status + (f" ({task.reason})" if task.reason else ""),
         "session": task.session,
         "schedule": f"{task.schedule} in {task.timezone}",
-        "next run": when(task.next_run, task.timezone),
+        "next run": when(task.next_run, task.timezone) if task.next_run or not task.on else "on a matching event",
         "catch-up": task.catch_up,
         "max runs": str(task.max_runs or "-"),
         "runs": f"{task.runs} (last: {task.last_outcome or '-'})",
@@ -215,6 +219,9 @@ def update(
     cron: CronOpt = None,
     every: EveryOpt = None,
     at: AtOpt = None,
+    on: Annotated[
+        list[str] | None, typer.Option("--on", help="Event pattern (repeatable); replaces the task's; '' removes them.")
+    ] = None,
     tz: TzOpt = None,
     script: Annotated[str | None, typer.Option("--script", help="File, - for stdin, '' to remove.")] = None,
     name: NameOpt = None,
@@ -223,6 +230,8 @@ def update(
     """Change a task; a new schedule moves its next run at once. Past runs are untouched."""
     # the parameters are TaskChange's fields, besides the task's id and --json
     fields = {key: value for key, value in locals().items() if key not in ("ident", "as_json")}
+    if on is not None:
+        fields["on"] = [pattern for pattern in on if pattern != ""]  # --on '' removes every pattern
     change = validated(TaskChange, {**fields, "script": read_script(script)})
     with open_inbox() as inbox:
         task = inbox.update(ident, change)

@@ -1,4 +1,5 @@
-"""The tables: inbound messages (every task is one), outbound messages, run history, API tokens, web sessions.
+"""The tables: inbound messages (every task is one), outbound messages, run history, API tokens, web sessions,
+events.
 
 A recurring task is a *series* of rows in ``messages_in`` sharing ``series_id`` (the first row's id). Each
 row is one *occurrence* standing for the slot ``occurrence_at``. The row that carries the series forward is
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from inbox.enums import CatchUp, Kind, OutboxKind, Outcome, Status, TokenScope
+from inbox.enums import CatchUp, Kind, MatchState, OutboxKind, Outcome, Status, TokenScope
 from inbox.ids import new_id
 from inbox.store.types import UTCDateTime, utcnow
 
@@ -243,6 +244,72 @@ class RunRollup(SQLModel, table=True):
     output_tokens: int = Field(default=0, sa_type=BigInteger)
     duration_s: float = 0.0
     durations: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Event(SQLModel, table=True):
+    """One emitted event (docs/events.md). ``session`` None: it is for every session's tasks.
+
+    ``key`` (an idempotency key) is unique within ``scope`` (the session, or "" for an event without one) while
+    it is younger than a day; an older event's key is cleared when the key is used again.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("uq_events_key", "key", "scope", unique=True),
+        Index("ix_events_name", "name", "id"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    name: str = Field(max_length=200)
+    session: str | None = Field(default=None, max_length=200)
+    data: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    key: str | None = Field(default=None, max_length=200)
+    scope: str = Field(default="", max_length=200)
+    created_by: str = Field(default="user", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class EventMatch(SQLModel, table=True):
+    """What one event did to one series: exactly one row per (event, series), whichever host or retry wrote it.
+
+    ``message_id`` is the occurrence it started (``started`` or ``queued`` behind a running one); a ``coalesced``
+    event started none, because the series already had one waiting.
+    """
+
+    __tablename__ = "event_matches"
+    __table_args__ = (Index("ix_event_matches_series", "series_id", "event_id"),)
+
+    event_id: str = Field(primary_key=True, max_length=26)
+    series_id: str = Field(primary_key=True, max_length=26)
+    message_id: str | None = Field(default=None, max_length=26)
+    state: MatchState = Field(sa_type=String(16))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class EventTrigger(SQLModel, table=True):
+    """One pattern a series listens to (``--on``): the index an event's candidates are found by.
+
+    ``head`` is the pattern's first word, or "" when that is a wildcard (inbox.event_names.head_of): an event
+    looks only at the patterns under its own first word and under "".
+    """
+
+    __tablename__ = "event_triggers"
+    __table_args__ = (Index("ix_event_triggers_head", "head", "session"),)
+
+    series_id: str = Field(primary_key=True, max_length=26)
+    pattern: str = Field(primary_key=True, max_length=200)
+    head: str = Field(max_length=200)
+    session: str = Field(max_length=200)
+
+
+class SeriesState(SQLModel, table=True):
+    """The ``state`` a series' pre-script returned last, given to its next run (docs/prescripts.md)."""
+
+    __tablename__ = "series_state"
+
+    series_id: str = Field(primary_key=True, max_length=26)
+    state: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 # Size limits applied before writing run history, documented in docs/data-model.md.

@@ -1,8 +1,13 @@
-"""Series operations: create, pause, resume, cancel, update and run-now.
+"""Series operations: create, pause, resume, cancel, update, run-now and starting an extra occurrence.
 
 Each function works inside the caller's transaction (``db``) and accepts the series id or any occurrence id.
 A running occurrence is never rewritten: what a pause, cancel or update means for it is kept on the row
 (``next_status``, ``content["pending_update"]``) and applied to its follow-up when it ends.
+
+A series no time starts (``--on`` alone: only events, or later its upstream tasks, start it) is *untimed*: its
+live row waits at ``process_after`` = :data:`~inbox.store.types.FOREVER` with no ``recurrence`` and no
+``occurrence_at``, so no due scan reaches it, and every occurrence it has is an extra row (:func:`start_extra`).
+Pause, resume, cancel and update act on that live row like on any other.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from inbox.enums import CatchUp, ContextMode, Kind, Status
-from inbox.errors import Conflict
+from inbox.errors import Conflict, InvalidInput
 from inbox.ids import new_id
 from inbox.schedules import OneShot, Schedule, from_recurrence, load_zone
+from inbox.store import triggers
 from inbox.store.lookup import extra_rows, find_series_id, latest_row, live_row
 from inbox.store.models import MessageIn
+from inbox.store.types import FOREVER, is_forever
 
 SERIES_SETTINGS = (
     "content",
@@ -39,6 +46,11 @@ SERIES_SETTINGS = (
 )
 
 
+def is_untimed(row: MessageIn) -> bool:
+    """A chain row that no time starts: the live row of a series only triggers start."""
+    return not row.is_extra and row.recurrence is None and row.occurrence_at is None and is_forever(row.process_after)
+
+
 def inherited_settings(row: MessageIn) -> dict[str, Any]:
     """The series definition a new occurrence takes from ``row``; an update waiting on ``row`` is not part of it."""
     settings = {name: getattr(row, name) for name in SERIES_SETTINGS}
@@ -51,7 +63,7 @@ class NewTask:
     """A validated task definition (see inbox.api for where user input becomes one)."""
 
     prompt: str
-    schedule: Schedule
+    schedule: Schedule | None  # None: no time starts it (``on`` only)
     zone: ZoneInfo
     session: str = "main"
     name: str | None = None
@@ -65,11 +77,16 @@ class NewTask:
     data: dict[str, Any] = field(default_factory=dict)
     model: str | None = None  # overrides INBOX_MODEL for this task
     provider: str | None = None  # overrides INBOX_PROVIDER for this task
+    on: tuple[str, ...] = ()  # event patterns (checked) that start an occurrence
 
 
 def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -> MessageIn:
-    first = task.schedule.first_after(now, task.zone)
+    if task.schedule is None and not task.on:
+        raise InvalidInput("schedule", "a task needs a time (cron, every, at, in) or event patterns (on)")
+    first = task.schedule.first_after(now, task.zone) if task.schedule is not None else None
     content: dict[str, Any] = {"text": task.prompt}
+    if task.on:
+        content["on"] = list(task.on)
     if task.script:
         content["script"] = task.script
     if task.data:
@@ -86,9 +103,9 @@ def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -
         kind=Kind.TASK,
         content=content,
         status=Status.PENDING,
-        process_after=first,
+        process_after=first or FOREVER,
         occurrence_at=first,
-        recurrence=task.schedule.recurrence,
+        recurrence=task.schedule.recurrence if task.schedule is not None else None,
         timezone=task.zone.key,
         name=task.name,
         catch_up=task.catch_up,
@@ -104,6 +121,8 @@ def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -
     )
     db.add(row)
     db.flush()
+    if task.on:
+        triggers.replace(db, row_id, task.session, task.on)
     return row
 
 
@@ -165,10 +184,12 @@ class TaskChanges:
     zone: ZoneInfo | None = None
     script: str | None = None  # "" removes the script
     name: str | None = None
+    on: tuple[str, ...] | None = None  # () removes every pattern
     script_by: str = "user"  # who gives ``script``: the actor of the change, never a value from its caller's input
 
     def is_empty(self) -> bool:
-        return all(value is None for value in (self.prompt, self.schedule, self.zone, self.script, self.name))
+        values = (self.prompt, self.schedule, self.zone, self.script, self.name, self.on)
+        return all(value is None for value in values)
 
 
 def update(db: Session, ident: str, changes: TaskChanges, *, now: datetime) -> MessageIn:
@@ -176,6 +197,9 @@ def update(db: Session, ident: str, changes: TaskChanges, *, now: datetime) -> M
     row = live_row(db, series_id, lock=True)
     if row is None:
         raise Conflict(f"task {series_id} has ended; schedule a new one instead")
+    _check_triggers(row, changes)
+    if changes.on is not None:
+        triggers.replace(db, series_id, row.session, changes.on)  # events see the new patterns at once
     if row.status == Status.RUNNING:
         pending = dict(row.content.get("pending_update") or {})
         pending.update(_changes_as_json(changes, row, now))
@@ -186,9 +210,24 @@ def update(db: Session, ident: str, changes: TaskChanges, *, now: datetime) -> M
     return row
 
 
+def _check_triggers(row: MessageIn, changes: TaskChanges) -> None:
+    """What starts the series after the change: a time that recurs, events, or a one-shot time alone."""
+    patterns = list(changes.on) if changes.on is not None else list(row.content.get("on") or [])
+    timed, recurring = not is_untimed(row), row.recurrence is not None
+    if changes.schedule is not None:
+        timed, recurring = True, changes.schedule.recurrence is not None
+    if not timed and not patterns:
+        raise InvalidInput("on", "the task has no cron or every: it needs at least one pattern (or cancel it)")
+    if patterns and timed and not recurring:
+        field = "at" if changes.schedule is not None else "on"
+        raise InvalidInput(field, "a one-shot time (at) and event patterns (on) cannot be combined", mentions=("at",))
+
+
 def _changes_as_json(changes: TaskChanges, row: MessageIn, now: datetime) -> dict[str, Any]:
     """The update as plain values, with a new schedule already turned into its first slot."""
     out: dict[str, Any] = {}
+    if changes.on is not None:
+        out["on"] = list(changes.on)
     if changes.prompt is not None:
         out["text"] = changes.prompt
     if changes.script is not None:
@@ -196,7 +235,9 @@ def _changes_as_json(changes: TaskChanges, row: MessageIn, now: datetime) -> dic
         out["script_by"] = changes.script_by
     if changes.name is not None:
         out["name"] = changes.name
-    if changes.schedule is not None or changes.zone is not None:
+    if changes.schedule is None and changes.zone is not None and is_untimed(row):
+        out["timezone"] = changes.zone.key  # nothing to move: no time starts the series
+    elif changes.schedule is not None or changes.zone is not None:
         zone = changes.zone or load_zone(row.timezone)
         schedule = changes.schedule or (
             from_recurrence(row.recurrence) if row.recurrence else OneShot(row.occurrence_at or now)
@@ -217,8 +258,16 @@ def apply_changes(row: MessageIn, change: dict[str, Any]) -> None:
             content.pop("script", None)
         row.script_by = change.get("script_by", row.script_by)
     row.content = content
+    if "on" in change:
+        if change["on"]:
+            content["on"] = change["on"]
+        else:
+            content.pop("on", None)
+        row.content = content
     if "name" in change:
         row.name = change["name"] or None
+    if "slot" not in change and "timezone" in change:
+        row.timezone = change["timezone"]
     if "slot" in change:
         row.recurrence = change["recurrence"]
         row.timezone = change["timezone"]
@@ -227,11 +276,55 @@ def apply_changes(row: MessageIn, change: dict[str, Any]) -> None:
         row.process_after = slot
 
 
-def run_now(db: Session, ident: str, *, now: datetime) -> MessageIn:
+class SeriesInactive(Conflict):
+    """The series cannot be started now: it is paused, cancelled or has ended (``status`` says which)."""
+
+    def __init__(self, series_id: str, status: str) -> None:
+        super().__init__(f"task {series_id} is {status}")
+        self.series_id = series_id
+        self.status = status
+
+
+def start_extra(
+    db: Session,
+    ident: str,
+    *,
+    now: datetime,
+    content: dict[str, Any] | None = None,
+    require_active: bool = True,
+) -> MessageIn:
+    """Start an occurrence of a series now, beside its schedule: the one way events, run-now (and upstream tasks)
+    start a series.
+
+    The contract:
+
+    * ``ident`` is the series id or any occurrence id; the new row is an *extra* (``is_extra``, no
+      ``occurrence_at``, so it never takes a slot), ``pending`` and due at ``now``, with the series' current
+      definition (its live row's, or its newest row's once ended) and ``content`` laid over its content, key by
+      key (``{"event": {...}}``); the schedule does not move and ``occurrence_no`` does not advance.
+    * It never runs beside another occurrence of the series: a claim skips a series with a running row, so the
+      new row waits until that one ends (it is then claimed like any due row, oldest due first).
+    * The series' live row is locked first (``FOR UPDATE`` on PostgreSQL), so a pause, cancel or update committed
+      at the same moment comes wholly before (and is seen here) or wholly after (and then also pauses or cancels
+      this row, which is pending).
+    * A cancelled series raises :class:`SeriesInactive` (status ``cancelled``). With ``require_active`` (the
+      default) a paused or ended series does too (status ``paused`` or ``ended``): only active series are
+      started. Without it (run-now: a person's explicit ask) a paused series gets a pending row that runs, and an
+      ended one runs once more.
+    * Writes nothing else and commits nothing: the caller's transaction holds it, and whatever the caller records
+      with it (an event's match) stands or falls with it.
+    """
     series_id = find_series_id(db, ident)
-    source = latest_row(db, series_id)
+    live = live_row(db, series_id, lock=True)
+    source = live or latest_row(db, series_id)
     if source.status == Status.CANCELLED or source.next_status == Status.CANCELLED:
-        raise Conflict(f"task {series_id} is cancelled")
+        raise SeriesInactive(series_id, "cancelled")
+    if require_active and live is None:
+        raise SeriesInactive(series_id, "ended")
+    if require_active and (source.status == Status.PAUSED or source.next_status == Status.PAUSED):
+        raise SeriesInactive(series_id, "paused")
+    settings = inherited_settings(source)
+    settings["content"] = {**settings["content"], **(content or {})}
     extra = MessageIn(
         series_id=series_id,
         occurrence_at=None,  # it stands for no slot, so it can never collide with one
@@ -241,8 +334,13 @@ def run_now(db: Session, ident: str, *, now: datetime) -> MessageIn:
         occurrence_no=source.occurrence_no,
         created_at=now,
         updated_at=now,
-        **inherited_settings(source),
+        **settings,
     )
     db.add(extra)
     db.flush()
     return extra
+
+
+def run_now(db: Session, ident: str, *, now: datetime) -> MessageIn:
+    """An extra occurrence now (``inbox run``), paused or ended series included; cancelled ones refuse."""
+    return start_extra(db, ident, now=now, require_active=False)

@@ -55,3 +55,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# ``process_after`` of the live row of a series no time starts (only events, or later its upstream tasks): no due
+# scan ever reaches it, and listings show its next run as none.
+FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def is_forever(instant: datetime | None) -> bool:
+    return instant is not None and instant >= FOREVER

@@ -61,7 +61,7 @@ def work_item(row: MessageIn) -> WorkItem:
         remind=row.remind,
         name=row.name,
         series_id=row.series_id,
-        schedule=describe_schedule(row) if row.recurrence or row.occurrence_at else None,
+        schedule=describe_schedule(row) if row.recurrence or row.occurrence_at or row.content.get("on") else None,
         timezone=row.timezone,
         occurrence_at=row.occurrence_at,
         process_after=row.process_after,

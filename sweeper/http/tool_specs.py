@@ -26,14 +26,14 @@ ARGUMENTS: dict[str, type[BaseModel]] = {
     "schedule_task": tool_model(
         NewTask,
         "ScheduleTaskArguments",
-        ("prompt", "cron", "every", "at", "tz", "name", "script", "context", "catch_up", "max_runs", "remind"),
+        ("prompt", "cron", "every", "at", "on", "tz", "name", "script", "context", "catch_up", "max_runs", "remind"),
         rename=_AS_TOOL,
         extra={},
     ),
     "update_task": tool_model(
         TaskChange,
         "UpdateTaskArguments",
-        ("prompt", "cron", "every", "at", "tz", "script", "name"),
+        ("prompt", "cron", "every", "at", "on", "tz", "script", "name"),
         rename=_AS_TOOL,
         extra={"task_id": (str, Field(description=_TASK_ID_TEXT))},
     ),
@@ -54,8 +54,8 @@ def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[
 HOST_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         name="schedule_task",
-        description="Schedule work for later: give prompt and exactly one of cron, every or at. Answers with the "
-        "task's id and its next three fire times in its zone.",
+        description="Schedule work for later: give prompt and exactly one of cron, every or at; or on (event "
+        "patterns), alone or with cron or every. Answers with the task's id and its next three fire times in its zone.",
         parameters=arguments_schema("schedule_task"),
     ),
     ToolSpec(
@@ -71,7 +71,8 @@ HOST_TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="update_task",
-        description="Change a task's prompt, schedule (one of cron, every, at), timezone, script or name.",
+        description="Change a task's prompt, schedule (one of cron, every, at), event patterns (on), timezone, "
+        "script or name.",
         parameters=arguments_schema("update_task"),
     ),
     ToolSpec(name="pause_task", description="Pause a task.", parameters=_obj(_TASK_ID, ["task_id"])),

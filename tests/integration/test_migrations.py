@@ -44,11 +44,17 @@ FILL = {
     f"VALUES ({T0}, substr(:id, 11), 1, 0, 0, 0.5, '[1]')",  # the outcome column holds the id's last 16 digits
     "web_sessions": f"INSERT INTO web_sessions (digest, token_digest, created_at, expires_at) VALUES (:id, :id, {T0}, "
     f"{T0})",
+    "events": f"INSERT INTO events (id, name, scope, created_by, created_at) VALUES (:id, 'mail.in', '', 'user', {T0})",
+    "event_matches": "INSERT INTO event_matches (event_id, series_id, state, created_at) "
+    f"VALUES (:id, :id, 'started', {T0})",
+    "event_triggers": "INSERT INTO event_triggers (series_id, pattern, head, session) VALUES (:id, 'a.*', 'a', 'main')",
+    "series_state": f"INSERT INTO series_state (series_id, state, updated_at) VALUES (:id, '{{}}', {T0})",
 }
 
 
 # How each table's marked rows are found again (a column holding the id written, or an expression rebuilding it).
 KEYS = {"chores": "name", "web_sessions": "digest", "run_rollups": "'01OLDROW00' || outcome"}
+KEYS |= {"event_matches": "event_id", "event_triggers": "series_id", "series_state": "series_id"}
 
 
 def test_every_revision_upgrades_to_head_keeping_the_rows(store_url: str) -> None:

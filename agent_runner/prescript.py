@@ -2,8 +2,10 @@
 
 The contract (SPEC, "Pre-scripts"): the script text is run with its own shebang, or with ``bash`` when it has none,
 in a process group of its own, under a time limit and an output cap per stream, with an environment made only of
-what the caller passes (plus a minimal ``PATH``, ``HOME`` and ``LANG``). It succeeds when it exits with code 0 and
-the last non-empty line of its standard output is a JSON object whose ``wakeAgent`` is a JSON boolean.
+what the caller passes (plus a minimal ``PATH``, ``HOME`` and ``LANG``), and the caller's document (JSON: the
+event that started the run, its data, the series' state) on its standard input. It succeeds when it exits with code
+0 and the last non-empty line of its standard output is a JSON object whose ``wakeAgent`` is a JSON boolean; a
+``state`` beside it (at most :data:`MAX_STATE_BYTES` as JSON) is what the series' next run gets on its input.
 
 Standard library only: this module also runs inside the minimal runner container.
 """
@@ -29,6 +31,7 @@ TAIL_CHARS = 4096
 _CHUNK = 65536
 _POLL_S = 0.1  # how often the process is checked while its pipes are still open
 _DRAIN_S = 1.0  # after the script exits, how long to wait for output still held by escaped descendants
+MAX_STATE_BYTES = 16 * 1024  # a pre-script's ``state``, serialized as compact JSON (UTF-8)
 
 
 class ScriptVerdict(StrEnum):
@@ -46,6 +49,32 @@ class ScriptResult:
     stdout_tail: str
     stderr_tail: str
     duration_s: float
+    state_given: bool = False  # the JSON line had a ``state`` (WAKE or SKIPPED only); ``state`` is its value
+    state: Any = None
+
+
+def input_document(
+    *,
+    message_id: str | None = None,
+    series_id: str | None = None,
+    slot: str | None = None,
+    event: dict[str, Any] | None = None,
+    data: Any = None,
+    state: Any = None,
+) -> bytes:
+    """What a pre-script reads on its standard input (docs/prescripts.md): one JSON object and a newline.
+
+    ``event`` is {"id", "name", "data", "session"} for an occurrence an event started, else null; ``data`` is the
+    data attached to the occurrence; ``state`` what the series' pre-script returned last (null before that)."""
+    document = {
+        "message_id": message_id,
+        "series_id": series_id,
+        "slot": slot,
+        "event": event,
+        "data": data,
+        "state": state,
+    }
+    return json.dumps(document, ensure_ascii=False, default=str).encode("utf-8", errors="replace") + b"\n"
 
 
 def _size(n: int) -> str:
@@ -101,9 +130,47 @@ def _wait_exit(proc: subprocess.Popen[bytes], deadline: float) -> bool:
     return True
 
 
-def _decide(stdout: bytes) -> tuple[ScriptVerdict, Any, str | None]:
+@dataclass(frozen=True)
+class _Decision:
+    verdict: ScriptVerdict
+    data: Any = None
+    reason: str | None = None
+    state_given: bool = False
+    state: Any = None
+
+
+def state_problem(state: Any) -> str | None:
+    """Why ``state`` cannot be kept for the series' next run, or None: it must be JSON (no NaN), valid UTF-8
+    text, and at most :data:`MAX_STATE_BYTES` as compact JSON."""
+    try:
+        size = len(json.dumps(state, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8"))
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError (a lone surrogate) is a ValueError
+        return f"state is not storable JSON: {_clip(str(exc))}"
+    if size > MAX_STATE_BYTES:
+        return f"state is {size} bytes as JSON; the limit is {_size(MAX_STATE_BYTES)}"
+    return None
+
+
+def _decide(stdout: bytes) -> _Decision:
+    verdict, data, reason = _verdict(stdout)
+    if verdict == ScriptVerdict.SCRIPT_ERROR:
+        return _Decision(verdict, reason=reason)
+    obj = json.loads(_last_line(stdout) or "{}")
+    if "state" not in obj:
+        return _Decision(verdict, data)
+    problem = state_problem(obj["state"])
+    if problem is not None:
+        return _Decision(ScriptVerdict.SCRIPT_ERROR, reason=problem)
+    return _Decision(verdict, data, state_given=True, state=obj["state"])
+
+
+def _last_line(stdout: bytes) -> str | None:
     lines = [line.strip() for line in stdout.decode("utf-8", errors="replace").split("\n")]
-    last = next((line for line in reversed(lines) if line), None)
+    return next((line for line in reversed(lines) if line), None)
+
+
+def _verdict(stdout: bytes) -> tuple[ScriptVerdict, Any, str | None]:
+    last = _last_line(stdout)
     if last is None:
         return ScriptVerdict.SCRIPT_ERROR, None, "no output"
     try:
@@ -171,8 +238,12 @@ def run_prescript(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     max_output_bytes: int = 1 << 20,
+    stdin: bytes = b"",
 ) -> ScriptResult:
-    """Run ``script`` as a task's pre-script would be run and return the decision. Never raises for script faults."""
+    """Run ``script`` as a task's pre-script would be run and return the decision. Never raises for script faults.
+
+    ``stdin`` is what the script reads on its standard input (from a file, so a script that ignores it never
+    blocks the runner, and one that reads it to the end gets end-of-file)."""
     if timeout_s <= 0:
         raise ValueError("timeout_s must be greater than zero")
     if max_output_bytes <= 0:
@@ -185,16 +256,20 @@ def run_prescript(
             fh.write(script)
         os.chmod(path, 0o700)
         argv = [path] if script.startswith("#!") else ["bash", path]
+        input_path = os.path.join(workdir, "stdin")
+        with open(input_path, "wb") as fh:
+            fh.write(stdin)
         try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=_child_env(env),
-                cwd=cwd,
-                start_new_session=True,
-            )
+            with open(input_path, "rb") as given:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=given,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=_child_env(env),
+                    cwd=cwd,
+                    start_new_session=True,
+                )
         except OSError as exc:
             why = f"could not start: {exc.strerror or exc}"
             return ScriptResult(ScriptVerdict.SCRIPT_ERROR, None, why, None, "", "", time.monotonic() - started)
@@ -211,18 +286,31 @@ def run_prescript(
         duration = time.monotonic() - started
         stdout, stderr = bytes(out["stdout"]), bytes(out["stderr"])
         code: int | None = proc.returncode
-        reason: str | None
         if problem is not None:
-            verdict, data, code = ScriptVerdict.SCRIPT_ERROR, None, None
-            reason = f"timed out after {timeout_s:g} s" if problem == "timeout" else problem
+            code = None
+            decision = _Decision(
+                ScriptVerdict.SCRIPT_ERROR,
+                reason=f"timed out after {timeout_s:g} s" if problem == "timeout" else problem,
+            )
         elif proc.returncode < 0:
-            verdict, data = ScriptVerdict.SCRIPT_ERROR, None
-            reason = f"killed by signal {_signal_name(-proc.returncode)}"
+            decision = _Decision(
+                ScriptVerdict.SCRIPT_ERROR, reason=f"killed by signal {_signal_name(-proc.returncode)}"
+            )
         elif proc.returncode != 0:
-            verdict, data, reason = ScriptVerdict.SCRIPT_ERROR, None, f"exit code {proc.returncode}"
+            decision = _Decision(ScriptVerdict.SCRIPT_ERROR, reason=f"exit code {proc.returncode}")
         else:
-            verdict, data, reason = _decide(stdout)
-        return ScriptResult(verdict, data, reason, code, _tail(stdout), _tail(stderr), duration)
+            decision = _decide(stdout)
+        return ScriptResult(
+            decision.verdict,
+            decision.data,
+            decision.reason,
+            code,
+            _tail(stdout),
+            _tail(stderr),
+            duration,
+            state_given=decision.state_given,
+            state=decision.state,
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -33,6 +33,8 @@ def system_prompt(item: WorkItem, now: datetime) -> str:
         lines.append(f"You are running {what} ({item.schedule or 'one-shot'}).")
         if item.occurrence_at is not None:
             lines.append(f"This run stands for the slot {_local(item.occurrence_at, zone)}.")
+        if item.event is not None:
+            lines.append(f"This run was started by the event {item.event.name!r} (its data is below the task).")
         if item.attempt > 1:
             lines.append(f"This is attempt {item.attempt}; earlier attempts failed.")
     lines.append(f"If there is nothing worth telling the user, reply with exactly {SILENCE} and nothing else.")
@@ -43,6 +45,8 @@ def user_text(item: WorkItem, script_data: Any, *, has_script_data: bool) -> str
     parts = [item.text]
     if item.data is not None:
         parts.append("Data attached to this message:\n" + _as_json(item.data))
+    if item.event is not None:
+        parts.append(f"Event {item.event.name} ({item.event.id}), its data:\n" + _as_json(item.event.data))
     if has_script_data:
         parts.append("Data from the task's pre-script:\n" + _as_json(script_data))
     return "\n\n".join(parts)

@@ -24,11 +24,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from agent_runner.conversation import ChatTurn, ToolSpec
+from agent_runner.prescript import state_problem
 
 PREFIX = "/runner/v1"
 # Sent by every runner as the VERSION_HEADER; the host refuses a runner built from other code (426), so a stale
 # runner image fails at once with a message saying so, not later with puzzling errors.
-PROTOCOL_VERSION = "7"
+PROTOCOL_VERSION = "8"
 VERSION_HEADER = "x-inbox-runner-protocol"
 AGENT_PREFIX = "agent:"  # who wrote a row or a script, when an agent session did: "agent:SESSION"
 
@@ -68,6 +69,15 @@ class _Wire(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class EventInfo(_Wire):
+    """The event that started an occurrence (docs/events.md): given to its pre-script and its model."""
+
+    id: str
+    name: str
+    data: Any = None
+    session: str | None = None  # None: the event was for every session's tasks
+
+
 class WorkItem(_Wire):
     """One claimed occurrence (or chat message) and what the runner needs to do it."""
 
@@ -92,6 +102,21 @@ class WorkItem(_Wire):
     model: str | None = None  # the task's own model and provider, when it overrides the host's
     provider: str | None = None
     tools: list[ToolSpec] = Field(default_factory=list)  # the host's tools offered to the model for this item
+    event: EventInfo | None = None  # the event that started this occurrence
+    state: Any = None  # the state the series' pre-script returned last (None: none yet)
+
+
+def _keepable(state: Any) -> Any:
+    problem = state_problem(state)
+    if problem is not None:
+        raise ValueError(problem)
+    return state
+
+
+class StateUpdate(_Wire):
+    """The ``state`` a pre-script returned: the series' next run gets ``value`` (null too) on its input."""
+
+    value: Annotated[Any, AfterValidator(_keepable)] = None
 
 
 class ClaimRequest(_Wire):
@@ -132,6 +157,8 @@ class RunResult(_Wire):
     new_turns: list[ChatTurn] = Field(default_factory=list)  # this run's exchange, kept in its conversation
     summary: Text | None = None  # replaces the conversation's turns up to summary_through (the history was too long)
     summary_through: Text | None = None
+    # The pre-script's state, kept for the series' next run when this attempt ends completed, silent or skipped.
+    state: StateUpdate | None = None
 
 
 class ResultReply(_Wire):

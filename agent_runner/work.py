@@ -16,8 +16,8 @@ from typing import Any
 from agent_runner.agent import AgentRun, is_silence
 from agent_runner.client import HostClient
 from agent_runner.conversation import ProviderError
-from agent_runner.prescript import ScriptResult, ScriptVerdict, describe, run_prescript
-from agent_runner.protocol import AGENT_PREFIX, RunResult, WorkItem
+from agent_runner.prescript import ScriptResult, ScriptVerdict, describe, input_document, run_prescript
+from agent_runner.protocol import AGENT_PREFIX, RunResult, StateUpdate, WorkItem
 
 DEFAULT_SCRIPT_TIMEOUT_S = 30.0
 STDERR_IN_ERROR = 1000
@@ -72,9 +72,24 @@ def _script_env(item: WorkItem, sandbox: Sandbox) -> dict[str, str]:
         env["INBOX_SERIES_ID"] = item.series_id
     if item.occurrence_at is not None:
         env["INBOX_SLOT"] = item.occurrence_at.isoformat()
+    if item.event is not None:
+        env["INBOX_EVENT_NAME"] = item.event.name
+        env["INBOX_EVENT_ID"] = item.event.id
     if sandbox.workspace:
         env["INBOX_WORKSPACE"] = sandbox.workspace
     return env
+
+
+def script_input(item: WorkItem) -> bytes:
+    """The document ``item``'s pre-script reads on its standard input."""
+    return input_document(
+        message_id=item.id,
+        series_id=item.series_id,
+        slot=item.occurrence_at.isoformat() if item.occurrence_at is not None else None,
+        event=item.event.model_dump(mode="json") if item.event is not None else None,
+        data=item.data,
+        state=item.state,
+    )
 
 
 def _script_output(result: ScriptResult) -> str:
@@ -99,8 +114,16 @@ def do_item(item: WorkItem, host: HostClient, sandbox: Sandbox) -> RunResult:
             return RunResult(outcome="script_error", error=refusal, **base)
         limit = item.timeout_s or DEFAULT_SCRIPT_TIMEOUT_S
         oom_before = oom_kills() if sandbox.kind == "container" else None
-        result = run_prescript(item.script, timeout_s=limit, env=_script_env(item, sandbox), cwd=sandbox.workspace)
+        result = run_prescript(
+            item.script,
+            timeout_s=limit,
+            env=_script_env(item, sandbox),
+            cwd=sandbox.workspace,
+            stdin=script_input(item),
+        )
         script_output = _script_output(result)
+        if result.state_given:  # kept by the host only if this attempt ends completed, silent or skipped
+            base["state"] = StateUpdate(value=result.state)
         if result.verdict == ScriptVerdict.SCRIPT_ERROR and oom_before is not None and oom_kills() != oom_before:
             why = f"oom: the pre-script was killed at the container's memory limit ({sandbox.memory or 'set by host'})"
             return RunResult(outcome="failed", error=why, script_output=script_output, **base)

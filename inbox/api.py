@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from inbox import task_fields
+from inbox import emitting, task_fields
 from inbox import validation as check
 from inbox.config import Settings, load_settings
 from inbox.enums import CatchUp, ContextMode, Kind, Outcome, TaskFilter, TokenScope
@@ -34,6 +34,8 @@ from inbox.store import tokens as token_store
 from inbox.store.engine import open_engine, read_transaction, transaction
 from inbox.store.types import utcnow
 from inbox.views import (
+    EventEmitted,
+    EventSeen,
     Message,
     MessageDetail,
     NewToken,
@@ -237,7 +239,17 @@ class Inbox:
         with transaction(self.engine) as db:
             return message_view(series.run_now(db, ident, now=self.clock()))
 
+    def emit(self, name: str, data: Any = None, *, session: str | None = None, key: str | None = None) -> EventEmitted:
+        """Emit an event: one occurrence of every active task whose ``on`` pattern matches ``name`` starts (with a
+        ``session``, only that session's tasks). A ``key`` used within 24 h answers the first event, starting nothing.
+        """
+        return emitting.emit(self.engine, name, data, session=session, key=key, now=self.clock(), actor=self.actor)
+
     # -- reading ---------------------------------------------------------------------------------------
+    def events(self, ident: str, *, limit: int = 10) -> list[EventSeen]:
+        """The newest events that matched a task, coalesced ones included, newest first."""
+        return emitting.seen_by(self.engine, ident, limit=limit)
+
     def tasks(self, *, status: str = "active", session: str | None = None) -> list[Task]:
         which = check.choice(TaskFilter, status, field="status") or TaskFilter.ACTIVE
         check.filter_text(session, field="session")

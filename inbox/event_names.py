@@ -12,10 +12,13 @@ tasks without looking at the others (inbox.store.triggers).
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
+from typing import Any
 
 from inbox.errors import InvalidInput
+from inbox.validation import storable
 
 MAX_NAME = 200
 MAX_PATTERNS = 20  # per task
@@ -87,3 +90,62 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 def matches(pattern: str, name: str) -> bool:
     """Whether the event ``name`` matches ``pattern`` (both already checked)."""
     return _compiled(pattern).fullmatch(name) is not None
+
+
+MAX_DATA_BYTES = 1 << 20  # an event's data, as JSON (a webhook's body may be as large)
+MAX_KEY = 200
+
+
+def check_data(value: Any, *, field: str = "data") -> Any:
+    """Data both stores can keep as JSON, at most :data:`MAX_DATA_BYTES` serialized."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        size = len(text.encode("utf-8"))
+    except (TypeError, ValueError) as exc:  # not JSON (NaN, a set, a cycle)
+        raise InvalidInput(field, f"is not JSON: {str(exc)[:200]}") from None
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(field, f"is not valid UTF-8 text (at character {exc.start + 1})") from None
+    except RecursionError:
+        raise InvalidInput(field, "is nested too deeply") from None
+    if "\\u0000" in text and _has_nul(value):
+        raise InvalidInput(field, "contains a NUL character, which the store cannot keep")
+    if size > MAX_DATA_BYTES:
+        raise InvalidInput(field, f"is {size} bytes as JSON; the limit is {MAX_DATA_BYTES // 1024} KiB")
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
+def parse_data(text: str, *, field: str = "data") -> Any:
+    """``--data JSON`` as a value."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(field, f"is not JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput(field, "is nested too deeply") from None
+    return check_data(value, field=field)
+
+
+def check_key(value: str | None, *, field: str = "key") -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(field, "must not be empty")
+    if len(value) > MAX_KEY:
+        raise InvalidInput(field, f"is {len(value)} characters; the limit is {MAX_KEY}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(field, "must not contain control characters")
+    return storable(value, field=field)

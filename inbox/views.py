@@ -123,6 +123,32 @@ class MessageDetail(_Frozen):
     runs: list[RunRecord]  # newest first
 
 
+class EventEmitted(_Frozen):
+    """What ``inbox emit`` did: the event's id, and the series it started (``matched``; those of them waiting behind
+    a running occurrence are also in ``queued``) or did not start because one was already waiting (``coalesced``).
+    ``duplicate``: its key was used by an earlier event within 24 h, whose answer this is; nothing was started."""
+
+    id: str
+    name: str
+    session: str | None  # None: for every session's tasks
+    matched: list[str]
+    queued: list[str]
+    coalesced: list[str]
+    duplicate: bool
+    created_at: Instant
+
+
+class EventSeen(_Frozen):
+    """An event that matched a task, as ``inbox show`` lists it."""
+
+    event_id: str
+    name: str
+    state: str  # started | queued | coalesced
+    message_id: str | None  # the occurrence it started
+    created_at: Instant
+    created_by: str
+
+
 class TokenInfo(_Frozen):
     """An API token as ``inbox token list`` shows it: never the token, nor its digest."""
 

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from agent_runner.conversation import ModelReply, Usage
 from agent_runner.protocol import ModelRequest, ResultReply, RunResult
 from inbox.enums import OutboxKind, Outcome, Status
-from inbox.store import budget, history
+from inbox.store import budget, history, series_state
 from inbox.store.claims import fail_attempt, held_row
 from inbox.store.endings import RunReport, describe_ending, describe_row, end_occurrence, post_outbox
 from inbox.store.engine import transaction
@@ -28,6 +28,9 @@ from inbox.store.types import utcnow
 from sweeper.meter import Attempt, TokenMeter
 
 MAX_COUNT = 2**31 - 1  # what the runs table's token columns hold
+# A pre-script's state is kept when the run it gated went through; after a failure the next run (the retry too)
+# reads the state the failed one read, so what the script found then is looked at again rather than lost.
+KEEPS_STATE = frozenset({Outcome.COMPLETED, Outcome.SILENT, Outcome.SKIPPED})
 log = logging.getLogger("inbox.runs")  # one line per recorded attempt, naming its task and any failure's reason
 
 
@@ -106,6 +109,8 @@ def record_result(
                 series_id=row.series_id,
             )
         record_exchange(db, row, result, now=now)
+        if result.state is not None and row.series_id and report.outcome in KEEPS_STATE:
+            series_state.keep(db, row.series_id, result.state.value, now=now)
         ending = end_occurrence(db, row.id, report, now=now)
         if ending.run is not None:
             failed = ending.row.status == Status.FAILED

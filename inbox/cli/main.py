@@ -8,7 +8,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from inbox import __version__
-from inbox.cli import backups, chat, mcp, messages, runner, serve, service, tasks, token, tools, transfer
+from inbox.cli import backups, chat, events, mcp, messages, runner, serve, service, tasks, token, tools, transfer
 from inbox.cli.options import in_flags
 from inbox.cli.render import fail
 from inbox.errors import Conflict, InvalidInput, NotFound
@@ -37,6 +37,7 @@ mcp.register(app)
 transfer.register(app)
 backups.register(app)
 service.register(app)
+events.register(app)
 
 
 def _print_version(asked: bool) -> None:

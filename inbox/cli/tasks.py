@@ -126,13 +126,23 @@ def show(ident: AnyId, as_json: Json = False) -> None:
             return
         task = inbox.get(message.series_id)
         recent = inbox.runs(message.series_id, limit=10)
+        seen = inbox.events(message.series_id, limit=10) if task.on else []
     if as_json:
-        print_json({"task": task.model_dump(mode="json"), "runs": [r.model_dump(mode="json") for r in recent]})
+        shown = {"task": task.model_dump(mode="json"), "runs": [r.model_dump(mode="json") for r in recent]}
+        print_json({**shown, "events": [e.model_dump(mode="json") for e in seen]})
         return
     _print_task(task)
     if recent:
         console.print()
         _print_runs(recent, task.timezone)
+    if seen:
+        console.print()
+        grid = table("event", "name", "what it did", "at", "run")
+        for event in seen:
+            grid.add_row(
+                event.event_id, event.name, event.state, when(event.created_at, task.timezone), event.message_id or "-"
+            )
+        console.print(grid)
 
 
 def _show_message(message: MessageDetail, as_json: bool) -> None:

@@ -15,6 +15,7 @@ from inbox.cli.render import console, print_json
 from inbox.config import load_settings
 from inbox.doctor import run_checks
 from inbox.errors import InvalidInput
+from inbox.event_names import check_name, parse_data
 from inbox.schedules.durations import MAX_DURATION, MAX_DURATION_TEXT
 from inbox.schedules.schedule import parse_instant
 
@@ -69,10 +70,13 @@ def script_test(
     file: Annotated[Path, typer.Argument(help="The script to run exactly as a task would.")],
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds.")] = 30.0,
     env: Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE given to the script; repeatable.")] = None,
+    event: Annotated[str | None, typer.Option("--event", help="As if this event had started the run.")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="The event's data (JSON), with --event.")] = None,
+    state: Annotated[str | None, typer.Option("--state", help="The state (JSON) a previous run returned.")] = None,
     as_json: Json = False,
 ) -> None:
     """Run a pre-script and print its decision: wake (with data), skipped, or script_error."""
-    from agent_runner.prescript import ScriptVerdict, describe, run_prescript
+    from agent_runner.prescript import ScriptVerdict, describe, input_document, run_prescript
 
     if not file.is_file():
         raise InvalidInput("file", f"no such file: {file}")
@@ -84,13 +88,25 @@ def script_test(
         if not sep or not key:
             raise InvalidInput("--env", f"{pair!r} must look like KEY=VALUE")
         given[key] = value
-    result = run_prescript(file.read_text(encoding="utf-8"), timeout_s=timeout, env=given)
+    if data is not None and event is None:
+        raise InvalidInput("--data", "is the event's data: give --event NAME too")
+    happened = None
+    if event is not None:
+        happened = {"id": "test", "name": check_name(event, field="--event"), "session": None}
+        happened["data"] = parse_data(data, field="--data") if data is not None else None
+        given.setdefault("INBOX_EVENT_NAME", event)
+        given.setdefault("INBOX_EVENT_ID", "test")
+    before = parse_data(state, field="--state") if state is not None else None
+    document = input_document(event=happened, state=before)
+    result = run_prescript(file.read_text(encoding="utf-8"), timeout_s=timeout, env=given, stdin=document)
     if as_json:
         sys.stdout.write(
             json.dumps(
                 {
                     "verdict": result.verdict.value,
                     "data": result.data,
+                    "state": result.state if result.state_given else None,
+                    "state_given": result.state_given,
                     "reason": result.reason,
                     "exit_code": result.exit_code,
                     "stderr_tail": result.stderr_tail,
@@ -102,6 +118,8 @@ def script_test(
         )
     else:
         console.print(describe(result), highlight=False)
+        if result.state_given:
+            console.print(f"state for the next run: {json.dumps(result.state, ensure_ascii=False)}", highlight=False)
         if result.verdict == ScriptVerdict.SCRIPT_ERROR and result.stderr_tail:
             console.print("stderr:\n" + result.stderr_tail, highlight=False)
     if result.verdict == ScriptVerdict.SCRIPT_ERROR:

@@ -11,7 +11,7 @@ into 422 ``{"error": "<field>: <reason>", "field": "<field>"}``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +21,7 @@ from inbox.errors import NotFound
 from inbox.http.auth import check_token
 from inbox.http.errors import error_responses, token_first
 from inbox.task_fields import NewTask, TaskChange
-from inbox.views import Message, MessageDetail, OutboxItem, RunRecord, Scheduled, Task
+from inbox.views import EventEmitted, Message, MessageDetail, OutboxItem, RunRecord, Scheduled, Task
 
 router = APIRouter(
     prefix="/v1",
@@ -60,6 +60,22 @@ class NewMessage(_Body):
 def send_message(body: NewMessage, inbox: Api) -> Message:
     """Drop a message (chat) into a session's inbox, now or at a later time."""
     return inbox.send(body.text, session=body.session, at=body.at, in_=body.in_, tz=body.tz)
+
+
+class NewEvent(_Body):
+    name: str = Field(description="Dotted words, e.g. mail.received.")
+    data: Any = Field(default=None, description="Any JSON (at most 1 MiB); the runs it starts are given it.")
+    session: str | None = Field(default=None, description="Only this session's tasks; default every session's.")
+    key: str | None = Field(
+        default=None, description="Idempotency key: a second event with it within 24 h starts nothing."
+    )
+
+
+@router.post("/events", status_code=202, response_model=EventEmitted, tags=["events"])
+def emit_event(body: NewEvent, inbox: Api) -> EventEmitted:
+    """Emit an event: one run of every active task whose `on` pattern matches starts (`matched`); a series that
+    already has one waiting is `coalesced`. With a `key` used within 24 h: the first event's answer, nothing new."""
+    return inbox.emit(body.name, body.data, session=body.session, key=body.key)
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetail, responses=error_responses(404), tags=["messages"])

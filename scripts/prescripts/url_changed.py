@@ -3,13 +3,13 @@
 
 Configuration (environment variables, or the defaults at the top of a copy of this file):
   URL        required; the http(s) address to fetch (10 s timeout).
-  STATE_DIR  optional; where the last seen hash is kept, one file per URL. Default: /workspace/.inbox-scripts when
-             /workspace exists, else $HOME/.inbox-scripts.
 
-The first run records a baseline and does not wake. Later runs wake only when the body's SHA-256 differs from the
-one recorded; data then holds the url, the old and new hashes and the first 2000 characters of the new body.
-A non-2xx answer or a network error exits with code 1 (a script_error); missing configuration exits with code 2.
-Standard library only.
+The last seen hash is the task's own state: the script returns {"url", "hash"} as ``state`` and reads it back from
+the ``state`` of the JSON document on its standard input at the next run (docs/prescripts.md), so it keeps no file.
+The first run (or the first after URL changed) records a baseline and does not wake. Later runs wake only when the
+body's SHA-256 differs from the one recorded; data then holds the url, the old and new hashes and the first 2000
+characters of the new body. A non-2xx answer or a network error exits with code 1 (a script_error, and the state
+stays as it was); missing configuration exits with code 2. Standard library only.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any, NoReturn
 
 # Configuration: the environment, or fill in the defaults here in a copy of this file.
 URL = os.environ.get("URL", "").strip()
-STATE_DIR = os.environ.get("STATE_DIR", "").strip()
 
 TIMEOUT_S = 10
 BODY_CHARS = 2000
@@ -36,12 +34,16 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def state_dir() -> Path:
-    if STATE_DIR:
-        return Path(STATE_DIR)
-    if os.path.isdir("/workspace"):
-        return Path("/workspace/.inbox-scripts")
-    return Path(os.environ.get("HOME") or "/tmp") / ".inbox-scripts"
+def previous_hash(url: str) -> str | None:
+    """The hash the last run of this task saw for ``url``: the ``state`` on standard input (none at first)."""
+    try:
+        document = json.loads(sys.stdin.read() or "{}")
+    except ValueError:
+        return None
+    state = document.get("state") if isinstance(document, dict) else None
+    if not isinstance(state, dict) or state.get("url") != url or not isinstance(state.get("hash"), str):
+        return None
+    return str(state["hash"])
 
 
 def fetch(url: str) -> tuple[bytes, str]:
@@ -74,22 +76,7 @@ def main() -> None:
     body, charset = fetch(url)
     new_hash = hashlib.sha256(body).hexdigest()
 
-    folder = state_dir()
-    state_file = folder / f"url-{hashlib.sha256(url.encode()).hexdigest()[:24]}.json"
-    old_hash: str | None = None
-    if state_file.is_file():
-        try:
-            old_hash = json.loads(state_file.read_text(encoding="utf-8")).get("hash")
-        except (ValueError, AttributeError):
-            old_hash = None  # unreadable state: start over with a new baseline
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        scratch = state_file.with_suffix(".tmp")
-        scratch.write_text(json.dumps({"url": url, "hash": new_hash}), encoding="utf-8")
-        os.replace(scratch, state_file)
-    except OSError as exc:
-        fail(f"cannot record state in {folder}: {exc}", 1)
-
+    old_hash = previous_hash(url)
     result: dict[str, Any]
     if old_hash is None:
         result = {"wakeAgent": False, "data": {"status": "baseline recorded", "url": url, "new_hash": new_hash}}
@@ -106,6 +93,7 @@ def main() -> None:
                 "body": decode(body, charset)[:BODY_CHARS],
             },
         }
+    result["state"] = {"url": url, "hash": new_hash}  # what the next run compares with
     print(json.dumps(result))
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from agent_runner.protocol import AGENT_PREFIX, PREFIX, ToolAnswer, ToolRequest
+from inbox import emitting
 from inbox import validation as check
 from inbox.api import Inbox, preview
 from inbox.enums import LIVE_STATUSES, Kind, OutboxKind
@@ -99,7 +100,9 @@ def _arguments(tool: str, given: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(key, "is required")
     for key, value in args.items():
         rule = properties[key]
-        kind = rule.get("type", "string")
+        if "type" not in rule:
+            continue  # any JSON value (an event's data): checked by the tool itself
+        kind = rule["type"]
         if not isinstance(value, _TYPES[kind]) or (isinstance(value, bool) and kind != "boolean"):
             raise InvalidInput(key, f"must be {'an' if kind == 'integer' else 'a'} {kind}, not {value!r}")
         if "enum" in rule and value not in rule["enum"]:
@@ -149,6 +152,16 @@ def _check_recurring(call: Call, zone: ZoneInfo, *, cron: str | None, every: str
         )
 
 
+def _check_listening(call: Call, on: list[str] | None) -> None:
+    """A task started by events runs again and again, as a recurring one does: the same rule for unattended runs."""
+    if on and call.unattended and call.session not in call.host.agent_limits.unattended_recurring:
+        raise InvalidInput(
+            "on",
+            "a task started by events cannot be set from an unattended task run (this session is not in "
+            "INBOX_AGENT_UNATTENDED_RECURRING); ask the user in a chat",
+        )
+
+
 def _check_room(call: Call) -> None:
     """At most ``max_live_tasks`` live series per session (one live chain row stands for each)."""
     limit = call.host.agent_limits.max_live_tasks
@@ -168,6 +181,7 @@ def _check_room(call: Call) -> None:
 def schedule_task(call: Call, a: dict[str, Any]) -> Any:
     zone = call.inbox.zone(a.get("tz"))
     _check_recurring(call, zone, cron=a.get("cron"), every=a.get("every"))
+    _check_listening(call, a.get("on"))
     _check_room(call)
     at, in_ = at_or_in(a["at"]) if "at" in a else (None, None)
     made = call.inbox.schedule(**{**a, "at": at, "in_": in_, "session": call.session})
@@ -194,6 +208,7 @@ def update_task(call: Call, a: dict[str, Any]) -> Any:
     head = _own_task(call, a.pop("task_id"))
     zone = load_zone(a["tz"]) if "tz" in a else ZoneInfo(head.timezone)
     _check_recurring(call, zone, cron=a.get("cron"), every=a.get("every"))
+    _check_listening(call, a.get("on"))
     if "at" in a:
         a["at"] = at_instant(a["at"], now=call.inbox.clock(), zone=zone)
     return _view(call.inbox.update(head.id, **a))
@@ -225,8 +240,36 @@ def send_message(call: Call, a: dict[str, Any]) -> Any:
         return {"id": posted.id}
 
 
+MAX_EVENT_DEPTH = 5  # events emitted by runs that events started, one from another: a loop ends here
+
+
+def emit_event(call: Call, a: dict[str, Any]) -> Any:
+    """An event for this session's tasks only: the agent cannot start another session's (``session`` is not an
+    argument). A run an event started may emit, and so on, at most MAX_EVENT_DEPTH deep."""
+    held_event = call.held.content.get("event")
+    depth = int(held_event.get("depth", 0)) + 1 if isinstance(held_event, dict) else 0
+    if depth > MAX_EVENT_DEPTH:
+        raise InvalidInput(
+            "name",
+            f"this run was started by a chain of {depth} events, each emitted by a run the one before started; "
+            f"an event is refused beyond {MAX_EVENT_DEPTH}, so a task that emits what it listens to cannot loop",
+        )
+    done = emitting.emit(
+        call.host.inbox.engine,
+        a["name"],
+        a.get("data"),
+        session=call.session,
+        key=a.get("key"),
+        now=call.inbox.clock(),
+        actor=call.inbox.actor,
+        depth=depth,
+    )
+    return {key: value for key, value in done.model_dump(mode="json").items() if key != "session"}
+
+
 _ALL = [schedule_task, list_tasks, get_task, get_task_runs, update_task, pause_task, resume_task, cancel_task]
-TOOLS: dict[str, Callable[[Call, dict[str, Any]], Any]] = {t.__name__: t for t in [*_ALL, run_task_now, send_message]}
+_ACTIONS = [run_task_now, send_message, emit_event]
+TOOLS: dict[str, Callable[[Call, dict[str, Any]], Any]] = {t.__name__: t for t in [*_ALL, *_ACTIONS]}
 assert set(TOOLS) == set(SCHEMAS), "every tool the model is shown is applied here"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
@@ -24,6 +24,7 @@ from agent_runner.protocol import (
     PREFIX,
     ClaimReply,
     ClaimRequest,
+    EventInfo,
     Heartbeat,
     HeartbeatReply,
     ModelFailure,
@@ -37,6 +38,7 @@ from inbox.http.errors import error_responses, token_first
 from inbox.store.claims import NotHeld, OtherSession, claim_due, renew
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
+from inbox.store.series_state import states_of
 from inbox.store.types import utcnow
 from inbox.views import describe_schedule
 from sweeper.http.runner_auth import RunnerIdentity, runner_identity
@@ -50,7 +52,9 @@ Runner = Annotated[RunnerIdentity, Depends(runner_identity)]
 Host = Annotated[HostState, Depends(host_state)]
 
 
-def work_item(row: MessageIn) -> WorkItem:
+def work_item(row: MessageIn, *, state: Any = None) -> WorkItem:
+    """What a runner is given to do ``row``; ``state``: its series' kept pre-script state."""
+    event = row.content.get("event")
     return WorkItem(
         id=row.id,
         session=row.session,
@@ -72,6 +76,10 @@ def work_item(row: MessageIn) -> WorkItem:
         model=row.content.get("model"),
         provider=row.content.get("provider"),
         tools=[] if row.remind else list(HOST_TOOLS),
+        event=EventInfo(id=event["id"], name=event["name"], data=event.get("data"), session=event.get("session"))
+        if isinstance(event, dict)
+        else None,
+        state=state,
     )
 
 
@@ -80,7 +88,8 @@ def _claim(host: HostState, runner: RunnerIdentity, limit: int) -> list[WorkItem
         rows = claim_due(
             db, owner=runner.owner, now=utcnow(), clock=utcnow, session=runner.session, limit=limit, lease=host.lease
         )
-        return [work_item(row) for row in rows]
+        states = states_of(db, [row.series_id for row in rows if row.series_id and row.script])
+        return [work_item(row, state=states.get(row.series_id or "")) for row in rows]
 
 
 @router.post("/claim", response_model=ClaimReply)

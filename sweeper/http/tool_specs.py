@@ -84,6 +84,20 @@ HOST_TOOLS: tuple[ToolSpec, ...] = (
         parameters=_obj(_TASK_ID, ["task_id"]),
     ),
     ToolSpec(
+        name="emit_event",
+        description="Emit an event in this conversation: every active task of it whose `on` pattern matches the "
+        "name starts a run, given the data. Answers with the event's id and the tasks started (matched) or not "
+        "started because one was already waiting (coalesced).",
+        parameters=_obj(
+            {
+                "name": {"type": "string", "description": "Dotted words, e.g. report.ready."},
+                "data": {"description": "Any JSON the started runs are given (at most 1 MiB)."},
+                "key": {"type": "string", "description": "Idempotency key: emitted again within 24 h, nothing starts."},
+            },
+            ["name"],
+        ),
+    ),
+    ToolSpec(
         name="send_message",
         description="Send a message to the user now (besides your final answer).",
         parameters=_obj({"text": {"type": "string"}}, ["text"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -10,10 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from agent_runner.prescript import ScriptResult, ScriptVerdict, run_prescript
+from agent_runner.prescript import ScriptResult, ScriptVerdict, input_document, run_prescript
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "prescripts"
 
@@ -69,76 +71,98 @@ def site() -> Iterator[Site]:
         thread.join(5)
 
 
-def test_url_changed_wakes_only_on_change(site: Site, tmp_path: Path) -> None:
-    env = {"URL": site.url, "STATE_DIR": str(tmp_path / "state")}
+class Series:
+    """Runs of one task: each run reads the state the one before returned, as the host hands it on."""
 
-    first = run("url_changed.py", **env)
+    def __init__(self, name: str, **env: str) -> None:
+        self.name, self.env = name, env
+        self.state: Any = None
+
+    def run(self, **env: str) -> ScriptResult:
+        document = input_document(state=self.state)
+        result = run_prescript(
+            (SCRIPTS / self.name).read_text(encoding="utf-8"), timeout_s=20, env={**self.env, **env}, stdin=document
+        )
+        if result.state_given:
+            self.state = result.state
+        return result
+
+
+def test_url_changed_wakes_only_on_change(site: Site) -> None:
+    task = Series("url_changed.py", URL=site.url)
+
+    first = task.run()
     assert first.verdict == ScriptVerdict.SKIPPED, (first.reason, first.stderr_tail)
     assert '"baseline recorded"' in first.stdout_tail
 
-    second = run("url_changed.py", **env)
+    second = task.run()
     assert second.verdict == ScriptVerdict.SKIPPED, (second.reason, second.stderr_tail)
     assert '"unchanged"' in second.stdout_tail
 
     site.body = "<p>version 2 — é</p>".encode()
-    third = run("url_changed.py", **env)
+    third = task.run()
     assert third.verdict == ScriptVerdict.WAKE, (third.reason, third.stderr_tail)
     assert third.data["url"] == site.url
     assert third.data["body"] == "<p>version 2 — é</p>"
     assert third.data["old_hash"] != third.data["new_hash"]
 
-    fourth = run("url_changed.py", **env)
+    fourth = task.run()
     assert fourth.verdict == ScriptVerdict.SKIPPED
     assert site.hits == 4
 
 
-def test_url_changed_keeps_state_per_url(site: Site, tmp_path: Path) -> None:
-    env = {"STATE_DIR": str(tmp_path)}
-    assert run("url_changed.py", URL=site.url, **env).verdict == ScriptVerdict.SKIPPED
+def test_url_changed_keeps_its_hash_in_the_tasks_state_not_in_a_file(site: Site, tmp_path: Path) -> None:
+    task = Series("url_changed.py", URL=site.url, HOME=str(tmp_path))
+    task.run()
+    assert task.state == {"url": site.url, "hash": hashlib.sha256(site.body).hexdigest()}
+    assert list(tmp_path.iterdir()) == []
+    other = Series("url_changed.py", URL=site.url)  # another task: a baseline of its own
     site.body = b"other"
-    assert run("url_changed.py", URL=site.url + "?b", **env).verdict == ScriptVerdict.SKIPPED  # its own baseline
-    assert run("url_changed.py", URL=site.url, **env).verdict == ScriptVerdict.WAKE
-    assert len(list(tmp_path.iterdir())) == 2
+    assert other.run().verdict == ScriptVerdict.SKIPPED
+    assert task.run().verdict == ScriptVerdict.WAKE
 
 
-def test_url_changed_sends_at_most_2000_characters(site: Site, tmp_path: Path) -> None:
-    env = {"URL": site.url, "STATE_DIR": str(tmp_path)}
-    run("url_changed.py", **env)
+def test_url_changed_takes_a_new_baseline_when_its_url_changes(site: Site) -> None:
+    task = Series("url_changed.py", URL=site.url)
+    task.run()
+    site.body = b"other"
+    assert task.run(URL=site.url + "?b").verdict == ScriptVerdict.SKIPPED
+    assert task.state["url"] == site.url + "?b"
+
+
+def test_url_changed_sends_at_most_2000_characters(site: Site) -> None:
+    task = Series("url_changed.py", URL=site.url)
+    task.run()
     site.body = b"x" * 5000
-    result = run("url_changed.py", **env)
+    result = task.run()
     assert result.verdict == ScriptVerdict.WAKE
     assert result.data["body"] == "x" * 2000
 
 
-def test_url_changed_defaults_to_home_for_state(site: Site, tmp_path: Path) -> None:
-    if Path("/workspace").is_dir():
-        pytest.skip("/workspace exists here, so it is the default")
-    result = run("url_changed.py", URL=site.url, HOME=str(tmp_path))
-    assert result.verdict == ScriptVerdict.SKIPPED, result.stderr_tail
-    assert len(list((tmp_path / ".inbox-scripts").iterdir())) == 1
-
-
-def test_url_changed_http_error_is_a_script_error(site: Site, tmp_path: Path) -> None:
+def test_url_changed_http_error_is_a_script_error(site: Site) -> None:
+    task = Series("url_changed.py", URL=site.url)
+    task.run()
+    kept = task.state
     site.status = 404
-    result = run("url_changed.py", URL=site.url, STATE_DIR=str(tmp_path))
+    result = task.run()
     assert result.verdict == ScriptVerdict.SCRIPT_ERROR
     assert result.reason == "exit code 1"
     assert "HTTP 404" in result.stderr_tail
-    assert not list(tmp_path.iterdir())  # nothing recorded
+    assert not result.state_given and task.state == kept  # the state stays as it was
 
 
 def test_url_changed_network_error_is_a_script_error(tmp_path: Path) -> None:
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result = run("url_changed.py", URL=f"http://127.0.0.1:{port}/", STATE_DIR=str(tmp_path))
+    result = run("url_changed.py", URL=f"http://127.0.0.1:{port}/")
     assert result.verdict == ScriptVerdict.SCRIPT_ERROR
     assert result.reason == "exit code 1"
     assert "cannot fetch" in result.stderr_tail
 
 
 def test_url_changed_without_url_is_a_script_error(tmp_path: Path) -> None:
-    result = run("url_changed.py", STATE_DIR=str(tmp_path))
+    result = run("url_changed.py")
     assert result.reason == "exit code 2"
     assert "URL" in result.stderr_tail
 

@@ -1,0 +1,70 @@
+"""Emitting events through the Python API (``Inbox.emit``): input checked, then one transaction (docs/events.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from inbox import validation as check
+from inbox.enums import MatchState
+from inbox.event_names import check_data, check_key, check_name
+from inbox.store import events
+from inbox.store.engine import read_transaction, transaction
+from inbox.store.lookup import find_series_id
+from inbox.views import EventEmitted, EventSeen
+
+
+def emit(
+    engine: Engine,
+    name: str,
+    data: Any = None,
+    *,
+    session: str | None,
+    key: str | None,
+    now: datetime,
+    actor: str,
+    depth: int = 0,
+) -> EventEmitted:
+    """Check every input first (InvalidInput naming the field; nothing written), then record and start."""
+    check_name(name, field="name")
+    check_data(data, field="data")
+    if session is not None:
+        check.session_name(session)
+    check_key(key, field="key")
+    with transaction(engine) as db:
+        done = events.emit(db, name=name, data=data, session=session, key=key, now=now, created_by=actor, depth=depth)
+        return emitted_view(done)
+
+
+def emitted_view(done: events.Emitted) -> EventEmitted:
+    started = [m.series_id for m in done.matches if m.state != MatchState.COALESCED]
+    return EventEmitted(
+        id=done.event.id,
+        name=done.event.name,
+        session=done.event.session,
+        matched=started,
+        queued=[m.series_id for m in done.matches if m.state == MatchState.QUEUED],
+        coalesced=[m.series_id for m in done.matches if m.state == MatchState.COALESCED],
+        duplicate=done.duplicate,
+        created_at=done.event.created_at,
+    )
+
+
+def seen_by(engine: Engine, ident: str, *, limit: int = 10) -> list[EventSeen]:
+    """The newest events that matched a task (by any id or name), newest first."""
+    check.positive_int(limit, field="limit", maximum=10_000)
+    with read_transaction(engine) as db:
+        series_id = find_series_id(db, ident)
+        return [
+            EventSeen(
+                event_id=event.id,
+                name=event.name,
+                state=str(match.state),
+                message_id=match.message_id,
+                created_at=match.created_at,
+                created_by=event.created_by,
+            )
+            for match, event in events.recent_for_series(db, series_id, limit=limit)
+        ]

@@ -170,7 +170,7 @@ def _beside_on(task: BaseModel, given: list[str]) -> None:
     if once:
         raise InvalidInput(
             "on",
-            f"cannot be combined with {once[0]}: a task with on runs on every matching event; "
+            f"cannot be combined with {once[0]} (a one-shot time): a task with on runs on every matching event; "
             "give a recurring time (cron, every) beside it, or no time at all",
             mentions=(*once, "cron", "every"),
         )

@@ -173,3 +173,30 @@ session = _one_of_valid_near_junk(st.one_of(st.sampled_from(["main", "work", "a"
 name = st.one_of(anything, _MARKUP, st.text(_ARGV_CHARS, min_size=190, max_size=230), st.just("daily report"))
 prompt = st.one_of(anything, _MARKUP, st.text(_ARGV_CHARS, min_size=1, max_size=200), st.just("water the plants"))
 choice = _one_of_valid_near_junk(st.sampled_from(["once", "skip", "all", "session", "series", "fresh", "ONCE"]))
+
+# -- events: names, patterns, data, keys --------------------------------------------------------------------------
+_WORD = st.one_of(
+    st.sampled_from(["mail", "received", "github", "push", "a", "x-y_z", "1"]),
+    st.from_regex(r"[a-z]{1,8}", fullmatch=True),
+)
+valid_event_name = st.lists(_WORD, min_size=1, max_size=4).map(".".join)
+event_name = _one_of_valid_near_junk(
+    valid_event_name,
+    *("a.", ".a", "a..b", "mail.*", "**", "a b", "x" * 200, "x" * 201, "mail.received\n", "é.a"),
+)
+_PATTERN_WORD = st.one_of(_WORD, st.sampled_from(["*", "**"]))
+event_pattern = _one_of_valid_near_junk(
+    st.builds(
+        lambda words, tail: ".".join(words + tail),
+        st.lists(_PATTERN_WORD, max_size=3),
+        st.sampled_from([[], ["*"], ["**"]]),
+    ).filter(bool),
+    *("**", "*", "**.a", "a.**.b", "a*", "***", "mail.*", "github.**", "", "x" * 201),
+)
+event_data = _one_of_valid_near_junk(
+    st.sampled_from(['{"from": "ann"}', "[1, 2]", "null", "3", '"text"', "{}", "true"]),
+    *("NaN", "Infinity", '{"a": NaN}', "{", '"\\u0000"', '"\\udc80"', "[" * 5000 + "]" * 5000, "1e999", '{"a":1}x'),
+)
+key = _one_of_valid_near_junk(
+    st.sampled_from(["msg-1", "delivery/42", "a b", "é"]), *("", " ", "x" * 200, "x" * 201, "a\tb")
+)

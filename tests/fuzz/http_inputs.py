@@ -38,8 +38,12 @@ _FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
     "remind": (st.booleans(), st.sampled_from([0, 1, "true", None])),
     "model": (st.just("fake-model"), inputs.anything),
     "provider": (st.sampled_from(["openai", "anthropic"]), inputs.anything),
+    "on": (
+        st.lists(st.sampled_from(["fuzz.*", "mail.received", "github.**", "**"]), min_size=1, max_size=3),
+        st.one_of(st.lists(inputs.event_pattern, max_size=3), inputs.event_pattern, st.just([]), _COUNT),
+    ),
 }
-SCHEDULES = ("cron", "every", "at", "in")
+SCHEDULES = ("cron", "every", "at", "in", "on")
 TASK_OPTIONS: tuple[str, ...] = ("tz", "session", "name", "script", "context", "catch_up", "max_runs", "timeout")
 TASK_OPTIONS += ("retries", "remind", "model", "provider")
 
@@ -59,10 +63,43 @@ def new_task(draw: st.DrawFn) -> dict[str, Any]:
     return draw(_body(("prompt", *schedules), TASK_OPTIONS))
 
 
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text()),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
+_DEEP = st.integers(1, 900).map(lambda n: {"a": _nested(n)})
+
+
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+_EVENT_FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
+    "name": (st.one_of(st.sampled_from(["fuzz.one", "mail.received"]), inputs.valid_event_name), inputs.event_name),
+    "data": (_JSON, st.one_of(_DEEP, st.sampled_from(["\x00", {"k\x00": 1}, "x" * (1 << 20), 2**70]), inputs.anything)),
+    "session": (st.sampled_from(["main", "work"]), inputs.session),
+    "key": (st.sampled_from(["k1", "k2", "delivery/42"]), inputs.key),
+}
+
+
+@st.composite
+def new_event(draw: st.DrawFn) -> dict[str, Any]:
+    keys = ["name", *sorted(draw(st.sets(st.sampled_from(["data", "session", "key"]), max_size=3)))]
+    odd = draw(st.sampled_from([None, *keys]))
+    return {key: draw(_EVENT_FIELDS[key][1] if key == odd else _EVENT_FIELDS[key][0]) for key in keys}
+
+
 BODIES: dict[tuple[str, str], st.SearchStrategy[dict[str, Any]]] = {
+    ("POST", "/v1/events"): new_event(),
     ("POST", "/v1/tasks"): new_task(),
     ("POST", "/v1/messages"): _body(("text",), ("session", "tz", "at", "in")),
-    ("PATCH", "/v1/tasks/{task_id}"): _body((), ("prompt", "cron", "every", "at", "tz", "script", "name"), least=1),
+    ("PATCH", "/v1/tasks/{task_id}"): _body(
+        (), ("prompt", "cron", "every", "at", "on", "tz", "script", "name"), least=1
+    ),
 }
 
 

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
-TABLES = ("messages_in", "messages_out", "runs")
+# each table and the columns its rows are ordered by
+TABLES = {
+    "messages_in": "id",
+    "messages_out": "id",
+    "runs": "id",
+    "events": "id",
+    "event_matches": "event_id, series_id",
+    "event_triggers": "series_id, pattern",
+    "series_state": "series_id",
+}
 
 
 @dataclass(frozen=True)
@@ -25,8 +34,8 @@ def store_state(engine: Engine) -> StoreState:
     hasher = hashlib.sha256()
     counts = []
     with engine.connect() as conn:
-        for table in TABLES:
-            rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
+        for table, order in TABLES.items():
+            rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY {order}")).all()
             counts.append((table, len(rows)))
             for row in rows:
                 hasher.update(repr(tuple(row)).encode("utf-8", "backslashreplace"))

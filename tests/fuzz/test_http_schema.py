@@ -51,6 +51,7 @@ def _seed(api: ApiHost) -> list[str]:
         inbox.schedule("later", at="2099-01-01T09:00", remind=True),
         inbox.schedule("paused one", cron="0 0 1 * *"),
         inbox.schedule("cancelled one", every="2d"),
+        inbox.schedule("on events", on=["fuzz.*"]),
     ]
     inbox.pause(made[3].series_id)
     inbox.cancel(made[4].series_id)

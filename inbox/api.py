@@ -245,6 +245,11 @@ class Inbox:
         """
         return emitting.emit(self.engine, name, data, session=session, key=key, now=self.clock(), actor=self.actor)
 
+    def emit_many(self, events: Sequence[Mapping[str, Any]]) -> list[EventEmitted]:
+        """Emit many events (each a mapping of ``name``, ``data``, ``session``, ``key``) in one transaction, all
+        or nothing, in order: what a feed of events costs far less this way than one ``emit`` each."""
+        return emitting.emit_many(self.engine, events, now=self.clock(), actor=self.actor)
+
     # -- reading ---------------------------------------------------------------------------------------
     def events(self, ident: str, *, limit: int = 10) -> list[EventSeen]:
         """The newest events that matched a task, coalesced ones included, newest first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import Engine
 
 from inbox import validation as check
 from inbox.enums import MatchState
+from inbox.errors import InvalidInput
 from inbox.event_names import check_data, check_key, check_name
 from inbox.store import events
 from inbox.store.engine import read_transaction, transaction
@@ -34,8 +36,37 @@ def emit(
         check.session_name(session)
     check_key(key, field="key")
     with transaction(engine) as db:
-        done = events.emit(db, name=name, data=data, session=session, key=key, now=now, created_by=actor, depth=depth)
-        return emitted_view(done)
+        new = events.NewEvent(name=name, data=data, session=session, key=key, depth=depth)
+        return emitted_view(events.emit(db, new, now=now, created_by=actor))
+
+
+def emit_many(engine: Engine, given: Sequence[Mapping[str, Any]], *, now: datetime, actor: str) -> list[EventEmitted]:
+    """Many events in one transaction (all or nothing), in order; each is checked first, its fields named
+    ``events[i].name`` and so on."""
+    new = []
+    for index, fields in enumerate(given):
+        where = f"events[{index}]"
+        unknown = set(fields) - {"name", "data", "session", "key"}
+        if unknown:
+            raise InvalidInput(f"{where}.{sorted(unknown)[0]}", "is not a field of an event (name, data, session, key)")
+        if "name" not in fields:
+            raise InvalidInput(f"{where}.name", "is required")
+        session = fields.get("session")
+        if session is not None:
+            try:
+                check.session_name(session)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{where}.session", exc.reason) from None
+        new.append(
+            events.NewEvent(
+                name=check_name(fields["name"], field=f"{where}.name"),
+                data=check_data(fields.get("data"), field=f"{where}.data"),
+                session=session,
+                key=check_key(fields.get("key"), field=f"{where}.key"),
+            )
+        )
+    with transaction(engine) as db:
+        return [emitted_view(done) for done in events.emit_many(db, new, now=now, created_by=actor)]
 
 
 def emitted_view(done: events.Emitted) -> EventEmitted:

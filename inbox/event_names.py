@@ -73,6 +73,13 @@ def head_of(pattern: str) -> str:
     return ANY_HEAD if first in ("*", "**") else first
 
 
+def tail_of(pattern: str) -> str:
+    """A pattern's last word when it is literal, else ``""``: an event can only match a pattern whose tail is its
+    own last word or ``""``."""
+    last = pattern.rsplit(".", 1)[-1]
+    return ANY_HEAD if last in ("*", "**") else last
+
+
 def name_head(name: str) -> str:
     return name.split(".", 1)[0]
 

@@ -133,6 +133,7 @@ class Host:
         log.info("admin token of the HTTP API: %s", self.admin_tokens)
         self.state = HostState(
             inbox=api,
+            nudge=self.nudge,
             admin_token=configured,
             model=ModelProxy(inbox.settings),
             lease=config.lease,

@@ -72,10 +72,20 @@ class NewEvent(_Body):
 
 
 @router.post("/events", status_code=202, response_model=EventEmitted, tags=["events"])
-def emit_event(body: NewEvent, inbox: Api) -> EventEmitted:
+def emit_event(body: NewEvent, inbox: Api, request: Request) -> EventEmitted:
     """Emit an event: one run of every active task whose `on` pattern matches starts (`matched`); a series that
     already has one waiting is `coalesced`. With a `key` used within 24 h: the first event's answer, nothing new."""
-    return inbox.emit(body.name, body.data, session=body.session, key=body.key)
+    done = inbox.emit(body.name, body.data, session=body.session, key=body.key)
+    if done.matched:
+        _wake_host(request)
+    return done
+
+
+def _wake_host(request: Request) -> None:
+    """The serving host (when it has a loop to wake: ``HostState.nudge``) looks for due work at once."""
+    nudge = getattr(request.app.state.host, "nudge", None)
+    if nudge is not None:
+        nudge.set()
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetail, responses=error_responses(404), tags=["messages"])

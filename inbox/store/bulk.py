@@ -22,7 +22,7 @@ from inbox.store.types import UTCDateTime
 
 
 @cache
-def _defaults() -> dict[str, Any]:
+def column_defaults() -> dict[str, Any]:
     """Every column's default as the model gives it (building a model object costs more than the insert)."""
     row = MessageIn(process_after=datetime.fromtimestamp(0, UTC))
     return {column.name: getattr(row, column.name) for column in MessageIn.__table__.columns}  # type: ignore[attr-defined]
@@ -65,6 +65,18 @@ def insert_driver_rows(
     conn.exec_driver_sql(sql, params)
 
 
+def insert_dicts(db: Session | Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys in the same order) in one executemany, each value converted as
+    SQLAlchemy would bind it for its column (instants, JSON) but without its per-value machinery."""
+    if not rows:
+        return
+    conn = db.connection() if isinstance(db, Session) else db
+    keys = tuple(rows[0])
+    convert = [_bind_processor(conn.dialect, table.c[key].type) for key in keys]
+    values = [tuple(v if c is None else c(v) for c, v in zip(convert, row.values(), strict=True)) for row in rows]
+    insert_driver_rows(conn, table, keys, values)
+
+
 _compiled: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
 
 
@@ -88,7 +100,7 @@ def message_rows(
     """
     return [
         {
-            **_defaults(),
+            **column_defaults(),
             "id": new_id(),
             "session": session,
             "kind": kind.value,

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlmodel import Session, col, select
 
-from inbox.event_names import ANY_HEAD, head_of, matches, name_head
+from inbox.event_names import ANY_HEAD, head_of, matches, name_head, tail_of
 from inbox.store.models import EventTrigger
+
+CHUNK = 500  # first words per query
+_UNDER = select(EventTrigger.head, EventTrigger.series_id, EventTrigger.pattern, EventTrigger.session).where(
+    col(EventTrigger.head).in_(bindparam("heads", expanding=True))
+)  # built once: building it anew costs more than running it
 
 
 def replace(db: Session, series_id: str, session: str, patterns: Sequence[str]) -> None:
@@ -24,13 +29,30 @@ def replace(db: Session, series_id: str, session: str, patterns: Sequence[str]) 
     db.flush()
 
 
-def matching(db: Session, name: str, session: str | None) -> list[str]:
-    """The series (sorted ids) with a pattern matching the event ``name``; with ``session``, that session's only.
+class Candidates:
+    """The series whose patterns match the events of a batch: the patterns under their first words (and those
+    starting with a wildcard) read in one indexed query per chunk of words, never the others."""
 
-    Whether each is active is for the caller to see: it must lock the series to know for sure."""
-    query = select(EventTrigger.series_id, EventTrigger.pattern).where(
-        col(EventTrigger.head).in_([name_head(name), ANY_HEAD])
-    )
-    if session is not None:
-        query = query.where(EventTrigger.session == session)
-    return sorted({series_id for series_id, pattern in db.exec(query).all() if matches(pattern, name)})
+    def __init__(self, db: Session, names: Sequence[str]) -> None:
+        heads = sorted({name_head(name) for name in names} | {ANY_HEAD})
+        self._under: dict[str, list[tuple[str, str, str]]] = {head: [] for head in heads}
+        for start in range(0, len(heads), CHUNK):
+            for head, series_id, pattern, session in db.execute(_UNDER, {"heads": heads[start : start + CHUNK]}):
+                self._under[head].append((series_id, pattern, session))
+        # Patterns that start with a wildcard are compared with every event: those that end with a literal word
+        # (*.deploy) only with the events that end with it.
+        self._by_tail: dict[str, list[tuple[str, str, str]]] = {}
+        for found in self._under.pop(ANY_HEAD):
+            self._by_tail.setdefault(tail_of(found[1]), []).append(found)
+
+    def matching(self, name: str, session: str | None) -> list[str]:
+        """The series (sorted ids) with a pattern matching the event ``name`` (one of the batch's); with
+        ``session``, that session's only. Whether each is active is for the caller to see: it must lock the series
+        to know for sure."""
+        wild = (*self._by_tail.get(name.rsplit(".", 1)[-1], ()), *self._by_tail.get(ANY_HEAD, ()))
+        found = {
+            series_id
+            for series_id, pattern, owner in (*self._under[name_head(name)], *wild)
+            if (session is None or owner == session) and matches(pattern, name)
+        }
+        return sorted(found)

@@ -264,6 +264,8 @@ def emit_event(call: Call, a: dict[str, Any]) -> Any:
         actor=call.inbox.actor,
         depth=depth,
     )
+    if done.matched:
+        call.host.nudge.set()  # the started runs are due now: the loop looks at once
     return {key: value for key, value in done.model_dump(mode="json").items() if key != "session"}
 
 

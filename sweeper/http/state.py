@@ -22,6 +22,9 @@ class HostState:
     """What the routes need from the host that serves them."""
 
     inbox: Inbox  # acts as "api": what the public API creates carries created_by="api"
+    # Set by a route that made work due now (an event that started tasks): the host's loop passes at once instead
+    # of noticing the write at its next look (up to 0.1 s on SQLite).
+    nudge: threading.Event = field(default_factory=threading.Event)
     admin_token: str | None = None  # INBOX_API_TOKEN, accepted beside the store's tokens; None: the store's only
     runner_tokens: RunnerTokens = field(default_factory=RunnerTokens)
     doorbells: Doorbells = field(default_factory=Doorbells)

@@ -27,6 +27,14 @@ def _postgres(module: str, args: list[str], headline: str) -> object:
         ("bench.due_scan", ["--sizes", "200,400", "--repeat", "5"], "due-scan (sqlite): at 400 rows "),
         ("bench.fanout", ["--series", "50"], "fanout (sqlite): 50 series' next rows written "),
         ("bench.dashboard", ["--series", "200", "--repeat", "2"], "dashboard (sqlite): 200 series, 18 pages"),
+        ("bench.events", ["--events", "60", "--batch", "20", "--series", "30", "--latency", "0"], "events (sqlite): "),
+        _postgres("bench.events", ["--events", "60", "--batch", "20", "--series", "30", "--latency", "0"], "events ("),
+        pytest.param(
+            "bench.events",
+            ["--events", "20", "--series", "10", "--latency", "3"],
+            "events (sqlite): ingest batched ",
+            marks=pytest.mark.slow,
+        ),
         _postgres("bench.due_scan", ["--sizes", "200", "--repeat", "5"], "due-scan (postgres): at 200 rows "),
         _postgres("bench.fanout", ["--series", "50"], "fanout (postgres): 50 series' next rows written "),
         pytest.param(

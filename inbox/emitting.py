@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import col, select
 
 from inbox import validation as check
 from inbox.enums import MatchState
@@ -15,6 +16,7 @@ from inbox.event_names import check_data, check_key, check_name
 from inbox.store import events
 from inbox.store.engine import read_transaction, transaction
 from inbox.store.lookup import find_series_id
+from inbox.store.models import MessageIn
 from inbox.views import EventEmitted, EventSeen
 
 
@@ -99,3 +101,12 @@ def seen_by(engine: Engine, ident: str, *, limit: int = 10) -> list[EventSeen]:
             )
             for match, event in events.recent_for_series(db, series_id, limit=limit)
         ]
+
+
+def sessions_of(engine: Engine, series_ids: Sequence[str]) -> set[str]:
+    """The sessions the series belong to (a series' id is its first row's id)."""
+    if not series_ids:
+        return set()
+    with read_transaction(engine) as db:
+        found = db.exec(select(MessageIn.session).where(col(MessageIn.id).in_(list(series_ids))))
+        return set(found.all())

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from inbox import emitting
 from inbox.api import Inbox
 from inbox.errors import NotFound
 from inbox.http.auth import check_token
@@ -76,14 +77,18 @@ def emit_event(body: NewEvent, inbox: Api, request: Request) -> EventEmitted:
     """Emit an event: one run of every active task whose `on` pattern matches starts (`matched`); a series that
     already has one waiting is `coalesced`. With a `key` used within 24 h: the first event's answer, nothing new."""
     done = inbox.emit(body.name, body.data, session=body.session, key=body.key)
-    if done.matched:
-        _wake_host(request)
+    if done.matched and not done.duplicate:
+        _wake_host(request, emitting.sessions_of(inbox.engine, done.matched))
     return done
 
 
-def _wake_host(request: Request) -> None:
-    """The serving host (when it has a loop to wake: ``HostState.nudge``) looks for due work at once."""
-    nudge = getattr(request.app.state.host, "nudge", None)
+def _wake_host(request: Request, sessions: set[str]) -> None:
+    """The serving host gets the new work going at once rather than at its next look: it rings the sessions'
+    doorbells (a waiting runner claims now) and nudges its loop (which starts a runner where none waits)."""
+    host = request.app.state.host
+    for session in sessions:
+        host.doorbells.ring(session)
+    nudge = getattr(host, "nudge", None)
     if nudge is not None:
         nudge.set()
 

@@ -136,3 +136,35 @@ def test_bad_input_is_refused_naming_the_field_and_writes_nothing(
         inbox.emit(name, **kwargs)
     assert refused.value.field == field
     assert stored_text(inbox.engine) == before
+
+
+def test_a_batch_of_events_starts_what_each_matches_in_order(inbox: Inbox) -> None:
+    a = inbox.schedule("a", on=["a.*"]).series_id
+    b = inbox.schedule("b", on=["b.*"]).series_id
+    done = inbox.emit_many(
+        [{"name": "a.1"}, {"name": "b.1", "data": [1]}, {"name": "a.2"}, {"name": "a.3"}, {"name": "c", "key": "k"}]
+    )
+    assert [d.matched for d in done] == [[a], [b], [a], [], []]
+    assert done[2].queued == [a] and done[3].coalesced == [a]
+    assert [r.content["event"]["name"] for r in extras(inbox, a)] == ["a.1", "a.2"]
+    again = inbox.emit_many([{"name": "c", "key": "k"}, {"name": "b.2"}])
+    assert (again[0].id, again[0].duplicate) == (done[4].id, True) and again[1].queued == [b]
+
+
+@pytest.mark.parametrize(
+    ("events", "field"),
+    [
+        ([{"name": "ok"}, {"name": "bad..x"}], "events[1].name"),
+        ([{"name": "ok", "colour": "red"}], "events[0].colour"),
+        ([{"data": 1}], "events[0].name"),
+        ([{"name": "ok", "session": "a b"}], "events[0].session"),
+        ([{"name": "ok"}, {"name": "ok", "data": float("nan")}], "events[1].data"),
+    ],
+)
+def test_a_batch_with_one_bad_event_writes_nothing(inbox: Inbox, events: list[dict[str, Any]], field: str) -> None:
+    inbox.schedule("sort", on=["**"])
+    before = stored_text(inbox.engine)
+    with pytest.raises(InvalidInput) as refused:
+        inbox.emit_many(events)
+    assert refused.value.field == field
+    assert stored_text(inbox.engine) == before

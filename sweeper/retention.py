@@ -4,7 +4,8 @@ What goes, once older than its horizon:
 - run history (``runs``) whose ``ended_at`` is older than ``keep_runs`` (default 90 days);
 - outbound messages (``messages_out``) whose ``created_at`` is older than ``keep_outbox`` (default 30 days);
 - ended inbound rows (``messages_in`` not pending, running or paused) whose ``updated_at`` is older than
-  ``keep_runs``: past occurrences, run-now and missed-slot records, answered chat lines and webhooks.
+  ``keep_runs``: past occurrences, run-now and missed-slot records, answered chat lines and webhooks;
+- events and what each did to each task (``events``, ``event_matches``) older than ``keep_runs``.
 
 What stays: every live row, whatever its age, and two rows of every series. Its newest chain row (not
 ``is_extra``): ``inbox tasks --status ended``, ``inbox show`` and a task's name find a series through it, and
@@ -22,12 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Delete, Engine, Table, and_, delete, exists, or_, select
+from sqlalchemy import Delete, Engine, Table, and_, delete, exists, or_, select, tuple_
 
 from inbox.config import DEFAULT_KEEP_OUTBOX_DAYS, DEFAULT_KEEP_RUNS_DAYS
 from inbox.enums import LIVE_STATUSES
 from inbox.store.engine import transaction
-from inbox.store.models import MessageIn, MessageOut, Run
+from inbox.store.models import Event, EventMatch, MessageIn, MessageOut, Run
 
 _LIVE = sorted(s.value for s in LIVE_STATUSES)
 
@@ -45,9 +46,10 @@ class RetentionReport:
     runs: int = 0
     outbox: int = 0
     messages: int = 0
+    events: int = 0  # events deleted (with what each did to each task)
 
 
-def _table(model: type[Run | MessageOut | MessageIn]) -> Table:
+def _table(model: type[Run | MessageOut | MessageIn | Event | EventMatch]) -> Table:
     return model.metadata.tables[str(model.__tablename__)]
 
 
@@ -86,6 +88,25 @@ def _old_messages(cutoff: datetime, batch: int) -> Delete:
     return delete(inbound).where(inbound.c.id.in_(ids))
 
 
+def _old_matches(cutoff: datetime, batch: int) -> Delete:
+    matches = _table(EventMatch)
+    old = matches.alias("old")
+    keys = (
+        select(old.c.event_id, old.c.series_id)
+        .where(old.c.created_at < cutoff)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+    return delete(matches).where(tuple_(matches.c.event_id, matches.c.series_id).in_(keys))
+
+
+def _old_events(cutoff: datetime, batch: int) -> Delete:
+    events = _table(Event)
+    old = events.alias("old")
+    ids = select(old.c.id).where(old.c.created_at < cutoff).limit(batch).with_for_update(skip_locked=True)
+    return delete(events).where(events.c.id.in_(ids))
+
+
 def _delete_in_batches(engine: Engine, statement: Delete, batch: int) -> int:
     total = 0
     while True:
@@ -101,8 +122,9 @@ def apply_retention(engine: Engine, *, now: datetime, policy: RetentionPolicy, b
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
     runs_cutoff, outbox_cutoff = now - policy.keep_runs, now - policy.keep_outbox
-    return RetentionReport(
-        runs=_delete_in_batches(engine, _old_runs(runs_cutoff, batch), batch),
-        outbox=_delete_in_batches(engine, _old_outbox(outbox_cutoff, batch), batch),
-        messages=_delete_in_batches(engine, _old_messages(runs_cutoff, batch), batch),
-    )
+    runs = _delete_in_batches(engine, _old_runs(runs_cutoff, batch), batch)
+    outbox = _delete_in_batches(engine, _old_outbox(outbox_cutoff, batch), batch)
+    messages = _delete_in_batches(engine, _old_messages(runs_cutoff, batch), batch)
+    _delete_in_batches(engine, _old_matches(runs_cutoff, batch), batch)  # a match is as old as its event
+    events = _delete_in_batches(engine, _old_events(runs_cutoff, batch), batch)
+    return RetentionReport(runs=runs, outbox=outbox, messages=messages, events=events)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 import sweeper.retention
@@ -17,7 +17,7 @@ from inbox.config import load_settings
 from inbox.enums import OutboxKind
 from inbox.store.endings import post_outbox
 from inbox.store.engine import transaction
-from inbox.store.models import MessageIn
+from inbox.store.models import Event, EventMatch, MessageIn
 from sweeper.retention import RetentionPolicy, RetentionReport, apply_retention
 from tests.conftest import Clock
 from tests.integration.helpers import claim, end, run_due, runs
@@ -175,7 +175,8 @@ def test_batches_of_two_delete_everything_old_each_in_its_own_transaction(
     report = retain(inbox, batch=2)
 
     assert report == RetentionReport(runs=5, outbox=7, messages=4)  # the first row carries the series id
-    assert opened == 3 + 4 + 3  # 2 + 2 + 1 runs; 2 + 2 + 2 + 1 notes; 2 + 2 ended rows, then one finding none
+    # 2 + 2 + 1 runs; 2 + 2 + 2 + 1 notes; 2 + 2 ended rows, then one finding none; no event matches, no events
+    assert opened == 3 + 4 + 3 + 1 + 1
     assert outbox_texts(inbox) == [] and runs(inbox, task.series_id) == []
     assert [r.status for r in series_rows(inbox, task.series_id)] == ["completed", "pending"]  # first, live
 
@@ -250,3 +251,15 @@ def test_a_bad_horizon_is_refused_naming_the_variable(env_home: dict[str, str], 
         load_settings({**env_home, variable: value})
     assert refused.value.field == variable
     assert variable in str(refused.value)
+
+
+def test_old_events_go_with_what_they_did_and_newer_ones_stay(inbox: Inbox, clock: Clock) -> None:
+    inbox.schedule("listen", on=["tick"])
+    inbox.emit("tick", key="old")
+    clock.advance(days=91)
+    kept = inbox.emit("tick")
+    assert retain(inbox).events == 1
+    with transaction(inbox.engine) as db:
+        assert db.exec(select(Event.id)).all() == [kept.id]
+        assert db.exec(select(func.count()).select_from(EventMatch)).one() == 1
+    assert not inbox.emit("tick", key="old").duplicate  # its key went with it

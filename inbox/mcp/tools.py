@@ -1,4 +1,4 @@
-"""The MCP server's tools: the agent's ten (docs/agent-tools.md), plus ``read_outbox``, on the Python API.
+"""The MCP server's tools: the agent's eleven (docs/agent-tools.md), plus ``read_outbox``, on the Python API.
 
 An MCP client is the user's own program, not the model in a runner: its tools act on any session (the
 ``session`` argument, default ``main``), with the rights of the command line and none of the agent's limits. What
@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 from inbox import validation as check
 from inbox.api import Inbox
@@ -74,6 +74,15 @@ class TaskRuns(_Arguments):
 class SendMessage(_Arguments):
     text: str = Field(description="The message, as a person would type it to the assistant.")
     session: Session = "main"
+
+
+class EmitEvent(_Arguments):
+    name: str = Field(description="The event's name: dotted words such as mail.received.")
+    data: JsonValue = Field(default=None, description="Any JSON (at most 1 MiB) the runs it starts are given.")
+    key: str | None = Field(default=None, description="Idempotency key: used again within 24 h, nothing starts.")
+    session: SessionName | None = Field(
+        default=None, description="Only this session's tasks; default every session's (as `inbox emit`)."
+    )
 
 
 class ReadOutbox(_Arguments):
@@ -165,6 +174,10 @@ def send_message(inbox: Inbox, a: dict[str, Any]) -> Any:
     return _json(inbox.send(a["text"], session=a["session"]))
 
 
+def emit_event(inbox: Inbox, a: dict[str, Any]) -> Any:
+    return _json(inbox.emit(a["name"], a.get("data"), session=a.get("session"), key=a.get("key")))
+
+
 def read_outbox(inbox: Inbox, a: dict[str, Any]) -> Any:
     return [_json(item) for item in inbox.outbox(session=a["session"], after=a.get("after"), limit=a["limit"])]
 
@@ -211,6 +224,14 @@ TOOLS: tuple[Tool, ...] = (
         "Send the assistant a message in a session, as `inbox send` does; its answer arrives in the outbox.",
         SendMessage,
         send_message,
+        Effect.ADDS,
+    ),
+    Tool(
+        "emit_event",
+        "Emit an event: every active task whose on pattern matches the name starts a run, given the data. "
+        "Answers with the event's id and the tasks started (matched) or not, one already waiting (coalesced).",
+        EmitEvent,
+        emit_event,
         Effect.ADDS,
     ),
     Tool(

@@ -1,5 +1,8 @@
 """The ``tasks`` section: each series that is still live (pending, running or paused), as its definition and
 where it stands: its next run, the slot that run stands for, how many occurrences it has had. Not its history.
+A task started by events keeps its patterns (``content.on``) and listens on the new store; one no time starts has
+its next run at 9999-12-31 (docs/data-model.md), as in the store. Events themselves and their matches are not
+exported (they are history), nor a pre-script's state.
 
 An imported series keeps its id; its one row is written with that id, so ``inbox show SERIES_ID`` finds it and it
 counts as the series' first row. A running occurrence is exported as pending at its slot (it runs again on the
@@ -19,7 +22,9 @@ from sqlmodel import Session, col, select
 from inbox import validation as check
 from inbox.enums import LIVE_STATUSES, CatchUp, ContextMode, Kind, Status
 from inbox.errors import InvalidInput
+from inbox.event_names import check_patterns
 from inbox.schedules import from_recurrence
+from inbox.store import triggers
 from inbox.store.models import MessageIn
 from inbox.task_fields import ModelName, Prompt, Retries, Script, Zone
 from inbox.transfer.section import Author, Content, Id, Instant, Item, Reason, Section, SessionName, chunks
@@ -34,6 +39,7 @@ class TaskContent(Content):
     provider: Literal["anthropic", "openai"] | None = None
     data: JsonValue = None
     pending_update: dict[str, JsonValue] | None = None
+    on: Annotated[list[str], AfterValidator(lambda v: check_patterns(v, field="on"))] | None = None  # event patterns
 
 
 def _recurrence(value: str) -> str:
@@ -174,6 +180,9 @@ def _write(db: Session, items: Sequence[TaskItem], now: datetime) -> None:
             )
         )
     db.flush()
+    for item in items:
+        if item.content.on:  # the index events find their tasks by
+            triggers.replace(db, item.series_id, item.session, item.content.on)
 
 
 TASKS: Section[TaskItem] = Section(

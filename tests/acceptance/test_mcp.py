@@ -28,7 +28,7 @@ from tests.fuzz.store_state import store_state
 pytestmark = pytest.mark.slow
 
 TOOLS = {"schedule_task", "list_tasks", "get_task", "get_task_runs", "update_task", "pause_task", "resume_task"}
-TOOLS |= {"cancel_task", "run_task_now", "send_message", "read_outbox"}
+TOOLS |= {"cancel_task", "run_task_now", "send_message", "read_outbox", "emit_event"}
 INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,

@@ -156,3 +156,19 @@ def test_the_same_series_twice_in_one_file_is_refused(inbox: Inbox, clock: Clock
         parse(json.dumps(document))
     assert refused.value.field == "tasks[1]"
     assert "twice" in refused.value.reason
+
+
+@pytest.mark.parametrize(("source", "target"), PAIRS)
+def test_a_task_started_by_events_listens_on_the_new_store(
+    source: str, target: str, tmp_path: Path, clock: Clock
+) -> None:
+    with opened(source, tmp_path / "from", clock) as old:
+        only_events = old.schedule("sort the mail", on=["mail.*"]).series_id
+        mixed = old.schedule("digest", every="1h", on=["github.**"]).series_id
+        document = json.dumps(export_document(old.engine, now=clock()))
+    with opened(target, tmp_path / "to", clock) as new:
+        import_checked(new.engine, parse(document), now=clock())
+        assert new.get(only_events).next_run is None and new.get(only_events).on == ["mail.*"]
+        assert new.get(mixed).schedule == "every 1h or on github.**"
+        assert new.emit("mail.received").matched == [only_events]
+        assert new.emit("github.pr.opened").matched == [mixed]

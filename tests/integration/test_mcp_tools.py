@@ -23,7 +23,7 @@ from tests.conftest import Clock
 from tests.fuzz.store_state import store_state
 
 AGENT_TOOLS = {"schedule_task", "list_tasks", "get_task", "get_task_runs", "update_task", "pause_task"}
-AGENT_TOOLS |= {"resume_task", "cancel_task", "run_task_now", "send_message"}
+AGENT_TOOLS |= {"resume_task", "cancel_task", "run_task_now", "send_message", "emit_event"}
 
 
 @pytest.fixture
@@ -149,7 +149,18 @@ def test_an_invalid_call_names_the_argument_and_writes_nothing(
 def test_an_update_that_changes_nothing_or_an_ended_task_is_refused(mcp: Inbox) -> None:
     made = use(mcp, "schedule_task", prompt="x", every="1h")
     message = refused(mcp, "update_task", task_id=made["id"], session="main")
-    assert message.startswith("task_id: nothing to change; give prompt, cron, every, at, timezone, script or name")
+    assert message.startswith("task_id: nothing to change; give prompt, cron, every, at, on, timezone, script or name")
     use(mcp, "cancel_task", task_id=made["id"])
     assert refused(mcp, "resume_task", task_id=made["id"]).startswith("task_id: ")
     assert use(mcp, "cancel_task", task_id=made["id"])["status"] == "cancelled"  # twice is not an error
+
+
+def test_emit_event_starts_the_matching_tasks_of_every_session_or_of_one(mcp: Inbox) -> None:
+    main = use(mcp, "schedule_task", prompt="sort the mail", on=["mail.*"])["series_id"]
+    work = use(mcp, "schedule_task", prompt="file it", on=["mail.*"], session="work")["series_id"]
+    every = use(mcp, "emit_event", name="mail.received", data={"from": "ann"})
+    assert sorted(every["matched"]) == sorted([main, work]) and every["session"] is None
+    assert use(mcp, "emit_event", name="mail.sent", session="work", key="k")["matched"] == [work]
+    assert use(mcp, "emit_event", name="mail.sent", session="work", key="k")["duplicate"] is True
+    assert refused(mcp, "emit_event", name="mail..x").startswith("name: ")
+    assert refused(mcp, "emit_event", name="mail.x", session="no spaces").startswith("session: ")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from pydantic import ValidationError
+
 from agent_runner.prescript import MAX_STATE_BYTES, ScriptVerdict, input_document, run_prescript
+from agent_runner.protocol import StateUpdate
 
 ECHO = 'doc=$(cat)\necho "{\\"wakeAgent\\": true, \\"data\\": $doc}"\n'
 
@@ -50,3 +54,9 @@ def test_state_over_16_kib_is_a_script_error_naming_the_limit() -> None:
 def test_state_that_is_not_storable_json_is_a_script_error() -> None:
     result = run_prescript('echo \'{"wakeAgent": true, "state": NaN}\'')
     assert result.verdict == ScriptVerdict.SCRIPT_ERROR and "state" in (result.reason or "")
+
+
+def test_the_host_refuses_a_state_over_the_limit_whatever_a_runner_sends() -> None:
+    assert StateUpdate(value={"ok": 1}).value == {"ok": 1}
+    with pytest.raises(ValidationError, match="16 KiB"):
+        StateUpdate(value="x" * MAX_STATE_BYTES)

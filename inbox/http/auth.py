@@ -115,8 +115,8 @@ def needed_scope(method: str, path: str) -> TokenScope:
     return TokenScope.ADMIN
 
 
-# What a ``send`` token may do beyond reading; events and hooks join this list when they exist.
-SEND_ROUTES = frozenset({("POST", "/v1/messages")})
+# What a ``send`` token may do beyond reading: drop messages and emit events (hooks join this list when they exist).
+SEND_ROUTES = frozenset({("POST", "/v1/messages"), ("POST", "/v1/events")})
 
 
 def is_api_token(request: Request, digest: str) -> bool:

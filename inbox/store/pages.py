@@ -22,6 +22,7 @@ from inbox.enums import Kind, Status, TaskFilter
 from inbox.store import history, lookup
 from inbox.store.engine import read_transaction
 from inbox.store.models import ConversationTurn, MessageIn, MessageOut, Run
+from inbox.store.types import FOREVER
 
 T = TypeVar("T")
 _LIVE = [s.value for s in Status if s.is_live]
@@ -196,8 +197,9 @@ def past_runs(
 
 
 def upcoming(db: Session, *, session: str | None, limit: int, series_id: str | None = None) -> list[MessageIn]:
-    """What is scheduled next (tasks and chat messages sent for later), soonest first."""
-    query = select(MessageIn).where(MessageIn.status == Status.PENDING.value)
+    """What is scheduled next (tasks and chat messages sent for later), soonest first; a task only events start
+    has no time to show (its live row waits at FOREVER)."""
+    query = select(MessageIn).where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) < FOREVER)
     if series_id is not None:
         query = query.where(MessageIn.series_id == series_id)
     if session is not None:

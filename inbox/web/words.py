@@ -15,9 +15,13 @@ NONE = "\u2013"  # an en dash: no value
 _UNITS = (("week", 604_800), ("day", 86_400), ("hour", 3600), ("minute", 60), ("second", 1))
 
 
-def schedule_in_words(recurrence: str | None) -> str:
+def schedule_in_words(recurrence: str | None, on: list[str] | None = None) -> str:
     """``cron 0 9 * * 1-5`` is "At 09:00, Monday through Friday"; ``every 1h30m`` is "Every 1 hour 30 minutes";
-    no recurrence is "Once". The stored text stays the authority: what cannot be put in words is shown as is."""
+    no recurrence is "Once". The stored text stays the authority: what cannot be put in words is shown as is.
+    Event patterns (``on``) are added as they are: "Every 1 hour, or on mail.*"; "On mail.*" alone."""
+    if on:
+        patterns = ", ".join(on)
+        return f"{schedule_in_words(recurrence)}, or on {patterns}" if recurrence else f"On {patterns}"
     if not recurrence:
         return "Once"
     kind, _, rest = recurrence.partition(" ")

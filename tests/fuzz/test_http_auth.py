@@ -37,8 +37,8 @@ PUBLIC = {"/openapi.json", "/healthz"}
 
 
 # What a scope may do beyond the one below it, written out here apart from the app's own rule: GET reads;
-# a send token may also drop messages; everything else needs admin.
-SEND_OPERATIONS = {("POST", "/v1/messages")}
+# a send token may also drop messages and emit events; everything else needs admin.
+SEND_OPERATIONS = {("POST", "/v1/messages"), ("POST", "/v1/events")}
 
 
 def _too_weak(method: str, path: str) -> list[str]:

@@ -289,3 +289,14 @@ def test_the_ended_tab_lists_series_with_nothing_left_to_run_and_search_finds_by
         assert f'data-series="{cancelled.series_id}"' not in found, search
     assert f'data-series="{cancelled.series_id}"' in client.get("/tasks?status=ended&q=stopped").text
     assert "No active tasks" in client.get("/tasks", params={"q": "goi"}).text  # a name is matched whole
+
+
+def test_a_task_only_events_start_shows_its_patterns_and_no_time(host: Host) -> None:
+    listening = host.inbox.schedule("sort the mail", on=["mail.*"], name="mail")
+    host.inbox.schedule("digest", every="1h", on=["github.**"], name="digest")
+    client, _ = host.signed_in(CONFIGURED)
+    tasks = client.get("/tasks").text
+    assert "On mail.*" in tasks and "Every 1 hour, or on github.**" in tasks
+    assert "on a matching event" in tasks and "9999" not in tasks
+    assert "9999" not in client.get("/timeline").text
+    assert "9999" not in client.get(f"/timeline?task={listening.series_id}").text

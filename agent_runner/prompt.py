@@ -35,6 +35,11 @@ def system_prompt(item: WorkItem, now: datetime) -> str:
             lines.append(f"This run stands for the slot {_local(item.occurrence_at, zone)}.")
         if item.event is not None:
             lines.append(f"This run was started by the event {item.event.name!r} (its data is below the task).")
+        if isinstance(item.data, dict) and "upstream" in item.data:
+            lines.append(
+                "This run was started by the tasks it runs after: their outcomes and replies are in the "
+                "data's `upstream` (below the task)."
+            )
         if item.attempt > 1:
             lines.append(f"This is attempt {item.attempt}; earlier attempts failed.")
     lines.append(f"If there is nothing worth telling the user, reply with exactly {SILENCE} and nothing else.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from sqlmodel import Session
 from inbox import emitting, task_fields
 from inbox import validation as check
 from inbox.config import Settings, load_settings
-from inbox.enums import CatchUp, ContextMode, Kind, Outcome, TaskFilter, TokenScope
+from inbox.enums import CatchUp, ContextMode, Kind, Outcome, TaskFilter, TokenScope, When
 from inbox.errors import InvalidInput
 from inbox.schedules import (
     EverySchedule,
@@ -29,13 +30,15 @@ from inbox.schedules import (
     upcoming,
 )
 from inbox.schedules.schedule import parse_in
-from inbox.store import bulk, lookup, queries, series
+from inbox.store import bulk, changes, graph, lookup, queries, rounds, series
 from inbox.store import tokens as token_store
+from inbox.store.endings import end_failed_rounds
 from inbox.store.engine import open_engine, read_transaction, transaction
 from inbox.store.types import utcnow
 from inbox.views import (
     EventEmitted,
     EventSeen,
+    Graph,
     Message,
     MessageDetail,
     NewToken,
@@ -45,6 +48,7 @@ from inbox.views import (
     Task,
     TokenInfo,
     describe_schedule,
+    graph_view,
     message_detail,
     message_view,
     outbox_view,
@@ -178,6 +182,8 @@ class Inbox:
             on=tuple(task.on or ()),
         )
         with transaction(self.engine) as db:
+            if task.after:
+                new = replace(new, after=tuple(graph.resolve(db, task.after)), when=When(task.when or When.ALL_SUCCESS))
             row = series.create_task(db, new, now=now, created_by=self.actor)
         assert row.series_id is not None
         runs = upcoming(plan, zone, row.process_after, 3) if plan is not None else []  # no time: no fire times
@@ -197,13 +203,20 @@ class Inbox:
             return self._task(db, row.series_id or row.id)
 
     def resume(self, ident: str) -> Task:
+        """Resume a paused task; one that runs after others runs the round its upstreams completed meanwhile."""
         with transaction(self.engine) as db:
-            row = series.resume(db, ident, now=self.clock())
-            return self._task(db, row.series_id or row.id)
+            now = self.clock()
+            row = series.resume(db, ident, now=now)
+            series_id = row.series_id or row.id
+            end_failed_rounds(db, rounds.ready(db, series_id, now=now), now=now)
+            return self._task(db, series_id)
 
     def cancel(self, ident: str) -> Task:
+        """Cancel a task; the tasks that run after it are paused, saying why (they would wait for ever)."""
         with transaction(self.engine) as db:
-            row = series.cancel(db, ident, now=self.clock(), reason=f"cancelled by {self.actor}")
+            now = self.clock()
+            row = series.cancel(db, ident, now=now, reason=f"cancelled by {self.actor}")
+            rounds.upstream_cancelled(db, row, now=now)
             return self._task(db, row.series_id or row.id)
 
     def update(self, ident: str, change: task_fields.TaskChange | None = None, **fields: Any) -> Task:
@@ -223,16 +236,18 @@ class Inbox:
                 if given.at is not None
                 else None
             )
-            changes = series.TaskChanges(
+            changed = changes.TaskChanges(
                 prompt=given.prompt,
                 schedule=plan,
                 zone=zone,
                 script=given.script,
                 name=given.name,
                 on=tuple(given.on) if given.on is not None else None,
+                after=tuple(graph.resolve(db, given.after)) if given.after is not None else None,
+                when=When(given.when) if given.when is not None else None,
                 script_by=self.actor,
             )
-            row = series.update(db, ident, changes, now=now)
+            row = changes.update(db, ident, changed, now=now)
             return self._task(db, row.series_id or row.id)
 
     def run_now(self, ident: str) -> Message:
@@ -276,6 +291,16 @@ class Inbox:
     def get(self, ident: str) -> Task:
         with read_transaction(self.engine) as db:
             return self._task(db, lookup.find_series_id(db, ident))
+
+    def graph(self, ident: str | None = None) -> Graph:
+        """The dependency graph: every task that runs after another or has one run after it, or (``ident``) the
+        part connected to that task; nodes (series id, name, status) and edges (upstream, downstream, when)."""
+        with read_transaction(self.engine) as db:
+            series_id = lookup.find_series_id(db, ident) if ident is not None else None
+            edges = graph.component(db, series_id)
+            ids = {node for edge in edges for node in (edge.upstream_id, edge.downstream_id)}
+            ids |= {series_id} if series_id else set()
+            return graph_view(queries.heads_of(db, sorted(ids)), edges)
 
     def message(self, ident: str, *, runs: int = 100) -> MessageDetail:
         """One inbound row by id (a unique prefix will do): a chat message, a webhook's, or a task occurrence

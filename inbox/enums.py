@@ -42,6 +42,7 @@ class Outcome(StrEnum):
     INTERRUPTED = "interrupted"
     MISSED = "missed"
     SILENT = "silent"
+    UPSTREAM_FAILED = "upstream_failed"  # a round of a dependent task whose upstream did not succeed: no model call
 
 
 # The status an occurrence row is left in once its run ends with this outcome.
@@ -54,7 +55,10 @@ STATUS_AFTER: dict[Outcome, Status] = {
     Outcome.SCRIPT_ERROR: Status.FAILED,
     Outcome.SKIPPED: Status.SKIPPED,
     Outcome.MISSED: Status.SKIPPED,
+    Outcome.UPSTREAM_FAILED: Status.SKIPPED,
 }
+# What counts as an upstream's success for the tasks that depend on it (docs/dependencies.md).
+SUCCESS_OUTCOMES = frozenset({Outcome.COMPLETED, Outcome.SILENT})
 
 
 class CatchUp(StrEnum):
@@ -115,3 +119,11 @@ class MatchState(StrEnum):
     STARTED = "started"  # an occurrence was written, due now
     QUEUED = "queued"  # an occurrence was written; it waits for the one running to end
     COALESCED = "coalesced"  # none: the series already had an occurrence waiting
+
+
+class When(StrEnum):
+    """When a task that depends on others (``--after``) runs a round (docs/dependencies.md)."""
+
+    ALL_SUCCESS = "all_success"  # every upstream ended, each a success; else the round ends upstream_failed
+    ALL_DONE = "all_done"  # every upstream ended, whatever the outcome
+    ANY_SUCCESS = "any_success"  # at the first success; upstream_failed when every upstream ended without one

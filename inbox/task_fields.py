@@ -26,7 +26,7 @@ from inbox.schedules import load_zone, parse_cron, parse_duration, parse_every
 
 M = TypeVar("M", bound=BaseModel)
 SCHEDULES = ("cron", "every", "at", "in_")  # a new task has exactly one; a change at most one (no in)
-ONE_SHOTS = ("at", "in_")  # a time that passes once: never beside ``on``, which listens for as long as the task lives
+ONE_SHOTS = ("at", "in_")  # a time that passes once: never beside ``on`` or ``after``, which start runs again and again
 _DURATION = re.compile(r"(?:\d+[smhdw])+")
 
 
@@ -67,6 +67,9 @@ ModelName = Annotated[str, AfterValidator(check.model_name)]
 Patterns = Annotated[list[str], AfterValidator(lambda v: check_patterns(v, field="on"))]
 # A change's ``on``: [] removes every pattern (the task keeps its cron or every)
 NewPatterns = Annotated[list[str], AfterValidator(lambda v: check_patterns(v, field="on") if v else [])]
+Upstreams = Annotated[list[str], AfterValidator(check.upstreams)]
+NewUpstreams = Annotated[list[str], AfterValidator(lambda v: check.upstreams(v, allow_none=True))]  # []: none
+WhenRule = Literal["all_success", "all_done", "any_success"]
 
 _D = {  # what each field means, as the HTTP API's reference and the model's tool schema show it
     "prompt": "What the assistant should do when the task fires (with remind: the text delivered as is).",
@@ -85,6 +88,11 @@ _D = {  # what each field means, as the HTTP API's reference and the model's too
     "max_runs": "End the task after this many runs.",
     "on": "Event patterns that start a run when a matching event is emitted (mail.*, github.**); alone, or "
     "beside cron or every (either starts a run).",
+    "after": "Tasks (ids or names) this one runs after: a round runs when each of them has ended a run since this "
+    "task's last round; alone, or beside cron, every or on.",
+    "when": "When a round runs: all_success (the default: every upstream ended and succeeded, else the round ends "
+    "upstream_failed without a model call), all_done (every upstream ended, whatever the outcome), any_success "
+    "(at the first success).",
     "timeout": "Time limit of each run, e.g. 10m.",
     "retries": f"How many times a failed run is tried again (0-{check.MAX_RETRIES}).",
     "remind": "Deliver the prompt text itself at its time; no model call.",
@@ -99,8 +107,8 @@ class _Fields(BaseModel):
 
 
 class NewTask(_Fields):
-    """A task to schedule: ``prompt`` and exactly one of ``cron``, ``every``, ``at``, ``in``; or ``on``, alone or
-    beside one of ``cron`` and ``every``."""
+    """A task to schedule: ``prompt`` and exactly one of ``cron``, ``every``, ``at``, ``in``; or ``on`` or
+    ``after`` (or both), alone or beside one of ``cron`` and ``every``."""
 
     prompt: Prompt = Field(description=_D["prompt"])
     cron: Cron | None = Field(default=None, description=_D["cron"])
@@ -108,6 +116,8 @@ class NewTask(_Fields):
     at: Instant | None = Field(default=None, description=_D["at"])
     in_: Duration | None = Field(default=None, alias="in", description=_D["in"])
     on: Patterns | None = Field(default=None, description=_D["on"])
+    after: Upstreams | None = Field(default=None, description=_D["after"])
+    when: WhenRule | None = Field(default=None, description=_D["when"])
     tz: Zone | None = Field(default=None, description=_D["tz"])
     session: SessionName = Field(default="main", description=_D["session"])
     name: Annotated[str, AfterValidator(check.name)] | None = Field(default=None, description=_D["name"])
@@ -134,6 +144,10 @@ class TaskChange(_Fields):
     on: NewPatterns | None = Field(
         default=None, description=_D["on"] + " Replaces the task's patterns; [] removes them."
     )
+    after: NewUpstreams | None = Field(
+        default=None, description=_D["after"] + " Replaces the task's upstreams; [] removes them."
+    )
+    when: WhenRule | None = Field(default=None, description=_D["when"])
     tz: Zone | None = Field(default=None, description=_D["tz"])
     script: Script | None = Field(default=None, description=_D["script"] + ' "" removes it.')
     # "" (or blank) removes the name, so it is kept as "" rather than read as "not given"
@@ -146,42 +160,46 @@ class TaskChange(_Fields):
 
 def _exactly_one_schedule(task: M) -> M:
     given = schedules_given(task)
-    if getattr(task, "on", None):
-        _beside_on(task, given)
+    if getattr(task, "when", None) is not None and not getattr(task, "after", None):
+        raise InvalidInput("when", "is only for a task with after (the tasks it waits for)", mentions=("after",))
+    if getattr(task, "on", None) or getattr(task, "after", None):
+        _beside_triggers(task, given)
         if len(given) > 1:
             raise choice_error(task, "give at most one of {} (got {})", given)
         if not given and getattr(task, "max_runs", None) is not None:
             raise InvalidInput(
                 "max_runs",
-                "counts the runs of a time schedule (cron, every); a task started only by events (on) runs until "
-                "it is cancelled",
-                mentions=("cron", "every", "on"),
+                "counts the runs of a time schedule (cron, every); a task started only by events (on) or by other "
+                "tasks (after) runs until it is cancelled",
+                mentions=("cron", "every", "on", "after"),
             )
         return task
     if len(given) != 1:
-        error = choice_error(task, "give exactly one of {}, or on (got {})", given)
-        raise InvalidInput(error.field, error.reason, mentions=(*error.mentions, "on"))
+        error = choice_error(task, "give exactly one of {}, or on or after (got {})", given)
+        raise InvalidInput(error.field, error.reason, mentions=(*error.mentions, "on", "after"))
     return task
 
 
-def _beside_on(task: BaseModel, given: list[str]) -> None:
-    """``on`` listens for as long as the task lives; a one-shot time would end the task after one run."""
+def _beside_triggers(task: BaseModel, given: list[str]) -> None:
+    """``on`` and ``after`` start runs for as long as the task lives; a one-shot time would end it after one run."""
     once = [spelled(type(task), name) for name in given if name in ONE_SHOTS]
-    if once:
-        raise InvalidInput(
-            "on",
-            f"cannot be combined with {once[0]} (a one-shot time): a task with on runs on every matching event; "
-            "give a recurring time (cron, every) beside it, or no time at all",
-            mentions=(*once, "cron", "every"),
-        )
+    if not once:
+        return
+    field, what = ("on", "on every matching event") if getattr(task, "on", None) else ("after", "after its tasks")
+    raise InvalidInput(
+        field,
+        f"cannot be combined with {once[0]} (a one-shot time): a task with {field} runs {what} again and again; "
+        "give a recurring time (cron, every) beside it, or no time at all",
+        mentions=(*once, "cron", "every"),
+    )
 
 
 def _a_change(change: M) -> M:
     """At most one new schedule, and something to change (a tool's ``task_id`` and ``session`` say which task
     changes, not how)."""
     given = schedules_given(change)
-    if getattr(change, "on", None):
-        _beside_on(change, given)
+    if getattr(change, "on", None) or getattr(change, "after", None):
+        _beside_triggers(change, given)
     if len(given) > 1:
         raise choice_error(change, "give at most one of {} (got {})", given)
     names = [name for name in type(change).model_fields if name in TaskChange.model_fields]

@@ -19,6 +19,7 @@ MAX_TEXT = 100_000
 MAX_SCRIPT = 64 * 1024
 MAX_RETRIES = 10
 MAX_RUNS = 1_000_000_000  # the store keeps counts as 32-bit integers
+MAX_UPSTREAMS = 20  # tasks one task runs after
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -63,6 +64,21 @@ def text(value: str, *, field: str) -> str:
     if len(value) > MAX_TEXT:
         raise InvalidInput(field, f"is {len(value)} characters; the limit is {MAX_TEXT}")
     return value
+
+
+def upstreams(values: list[str], *, allow_none: bool = False) -> list[str]:
+    """The tasks a task runs after (``after``), as given: ids or names, each named once; ``[]`` only where
+    ``allow_none`` (a change that removes them). Whether each exists is the store's to say."""
+    if not values and not allow_none:
+        raise InvalidInput("after", "give at least one task to run after")
+    if len(values) > MAX_UPSTREAMS:
+        raise InvalidInput("after", f"{len(values)} tasks; a task runs after at most {MAX_UPSTREAMS}")
+    for value in values:
+        if not storable(value, field="after").strip():
+            raise InvalidInput("after", "a task id or name must not be empty")
+        if len(value) > 200:
+            raise InvalidInput("after", f"{value[:40]!r}… is longer than any task id or name")
+    return list(dict.fromkeys(value.strip() for value in values))
 
 
 def name(value: str | None) -> str | None:

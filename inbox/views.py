@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from inbox.enums import Status, TokenScope, TokenStatus
-from inbox.store.models import ApiToken, MessageIn, MessageOut, Run
+from inbox.store.models import ApiToken, Dependency, MessageIn, MessageOut, Run
 from inbox.store.types import is_forever
 
 # ISO 8601 with a numeric offset everywhere ("+00:00", never "Z"), in the zone the value carries.
@@ -49,6 +49,8 @@ class Task(_Frozen):
     schedule: str
     recurrence: str | None
     on: list[str]  # the event patterns that start it (docs/events.md)
+    after: list[str]  # the series ids of the tasks it runs after (docs/dependencies.md)
+    when: str | None  # all_success | all_done | any_success; None without after
     timezone: str
     next_run: Instant | None  # UTC; None once ended, and for a task no time starts (only events)
     next_run_local: Instant | None  # in the task's zone
@@ -149,6 +151,25 @@ class EventSeen(_Frozen):
     created_by: str
 
 
+class GraphNode(_Frozen):
+    series_id: str
+    name: str | None
+    status: str  # as in Task: active | running | paused | ended | cancelled
+
+
+class GraphEdge(_Frozen):
+    upstream: str  # series id: the task that runs first
+    downstream: str  # series id: the task that runs after it
+    when: str
+
+
+class Graph(_Frozen):
+    """The dependency graph as ``inbox graph --json`` prints it."""
+
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+
+
 class TokenInfo(_Frozen):
     """An API token as ``inbox token list`` shows it: never the token, nor its digest."""
 
@@ -179,7 +200,8 @@ def series_status(row: MessageIn) -> str:
 
 
 def describe_schedule(row: MessageIn) -> str:
-    """``cron 0 9 * * *``, ``every 1h``, ``at 2026-…``, ``on mail.*, github.**``, ``every 1h or on mail.*``."""
+    """``cron 0 9 * * *``, ``every 1h``, ``at 2026-…``, ``on mail.*, github.**``, ``every 1h or on mail.*``,
+    ``after 01J…, 01J… (all_success)``."""
     parts: list[str] = []
     if row.recurrence:
         parts.append(row.recurrence)
@@ -188,6 +210,9 @@ def describe_schedule(row: MessageIn) -> str:
     on = row.content.get("on")
     if on:
         parts.append("on " + ", ".join(on))
+    after = row.content.get("after")
+    if after:
+        parts.append(f"after {', '.join(after)} ({row.content.get('when')})")
     if not parts:  # an extra occurrence of a one-shot: the time it was due
         parts.append(f"at {row.process_after.astimezone(ZoneInfo(row.timezone)).isoformat()}")
     return " or ".join(parts)
@@ -207,6 +232,8 @@ def task_view(row: MessageIn, *, runs: int, last_outcome: str | None, created_at
         schedule=describe_schedule(row),
         recurrence=row.recurrence,
         on=list(row.content.get("on") or []),
+        after=list(row.content.get("after") or []),
+        when=row.content.get("when") if row.content.get("after") else None,
         timezone=row.timezone,
         next_run=next_run,
         next_run_local=next_run.astimezone(ZoneInfo(row.timezone)) if next_run else None,
@@ -223,6 +250,13 @@ def task_view(row: MessageIn, *, runs: int, last_outcome: str | None, created_at
         created_at=created_at or row.created_at,
         reason=row.reason,
     )
+
+
+def graph_view(heads: list[MessageIn], edges: list[Dependency]) -> Graph:
+    """``heads``: each node's current row (inbox.store.queries.heads_of)."""
+    nodes = [GraphNode(series_id=h.series_id or h.id, name=h.name, status=series_status(h)) for h in heads]
+    links = [GraphEdge(upstream=e.upstream_id, downstream=e.downstream_id, when=str(e.when)) for e in edges]
+    return Graph(nodes=nodes, edges=links)
 
 
 def run_view(run: Run) -> RunRecord:

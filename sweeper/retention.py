@@ -5,7 +5,9 @@ What goes, once older than its horizon:
 - outbound messages (``messages_out``) whose ``created_at`` is older than ``keep_outbox`` (default 30 days);
 - ended inbound rows (``messages_in`` not pending, running or paused) whose ``updated_at`` is older than
   ``keep_runs``: past occurrences, run-now and missed-slot records, answered chat lines and webhooks;
-- events and what each did to each task (``events``, ``event_matches``) older than ``keep_runs``.
+- events and what each did to each task (``events``, ``event_matches``) older than ``keep_runs``;
+- rounds of tasks that run after others (``dependency_rounds``) made longer than ``keep_runs`` ago, but the newest
+  of each task, which its next round is numbered on from.
 
 What stays: every live row, whatever its age, and two rows of every series. Its newest chain row (not
 ``is_extra``): ``inbox tasks --status ended``, ``inbox show`` and a task's name find a series through it, and
@@ -28,7 +30,7 @@ from sqlalchemy import Delete, Engine, Table, and_, delete, exists, or_, select,
 from inbox.config import DEFAULT_KEEP_OUTBOX_DAYS, DEFAULT_KEEP_RUNS_DAYS
 from inbox.enums import LIVE_STATUSES
 from inbox.store.engine import transaction
-from inbox.store.models import Event, EventMatch, MessageIn, MessageOut, Run
+from inbox.store.models import DependencyRound, Event, EventMatch, MessageIn, MessageOut, Run
 
 _LIVE = sorted(s.value for s in LIVE_STATUSES)
 
@@ -47,9 +49,10 @@ class RetentionReport:
     outbox: int = 0
     messages: int = 0
     events: int = 0  # events deleted (with what each did to each task)
+    rounds: int = 0
 
 
-def _table(model: type[Run | MessageOut | MessageIn | Event | EventMatch]) -> Table:
+def _table(model: type[Run | MessageOut | MessageIn | Event | EventMatch | DependencyRound]) -> Table:
     return model.metadata.tables[str(model.__tablename__)]
 
 
@@ -107,6 +110,19 @@ def _old_events(cutoff: datetime, batch: int) -> Delete:
     return delete(events).where(events.c.id.in_(ids))
 
 
+def _old_rounds(cutoff: datetime, batch: int) -> Delete:
+    rounds = _table(DependencyRound)
+    old, newer = rounds.alias("old"), rounds.alias("newer")
+    superseded = exists().where(and_(newer.c.downstream_id == old.c.downstream_id, newer.c.round_no > old.c.round_no))
+    keys = (
+        select(old.c.downstream_id, old.c.round_no)
+        .where(old.c.created_at < cutoff, superseded)
+        .limit(batch)
+        .with_for_update(of=old, skip_locked=True)
+    )
+    return delete(rounds).where(tuple_(rounds.c.downstream_id, rounds.c.round_no).in_(keys))
+
+
 def _delete_in_batches(engine: Engine, statement: Delete, batch: int) -> int:
     total = 0
     while True:
@@ -127,4 +143,5 @@ def apply_retention(engine: Engine, *, now: datetime, policy: RetentionPolicy, b
     messages = _delete_in_batches(engine, _old_messages(runs_cutoff, batch), batch)
     _delete_in_batches(engine, _old_matches(runs_cutoff, batch), batch)  # a match is as old as its event
     events = _delete_in_batches(engine, _old_events(runs_cutoff, batch), batch)
-    return RetentionReport(runs=runs, outbox=outbox, messages=messages, events=events)
+    rounds = _delete_in_batches(engine, _old_rounds(runs_cutoff, batch), batch)
+    return RetentionReport(runs=runs, outbox=outbox, messages=messages, events=events, rounds=rounds)

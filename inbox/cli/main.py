@@ -8,7 +8,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from inbox import __version__
-from inbox.cli import backups, chat, events, mcp, messages, runner, serve, service, tasks, token, tools, transfer
+from inbox.cli import backups, chat, events, graph, mcp, messages, runner, serve, service, tasks, token, tools, transfer
 from inbox.cli.options import in_flags
 from inbox.cli.render import fail
 from inbox.errors import Conflict, InvalidInput, NotFound
@@ -27,6 +27,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 tasks.register(app)
+graph.register(app)
 messages.register(app)
 tools.register(app)
 serve.register(app)

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from inbox.cli.graph import neighbours, print_neighbours
 from inbox.cli.options import Json, Session, field_help, open_inbox, read_script
 from inbox.cli.render import console, print_json, table, when
 from inbox.task_fields import NewTask, TaskChange, validated
@@ -24,6 +25,8 @@ TzOpt = Annotated[str | None, typer.Option("--tz", help=field_help("tz"))]
 NameOpt = Annotated[str | None, typer.Option("--name", help=field_help("name"))]
 ScriptOpt = Annotated[str | None, typer.Option("--script", help="Pre-script file, or - for standard input.")]
 OnOpt = Annotated[list[str] | None, typer.Option("--on", help=field_help("on") + " Repeatable.")]
+AfterOpt = Annotated[list[str] | None, typer.Option("--after", help=field_help("after") + " Repeatable.")]
+WhenOpt = Annotated[str | None, typer.Option("--when", help=field_help("when"))]
 
 
 def schedule(
@@ -33,6 +36,8 @@ def schedule(
     at: AtOpt = None,
     in_: InOpt = None,
     on: OnOpt = None,
+    after: AfterOpt = None,
+    when: WhenOpt = None,
     tz: TzOpt = None,
     session: Session = "main",
     name: NameOpt = None,
@@ -58,11 +63,19 @@ def schedule(
         return
     console.print(f"Scheduled {made.series_id} ({made.schedule}, {made.timezone})")
     if not made.next_runs:
-        console.print("  next: when a matching event is emitted (inbox emit NAME)")
+        console.print(f"  next: {_untimed_next(task.on, task.after)}")
     # Seconds only when a fire time has them (sub-minute intervals), so the usual echo stays short.
     clock = "%H:%M:%S" if any(t.second for t in made.next_runs) else "%H:%M"
     for instant in made.next_runs:
         console.print(f"  next: {instant.strftime(f'%a %Y-%m-%d {clock} %Z (UTC%z)')}")
+
+
+def _untimed_next(on: list[str] | None, after: list[str] | None) -> str:
+    """When a task no time starts runs next, in words."""
+    starts = (["a matching event is emitted (inbox emit NAME)"] if on else []) + (
+        ["the tasks it runs after have ended (inbox graph ID)"] if after else []
+    )
+    return "when " + " or when ".join(starts)
 
 
 def tasks(
@@ -104,7 +117,9 @@ def _print_task(task: Task) -> None:
         "status": task.status + (f" ({task.reason})" if task.reason else ""),
         "session": task.session,
         "schedule": f"{task.schedule} in {task.timezone}",
-        "next run": when(task.next_run, task.timezone) if task.next_run or not task.on else "on a matching event",
+        "next run": when(task.next_run, task.timezone)
+        if task.next_run or not (task.on or task.after)
+        else _untimed_next(task.on, task.after),
         "catch-up": task.catch_up,
         "max runs": str(task.max_runs or "-"),
         "runs": f"{task.runs} (last: {task.last_outcome or '-'})",
@@ -127,11 +142,14 @@ def show(ident: AnyId, as_json: Json = False) -> None:
         task = inbox.get(message.series_id)
         recent = inbox.runs(message.series_id, limit=10)
         seen = inbox.events(message.series_id, limit=10) if task.on else []
+        near = neighbours(inbox.graph(message.series_id), message.series_id)
     if as_json:
         shown = {"task": task.model_dump(mode="json"), "runs": [r.model_dump(mode="json") for r in recent]}
+        shown |= {key: [n.model_dump(mode="json") for n in nodes] for key, nodes in near.items()}
         print_json({**shown, "events": [e.model_dump(mode="json") for e in seen]})
         return
     _print_task(task)
+    print_neighbours(near, task.when)
     if recent:
         console.print()
         _print_runs(recent, task.timezone)
@@ -232,6 +250,11 @@ def update(
     on: Annotated[
         list[str] | None, typer.Option("--on", help="Event pattern (repeatable); replaces the task's; '' removes them.")
     ] = None,
+    after: Annotated[
+        list[str] | None,
+        typer.Option("--after", help="A task to run after (repeatable); replaces the task's; '' removes them."),
+    ] = None,
+    when: WhenOpt = None,
     tz: TzOpt = None,
     script: Annotated[str | None, typer.Option("--script", help="File, - for stdin, '' to remove.")] = None,
     name: NameOpt = None,
@@ -242,6 +265,8 @@ def update(
     fields = {key: value for key, value in locals().items() if key not in ("ident", "as_json")}
     if on is not None:
         fields["on"] = [pattern for pattern in on if pattern != ""]  # --on '' removes every pattern
+    if after is not None:
+        fields["after"] = [ident for ident in after if ident != ""]  # --after '' removes every upstream
     change = validated(TaskChange, {**fields, "script": read_script(script)})
     with open_inbox() as inbox:
         task = inbox.update(ident, change)

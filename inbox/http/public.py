@@ -22,7 +22,7 @@ from inbox.errors import NotFound
 from inbox.http.auth import check_token
 from inbox.http.errors import error_responses, token_first
 from inbox.task_fields import NewTask, TaskChange
-from inbox.views import EventEmitted, Message, MessageDetail, OutboxItem, RunRecord, Scheduled, Task
+from inbox.views import EventEmitted, Graph, Message, MessageDetail, OutboxItem, RunRecord, Scheduled, Task
 
 router = APIRouter(
     prefix="/v1",
@@ -107,7 +107,8 @@ def get_message(
 
 @router.post("/tasks", status_code=201, response_model=Scheduled, tags=["tasks"])
 def schedule_task(body: NewTask, inbox: Api) -> Scheduled:
-    """Schedule a task or a reminder: exactly one of `cron`, `every`, `at`, `in`."""
+    """Schedule a task or a reminder: exactly one of `cron`, `every`, `at`, `in`; or `on` (events) or `after`
+    (other tasks), alone or beside `cron` or `every`."""
     return inbox.schedule(body)
 
 
@@ -153,6 +154,16 @@ def get_task(task_id: TaskId, inbox: Api) -> Task:
 def update_task(task_id: TaskId, body: TaskChange, inbox: Api) -> Task:
     """Change the prompt, schedule, zone, script or name; a new schedule moves the next run at once."""
     return inbox.update(task_id, body)
+
+
+@router.get("/graph", response_model=Graph, responses=error_responses(404), tags=["tasks"])
+def dependency_graph(
+    inbox: Api,
+    task: Annotated[str | None, Query(description="Only the part of the graph this task is in.")] = None,
+) -> Graph:
+    """The dependency graph: tasks that run after others (`after`) and those they run after, as nodes (series id,
+    name, status) and edges (upstream, downstream, when)."""
+    return inbox.graph(task)
 
 
 @router.delete("/tasks/{task_id}", response_model=Task, responses=error_responses(404, 409), tags=["tasks"])

@@ -23,8 +23,9 @@ from sqlmodel import Session
 
 from inbox.enums import CatchUp, Outcome, Status
 from inbox.schedules import EverySchedule, Recurring, from_recurrence, load_zone
-from inbox.store.endings import RunReport, ended_columns, record_run
+from inbox.store.endings import RunReport, ended_columns, record_run, tell_downstreams
 from inbox.store.models import MessageIn
+from inbox.store.rounds import UpstreamEnding
 from inbox.store.series import inherited_settings
 
 MAX_CATCH_UP = 100
@@ -80,7 +81,9 @@ def _record_missed(db: Session, row: MessageIn, slots: list[datetime], older: in
         )
         db.add(record)
         db.flush()
-        record_run(db, record, RunReport(outcome=Outcome.MISSED, started_at=now, error=reason), now=now)
+        run = record_run(db, record, RunReport(outcome=Outcome.MISSED, started_at=now, error=reason), now=now)
+        if record.series_id is not None:  # a missed slot is an ending the tasks after the series count
+            tell_downstreams(db, UpstreamEnding(record.series_id, record.id, run.id, Outcome.MISSED, now), now=now)
 
 
 def _move(row: MessageIn, slot: datetime, now: datetime, note: str | None) -> None:

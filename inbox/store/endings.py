@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from inbox.enums import STATUS_AFTER, OutboxKind, Outcome, Status
 from inbox.errors import NotFound
 from inbox.schedules import Recurring, from_recurrence, load_zone
+from inbox.store.changes import apply_changes
 from inbox.store.models import (
     MAX_ERROR_CHARS,
     MAX_MODEL_OUTPUT_CHARS,
@@ -24,8 +25,10 @@ from inbox.store.models import (
     MessageIn,
     MessageOut,
     Run,
+    clip,
 )
-from inbox.store.series import apply_changes, inherited_settings
+from inbox.store.rounds import FailedRound, UpstreamEnding, upstream_ended
+from inbox.store.series import inherited_settings
 
 # After this many failed occurrences in a row the series pauses itself and tells its session.
 MAX_CONSECUTIVE_FAILURES = 10
@@ -54,12 +57,6 @@ class Ending:
     already_ended: bool = False
 
 
-def _clip(text: str | None, limit: int) -> str | None:
-    if text is None or len(text) <= limit:
-        return text
-    return text[: limit - 20] + f"… [{len(text) - limit + 20} chars cut]"
-
-
 def record_run(db: Session, row: MessageIn, report: RunReport, *, now: datetime) -> Run:
     run = Run(
         message_id=row.id,
@@ -69,9 +66,9 @@ def record_run(db: Session, row: MessageIn, report: RunReport, *, now: datetime)
         started_at=report.started_at,
         ended_at=now,
         outcome=report.outcome,
-        error=_clip(report.error, MAX_ERROR_CHARS),
-        script_output=_clip(report.script_output, MAX_SCRIPT_OUTPUT_CHARS),
-        model_output=_clip(report.model_output, MAX_MODEL_OUTPUT_CHARS),
+        error=clip(report.error, MAX_ERROR_CHARS),
+        script_output=clip(report.script_output, MAX_SCRIPT_OUTPUT_CHARS),
+        model_output=clip(report.model_output, MAX_MODEL_OUTPUT_CHARS),
         input_tokens=report.input_tokens,
         output_tokens=report.output_tokens,
         runner=report.runner,
@@ -120,7 +117,8 @@ def ended_columns(outcome: Outcome, error: str | None, *, now: datetime | Column
 def end_occurrence(db: Session, message_id: str, report: RunReport, *, now: datetime) -> Ending:
     """Record the final outcome of ``message_id`` and write its series' next occurrence.
 
-    Idempotent: ending a row that has already ended writes nothing and says so.
+    Idempotent: ending a row that has already ended writes nothing and says so. The tasks that run after its
+    series (``--after``) learn of the ending in the same transaction (:func:`tell_downstreams`).
     """
     row = _lock(db, message_id)
     if not Status(row.status).is_live:
@@ -132,7 +130,22 @@ def end_occurrence(db: Session, message_id: str, report: RunReport, *, now: date
     if row.status == Status.FAILED:
         _notify_failure(db, row, run, follow_up, now=now)
     db.flush()
+    if row.series_id is not None:
+        tell_downstreams(db, UpstreamEnding(row.series_id, row.id, run.id, report.outcome, now), now=now)
     return Ending(row=row, run=run, follow_up=follow_up)
+
+
+def tell_downstreams(db: Session, ending: UpstreamEnding, *, now: datetime) -> None:
+    """Record an ended occurrence for the tasks that run after its series and start the rounds it completes
+    (inbox.store.rounds); a round that ends ``upstream_failed`` is ended here, which tells the tasks after it."""
+    end_failed_rounds(db, upstream_ended(db, ending, now=now), now=now)
+
+
+def end_failed_rounds(db: Session, failed: list[FailedRound], *, now: datetime) -> None:
+    """End each round ``upstream_failed``: a run recorded with no model call, its reason naming the upstreams."""
+    for round_ in failed:
+        report = RunReport(outcome=Outcome.UPSTREAM_FAILED, started_at=now, error=round_.reason)
+        end_occurrence(db, round_.message_id, report, now=now)
 
 
 NOTICE_REASON_CHARS = 500
@@ -147,7 +160,7 @@ def describe_row(row: MessageIn) -> str:
 
 def describe_ending(row: MessageIn, run: Run) -> str:
     """``task "digest" (01J…): failed on attempt 2: HTTP 500`` for a log line."""
-    reason = f": {_clip(run.error, NOTICE_REASON_CHARS)}" if run.error else ""
+    reason = f": {clip(run.error, NOTICE_REASON_CHARS)}" if run.error else ""
     return f"{describe_row(row)}: {run.outcome} on attempt {run.attempt}{reason}"
 
 
@@ -159,7 +172,7 @@ def _notify_failure(db: Session, row: MessageIn, run: Run, follow_up: MessageIn 
     outbox in copies of one message."""
     if row.recurrence and row.consecutive_failures > 0:
         return
-    reason = _clip(run.error, NOTICE_REASON_CHARS) or "no reason was given"
+    reason = clip(run.error, NOTICE_REASON_CHARS) or "no reason was given"
     tries = f"after {run.attempt} attempts" if run.attempt > 1 else "on its first attempt"
     what = describe_row(row)
     if row.series_id is None:

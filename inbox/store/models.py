@@ -1,5 +1,5 @@
 """The tables: inbound messages (every task is one), outbound messages, run history, API tokens, web sessions,
-events.
+events and dependencies.
 
 A recurring task is a *series* of rows in ``messages_in`` sharing ``series_id`` (the first row's id). Each
 row is one *occurrence* standing for the slot ``occurrence_at``. The row that carries the series forward is
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from inbox.enums import CatchUp, Kind, MatchState, OutboxKind, Outcome, Status, TokenScope
+from inbox.enums import CatchUp, Kind, MatchState, OutboxKind, Outcome, Status, TokenScope, When
 from inbox.ids import new_id
 from inbox.store.types import UTCDateTime, utcnow
 
@@ -312,7 +312,49 @@ class SeriesState(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class Dependency(SQLModel, table=True):
+    """One edge of the dependency graph: ``downstream_id`` runs after ``upstream_id`` (docs/dependencies.md).
+
+    The ``ended_*`` columns hold the upstream's latest ending since the downstream's last round (None: none yet);
+    a round takes them and clears them. ``when`` is the downstream's rule, the same on each of its edges.
+    """
+
+    __tablename__ = "dependencies"
+    __table_args__ = (Index("ix_dependencies_upstream", "upstream_id", "downstream_id"),)
+
+    downstream_id: str = Field(primary_key=True, max_length=26)
+    upstream_id: str = Field(primary_key=True, max_length=26)
+    when: When = Field(default=When.ALL_SUCCESS, sa_type=String(16))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    ended_message_id: str | None = Field(default=None, max_length=26)
+    ended_run_id: str | None = Field(default=None, max_length=26)
+    ended_outcome: Outcome | None = Field(default=None, sa_type=String(16))
+    ended_at: datetime | None = _instant(nullable=True)
+
+
+class DependencyRound(SQLModel, table=True):
+    """One round of a downstream task: the occurrence it started (or recorded ``upstream_failed``) and the upstream
+    endings it took. The key (downstream, round) is what keeps two hosts from writing one round twice."""
+
+    __tablename__ = "dependency_rounds"
+    __table_args__ = (Index("ix_dependency_rounds_message", "message_id"),)
+
+    downstream_id: str = Field(primary_key=True, max_length=26)
+    round_no: int = Field(primary_key=True)
+    message_id: str = Field(max_length=26)
+    # [{"series_id", "message_id", "outcome", "ended_at"}], one per upstream ending the round took
+    upstream: Any = Field(default=None, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
 # Size limits applied before writing run history, documented in docs/data-model.md.
 MAX_ERROR_CHARS = 4000
 MAX_SCRIPT_OUTPUT_CHARS = 4000
 MAX_MODEL_OUTPUT_CHARS = 16384
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    """``text`` cut to at most ``limit`` characters, saying how many were cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 20] + f"… [{len(text) - limit + 20} chars cut]"

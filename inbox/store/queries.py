@@ -86,6 +86,18 @@ def series_names(db: Session, series_ids: list[str]) -> dict[str, str]:
     return {series_id: name for series_id, name in found if series_id and name}
 
 
+def heads_of(db: Session, series_ids: list[str]) -> list[MessageIn]:
+    """The row holding each of these series' current definition (its live row, else its newest chain row)."""
+    if not series_ids:
+        return []
+    newest = (
+        select(func.max(MessageIn.id))
+        .where(col(MessageIn.series_id).in_(sorted(set(series_ids))), col(MessageIn.is_extra).is_(False))
+        .group_by(col(MessageIn.series_id))
+    )
+    return list(db.exec(select(MessageIn).where(col(MessageIn.id).in_(newest)).order_by(col(MessageIn.series_id))))
+
+
 def outbox(db: Session, *, session: str | None, after_id: str | None, limit: int) -> list[MessageOut]:
     query = select(MessageOut)
     if session is not None:

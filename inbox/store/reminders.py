@@ -24,9 +24,11 @@ from sqlmodel import Session, col
 from inbox.enums import CatchUp, OutboxKind, Outcome, Status
 from inbox.ids import new_ids
 from inbox.store.bulk import driver_instant, insert_driver_rows
-from inbox.store.endings import FollowUp, NextSlots, ended_columns, follow_up_of
+from inbox.store.endings import FollowUp, NextSlots, ended_columns, follow_up_of, tell_downstreams
 from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES
+from inbox.store.graph import with_downstreams
 from inbox.store.models import MessageIn, MessageOut, Run
+from inbox.store.rounds import UpstreamEnding
 
 _TABLE = MessageIn.__table__  # type: ignore[attr-defined]
 
@@ -221,3 +223,8 @@ def _record_delivered(db: Session, ended: list[_Delivered], *, now: datetime, ru
     ]
     insert_driver_rows(db, Run.__table__, _RUN_KEYS, runs)  # type: ignore[attr-defined]
     insert_driver_rows(db, MessageOut.__table__, _OUTBOX_KEYS, texts)  # type: ignore[attr-defined]
+    # The tasks that run after a reminder learn of its ending as end_occurrence tells them: one query finds them.
+    waiting = with_downstreams(db, {series_id for _, _, _, series_id, _ in ended if series_id})
+    for (row_id, _session, _text, series_id, _tries), run_id in zip(ended, ids[::2], strict=True):
+        if series_id is not None and series_id in waiting:
+            tell_downstreams(db, UpstreamEnding(series_id, row_id, run_id, Outcome.COMPLETED, now), now=now)

@@ -1,10 +1,11 @@
-"""Series operations: create, pause, resume, cancel, update, run-now and starting an extra occurrence.
+"""Series operations: create, pause, resume, cancel, run-now and starting an extra occurrence (changing one:
+inbox.store.changes).
 
 Each function works inside the caller's transaction (``db``) and accepts the series id or any occurrence id.
 A running occurrence is never rewritten: what a pause, cancel or update means for it is kept on the row
 (``next_status``, ``content["pending_update"]``) and applied to its follow-up when it ends.
 
-A series no time starts (``--on`` alone: only events, or later its upstream tasks, start it) is *untimed*: its
+A series no time starts (``--on`` or ``--after`` alone: only events or its upstream tasks start it) is *untimed*: its
 live row waits at ``process_after`` = :data:`~inbox.store.types.FOREVER` with no ``recurrence`` and no
 ``occurrence_at``, so no due scan reaches it, and every occurrence it has is an extra row (:func:`start_extra`).
 Pause, resume, cancel and update act on that live row like on any other.
@@ -20,11 +21,11 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from inbox.enums import CatchUp, ContextMode, Kind, Status
+from inbox.enums import CatchUp, ContextMode, Kind, Status, When
 from inbox.errors import Conflict, InvalidInput
 from inbox.ids import new_id
-from inbox.schedules import OneShot, Schedule, from_recurrence, load_zone
-from inbox.store import triggers
+from inbox.schedules import Schedule
+from inbox.store import graph, triggers
 from inbox.store.bulk import column_defaults, insert_dicts
 from inbox.store.lookup import extra_rows, find_series_id, latest_row, live_row
 from inbox.store.models import MessageIn
@@ -80,15 +81,21 @@ class NewTask:
     model: str | None = None  # overrides INBOX_MODEL for this task
     provider: str | None = None  # overrides INBOX_PROVIDER for this task
     on: tuple[str, ...] = ()  # event patterns (checked) that start an occurrence
+    after: tuple[str, ...] = ()  # series ids (resolved) of the tasks it runs after (inbox.store.rounds)
+    when: When = When.ALL_SUCCESS
 
 
 def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -> MessageIn:
-    if task.schedule is None and not task.on:
-        raise InvalidInput("schedule", "a task needs a time (cron, every, at, in) or event patterns (on)")
+    if task.schedule is None and not task.on and not task.after:
+        raise InvalidInput(
+            "schedule", "a task needs a time (cron, every, at, in), event patterns (on) or tasks (after)"
+        )
     first = task.schedule.first_after(now, task.zone) if task.schedule is not None else None
     content: dict[str, Any] = {"text": task.prompt}
     if task.on:
         content["on"] = list(task.on)
+    if task.after:
+        content["after"], content["when"] = list(task.after), task.when.value
     if task.script:
         content["script"] = task.script
     if task.data:
@@ -125,6 +132,8 @@ def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -
     db.flush()
     if task.on:
         triggers.replace(db, row_id, task.session, task.on)
+    if task.after:
+        graph.replace(db, row_id, task.after, task.when, now=now)
     return row
 
 
@@ -179,105 +188,6 @@ def cancel(db: Session, ident: str, *, now: datetime, reason: str = "cancelled b
     for extra in extra_rows(db, series_id, [Status.PENDING, Status.PAUSED]):
         extra.status, extra.reason, extra.updated_at = Status.CANCELLED, reason, now
     return row
-
-
-@dataclass(frozen=True)
-class TaskChanges:
-    prompt: str | None = None
-    schedule: Schedule | None = None
-    zone: ZoneInfo | None = None
-    script: str | None = None  # "" removes the script
-    name: str | None = None
-    on: tuple[str, ...] | None = None  # () removes every pattern
-    script_by: str = "user"  # who gives ``script``: the actor of the change, never a value from its caller's input
-
-    def is_empty(self) -> bool:
-        values = (self.prompt, self.schedule, self.zone, self.script, self.name, self.on)
-        return all(value is None for value in values)
-
-
-def update(db: Session, ident: str, changes: TaskChanges, *, now: datetime) -> MessageIn:
-    series_id = find_series_id(db, ident)
-    row = live_row(db, series_id, lock=True)
-    if row is None:
-        raise Conflict(f"task {series_id} has ended; schedule a new one instead")
-    _check_triggers(row, changes)
-    if changes.on is not None:
-        triggers.replace(db, series_id, row.session, changes.on)  # events see the new patterns at once
-    if row.status == Status.RUNNING:
-        pending = dict(row.content.get("pending_update") or {})
-        pending.update(_changes_as_json(changes, row, now))
-        row.content = {**row.content, "pending_update": pending}
-    else:
-        apply_changes(row, _changes_as_json(changes, row, now))
-    row.updated_at = now
-    return row
-
-
-def _check_triggers(row: MessageIn, changes: TaskChanges) -> None:
-    """What starts the series after the change: a time that recurs, events, or a one-shot time alone."""
-    patterns = list(changes.on) if changes.on is not None else list(row.content.get("on") or [])
-    timed, recurring = not is_untimed(row), row.recurrence is not None
-    if changes.schedule is not None:
-        timed, recurring = True, changes.schedule.recurrence is not None
-    if not timed and not patterns:
-        raise InvalidInput("on", "the task has no cron or every: it needs at least one pattern (or cancel it)")
-    if patterns and timed and not recurring:
-        field = "at" if changes.schedule is not None else "on"
-        raise InvalidInput(field, "a one-shot time (at) and event patterns (on) cannot be combined", mentions=("at",))
-
-
-def _changes_as_json(changes: TaskChanges, row: MessageIn, now: datetime) -> dict[str, Any]:
-    """The update as plain values, with a new schedule already turned into its first slot."""
-    out: dict[str, Any] = {}
-    if changes.on is not None:
-        out["on"] = list(changes.on)
-    if changes.prompt is not None:
-        out["text"] = changes.prompt
-    if changes.script is not None:
-        out["script"] = changes.script
-        out["script_by"] = changes.script_by
-    if changes.name is not None:
-        out["name"] = changes.name
-    if changes.schedule is None and changes.zone is not None and is_untimed(row):
-        out["timezone"] = changes.zone.key  # nothing to move: no time starts the series
-    elif changes.schedule is not None or changes.zone is not None:
-        zone = changes.zone or load_zone(row.timezone)
-        schedule = changes.schedule or (
-            from_recurrence(row.recurrence) if row.recurrence else OneShot(row.occurrence_at or now)
-        )
-        first = schedule.first_after(now, zone)
-        out.update(recurrence=schedule.recurrence, timezone=zone.key, slot=first.isoformat())
-    return out
-
-
-def apply_changes(row: MessageIn, change: dict[str, Any]) -> None:
-    content = {k: v for k, v in row.content.items() if k != "pending_update"}
-    if "text" in change:
-        content["text"] = change["text"]
-    if "script" in change:
-        if change["script"]:
-            content["script"] = change["script"]
-        else:
-            content.pop("script", None)
-        row.script_by = change.get("script_by", row.script_by)
-    row.content = content
-    if "on" in change:
-        if change["on"]:
-            content["on"] = change["on"]
-        else:
-            content.pop("on", None)
-        row.content = content
-    if "name" in change:
-        row.name = change["name"] or None
-    if "slot" not in change and "timezone" in change:
-        row.timezone = change["timezone"]
-    if "slot" in change:
-        row.recurrence = change["recurrence"]
-        row.timezone = change["timezone"]
-        slot = datetime.fromisoformat(change["slot"])
-        row.occurrence_at = slot
-        row.process_after = slot
 
 
 class SeriesInactive(Conflict):

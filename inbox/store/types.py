@@ -57,7 +57,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# ``process_after`` of the live row of a series no time starts (only events, or later its upstream tasks): no due
+# ``process_after`` of the live row of a series no time starts (only events or its upstream tasks): no due
 # scan ever reaches it, and listings show its next run as none.
 FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
 

@@ -1,8 +1,10 @@
 """The ``tasks`` section: each series that is still live (pending, running or paused), as its definition and
 where it stands: its next run, the slot that run stands for, how many occurrences it has had. Not its history.
-A task started by events keeps its patterns (``content.on``) and listens on the new store; one no time starts has
-its next run at 9999-12-31 (docs/data-model.md), as in the store. Events themselves and their matches are not
-exported (they are history), nor a pre-script's state.
+A task started by events keeps its patterns (``content.on``) and listens on the new store; one that runs after
+other tasks keeps its upstreams and rule (``content.after``, ``content.when``), and its dependencies are made again
+on the new store (the series keep their ids); one no time starts has its next run at 9999-12-31
+(docs/data-model.md), as in the store. Events themselves and their matches are not exported (they are history),
+nor a pre-script's state, nor the upstream endings a task after others has collected towards its next round.
 
 An imported series keeps its id; its one row is written with that id, so ``inbox show SERIES_ID`` finds it and it
 counts as the series' first row. A running occurrence is exported as pending at its slot (it runs again on the
@@ -20,11 +22,11 @@ from pydantic import AfterValidator, Field, JsonValue, Strict
 from sqlmodel import Session, col, select
 
 from inbox import validation as check
-from inbox.enums import LIVE_STATUSES, CatchUp, ContextMode, Kind, Status
+from inbox.enums import LIVE_STATUSES, CatchUp, ContextMode, Kind, Status, When
 from inbox.errors import InvalidInput
 from inbox.event_names import check_patterns
 from inbox.schedules import from_recurrence
-from inbox.store import triggers
+from inbox.store import graph, triggers
 from inbox.store.models import MessageIn
 from inbox.task_fields import ModelName, Prompt, Retries, Script, Zone
 from inbox.transfer.section import Author, Content, Id, Instant, Item, Reason, Section, SessionName, chunks
@@ -40,6 +42,8 @@ class TaskContent(Content):
     data: JsonValue = None
     pending_update: dict[str, JsonValue] | None = None
     on: Annotated[list[str], AfterValidator(lambda v: check_patterns(v, field="on"))] | None = None  # event patterns
+    after: Annotated[list[Id], AfterValidator(check.upstreams)] | None = None  # the series ids it runs after
+    when: Annotated[When, Strict(False)] | None = None
 
 
 def _recurrence(value: str) -> str:
@@ -183,6 +187,8 @@ def _write(db: Session, items: Sequence[TaskItem], now: datetime) -> None:
     for item in items:
         if item.content.on:  # the index events find their tasks by
             triggers.replace(db, item.series_id, item.session, item.content.on)
+        if item.content.after:  # the edges endings find their downstreams by (a cycle is refused, naming it)
+            graph.replace(db, item.series_id, item.content.after, item.content.when or When.ALL_SUCCESS, now=now)
 
 
 TASKS: Section[TaskItem] = Section(

@@ -178,10 +178,33 @@ def _check_room(call: Call) -> None:
         )
 
 
+def _own_upstreams(call: Call, a: dict[str, Any]) -> None:
+    """``after`` names tasks of this session only (others' do not exist here), replaced by their series ids. A
+    task that runs after others runs again and again, as a recurring one does: the same rule for unattended runs."""
+    if not a.get("after"):
+        return
+    if call.unattended and call.session not in call.host.agent_limits.unattended_recurring:
+        raise InvalidInput(
+            "after",
+            "a task that runs after others cannot be set from an unattended task run (this session is not in "
+            "INBOX_AGENT_UNATTENDED_RECURRING); ask the user in a chat",
+        )
+    found = []
+    for ident in a["after"]:
+        try:
+            found.append(_own_task(call, ident).series_id)
+        except NotFound as exc:
+            raise InvalidInput("after", f"no task {exc.ident!r} in this conversation") from None
+        except InvalidInput as exc:
+            raise InvalidInput("after", exc.reason) from None
+    a["after"] = found
+
+
 def schedule_task(call: Call, a: dict[str, Any]) -> Any:
     zone = call.inbox.zone(a.get("tz"))
     _check_recurring(call, zone, cron=a.get("cron"), every=a.get("every"))
     _check_listening(call, a.get("on"))
+    _own_upstreams(call, a)
     _check_room(call)
     at, in_ = at_or_in(a["at"]) if "at" in a else (None, None)
     made = call.inbox.schedule(**{**a, "at": at, "in_": in_, "session": call.session})
@@ -209,6 +232,7 @@ def update_task(call: Call, a: dict[str, Any]) -> Any:
     zone = load_zone(a["tz"]) if "tz" in a else ZoneInfo(head.timezone)
     _check_recurring(call, zone, cron=a.get("cron"), every=a.get("every"))
     _check_listening(call, a.get("on"))
+    _own_upstreams(call, a)
     if "at" in a:
         a["at"] = at_instant(a["at"], now=call.inbox.clock(), zone=zone)
     return _view(call.inbox.update(head.id, **a))

@@ -52,6 +52,11 @@ Runner = Annotated[RunnerIdentity, Depends(runner_identity)]
 Host = Annotated[HostState, Depends(host_state)]
 
 
+def _has_schedule(row: MessageIn) -> bool:
+    """Whether the row belongs to a task that something starts again (a time, events, upstream tasks)."""
+    return bool(row.recurrence or row.occurrence_at or row.content.get("on") or row.content.get("after"))
+
+
 def work_item(row: MessageIn, *, state: Any = None) -> WorkItem:
     """What a runner is given to do ``row``; ``state``: its series' kept pre-script state."""
     event = row.content.get("event")
@@ -65,7 +70,7 @@ def work_item(row: MessageIn, *, state: Any = None) -> WorkItem:
         remind=row.remind,
         name=row.name,
         series_id=row.series_id,
-        schedule=describe_schedule(row) if row.recurrence or row.occurrence_at or row.content.get("on") else None,
+        schedule=describe_schedule(row) if _has_schedule(row) else None,
         timezone=row.timezone,
         occurrence_at=row.occurrence_at,
         process_after=row.process_after,

@@ -22,18 +22,32 @@ _TASK_ID_TEXT = "The task's series id, any occurrence id, or its name."
 _TASK_ID = {"task_id": {"type": "string", "description": _TASK_ID_TEXT}}
 _AS_TOOL = {"tz": "timezone"}  # the API's field -> the tool's argument ("at" also takes what the API's "in" does)
 
+_SCHEDULE_FIELDS: tuple[str, ...] = (
+    "prompt",
+    "cron",
+    "every",
+    "at",
+    "on",
+    "after",
+    "when",
+    "tz",
+    "name",
+    "script",
+    "context",
+)
+_SCHEDULE_FIELDS += ("catch_up", "max_runs", "remind")
 ARGUMENTS: dict[str, type[BaseModel]] = {
     "schedule_task": tool_model(
         NewTask,
         "ScheduleTaskArguments",
-        ("prompt", "cron", "every", "at", "on", "tz", "name", "script", "context", "catch_up", "max_runs", "remind"),
+        _SCHEDULE_FIELDS,
         rename=_AS_TOOL,
         extra={},
     ),
     "update_task": tool_model(
         TaskChange,
         "UpdateTaskArguments",
-        ("prompt", "cron", "every", "at", "on", "tz", "script", "name"),
+        ("prompt", "cron", "every", "at", "on", "after", "when", "tz", "script", "name"),
         rename=_AS_TOOL,
         extra={"task_id": (str, Field(description=_TASK_ID_TEXT))},
     ),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from inbox.enums import Outcome
+from tests.chaos.chains import ScheduledChain
 from tests.chaos.cluster import KillLog
 from tests.chaos.invariants import DUPLICATE, LOSS, Snapshot, Violation
 from tests.chaos.plan import ScheduledTask
@@ -23,6 +24,8 @@ class Figures:
     retries_spent: int  # occurrences that ended failed once their retries were spent
     live_at_end: int
     cancelled: int  # occurrences cancelled while waiting: they have no ending
+    chains: int  # dependency chains of three tasks
+    rounds_by_outcome: dict[str, int]  # the endings of the rounds of the tasks after another
     host_kills: int
     runner_kills: int
     duplicates: int
@@ -44,6 +47,8 @@ class Figures:
             f"runs:         {sum(self.runs_by_outcome.values())} ({counts(self.runs_by_outcome)})",
             f"endings:      {sum(self.endings_by_outcome.values())} ({counts(self.endings_by_outcome)})",
             f"retries spent: {self.retries_spent} occurrences ended failed after their last retry",
+            f"chains:       {self.chains}, rounds {sum(self.rounds_by_outcome.values())} "
+            f"({counts(self.rounds_by_outcome)})",
             f"kills:        {self.host_kills} hosts, {self.runner_kills} runners (SIGKILL)",
             f"duplicates:   {self.duplicates}",
             f"losses:       {self.losses}",
@@ -55,6 +60,7 @@ class Figures:
 def compute(
     snap: Snapshot,
     tasks: list[ScheduledTask],
+    chains: list[ScheduledChain],
     violations: list[Violation],
     kills: KillLog,
     *,
@@ -69,6 +75,9 @@ def compute(
     runs = [run for row in rows for run in snap.runs.get(row.id, [])]
     finals = [final for row in rows if (final := snap.final_run(row)) is not None]
     kinds = Counter(v.kind for v in violations)
+    after = {series_id for chain in chains for series_id in chain.after_ids}
+    rounds = [snap.rows.get(r.message_id) for downstream in after for r in snap.rounds.get(downstream, [])]
+    round_endings = [final for row in rounds if row is not None and (final := snap.final_run(row)) is not None]
     return Figures(
         backend=backend,
         tasks=len(tasks),
@@ -79,6 +88,8 @@ def compute(
         retries_spent=sum(run.outcome in (Outcome.INTERRUPTED, Outcome.FAILED) for run in finals),
         live_at_end=sum(row.status in ("pending", "running", "paused") for row in rows),
         cancelled=sum(row.status == "cancelled" for row in rows),
+        chains=len(chains),
+        rounds_by_outcome=dict(Counter(str(run.outcome) for run in round_endings)),
         host_kills=kills.host_kills,
         runner_kills=kills.runner_kills,
         duplicates=kinds[DUPLICATE],

@@ -14,15 +14,15 @@ from __future__ import annotations
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from inbox.enums import STATUS_AFTER, OutboxKind, Outcome, Status
 from inbox.store.engine import transaction
-from inbox.store.models import MessageIn, MessageOut, Run
+from inbox.store.models import DependencyRound, MessageIn, MessageOut, Run
 from tests.chaos.plan import Gate, ScheduledTask, answer_for, reminder_text
 
 DUPLICATE = "duplicate"
@@ -47,6 +47,7 @@ class Snapshot:
     runs: dict[str, list[Run]]  # by message id, in attempt order
     outbox: list[MessageOut]
     settled_at: datetime  # nothing was due or running at this instant
+    rounds: dict[str, list[DependencyRound]] = field(default_factory=dict)  # by downstream task, in round order
 
     @classmethod
     def load(cls, engine: Engine, *, settled_at: datetime) -> Snapshot:
@@ -56,9 +57,12 @@ class Snapshot:
             for run in db.exec(select(Run)).all():
                 runs[run.message_id].append(run)
             outbox = list(db.exec(select(MessageOut)).all())
+            rounds: dict[str, list[DependencyRound]] = defaultdict(list)
+            for round_ in db.exec(select(DependencyRound).order_by(col(DependencyRound.round_no))).all():
+                rounds[round_.downstream_id].append(round_)
         for history in runs.values():
             history.sort(key=lambda r: (r.attempt, r.ended_at))
-        return cls(rows, dict(runs), outbox, settled_at)
+        return cls(rows, dict(runs), outbox, settled_at, dict(rounds))
 
     def series_rows(self, series_id: str) -> list[MessageIn]:
         return [row for row in self.rows.values() if row.series_id == series_id]
@@ -261,12 +265,13 @@ def check_outcomes(snap: Snapshot, tasks: Iterable[ScheduledTask]) -> list[Viola
 
 
 def check_no_overlap(snap: Snapshot) -> list[Violation]:
-    """Two occurrences of one series never run at the same time: recorded runs of a series do not overlap."""
+    """Two occurrences of one series never run at the same time: recorded runs of a series do not overlap. A missed
+    slot and a round that ended upstream_failed are records written at once, not runs."""
     out = []
     by_series: dict[str, list[Run]] = defaultdict(list)
     for history in snap.runs.values():
         for run in history:
-            if run.series_id and run.outcome != Outcome.MISSED:
+            if run.series_id and run.outcome not in (Outcome.MISSED, Outcome.UPSTREAM_FAILED):
                 by_series[run.series_id].append(run)
     for series_id, runs in by_series.items():
         runs.sort(key=lambda r: r.started_at)

@@ -3,7 +3,8 @@
 1. A fresh store (a SQLite file, or a new schema in the PostgreSQL database named by ``--database-url`` or
    ``INBOX_TEST_DATABASE_URL``), two ``inbox serve`` hosts on it, the fake model provider on loopback.
 2. The tasks of :func:`tests.chaos.plan.make_plan`: half scheduled at once, the rest while the kills go on, with
-   some series cancelled and some run now (``inbox run``) on the way.
+   some series cancelled and some run now (``inbox run``) on the way; and the dependency chains of
+   :func:`tests.chaos.chains.make_chains` (a head and two tasks after it), scheduled at once.
 3. Chaos for the window: every few seconds a host or a runner is killed with SIGKILL (a host is started again a
    moment later). The window is stretched, when needed, to cover at least one cron slot.
 4. Settle: both hosts up, until nothing is running, nothing is due and every series with an end has ended (or
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
 from inbox.store.types import utcnow
 from tests.acceptance.served import serving
+from tests.chaos.chains import ChainPlan, ScheduledChain, check_chains, make_chains, schedule_chain
 from tests.chaos.cluster import Cluster, KillLog, Monkey, kill_leftovers
 from tests.chaos.figures import Figures, compute
 from tests.chaos.invariants import Snapshot, Violation, check_all
@@ -53,6 +55,7 @@ class ChaosConfig:
     settle_timeout_s: float = 120.0
     sessions: int = 6
     kill_period_s: tuple[float, float] = (2.0, 5.0)
+    chains: int = 6  # dependency chains of three tasks
 
 
 @dataclass(frozen=True)
@@ -103,11 +106,16 @@ class Driver:
         self.cluster = cluster
         self.config = config
         self.tasks: dict[str, ScheduledTask] = {}  # by tag
+        self.chains: list[ScheduledChain] = []
         self.cancelled: set[str] = set()
         self.refused: list[Violation] = []  # operations on a live series that the store refused
 
     def _schedule(self, plan: TaskPlan, window_end: datetime) -> None:
         self.tasks[plan.tag] = schedule(self.inbox, plan, window_end=window_end)
+
+    def _schedule_chain(self, chain: ChainPlan, window_end: datetime) -> None:
+        self._schedule(chain.head, window_end)  # the head is a task of the plan; the two after it are started by it
+        self.chains.append(schedule_chain(self.inbox, chain, self.tasks[chain.head.tag].series_id))
 
     def _cancel(self, tag: str) -> None:
         task = self.tasks.get(tag)
@@ -135,7 +143,7 @@ class Driver:
             except Conflict as exc:
                 self.refused.append(Violation("operation", task.series_id, f"run now refused: {exc}"))
 
-    def chaos(self, plans: list[TaskPlan], monkey: Monkey) -> float:
+    def chaos(self, plans: list[TaskPlan], monkey: Monkey, chains: Sequence[ChainPlan] = ()) -> float:
         """Schedule the plan over the window while ``monkey`` kills; returns the window's length in seconds."""
         start = utcnow()
         window_end = _window_end(start, self.config.chaos_s)
@@ -153,6 +161,8 @@ class Driver:
         for plan in plans:  # the first half before the first kill
             if plan.create_at_s == 0:
                 self._schedule(plan, window_end)
+        for chain in chains:
+            self._schedule_chain(chain, window_end)
         monkey.start()
         for offset, _, what, plan in actions:
             wait = (start + timedelta(seconds=offset) - utcnow()).total_seconds()
@@ -193,6 +203,7 @@ class Driver:
 def run_chaos(home: Path, store_url: str, config: ChaosConfig, *, backend: str) -> ChaosResult:
     started, clock_start = utcnow(), time.monotonic()
     plans = make_plan(config.tasks, config.chaos_s, seed=config.seed, sessions=config.sessions)
+    chains = make_chains(config.chains, seed=config.seed, sessions=config.sessions)
     try:
         with serving(home, store_url) as served:
             served.fake.respond_with(model_reply)
@@ -201,7 +212,7 @@ def run_chaos(home: Path, store_url: str, config: ChaosConfig, *, backend: str) 
             driver = Driver(served.inbox, cluster, config)
             try:
                 cluster.start()
-                chaos_s = driver.chaos(plans, monkey)
+                chaos_s = driver.chaos(plans, monkey, chains)
                 settle_start = time.monotonic()
                 settled, unsettled, settled_at = driver.settle()
                 settle_s = time.monotonic() - settle_start
@@ -212,12 +223,13 @@ def run_chaos(home: Path, store_url: str, config: ChaosConfig, *, backend: str) 
             snap = Snapshot.load(served.inbox.engine, settled_at=settled_at)
     finally:
         kill_leftovers(home)  # runners orphaned by killed hosts, and their pre-scripts
-    violations = [*driver.refused, *check_all(snap, tasks)]
+    violations = [*driver.refused, *check_all(snap, tasks), *check_chains(snap, driver.chains)]
     if not settled:
         violations.append(Violation("loss", "run", f"not settled within {config.settle_timeout_s:g} s: {unsettled}"))
     figures = compute(
         snap,
         tasks,
+        driver.chains,
         violations,
         monkey.kills,
         backend=backend,
@@ -254,6 +266,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--database-url", default=os.environ.get("INBOX_TEST_DATABASE_URL"), help="PostgreSQL")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--chains", type=int, default=20, help="dependency chains of three tasks (default 20)")
     parser.add_argument("--settle-minutes", type=float, default=5.0, help="how long to wait for the end")
     parser.add_argument("--home", type=Path, default=None, help="INBOX_HOME to use (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema afterwards, to look into")
@@ -263,7 +276,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     config = ChaosConfig(
-        tasks=args.tasks, chaos_s=args.minutes * 60, seed=args.seed, settle_timeout_s=args.settle_minutes * 60
+        tasks=args.tasks,
+        chaos_s=args.minutes * 60,
+        seed=args.seed,
+        settle_timeout_s=args.settle_minutes * 60,
+        chains=args.chains,
     )
     home = args.home or Path(tempfile.mkdtemp(prefix="inbox-chaos-"))
     home.mkdir(parents=True, exist_ok=True)

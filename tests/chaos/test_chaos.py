@@ -1,4 +1,5 @@
-"""The short form of the chaos suite, on every backend: 160 tasks, two hosts, about 30 s of random kills.
+"""The short form of the chaos suite, on every backend: 160 tasks and 6 dependency chains, two hosts, about 30 s of
+random kills.
 
 The long form is ``python -m tests.chaos.run`` (docs/reliability.md). A failure prints the figures, every
 violation found and where the host logs are.
@@ -30,3 +31,5 @@ def test_nothing_is_lost_or_run_twice_while_hosts_and_runners_are_killed(
     for outcome in ("completed", "skipped", "script_error"):
         assert figures.endings_by_outcome.get(outcome, 0) > 0, result.report()
     assert figures.occurrences > figures.tasks  # the series moved on
+    for outcome in ("completed", "upstream_failed"):  # chains ran rounds, and failures went down them
+        assert figures.rounds_by_outcome.get(outcome, 0) > 0, result.report()

@@ -200,3 +200,13 @@ event_data = _one_of_valid_near_junk(
 key = _one_of_valid_near_junk(
     st.sampled_from(["msg-1", "delivery/42", "a b", "é"]), *("", " ", "x" * 200, "x" * 201, "a\tb")
 )
+
+# -- dependencies: the tasks a task runs after, and when ------------------------------------------------------------
+upstream = _one_of_valid_near_junk(
+    st.sampled_from(["existing", "EXISTING", "existin", "01", "0" * 26, "Z" * 26]),
+    *("", " ", "x" * 200, "x" * 201, "existing\n", " existing"),
+)
+when_rule = _one_of_valid_near_junk(
+    st.sampled_from(["all_success", "all_done", "any_success"]),
+    *("ALL_SUCCESS", "all-success", "allsuccess", "none_failed", "all_failed", "one_success", ""),
+)

@@ -42,10 +42,15 @@ _FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
         st.lists(st.sampled_from(["fuzz.*", "mail.received", "github.**", "**"]), min_size=1, max_size=3),
         st.one_of(st.lists(inputs.event_pattern, max_size=3), inputs.event_pattern, st.just([]), _COUNT),
     ),
+    "after": (  # the seeded tasks' names (tests/fuzz/test_http_schema.py)
+        st.lists(st.sampled_from(["yearly", "downstream"]), min_size=1, max_size=2),
+        st.one_of(st.lists(inputs.upstream, max_size=3), inputs.upstream, st.just([]), _COUNT),
+    ),
+    "when": (st.sampled_from(["all_success", "all_done", "any_success"]), inputs.when_rule),
 }
-SCHEDULES = ("cron", "every", "at", "in", "on")
+SCHEDULES = ("cron", "every", "at", "in", "on", "after")
 TASK_OPTIONS: tuple[str, ...] = ("tz", "session", "name", "script", "context", "catch_up", "max_runs", "timeout")
-TASK_OPTIONS += ("retries", "remind", "model", "provider")
+TASK_OPTIONS += ("retries", "remind", "model", "provider", "when")
 
 
 @st.composite
@@ -98,7 +103,7 @@ BODIES: dict[tuple[str, str], st.SearchStrategy[dict[str, Any]]] = {
     ("POST", "/v1/tasks"): new_task(),
     ("POST", "/v1/messages"): _body(("text",), ("session", "tz", "at", "in")),
     ("PATCH", "/v1/tasks/{task_id}"): _body(
-        (), ("prompt", "cron", "every", "at", "on", "tz", "script", "name"), least=1
+        (), ("prompt", "cron", "every", "at", "on", "after", "when", "tz", "script", "name"), least=1
     ),
 }
 
@@ -123,4 +128,5 @@ QUERIES: dict[tuple[str, str], st.SearchStrategy[dict[str, Any]]] = {
     ("GET", "/v1/tasks"): _query(session=_QUERY_TEXT, status=st.one_of(_QUERY_TEXT, st.sampled_from(["all", "ended"]))),
     ("GET", "/v1/outbox"): _query(session=_QUERY_TEXT, after=_QUERY_TEXT, limit=_LIMIT),
     ("GET", "/v1/tasks/{task_id}/runs"): _query(limit=_LIMIT, status=st.one_of(_OUTCOMES, _QUERY_TEXT)),
+    ("GET", "/v1/graph"): _query(task=st.one_of(st.sampled_from(["yearly", "downstream"]), _QUERY_TEXT)),
 }

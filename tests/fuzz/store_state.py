@@ -16,6 +16,8 @@ TABLES = {
     "event_matches": "event_id, series_id",
     "event_triggers": "series_id, pattern",
     "series_state": "series_id",
+    "dependencies": "downstream_id, upstream_id",
+    "dependency_rounds": "downstream_id, round_no",
 }
 
 

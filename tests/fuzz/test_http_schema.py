@@ -52,6 +52,7 @@ def _seed(api: ApiHost) -> list[str]:
         inbox.schedule("paused one", cron="0 0 1 * *"),
         inbox.schedule("cancelled one", every="2d"),
         inbox.schedule("on events", on=["fuzz.*"]),
+        inbox.schedule("after the report", after=["yearly"], when="all_done", name="downstream"),
     ]
     inbox.pause(made[3].series_id)
     inbox.cancel(made[4].series_id)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from sqlalchemy import Engine, inspect, text
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from inbox import Inbox
 from inbox.enums import Outcome
@@ -27,8 +28,9 @@ def end(
     *,
     error: str | None = None,
     started_at: datetime | None = None,
+    model_output: str | None = None,
 ) -> Ending:
-    report = RunReport(outcome=outcome, started_at=started_at or inbox.clock(), error=error)
+    report = RunReport(outcome=outcome, started_at=started_at or inbox.clock(), error=error, model_output=model_output)
     with transaction(inbox.engine) as db:
         return end_occurrence(db, message_id, report, now=inbox.clock())
 
@@ -71,3 +73,19 @@ def stored_text(engine: Engine) -> str:
             for row in conn.execute(text(f"SELECT * FROM {name}")):
                 values.extend(str(value) for value in row)
     return "\n".join(values)
+
+
+def wait_until_blocked_by(inbox: Inbox, holder: Session, *, wait_s: float = 10.0) -> None:
+    """PostgreSQL: until some statement waits for a lock ``holder`` holds. SQLite: nothing to wait for (the other
+    writer waits for the write lock whenever it comes)."""
+    if inbox.engine.dialect.name != "postgresql":
+        return
+    pid = holder.execute(text("SELECT pg_backend_pid()")).scalar()
+    blocked = text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        with inbox.engine.connect() as conn:
+            if conn.execute(blocked, {"pid": pid}).scalar():
+                return
+        time.sleep(0.02)
+    raise AssertionError("nothing waited for the lock held")

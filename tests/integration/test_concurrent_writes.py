@@ -15,8 +15,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from inbox import Inbox
 from inbox.enums import Outcome, Status
@@ -26,7 +25,7 @@ from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
 from inbox.store.types import utcnow
 from tests.conftest import Clock
-from tests.integration.helpers import claim, live
+from tests.integration.helpers import claim, live, wait_until_blocked_by
 
 WAIT_S = 10.0
 LEASE = timedelta(seconds=60)
@@ -58,22 +57,6 @@ def test_two_claims_at_once_never_start_two_occurrences_of_one_series(inbox: Inb
     assert running == first_claim
 
 
-def _wait_until_blocked_by(inbox: Inbox, holder: Session) -> None:
-    """PostgreSQL: until some statement waits for a lock ``holder`` holds. SQLite: nothing to wait for (the other
-    writer waits for the write lock whenever it comes)."""
-    if inbox.engine.dialect.name != "postgresql":
-        return
-    pid = holder.execute(text("SELECT pg_backend_pid()")).scalar()
-    blocked = text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        with inbox.engine.connect() as conn:
-            if conn.execute(blocked, {"pid": pid}).scalar():
-                return
-        time.sleep(0.02)
-    raise AssertionError("the cancel never waited for the ending's lock")
-
-
 @pytest.mark.parametrize("operation", ["cancel", "pause", "update"])
 def test_an_operation_during_the_ending_of_an_occurrence_applies_to_its_follow_up(
     inbox: Inbox, clock: Clock, operation: str
@@ -98,7 +81,7 @@ def test_an_operation_during_the_ending_of_an_occurrence_applies_to_its_follow_u
     with transaction(inbox.engine) as db:  # the runner's report: the ending and the follow-up, in one commit
         end_occurrence(db, running.id, RunReport(Outcome.COMPLETED, started_at=clock.now), now=clock.now)
         other.start()
-        _wait_until_blocked_by(inbox, db)
+        wait_until_blocked_by(inbox, db)
     other.join(timeout=WAIT_S)
     assert not other.is_alive()
     assert errors == []

@@ -172,3 +172,20 @@ def test_a_task_started_by_events_listens_on_the_new_store(
         assert new.get(mixed).schedule == "every 1h or on github.**"
         assert new.emit("mail.received").matched == [only_events]
         assert new.emit("github.pr.opened").matched == [mixed]
+
+
+@pytest.mark.parametrize(("source", "target"), PAIRS)
+def test_tasks_after_others_run_after_them_on_the_new_store(
+    source: str, target: str, tmp_path: Path, clock: Clock
+) -> None:
+    with opened(source, tmp_path / "from", clock) as old:
+        up = old.schedule("fetch", every="1h", name="fetch").series_id
+        down = old.schedule("digest", after=["fetch"], when="all_done").series_id
+        document = json.dumps(export_document(old.engine, now=clock()))
+    with opened(target, tmp_path / "to", clock) as new:
+        import_checked(new.engine, parse(document), now=clock())
+        assert (new.get(down).after, new.get(down).when) == ([up], "all_done")
+        assert [(e.upstream, e.downstream, e.when) for e in new.graph().edges] == [(up, down, "all_done")]
+        end(new, new.run_now(up).id)
+        [round_] = claim(new)
+        assert round_.series_id == down and round_.content["data"]["upstream"][0]["series_id"] == up

@@ -149,7 +149,9 @@ def test_an_invalid_call_names_the_argument_and_writes_nothing(
 def test_an_update_that_changes_nothing_or_an_ended_task_is_refused(mcp: Inbox) -> None:
     made = use(mcp, "schedule_task", prompt="x", every="1h")
     message = refused(mcp, "update_task", task_id=made["id"], session="main")
-    assert message.startswith("task_id: nothing to change; give prompt, cron, every, at, on, timezone, script or name")
+    assert message.startswith(
+        "task_id: nothing to change; give prompt, cron, every, at, on, after, when, timezone, script or name"
+    )
     use(mcp, "cancel_task", task_id=made["id"])
     assert refused(mcp, "resume_task", task_id=made["id"]).startswith("task_id: ")
     assert use(mcp, "cancel_task", task_id=made["id"])["status"] == "cancelled"  # twice is not an error

@@ -49,12 +49,17 @@ FILL = {
     f"VALUES (:id, :id, 'started', {T0})",
     "event_triggers": "INSERT INTO event_triggers (series_id, pattern, head, session) VALUES (:id, 'a.*', 'a', 'main')",
     "series_state": f"INSERT INTO series_state (series_id, state, updated_at) VALUES (:id, '{{}}', {T0})",
+    "dependencies": 'INSERT INTO dependencies (downstream_id, upstream_id, "when", created_at) '
+    f"VALUES (:id, 'u', 'all_success', {T0})",
+    "dependency_rounds": "INSERT INTO dependency_rounds (downstream_id, round_no, message_id, upstream, created_at) "
+    f"VALUES (:id, 1, 'm', '[]', {T0})",
 }
 
 
 # How each table's marked rows are found again (a column holding the id written, or an expression rebuilding it).
 KEYS = {"chores": "name", "web_sessions": "digest", "run_rollups": "'01OLDROW00' || outcome"}
 KEYS |= {"event_matches": "event_id", "event_triggers": "series_id", "series_state": "series_id"}
+KEYS |= {"dependencies": "downstream_id", "dependency_rounds": "downstream_id"}
 
 
 def test_every_revision_upgrades_to_head_keeping_the_rows(store_url: str) -> None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from inbox import emitting, task_fields
+from inbox import emitting, hooks, task_fields
 from inbox import validation as check
 from inbox.config import Settings, load_settings
 from inbox.enums import CatchUp, ContextMode, Kind, Outcome, TaskFilter, TokenScope, When
@@ -39,8 +39,10 @@ from inbox.views import (
     EventEmitted,
     EventSeen,
     Graph,
+    HookInfo,
     Message,
     MessageDetail,
+    NewHook,
     NewToken,
     OutboxItem,
     RunRecord,
@@ -330,6 +332,17 @@ class Inbox:
             found = queries.outbox(db, session=session, after_id=after, limit=limit)
             names = queries.series_names(db, [m.series_id for m in found if m.series_id])
             return [outbox_view(m, task=names.get(m.series_id or "")) for m in found]
+
+    # -- webhooks (docs/hooks.md) ------------------------------------------------------------------------
+    def create_hook(self, name: str, *, session: str | None = None, message: bool = False) -> NewHook:
+        """A new hook; its secret is in the answer (and kept in the store: HMAC checks need it)."""
+        return hooks.create(self.engine, name, session=session, message=message, now=self.clock(), actor=self.actor)
+
+    def hooks(self) -> list[HookInfo]:
+        return hooks.listed(self.engine)
+
+    def delete_hook(self, name: str) -> HookInfo:
+        return hooks.delete(self.engine, name)
 
     # -- tokens of the HTTP API (the store keeps their digests only) ---------------------------------------
     def create_token(self, name: str, *, scope: str | TokenScope = TokenScope.ADMIN) -> NewToken:

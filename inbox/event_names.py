@@ -103,8 +103,8 @@ MAX_DATA_BYTES = 1 << 20  # an event's data, as JSON (a webhook's body may be as
 MAX_KEY = 200
 
 
-def check_data(value: Any, *, field: str = "data") -> Any:
-    """Data both stores can keep as JSON, at most :data:`MAX_DATA_BYTES` serialized."""
+def check_data(value: Any, *, field: str = "data", limit: int = MAX_DATA_BYTES) -> Any:
+    """Data both stores can keep as JSON, at most ``limit`` bytes serialized."""
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         size = len(text.encode("utf-8"))
@@ -116,8 +116,8 @@ def check_data(value: Any, *, field: str = "data") -> Any:
         raise InvalidInput(field, "is nested too deeply") from None
     if "\\u0000" in text and _has_nul(value):
         raise InvalidInput(field, "contains a NUL character, which the store cannot keep")
-    if size > MAX_DATA_BYTES:
-        raise InvalidInput(field, f"is {size} bytes as JSON; the limit is {MAX_DATA_BYTES // 1024} KiB")
+    if size > limit:
+        raise InvalidInput(field, f"is {size} bytes as JSON; the limit is {limit // 1024} KiB")
     return value
 
 

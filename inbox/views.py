@@ -125,6 +125,36 @@ class MessageDetail(_Frozen):
     runs: list[RunRecord]  # newest first
 
 
+class HookInfo(_Frozen):
+    """A webhook, as ``inbox hook list`` shows it (never its secret). ``url``: the path on the host's HTTP API."""
+
+    name: str
+    session: str | None  # None: its events are for every session's tasks (its messages go to "main")
+    message: bool
+    url: str
+    created_at: Instant
+    created_by: str
+
+
+class NewHook(HookInfo):
+    """A hook just made, with its secret: shown this once."""
+
+    secret: str
+
+
+class HookAccepted(_Frozen):
+    """What a call of a webhook did: the event it emitted (``id``), the tasks it started, and the message it
+    dropped into the session (``--message`` hooks). ``duplicate``: the ``Idempotency-Key`` was used within 24 h;
+    this is the first call's event and nothing was written."""
+
+    id: str
+    name: str
+    session: str | None
+    matched: list[str]
+    duplicate: bool
+    message_id: str | None
+
+
 class EventEmitted(_Frozen):
     """What ``inbox emit`` did: the event's id, and the series it started (``matched``; those of them waiting behind
     a running occurrence are also in ``queued``) or did not start because one was already waiting (``coalesced``).

@@ -8,7 +8,22 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from inbox import __version__
-from inbox.cli import backups, chat, events, graph, mcp, messages, runner, serve, service, tasks, token, tools, transfer
+from inbox.cli import (
+    backups,
+    chat,
+    events,
+    graph,
+    hooks,
+    mcp,
+    messages,
+    runner,
+    serve,
+    service,
+    tasks,
+    token,
+    tools,
+    transfer,
+)
 from inbox.cli.options import in_flags
 from inbox.cli.render import fail
 from inbox.errors import Conflict, InvalidInput, NotFound
@@ -39,6 +54,7 @@ transfer.register(app)
 backups.register(app)
 service.register(app)
 events.register(app)
+hooks.register(app)
 
 
 def _print_version(asked: bool) -> None:

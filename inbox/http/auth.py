@@ -115,7 +115,8 @@ def needed_scope(method: str, path: str) -> TokenScope:
     return TokenScope.ADMIN
 
 
-# What a ``send`` token may do beyond reading: drop messages and emit events (hooks join this list when they exist).
+# What a ``send`` token may do beyond reading: drop messages and emit events. (A webhook takes no API token at all:
+# inbox.http.hooks checks the hook's own secret.)
 SEND_ROUTES = frozenset({("POST", "/v1/messages"), ("POST", "/v1/events")})
 
 

@@ -31,6 +31,7 @@ _MEANINGS = {
     401: "Missing, unknown or revoked bearer token.",
     403: "A token whose scope does not allow this, a runner's token on /v1, or an API token on a runner's route.",
     404: "No task or message has this id (or name).",
+    413: "The body is larger than the limit (1 MiB); nothing was read beyond it.",
     409: "The task's state does not allow this (e.g. it has ended); on a runner's route: the lease is lost.",
     422: "Invalid input; `field` names it. Nothing was written.",
     426: "The runner speaks another protocol version than the host.",

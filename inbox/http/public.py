@@ -78,11 +78,11 @@ def emit_event(body: NewEvent, inbox: Api, request: Request) -> EventEmitted:
     already has one waiting is `coalesced`. With a `key` used within 24 h: the first event's answer, nothing new."""
     done = inbox.emit(body.name, body.data, session=body.session, key=body.key)
     if done.matched and not done.duplicate:
-        _wake_host(request, emitting.sessions_of(inbox.engine, done.matched))
+        wake_host(request, emitting.sessions_of(inbox.engine, done.matched))
     return done
 
 
-def _wake_host(request: Request, sessions: set[str]) -> None:
+def wake_host(request: Request, sessions: set[str]) -> None:
     """The serving host gets the new work going at once rather than at its next look: it rings the sessions'
     doorbells (a waiting runner claims now) and nudges its loop (which starts a runner where none waits)."""
     host = request.app.state.host

@@ -1,5 +1,5 @@
 """The tables: inbound messages (every task is one), outbound messages, run history, API tokens, web sessions,
-events and dependencies.
+events, dependencies, webhooks and the drop folder's ingested files.
 
 A recurring task is a *series* of rows in ``messages_in`` sharing ``series_id`` (the first row's id). Each
 row is one *occurrence* standing for the slot ``occurrence_at``. The row that carries the series forward is
@@ -358,3 +358,33 @@ def clip(text: str | None, limit: int) -> str | None:
     if text is None or len(text) <= limit:
         return text
     return text[: limit - 20] + f"… [{len(text) - limit + 20} chars cut]"
+
+
+class Hook(SQLModel, table=True):
+    """A named webhook (docs/hooks.md): ``POST /v1/hooks/NAME`` emits ``hook.NAME``.
+
+    The secret is kept as it is, not as a digest: checking an ``X-Inbox-Signature`` (an HMAC of the body) needs
+    the secret itself. Whoever can read the store can therefore call the hook; docs/hooks.md says so.
+    """
+
+    __tablename__ = "hooks"
+
+    name: str = Field(primary_key=True, max_length=64)
+    secret: str = Field(max_length=100)
+    session: str | None = Field(default=None, max_length=200)  # None: its event is for every session's tasks
+    message: bool = False  # the body is also dropped into the session as a chat message
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(default="user", max_length=200)
+
+
+class DropIngested(SQLModel, table=True):
+    """A file of the drop folder that became a message or an event (docs/drop-folder.md), written in the same
+    transaction as what it became: a host that finds its key here moves the file without writing again."""
+
+    __tablename__ = "drop_ingested"
+
+    key: str = Field(primary_key=True, max_length=64)  # SHA-256 of the path in the folder, size and mtime
+    path: str = Field(max_length=1000)
+    message_id: str | None = Field(default=None, max_length=26)
+    event_id: str | None = Field(default=None, max_length=26)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -18,6 +18,8 @@ TABLES = {
     "series_state": "series_id",
     "dependencies": "downstream_id, upstream_id",
     "dependency_rounds": "downstream_id, round_no",
+    "hooks": "name",
+    "drop_ingested": "key",
 }
 
 

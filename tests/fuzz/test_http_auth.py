@@ -4,7 +4,8 @@ The calls are generated from the document itself, so a route added later is cove
 file. Each generated request goes out without a token, with a wrong one, with a malformed header, (for the
 ``/v1`` routes) with a token whose scope is too weak for it, and (for the runner routes) with the admin token,
 which is not a runner's: 401 for the strangers, 403 for a known token that may not do this. Only
-``/openapi.json`` and ``/healthz`` are public.
+``/openapi.json`` and ``/healthz`` are public. ``/v1/hooks/NAME`` takes no API token at all, only the hook's own
+secret (tests/fuzz/test_hook_route.py): every caller here, tokens of every scope too, is refused 401.
 
 ``/mcp`` is left out of the document (it speaks JSON-RPC, described by MCP itself): its calls are generated
 here, JSON-RPC requests (a tool call that would write, among them) and any JSON, with any method.
@@ -48,6 +49,9 @@ def _too_weak(method: str, path: str) -> list[str]:
 
 
 def _callers(api: ApiHost, method: str, path: str, weak: dict[str, str]) -> dict[str, dict[str, str]]:
+    if path.startswith("/v1/hooks/"):  # a hook's own secret lets a call in: any API token is a stranger's there
+        tokens = {"admin": api.auth} | {scope: {"Authorization": f"Bearer {weak[scope]}"} for scope in weak}
+        return {**STRANGERS, **{f"{ON_HOOK} ({scope})": auth for scope, auth in tokens.items()}}
     if path.startswith("/v1/"):
         scoped = {f"a {scope} token": {"Authorization": f"Bearer {weak[scope]}"} for scope in _too_weak(method, path)}
         return {**STRANGERS, **scoped}
@@ -57,6 +61,7 @@ def _callers(api: ApiHost, method: str, path: str, weak: dict[str, str]) -> dict
 # A known token is refused for what it may not do (403), a stranger's for not being known (401).
 ADMIN_ON_RUNNER_ROUTE = "the admin token"
 KNOWN = ADMIN_ON_RUNNER_ROUTE, "a read token", "a send token"
+ON_HOOK = "an API token, on a hook"  # 401 like any wrong secret: it does not tell which hooks exist
 
 
 def _operation_test(api: ApiHost, operation: Any, examples: int, weak: dict[str, str]) -> Callable[[], None]:

@@ -53,11 +53,15 @@ FILL = {
     f"VALUES (:id, 'u', 'all_success', {T0})",
     "dependency_rounds": "INSERT INTO dependency_rounds (downstream_id, round_no, message_id, upstream, created_at) "
     f"VALUES (:id, 1, 'm', '[]', {T0})",
+    "hooks": "INSERT INTO hooks (name, secret, message, created_at, created_by) "
+    f"VALUES (:id, :id, false, {T0}, 'user')",
+    "drop_ingested": f"INSERT INTO drop_ingested (key, path, created_at) VALUES (:id, 'a.txt', {T0})",
 }
 
 
 # How each table's marked rows are found again (a column holding the id written, or an expression rebuilding it).
 KEYS = {"chores": "name", "web_sessions": "digest", "run_rollups": "'01OLDROW00' || outcome"}
+KEYS |= {"hooks": "name", "drop_ingested": "key"}
 KEYS |= {"event_matches": "event_id", "event_triggers": "series_id", "series_state": "series_id"}
 KEYS |= {"dependencies": "downstream_id", "dependency_rounds": "downstream_id"}
 

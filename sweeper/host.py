@@ -33,6 +33,7 @@ from inbox.store.rollups import EVERY as ROLLUPS_EVERY
 from inbox.store.rollups import ROLLUPS, roll_up_store
 from inbox.store.types import utcnow
 from sweeper.chores import RETENTION, run_chore
+from sweeper.drop_watch import DropWatch
 from sweeper.host_config import HostConfig
 from sweeper.http.agent_limits import AgentLimits
 from sweeper.http.app import HostState, make_app
@@ -259,15 +260,23 @@ class Host:
             # whose pauses (every thread stopped) otherwise set the tail of how late due work starts.
             gc.collect()
             gc.freeze()
-            run_loop(
-                self.inbox.engine,
-                interval_s=self.config.interval_s,
-                stop=self.stop,
-                grace=self.config.grace,
-                backoff=self.config.backoff,
-                on_pass=self.on_pass,
-                nudge=self.nudge,
-            )
+            watch = DropWatch(self.inbox, self.stop, on_written=self.nudge.set).start()
+            try:
+                self._loop()
+            finally:
+                self.stop.set()
+                watch.join(timeout=5)
+
+    def _loop(self) -> None:
+        run_loop(
+            self.inbox.engine,
+            interval_s=self.config.interval_s,
+            stop=self.stop,
+            grace=self.config.grace,
+            backoff=self.config.backoff,
+            on_pass=self.on_pass,
+            nudge=self.nudge,
+        )
 
     def _hand_back(self) -> None:
         """What this host's runners still hold after the grace goes back to pending now, for any host."""

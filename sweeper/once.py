@@ -25,6 +25,7 @@ from sqlmodel import col, select
 from inbox.store.engine import transaction
 from inbox.store.models import Run
 from inbox.store.types import utcnow
+from sweeper.drop_watch import DropWatch
 from sweeper.host import Host
 from sweeper.sweep import PassReport, sweep_once
 
@@ -109,6 +110,7 @@ def sweep_pass(host: Host, *, max_rounds: int = MAX_ROUNDS) -> OnceReport:
     report = OnceReport()
     began = utcnow()
     with host.serving():
+        DropWatch(host.inbox, host.stop, on_written=lambda: None).look_once()  # files complete by now; the rest wait
         for _ in range(max_rounds):
             if host.stop.is_set():
                 break  # SIGTERM: the shutdown below stops the runners and hands back what they hold

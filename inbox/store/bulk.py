@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from inbox.enums import Kind, Status
 from inbox.ids import new_id
-from inbox.store.engine import plain_transaction, wake_channel
+from inbox.store.engine import joined_transaction, plain_transaction, wake_channel
 from inbox.store.models import MessageIn
 from inbox.store.types import UTCDateTime
 
@@ -125,7 +125,7 @@ def write_messages(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
     """
     if not rows:
         return
-    if engine.dialect.name == "postgresql" and len(rows) == 1:
+    if engine.dialect.name == "postgresql" and len(rows) == 1 and not joined_transaction(engine):
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
             params = {f"new_{key}": value for key, value in rows[0].items()}

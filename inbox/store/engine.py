@@ -125,6 +125,11 @@ def one_transaction(engine: Engine) -> Iterator[Session]:
             _joined.reset(reset)
 
 
+def joined_transaction(engine: Engine) -> bool:
+    """Whether a ``one_transaction`` block on ``engine`` is open: writes made now commit with it."""
+    return engine in (_joined.get() or {})
+
+
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Session]:
     """A unit of work that only reads: one consistent snapshot, without SQLite's write lock.

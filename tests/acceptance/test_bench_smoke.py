@@ -35,6 +35,7 @@ def _postgres(module: str, args: list[str], headline: str) -> object:
             "events (sqlite): ingest batched ",
             marks=pytest.mark.slow,
         ),
+        ("bench.hooks", ["--calls", "3", "--files", "3"], "hooks: webhook to model request "),
         _postgres("bench.due_scan", ["--sizes", "200", "--repeat", "5"], "due-scan (postgres): at 200 rows "),
         _postgres("bench.fanout", ["--series", "50"], "fanout (postgres): 50 series' next rows written "),
         pytest.param(

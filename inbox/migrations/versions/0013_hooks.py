@@ -1,7 +1,7 @@
 """Webhooks (their names, secrets and sessions) and the drop folder's ingested files.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0008"  # TEMP-LOCAL
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from inbox.enums import Outcome
 from tests.chaos.chains import ScheduledChain
@@ -26,6 +27,12 @@ class Figures:
     cancelled: int  # occurrences cancelled while waiting: they have no ending
     chains: int  # dependency chains of three tasks
     rounds_by_outcome: dict[str, int]  # the endings of the rounds of the tasks after another
+    listeners: int  # tasks listening for events
+    events: int  # events recorded in the store
+    key_repeats: int  # emissions answered with an earlier event of their key (nothing started)
+    matches_by_state: dict[str, int]  # what each event did to each listening series
+    event_endings: dict[str, int]  # the endings of the occurrences events started
+    emitter_kills: int
     host_kills: int
     runner_kills: int
     duplicates: int
@@ -49,7 +56,10 @@ class Figures:
             f"retries spent: {self.retries_spent} occurrences ended failed after their last retry",
             f"chains:       {self.chains}, rounds {sum(self.rounds_by_outcome.values())} "
             f"({counts(self.rounds_by_outcome)})",
-            f"kills:        {self.host_kills} hosts, {self.runner_kills} runners (SIGKILL)",
+            f"events:       {self.events} for {self.listeners} listening tasks, {self.key_repeats} key repeats; "
+            f"matches {counts(self.matches_by_state)}; endings {counts(self.event_endings)}",
+            f"kills:        {self.host_kills} hosts, {self.runner_kills} runners, {self.emitter_kills} emitters "
+            "(SIGKILL)",
             f"duplicates:   {self.duplicates}",
             f"losses:       {self.losses}",
             f"other violations: {self.other_violations}",
@@ -69,6 +79,9 @@ def compute(
     chaos_s: float,
     settle_s: float,
     wall_s: float,
+    listeners: int = 0,
+    answers: list[dict[str, Any]] | None = None,
+    emitter_kills: int = 0,
 ) -> Figures:
     ours = {task.series_id for task in tasks}
     rows = [row for row in snap.rows.values() if row.series_id in ours]
@@ -77,6 +90,8 @@ def compute(
     kinds = Counter(v.kind for v in violations)
     after = {series_id for chain in chains for series_id in chain.after_ids}
     rounds = [snap.rows.get(r.message_id) for downstream in after for r in snap.rounds.get(downstream, [])]
+    by_events = {m.message_id for m in snap.matches if m.message_id}
+    event_endings = [f for m in by_events if (row := snap.rows.get(m)) and (f := snap.final_run(row)) is not None]
     round_endings = [final for row in rounds if row is not None and (final := snap.final_run(row)) is not None]
     return Figures(
         backend=backend,
@@ -90,6 +105,12 @@ def compute(
         cancelled=sum(row.status == "cancelled" for row in rows),
         chains=len(chains),
         rounds_by_outcome=dict(Counter(str(run.outcome) for run in round_endings)),
+        listeners=listeners,
+        events=len(snap.events),
+        key_repeats=sum(bool(answer["duplicate"]) for answer in answers or []),
+        matches_by_state=dict(Counter(str(m.state) for m in snap.matches)),
+        event_endings=dict(Counter(str(run.outcome) for run in event_endings)),
+        emitter_kills=emitter_kills,
         host_kills=kills.host_kills,
         runner_kills=kills.runner_kills,
         duplicates=kinds[DUPLICATE],

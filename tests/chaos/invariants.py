@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from inbox.enums import STATUS_AFTER, OutboxKind, Outcome, Status
 from inbox.store.engine import transaction
-from inbox.store.models import DependencyRound, MessageIn, MessageOut, Run
+from inbox.store.models import DependencyRound, Event, EventMatch, MessageIn, MessageOut, Run
 from tests.chaos.plan import Gate, ScheduledTask, answer_for, reminder_text
 
 DUPLICATE = "duplicate"
@@ -48,6 +48,8 @@ class Snapshot:
     outbox: list[MessageOut]
     settled_at: datetime  # nothing was due or running at this instant
     rounds: dict[str, list[DependencyRound]] = field(default_factory=dict)  # by downstream task, in round order
+    events: dict[str, Event] = field(default_factory=dict)  # by id
+    matches: list[EventMatch] = field(default_factory=list)  # what each event did to each series
 
     @classmethod
     def load(cls, engine: Engine, *, settled_at: datetime) -> Snapshot:
@@ -60,9 +62,11 @@ class Snapshot:
             rounds: dict[str, list[DependencyRound]] = defaultdict(list)
             for round_ in db.exec(select(DependencyRound).order_by(col(DependencyRound.round_no))).all():
                 rounds[round_.downstream_id].append(round_)
+            events = {event.id: event for event in db.exec(select(Event)).all()}
+            matches = list(db.exec(select(EventMatch)).all())
         for history in runs.values():
             history.sort(key=lambda r: (r.attempt, r.ended_at))
-        return cls(rows, dict(runs), outbox, settled_at, dict(rounds))
+        return cls(rows, dict(runs), outbox, settled_at, dict(rounds), events, matches)
 
     def series_rows(self, series_id: str) -> list[MessageIn]:
         return [row for row in self.rows.values() if row.series_id == series_id]

@@ -35,6 +35,7 @@ class Shape(StrEnum):
     ONE_SHOT = "one-shot"
     EVERY = "every"
     CRON = "cron"
+    ON = "on"  # started by events only (tests/chaos/events.py)
 
 
 class Gate(StrEnum):
@@ -80,6 +81,7 @@ class TaskPlan:
     pause_at_s: float | None = None  # paused this far into the window, resumed at resume_at_s
     resume_at_s: float | None = None
     run_now_at_s: float | None = None
+    on: tuple[str, ...] = ()  # event patterns (tests/chaos/events.py)
 
     @property
     def prompt(self) -> str:
@@ -203,5 +205,7 @@ def schedule(inbox: Inbox, task: TaskPlan, *, window_end: datetime) -> Scheduled
         catch_up=task.catch_up,
         context=task.context,
         name=f"chaos-{task.tag}",
+        on=list(task.on) or None,
     )
-    return ScheduledTask(task, made.series_id, now, made.next_runs[0], max_runs)
+    # A task only events start has no first slot; nothing of its series is checked against one.
+    return ScheduledTask(task, made.series_id, now, made.next_runs[0] if made.next_runs else now, max_runs)

@@ -4,9 +4,12 @@
    ``INBOX_TEST_DATABASE_URL``), two ``inbox serve`` hosts on it, the fake model provider on loopback.
 2. The tasks of :func:`tests.chaos.plan.make_plan`: half scheduled at once, the rest while the kills go on, with
    some series cancelled and some run now (``inbox run``) on the way; and the dependency chains of
-   :func:`tests.chaos.chains.make_chains` (a head and two tasks after it), scheduled at once.
+   :func:`tests.chaos.chains.make_chains` (a head and two tasks after it), scheduled at once; and the listening
+   tasks of :func:`tests.chaos.events.make_listeners`, scheduled at once, with an emitter process
+   (:mod:`tests.chaos.emitter`) emitting the events of :func:`tests.chaos.events.make_emissions` all along.
 3. Chaos for the window: every few seconds a host or a runner is killed with SIGKILL (a host is started again a
-   moment later). The window is stretched, when needed, to cover at least one cron slot.
+   moment later); the emitter is killed too, and started again, every few seconds. The window is stretched, when
+   needed, to cover at least one cron slot.
 4. Settle: both hosts up, until nothing is running, nothing is due and every series with an end has ended (or
    the settle timeout passes), then the hosts are stopped with SIGTERM.
 5. The invariants of :mod:`tests.chaos.invariants`, checked on the store, and the figures printed.
@@ -40,6 +43,8 @@ from inbox.store.types import utcnow
 from tests.acceptance.served import serving
 from tests.chaos.chains import ChainPlan, ScheduledChain, check_chains, make_chains, schedule_chain
 from tests.chaos.cluster import Cluster, KillLog, Monkey, kill_leftovers
+from tests.chaos.emitter import Emitter
+from tests.chaos.events import check_events, make_emissions, make_listeners
 from tests.chaos.figures import Figures, compute
 from tests.chaos.invariants import Snapshot, Violation, check_all
 from tests.chaos.plan import ScheduledTask, Shape, TaskPlan, make_plan, model_reply, schedule
@@ -56,6 +61,8 @@ class ChaosConfig:
     sessions: int = 6
     kill_period_s: tuple[float, float] = (2.0, 5.0)
     chains: int = 6  # dependency chains of three tasks
+    events: int = 0  # events emitted over the window
+    listeners: int = 8  # tasks listening for them (when there are events)
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ class Driver:
         self.config = config
         self.tasks: dict[str, ScheduledTask] = {}  # by tag
         self.chains: list[ScheduledChain] = []
+        self.listeners: dict[str, TaskPlan] = {}  # by series id
         self.cancelled: set[str] = set()
         self.refused: list[Violation] = []  # operations on a live series that the store refused
 
@@ -143,7 +151,14 @@ class Driver:
             except Conflict as exc:
                 self.refused.append(Violation("operation", task.series_id, f"run now refused: {exc}"))
 
-    def chaos(self, plans: list[TaskPlan], monkey: Monkey, chains: Sequence[ChainPlan] = ()) -> float:
+    def chaos(
+        self,
+        plans: list[TaskPlan],
+        monkey: Monkey,
+        chains: Sequence[ChainPlan] = (),
+        listeners: Sequence[TaskPlan] = (),
+        emitter: Emitter | None = None,
+    ) -> float:
         """Schedule the plan over the window while ``monkey`` kills; returns the window's length in seconds."""
         start = utcnow()
         window_end = _window_end(start, self.config.chaos_s)
@@ -163,7 +178,12 @@ class Driver:
                 self._schedule(plan, window_end)
         for chain in chains:
             self._schedule_chain(chain, window_end)
+        for listener in listeners:  # tasks of the plan, but never paused or cancelled: every event must reach them
+            self._schedule(listener, window_end)
+            self.listeners[self.tasks[listener.tag].series_id] = listener
         monkey.start()
+        if emitter is not None:
+            emitter.start()
         for offset, _, what, plan in actions:
             wait = (start + timedelta(seconds=offset) - utcnow()).total_seconds()
             if wait > 0:
@@ -179,6 +199,8 @@ class Driver:
         left = (window_end - utcnow()).total_seconds()
         if left > 0:
             time.sleep(left)
+        if emitter is not None:
+            emitter.finish()
         for task in self.tasks.values():  # an endless interval series is always cancelled by the end
             if task.plan.shape == Shape.EVERY and task.endless:
                 self._cancel(task.plan.tag)
@@ -204,26 +226,40 @@ def run_chaos(home: Path, store_url: str, config: ChaosConfig, *, backend: str) 
     started, clock_start = utcnow(), time.monotonic()
     plans = make_plan(config.tasks, config.chaos_s, seed=config.seed, sessions=config.sessions)
     chains = make_chains(config.chains, seed=config.seed, sessions=config.sessions)
+    listeners = make_listeners(config.listeners if config.events else 0, seed=config.seed, sessions=config.sessions)
+    emissions = make_emissions(config.events, config.chaos_s, seed=config.seed, sessions=config.sessions)
     try:
         with serving(home, store_url) as served:
             served.fake.respond_with(model_reply)
             cluster = Cluster(served)
             monkey = Monkey(cluster, seed=config.seed, period_s=config.kill_period_s)
             driver = Driver(served.inbox, cluster, config)
+            emitter = Emitter(
+                home,
+                served.env,
+                count=config.events,
+                window_s=config.chaos_s,
+                seed=config.seed,
+                sessions=config.sessions,
+            )
             try:
                 cluster.start()
-                chaos_s = driver.chaos(plans, monkey, chains)
+                chaos_s = driver.chaos(plans, monkey, chains, listeners, emitter if emissions else None)
                 settle_start = time.monotonic()
                 settled, unsettled, settled_at = driver.settle()
                 settle_s = time.monotonic() - settle_start
                 served.stop_hosts()
             finally:
                 monkey.stop()
+                emitter.finish(timeout_s=0)
             tasks = list(driver.tasks.values())
             snap = Snapshot.load(served.inbox.engine, settled_at=settled_at)
     finally:
         kill_leftovers(home)  # runners orphaned by killed hosts, and their pre-scripts
+    answers = emitter.answers()
     violations = [*driver.refused, *check_all(snap, tasks), *check_chains(snap, driver.chains)]
+    violations += [Violation("emit", "emitter", failure) for failure in emitter.failures]
+    violations += check_events(snap, driver.listeners, answers, emissions)
     if not settled:
         violations.append(Violation("loss", "run", f"not settled within {config.settle_timeout_s:g} s: {unsettled}"))
     figures = compute(
@@ -237,6 +273,9 @@ def run_chaos(home: Path, store_url: str, config: ChaosConfig, *, backend: str) 
         chaos_s=chaos_s,
         settle_s=settle_s,
         wall_s=time.monotonic() - clock_start,
+        listeners=len(driver.listeners),
+        answers=answers,
+        emitter_kills=emitter.kills,
     )
     return ChaosResult(figures, violations, monkey.kills, settled, unsettled, home)
 
@@ -267,6 +306,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=os.environ.get("INBOX_TEST_DATABASE_URL"), help="PostgreSQL")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chains", type=int, default=20, help="dependency chains of three tasks (default 20)")
+    parser.add_argument("--events", type=int, default=2000, help="events emitted over the window (default 2000)")
+    parser.add_argument("--listeners", type=int, default=40, help="tasks listening for them (default 40)")
     parser.add_argument("--settle-minutes", type=float, default=5.0, help="how long to wait for the end")
     parser.add_argument("--home", type=Path, default=None, help="INBOX_HOME to use (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema afterwards, to look into")
@@ -281,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         settle_timeout_s=args.settle_minutes * 60,
         chains=args.chains,
+        events=args.events,
+        listeners=args.listeners,
     )
     home = args.home or Path(tempfile.mkdtemp(prefix="inbox-chaos-"))
     home.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
-"""The short form of the chaos suite, on every backend: 160 tasks and 6 dependency chains, two hosts, about 30 s of
-random kills.
+"""The short form of the chaos suite, on every backend: 160 tasks, 6 dependency chains, 8 tasks listening for 150
+events from an emitter process, two hosts, about 30 s of random kills.
 
 The long form is ``python -m tests.chaos.run`` (docs/reliability.md). A failure prints the figures, every
 violation found and where the host logs are.
@@ -15,7 +15,7 @@ from tests.chaos.run import ChaosConfig, run_chaos
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 
-SHORT = ChaosConfig(tasks=160, chaos_s=30.0, seed=1, settle_timeout_s=150.0)
+SHORT = ChaosConfig(tasks=160, chaos_s=30.0, seed=1, settle_timeout_s=150.0, events=150, listeners=8)
 
 
 def test_nothing_is_lost_or_run_twice_while_hosts_and_runners_are_killed(
@@ -33,3 +33,8 @@ def test_nothing_is_lost_or_run_twice_while_hosts_and_runners_are_killed(
     assert figures.occurrences > figures.tasks  # the series moved on
     for outcome in ("completed", "upstream_failed"):  # chains ran rounds, and failures went down them
         assert figures.rounds_by_outcome.get(outcome, 0) > 0, result.report()
+    # Events fanned out while the emitter was killed too: each way an event meets a series was reached.
+    assert figures.emitter_kills >= 1 and figures.key_repeats > 0, result.report()
+    for state in ("started", "queued", "coalesced"):
+        assert figures.matches_by_state.get(state, 0) > 0, result.report()
+    assert figures.event_endings.get("completed", 0) > 0, result.report()

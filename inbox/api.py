@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from inbox import emitting, hooks, task_fields
 from inbox import validation as check
+from inbox.api_delivery import DeliveryMethods
 from inbox.config import Settings, load_settings
 from inbox.enums import CatchUp, ContextMode, Kind, Outcome, TaskFilter, TokenScope, When
 from inbox.errors import InvalidInput
@@ -31,6 +32,7 @@ from inbox.schedules import (
 )
 from inbox.schedules.schedule import parse_in
 from inbox.store import bulk, changes, graph, lookup, queries, rounds, series
+from inbox.store import channels as channel_store
 from inbox.store import tokens as token_store
 from inbox.store.endings import end_failed_rounds
 from inbox.store.engine import open_engine, read_transaction, transaction
@@ -67,7 +69,7 @@ def whole_second(instant: datetime) -> datetime:
     return instant.replace(microsecond=0) + timedelta(seconds=1) if instant.microsecond else instant
 
 
-class Inbox:
+class Inbox(DeliveryMethods):
     def __init__(
         self,
         url: str | None = None,
@@ -182,8 +184,10 @@ class Inbox:
             model=task.model,
             provider=task.provider,
             on=tuple(task.on or ()),
+            deliver=task.deliver,
         )
         with transaction(self.engine) as db:
+            channel_store.existing(db, task.deliver)
             if task.after:
                 new = replace(new, after=tuple(graph.resolve(db, task.after)), when=When(task.when or When.ALL_SUCCESS))
             row = series.create_task(db, new, now=now, created_by=self.actor)
@@ -247,8 +251,10 @@ class Inbox:
                 on=tuple(given.on) if given.on is not None else None,
                 after=tuple(graph.resolve(db, given.after)) if given.after is not None else None,
                 when=When(given.when) if given.when is not None else None,
+                deliver=given.deliver,
                 script_by=self.actor,
             )
+            channel_store.existing(db, given.deliver or None)
             row = changes.update(db, ident, changed, now=now)
             return self._task(db, row.series_id or row.id)
 

@@ -32,6 +32,7 @@ from inbox.schedules.durations import parse_duration
 from inbox.schedules.zones import resolve_zone
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.claims import BACKOFF, DEFAULT_LEASE
+from inbox.store.outbox import DELIVERY_BACKOFF, DELIVERY_TIMEOUT_S
 
 RUNTIMES = ("docker", "process")
 PROVIDERS = ("anthropic", "openai")
@@ -160,6 +161,10 @@ class Settings(BaseSettings):
     )
     runner_image: str = Field(default=DEFAULT_RUNNER_IMAGE, validation_alias="INBOX_RUNNER_IMAGE")
     keep_runs: DaysSpan = Field(default=timedelta(days=DEFAULT_KEEP_RUNS_DAYS), validation_alias="INBOX_KEEP_RUNS_DAYS")
+    delivery_timeout: Seconds = Field(default=DELIVERY_TIMEOUT_S, validation_alias="INBOX_DELIVERY_TIMEOUT")
+    delivery_backoff: Annotated[tuple[timedelta, ...], NoDecode, BeforeValidator(_durations)] = Field(
+        default=DELIVERY_BACKOFF, validation_alias="INBOX_DELIVERY_BACKOFF"
+    )
     keep_outbox: DaysSpan = Field(
         default=timedelta(days=DEFAULT_KEEP_OUTBOX_DAYS), validation_alias="INBOX_KEEP_OUTBOX_DAYS"
     )

@@ -45,6 +45,9 @@ class Outcome(StrEnum):
     UPSTREAM_FAILED = "upstream_failed"  # a round of a dependent task whose upstream did not succeed: no model call
 
 
+# Outcomes that count as a failed occurrence: they make (or lengthen) a series' run of failures.
+FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMEOUT, Outcome.INTERRUPTED, Outcome.SCRIPT_ERROR})
+
 # The status an occurrence row is left in once its run ends with this outcome.
 STATUS_AFTER: dict[Outcome, Status] = {
     Outcome.COMPLETED: Status.COMPLETED,
@@ -127,3 +130,18 @@ class When(StrEnum):
     ALL_SUCCESS = "all_success"  # every upstream ended, each a success; else the round ends upstream_failed
     ALL_DONE = "all_done"  # every upstream ended, whatever the outcome
     ANY_SUCCESS = "any_success"  # at the first success; upstream_failed when every upstream ended without one
+
+
+class DeliveryStatus(StrEnum):
+    """Where an outbox row stands with its channel, apart from the run that wrote it."""
+
+    PENDING = "pending"  # to be sent (again): on its first attempt or waiting to retry
+    DELIVERED = "delivered"
+    FAILED = "failed"  # for good: a refusal, or every attempt used
+    NONE = "none"  # no channel: the outbox is where it is read
+
+
+class ChannelKind(StrEnum):
+    WEBHOOK = "webhook"
+    COMMAND = "command"
+    SMTP = "smtp"

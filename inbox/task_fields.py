@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import ErrorDetails
 
 from inbox import validation as check
+from inbox.channels import deliver_choice
 from inbox.errors import InvalidInput
 from inbox.event_names import check_patterns
 from inbox.schedules import load_zone, parse_cron, parse_duration, parse_every
@@ -70,6 +71,8 @@ NewPatterns = Annotated[list[str], AfterValidator(lambda v: check_patterns(v, fi
 Upstreams = Annotated[list[str], AfterValidator(check.upstreams)]
 NewUpstreams = Annotated[list[str], AfterValidator(lambda v: check.upstreams(v, allow_none=True))]  # []: none
 WhenRule = Literal["all_success", "all_done", "any_success"]
+Deliver = Annotated[str, AfterValidator(lambda v: deliver_choice(v))]
+DeliverChange = Annotated[str, AfterValidator(lambda v: deliver_choice(v) if v.strip() else "")]
 
 _D = {  # what each field means, as the HTTP API's reference and the model's tool schema show it
     "prompt": "What the assistant should do when the task fires (with remind: the text delivered as is).",
@@ -98,6 +101,8 @@ _D = {  # what each field means, as the HTTP API's reference and the model's too
     "remind": "Deliver the prompt text itself at its time; no model call.",
     "model": "This task's model; default INBOX_MODEL.",
     "provider": "This task's model provider; default INBOX_PROVIDER.",
+    "deliver": "The channel this task's messages are sent through (inbox channel list), or none for the outbox "
+    "only; default: its session's channel.",
 }
 
 
@@ -130,6 +135,7 @@ class NewTask(_Fields):
     remind: bool = Field(default=False, description=_D["remind"])
     model: ModelName | None = Field(default=None, description=_D["model"])
     provider: Literal["anthropic", "openai"] | None = Field(default=None, description=_D["provider"])
+    deliver: Deliver | None = Field(default=None, description=_D["deliver"])
 
     _whole = model_validator(mode="after")(lambda task: _exactly_one_schedule(task))
 
@@ -153,6 +159,9 @@ class TaskChange(_Fields):
     # "" (or blank) removes the name, so it is kept as "" rather than read as "not given"
     name: Annotated[str, AfterValidator(lambda v: check.name(v) or "")] | None = Field(
         default=None, description=_D["name"] + ' "" removes it.'
+    )
+    deliver: DeliverChange | None = Field(
+        default=None, description=_D["deliver"] + ' "" goes back to its session\'s channel.'
     )
 
     _whole = model_validator(mode="after")(lambda change: _a_change(change))

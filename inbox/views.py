@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
-from inbox.enums import Status, TokenScope, TokenStatus
-from inbox.store.models import ApiToken, Dependency, MessageIn, MessageOut, Run
+from inbox.channels import NO_CHANNEL, shown_target
+from inbox.enums import ChannelKind, DeliveryStatus, Status, TokenScope, TokenStatus
+from inbox.store.models import ApiToken, Channel, Dependency, MessageIn, MessageOut, Run, SessionSettings
 from inbox.store.types import is_forever
 
 # ISO 8601 with a numeric offset everywhere ("+00:00", never "Z"), in the zone the value carries.
@@ -60,6 +61,7 @@ class Task(_Frozen):
     script: str | None
     script_by: str | None  # who wrote the script ("agent:SESSION" when an agent did); None without a script
     remind: bool
+    deliver: str | None  # its own channel, "none" (the outbox only), or None: its session's channel
     catch_up: str
     max_runs: int | None
     context: str | None
@@ -93,6 +95,40 @@ class OutboxItem(_FromRow):
     in_reply_to: str | None  # the inbound message (chat line or task occurrence) this answers
     series_id: str | None  # the task it came from
     task_name: str | None = None  # that task's name, when it has one (not a column: outbox_view adds it)
+    channel: str | None  # where it is sent; None: the outbox only
+    delivery: DeliveryStatus  # pending | delivered | failed | none, apart from the outcome of the run that wrote it
+    attempts: int  # sends started
+    delivery_error: str | None  # the last attempt's error, while pending (to retry) or once failed
+    next_attempt_at: Instant | None  # while pending: when it is (next) sent
+    delivered_at: Instant | None
+
+
+class ChannelInfo(_Frozen):
+    """A delivery channel as ``inbox channel list`` shows it: never its secret, nor an SMTP password."""
+
+    name: str
+    kind: ChannelKind
+    target: str  # the webhook URL, the command line, or the SMTP server (without its password)
+    to: str | None  # smtp: the address mail goes to
+    signed: bool  # webhook: each request carries an HMAC-SHA256 signature made with its secret
+    sessions: list[str]  # the sessions whose channel it is
+    created_at: Instant
+    created_by: str
+
+
+class NewChannel(ChannelInfo):
+    """A channel just added; a webhook's secret is shown this once (the one given, or one made for it)."""
+
+    secret: str | None
+
+
+class SessionInfo(_Frozen):
+    """What a session is set to."""
+
+    session: str
+    deliver: str  # its channel, or "none": the outbox only
+    updated_at: Instant
+    updated_by: str
 
 
 class Message(_FromRow):
@@ -273,6 +309,7 @@ def task_view(row: MessageIn, *, runs: int, last_outcome: str | None, created_at
         script=row.script,
         script_by=row.script_author if row.script else None,
         remind=row.remind,
+        deliver=row.deliver,
         catch_up=str(row.catch_up),
         max_runs=row.max_runs,
         context=row.context,
@@ -295,6 +332,25 @@ def run_view(run: Run) -> RunRecord:
 
 def outbox_view(message: MessageOut, *, task: str | None = None) -> OutboxItem:
     return OutboxItem.model_validate(message).model_copy(update={"task_name": task})
+
+
+def channel_view(row: Channel, *, sessions: list[str]) -> ChannelInfo:
+    return ChannelInfo(
+        name=row.name,
+        kind=row.kind,
+        target=shown_target(row.kind, row.target),
+        to=row.mail_to,
+        signed=bool(row.secret),
+        sessions=sessions,
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+def session_view(row: SessionSettings) -> SessionInfo:
+    return SessionInfo(
+        session=row.session, deliver=row.deliver or NO_CHANNEL, updated_at=row.updated_at, updated_by=row.updated_by
+    )
 
 
 def message_view(row: MessageIn) -> Message:

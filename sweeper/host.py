@@ -33,6 +33,7 @@ from inbox.store.rollups import EVERY as ROLLUPS_EVERY
 from inbox.store.rollups import ROLLUPS, roll_up_store
 from inbox.store.types import utcnow
 from sweeper.chores import RETENTION, run_chore
+from sweeper.delivery.deliverer import Deliverer, DeliveryConfig
 from sweeper.drop_watch import DropWatch
 from sweeper.host_config import HostConfig
 from sweeper.http.agent_limits import AgentLimits
@@ -161,6 +162,8 @@ class Host:
                 on_exit=self._runner_ended,
             )
         )
+        # Outbox rows go out through their channels from this host too (sweeper/delivery), beside the sweeper.
+        self.deliverer = Deliverer(inbox.engine, owner=self.id, config=DeliveryConfig.from_settings(settings))
         self.retention = RetentionPolicy(keep_runs=settings.keep_runs, keep_outbox=settings.keep_outbox)
         self.start_failures: list[tuple[str, str]] = []  # (session, why) of runners that could not be started
         self.runner_deaths: list[tuple[str, str]] = []  # (session, cause) of runners that did not exit cleanly
@@ -240,6 +243,7 @@ class Host:
         server_thread.start()
         while not self.server.started and server_thread.is_alive():
             self.stop.wait(0.01)  # runners started by the first pass must find the socket listening
+        self.deliverer.start()
         try:
             yield
         finally:
@@ -248,6 +252,7 @@ class Host:
                 self.state.doorbells.ring(session)  # waiting claims return empty at once
             self.runtime.shutdown(self.config.shutdown_grace_s)
             self._hand_back()
+            self.deliverer.stop()  # what the runners' last results wrote was rung already; sends under way finish
             self.server.should_exit = True
             server_thread.join(timeout=10)
             if self.state.model is not None:

@@ -6,6 +6,10 @@ for each, and the pass waits until every runner has drained its session and exit
 soon as they find nothing more to claim (a short ``INBOX_RUNNER_IDLE``); each run is bounded by its own timeout,
 and a runner that stops renewing its leases is killed by the recovery sweep made while waiting.
 
+Outbox rows are sent through their channels while the pass runs (the host's deliverer), and before it exits
+the pass waits until every row due by then has had its attempt, up to ``DELIVERY_WAIT_S``; a row whose attempt
+failed in a way worth retrying waits for a later pass (docs/delivery.md).
+
 Work the pass's own runs make due at once (a chain's next task, a ``run_task_now``, a retry with no wait) is
 taken by another round, as long as the last round ran something and at most ``MAX_ROUNDS`` times, so a pass
 always ends; whatever comes due later is the next pass's. Overlapping passes are safe because every row is
@@ -14,6 +18,7 @@ claimed under a lease, by a runner of one pass only.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,14 +34,18 @@ from sweeper.drop_watch import DropWatch
 from sweeper.host import Host
 from sweeper.sweep import PassReport, sweep_once
 
+log = logging.getLogger("inbox.sweeper")
 MAX_ROUNDS = 5
+DELIVERY_WAIT_S = 60.0  # how long a pass waits, at its end, for the outbox rows due to be sent
 RUNNER_IDLE_S = 2.0  # long enough for a fresh runner's first claim to see the work that woke it
 
 
 @dataclass
 class OnceReport:
     recovered: int = 0
-    delivered: int = 0
+    delivered: int = 0  # reminders
+    sent: int = 0  # outbox rows delivered through their channels
+    send_failures: int = 0  # outbox rows whose delivery failed for good
     outcomes: Counter[str] = field(default_factory=Counter)  # runs ended by this pass's runners, by outcome
     start_failures: list[tuple[str, str]] = field(default_factory=list)  # (session, why)
     runner_deaths: list[tuple[str, str]] = field(default_factory=list)  # (session, cause)
@@ -57,6 +66,10 @@ class OnceReport:
         detail = ", ".join(f"{count} {outcome}" for outcome, count in sorted(self.outcomes.items()))
         runs = f"{self.runs} run{'' if self.runs == 1 else 's'}" + (f" ({detail})" if detail else "")
         line = f"swept: {self.delivered} reminders delivered, {runs}, {self.recovered} recovered"
+        if self.sent or self.send_failures:
+            line += f", {self.sent} sent through channels" + (
+                f" ({self.send_failures} failed)" if self.send_failures else ""
+            )
         if self.start_failures:
             line += f"; runners not started for: {', '.join(sorted({s for s, _ in self.start_failures}))}"
         if self.runner_deaths:
@@ -67,6 +80,8 @@ class OnceReport:
         return {
             "recovered": self.recovered,
             "delivered": self.delivered,
+            "sent": self.sent,
+            "send_failures": self.send_failures,
             "runs": self.runs,
             "outcomes": dict(sorted(self.outcomes.items())),
             "start_failures": [{"session": s, "error": why} for s, why in self.start_failures],
@@ -123,6 +138,10 @@ def sweep_pass(host: Host, *, max_rounds: int = MAX_ROUNDS) -> OnceReport:
             _wait_for_runners(host, report)
             if _outcomes(host.inbox.engine, host.id, began).total() == ran_before:
                 break  # the runners found nothing to do: what still waits is held elsewhere (another pass)
+        if not host.stop.is_set() and not host.deliverer.drain(DELIVERY_WAIT_S):
+            log.warning("some outbox rows were still being sent after %g s; the next pass sends them", DELIVERY_WAIT_S)
+        tally = host.deliverer.tally
+        report.sent, report.send_failures = tally.delivered, tally.failed
     report.outcomes = _outcomes(host.inbox.engine, host.id, began)
     report.start_failures = list(dict(host.start_failures).items())  # a session tried in two rounds: once
     report.runner_deaths = list(host.runner_deaths)

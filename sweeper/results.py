@@ -107,6 +107,7 @@ def record_result(
                 now=now,
                 in_reply_to=row.id,
                 series_id=row.series_id,
+                deliver=row.deliver,
             )
         record_exchange(db, row, result, now=now)
         if result.state is not None and row.series_id and report.outcome in KEEPS_STATE:

@@ -65,6 +65,7 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: i
             now=at,
             in_reply_to=row.id,
             series_id=row.series_id,
+            deliver=row.deliver,
         )
         end_occurrence(db, row.id, RunReport(outcome=Outcome.COMPLETED, started_at=at, runner=HOST_OWNER), now=at)
     return bulk + len(due)

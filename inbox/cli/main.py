@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from inbox import __version__
 from inbox.cli import (
     backups,
+    channels,
     chat,
     events,
     graph,
@@ -55,6 +56,7 @@ backups.register(app)
 service.register(app)
 events.register(app)
 hooks.register(app)
+channels.register(app)
 
 
 def _print_version(asked: bool) -> None:

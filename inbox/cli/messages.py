@@ -10,7 +10,7 @@ from rich.text import Text
 from inbox.api import Inbox
 from inbox.cli.options import Json, Session, open_inbox
 from inbox.cli.render import console, fail, print_json, when
-from inbox.enums import Status
+from inbox.enums import DeliveryStatus, Status
 from inbox.errors import InvalidInput
 from inbox.schedules import parse_duration
 from inbox.views import Message, OutboxItem
@@ -95,9 +95,29 @@ def _source(item: OutboxItem) -> str:
     return f"{item.kind} from task {task}" if item.kind != "system" else f"system, task {task}"
 
 
+def _delivery(item: OutboxItem) -> str:
+    """``[delivered to phone]``, ``[to phone: attempt 2 failed (HTTP 503), retried at …]``; empty for none."""
+    if item.channel is None:
+        return ""
+    tries = f"{item.attempts} attempt{'' if item.attempts == 1 else 's'}"
+    if item.delivery == DeliveryStatus.DELIVERED:
+        return f" [delivered to {item.channel}]"
+    if item.delivery == DeliveryStatus.FAILED:
+        return f" [delivery to {item.channel} failed after {tries}: {item.delivery_error}]"
+    if item.delivery_error:
+        return f" [to {item.channel}: {tries} failed ({item.delivery_error}); next {when(item.next_attempt_at)}]"
+    return f" [to {item.channel}: pending]"
+
+
 def _show(item: OutboxItem) -> None:
     console.print(
-        Text.assemble((when(item.created_at), "dim"), " ", (item.session, "bold"), f" ({_source(item)}): {item.text}"),
+        Text.assemble(
+            (when(item.created_at), "dim"),
+            " ",
+            (item.session, "bold"),
+            f" ({_source(item)}): {item.text}",
+            (_delivery(item), "dim"),
+        ),
         highlight=False,
     )
 

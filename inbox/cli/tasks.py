@@ -50,6 +50,7 @@ def schedule(
     remind: Annotated[bool, typer.Option("--remind", help=field_help("remind"))] = False,
     model: Annotated[str | None, typer.Option("--model", help=field_help("model"))] = None,
     provider: Annotated[str | None, typer.Option("--provider", help=field_help("provider"))] = None,
+    deliver: Annotated[str | None, typer.Option("--deliver", help=field_help("deliver"))] = None,
     as_json: Json = False,
 ) -> None:
     """Schedule a task (or a reminder)."""
@@ -124,6 +125,7 @@ def _print_task(task: Task) -> None:
         "max runs": str(task.max_runs or "-"),
         "runs": f"{task.runs} (last: {task.last_outcome or '-'})",
         "kind": "reminder" if task.remind else "prompt",
+        "deliver": task.deliver or "its session's channel",
         "script": f"yes, written by {task.script_by}" if task.script else "no",
         "created": f"{when(task.created_at)} by {task.created_by}",
         "prompt": task.prompt,
@@ -258,6 +260,9 @@ def update(
     tz: TzOpt = None,
     script: Annotated[str | None, typer.Option("--script", help="File, - for stdin, '' to remove.")] = None,
     name: NameOpt = None,
+    deliver: Annotated[
+        str | None, typer.Option("--deliver", help="Its channel; none: the outbox only; '': its session's.")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Change a task; a new schedule moves its next run at once. Past runs are untouched."""

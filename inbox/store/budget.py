@@ -43,5 +43,6 @@ def enforce(db: Session, follow_up: MessageIn | None, *, limit: int, now: dateti
         series_id=follow_up.series_id,
         text=f"Task {follow_up.name or follow_up.series_id} was paused: {follow_up.reason}. "
         f"Resume it with: inbox resume {follow_up.series_id}",
+        deliver=follow_up.deliver,
     )
     return True

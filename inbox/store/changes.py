@@ -34,11 +34,12 @@ class TaskChanges:
     on: tuple[str, ...] | None = None  # () removes every pattern
     after: tuple[str, ...] | None = None  # series ids (resolved); () removes every upstream
     when: When | None = None
+    deliver: str | None = None  # "" goes back to the session's channel
     script_by: str = "user"  # who gives ``script``: the actor of the change, never a value from its caller's input
 
     def is_empty(self) -> bool:
         values = (self.prompt, self.schedule, self.zone, self.script, self.name, self.on, self.after, self.when)
-        return all(value is None for value in values)
+        return all(value is None for value in (*values, self.deliver))
 
 
 def update(db: Session, ident: str, changes: TaskChanges, *, now: datetime) -> MessageIn:
@@ -104,6 +105,8 @@ def _changes_as_json(changes: TaskChanges, row: MessageIn, now: datetime) -> dic
         out["script_by"] = changes.script_by
     if changes.name is not None:
         out["name"] = changes.name
+    if changes.deliver is not None:
+        out["deliver"] = changes.deliver
     if changes.schedule is None and changes.zone is not None and is_untimed(row):
         out["timezone"] = changes.zone.key  # nothing to move: no time starts the series
     elif changes.schedule is not None or changes.zone is not None:
@@ -142,6 +145,8 @@ def apply_changes(row: MessageIn, change: dict[str, Any]) -> None:
         row.content = content
     if "name" in change:
         row.name = change["name"] or None
+    if "deliver" in change:
+        row.deliver = change["deliver"] or None
     if "slot" not in change and "timezone" in change:
         row.timezone = change["timezone"]
     if "slot" in change:

@@ -14,25 +14,28 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, select
 
-from inbox.enums import STATUS_AFTER, OutboxKind, Outcome, Status
+from inbox.channels import NO_CHANNEL
+from inbox.enums import FAILED_OUTCOMES, STATUS_AFTER, OutboxKind, Outcome, Status
 from inbox.errors import NotFound
 from inbox.schedules import Recurring, from_recurrence, load_zone
+from inbox.store.alerts import alert_after_ending
 from inbox.store.changes import apply_changes
 from inbox.store.models import (
     MAX_ERROR_CHARS,
     MAX_MODEL_OUTPUT_CHARS,
     MAX_SCRIPT_OUTPUT_CHARS,
     MessageIn,
-    MessageOut,
     Run,
     clip,
 )
+from inbox.store.outbox import post_outbox
 from inbox.store.rounds import FailedRound, UpstreamEnding, upstream_ended
 from inbox.store.series import inherited_settings
 
+__all__ = ["FAILED_OUTCOMES", "Ending", "RunReport", "end_occurrence", "post_outbox"]
+
 # After this many failed occurrences in a row the series pauses itself and tells its session.
 MAX_CONSECUTIVE_FAILURES = 10
-FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMEOUT, Outcome.INTERRUPTED, Outcome.SCRIPT_ERROR})
 
 
 @dataclass(frozen=True)
@@ -77,23 +80,6 @@ def record_run(db: Session, row: MessageIn, report: RunReport, *, now: datetime)
     return run
 
 
-def post_outbox(
-    db: Session,
-    *,
-    session: str,
-    kind: OutboxKind,
-    text: str,
-    now: datetime,
-    in_reply_to: str | None = None,
-    series_id: str | None = None,
-) -> MessageOut:
-    message = MessageOut(
-        session=session, kind=kind, text=text, in_reply_to=in_reply_to, series_id=series_id, created_at=now
-    )
-    db.add(message)
-    return message
-
-
 def _lock(db: Session, message_id: str) -> MessageIn:
     row = db.exec(select(MessageIn).where(MessageIn.id == message_id).with_for_update()).first()
     if row is None:
@@ -129,6 +115,8 @@ def end_occurrence(db: Session, message_id: str, report: RunReport, *, now: date
     follow_up = None if row.is_extra else _write_follow_up(db, row, report.outcome, now=now)
     if row.status == Status.FAILED:
         _notify_failure(db, row, run, follow_up, now=now)
+    if not row.is_extra:
+        alert_after_ending(db, row, run, follow_up, what=describe_row(row), now=now)
     db.flush()
     if row.series_id is not None:
         tell_downstreams(db, UpstreamEnding(row.series_id, row.id, run.id, report.outcome, now), now=now)
@@ -169,7 +157,8 @@ def _notify_failure(db: Session, row: MessageIn, run: Run, follow_up: MessageIn 
 
     A recurring series says so when a run of failures begins, not at every failed occurrence: the pause after
     MAX_CONSECUTIVE_FAILURES in a row has its own notice, and a task failing every minute must not bury the
-    outbox in copies of one message."""
+    outbox in copies of one message. That first notice stays in the outbox: a series' channel hears of its
+    failures through the alerts (inbox.store.alerts), after a few in a row rather than at the first."""
     if row.recurrence and row.consecutive_failures > 0:
         return
     reason = clip(run.error, NOTICE_REASON_CHARS) or "no reason was given"
@@ -189,6 +178,7 @@ def _notify_failure(db: Session, row: MessageIn, run: Run, follow_up: MessageIn 
         in_reply_to=row.id,
         series_id=row.series_id,
         text=f"{what[0].upper()}{what[1:]} failed ({run.outcome}, {tries}): {reason.rstrip('.')}. {after}",
+        deliver=NO_CHANNEL if row.recurrence else row.deliver,
     )
 
 
@@ -310,6 +300,7 @@ def _write_follow_up(db: Session, row: MessageIn, outcome: Outcome, *, now: date
             series_id=row.series_id,
             text=f"Task {row.name or row.series_id} was paused: {decided.reason}. "
             f"Fix the cause, then resume it with: inbox resume {row.series_id}",
+            deliver=row.deliver,
         )
     columns = {"process_after": now, **decided.columns(now=now)}  # a waiting update's slot replaces ``now``
     follow = MessageIn(series_id=row.series_id, **columns, **inherited_settings(row))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -75,6 +76,28 @@ def wake_channel(engine: Engine) -> str:
     return channel
 
 
+# Set in a transaction's ``info`` by whatever writes outbox rows to deliver: once it commits, the deliverers of this
+# process that listen on the engine are rung, so a reply is sent at once rather than at their next look.
+DELIVERABLE = "inbox_deliverable"
+_deliverers: weakref.WeakKeyDictionary[Engine, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
+
+
+def on_deliverable(engine: Engine, ring: Callable[[], None]) -> Callable[[], None]:
+    """Call ``ring`` after each commit on ``engine`` that wrote rows to deliver; returns what stops it."""
+    _deliverers.setdefault(engine, []).append(ring)
+
+    def stop() -> None:
+        with contextlib.suppress(ValueError):
+            _deliverers.get(engine, []).remove(ring)
+
+    return stop
+
+
+def ring_deliverers(engine: Engine) -> None:
+    for ring in list(_deliverers.get(engine, ())):
+        ring()
+
+
 @event.listens_for(Session, "after_flush")
 def _note_inbound_writes(session: Session, _flush: UOWTransaction) -> None:
     from inbox.store.models import MessageIn
@@ -98,16 +121,20 @@ def transaction(engine: Engine) -> Iterator[Session]:
     if joined is not None:
         yield joined
         return
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        # Connect now, not at the first statement (SQLite: take the write lock now): a clock read in the block then
-        # comes after any wait for another writer, so a claim's lease and a run's times are not stamped before it.
-        session.connection()
-        yield session
-        if engine.dialect.name == "postgresql":
-            session.flush()
-            if session.info.pop("wake", False):
-                channel = wake_channel(engine)
-                session.execute(text(f"NOTIFY {channel}"))  # delivered when this transaction commits
+    with Session(engine, expire_on_commit=False) as session:
+        with session.begin():
+            # Connect now, not at the first statement (SQLite: take the write lock now): a clock read in the block
+            # then comes after any wait for another writer, so a claim's lease and a run's times are not stamped
+            # before it.
+            session.connection()
+            yield session
+            if engine.dialect.name == "postgresql":
+                session.flush()
+                if session.info.pop("wake", False):
+                    channel = wake_channel(engine)
+                    session.execute(text(f"NOTIFY {channel}"))  # delivered when this transaction commits
+        if session.info.pop(DELIVERABLE, False):
+            ring_deliverers(engine)  # committed: the rows are there to be claimed
 
 
 @contextmanager

@@ -1,5 +1,5 @@
-"""The tables: inbound messages (every task is one), outbound messages, run history, API tokens, web sessions,
-events, dependencies, webhooks and the drop folder's ingested files.
+"""The tables: inbound messages (every task is one), outbound messages and their channels, run history, API tokens,
+web sessions, events, dependencies, webhooks and the drop folder's ingested files.
 
 A recurring task is a *series* of rows in ``messages_in`` sharing ``series_id`` (the first row's id). Each
 row is one *occurrence* standing for the slot ``occurrence_at``. The row that carries the series forward is
@@ -16,7 +16,18 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from inbox.enums import CatchUp, Kind, MatchState, OutboxKind, Outcome, Status, TokenScope, When
+from inbox.enums import (
+    CatchUp,
+    ChannelKind,
+    DeliveryStatus,
+    Kind,
+    MatchState,
+    OutboxKind,
+    Outcome,
+    Status,
+    TokenScope,
+    When,
+)
 from inbox.ids import new_id
 from inbox.store.types import UTCDateTime, utcnow
 
@@ -79,6 +90,10 @@ class MessageIn(SQLModel, table=True):
     context: str | None = Field(default=None, max_length=16)
     remind: bool = False
     consecutive_failures: int = 0
+    # When the series last alerted its channel about failing (inbox.store.alerts); None while it is not failing.
+    alerted_at: datetime | None = _instant(nullable=True)
+    # The channel its outbox rows go to: a channel's name, "none" (the outbox only), or None (its session's).
+    deliver: str | None = Field(default=None, max_length=64)
     # What the follow-up of a running occurrence becomes: None (pending), "paused", or "cancelled" (none).
     next_status: str | None = Field(default=None, max_length=16)
     reason: str | None = Field(default=None, max_length=2000)
@@ -129,11 +144,26 @@ class Run(SQLModel, table=True):
         return (self.ended_at - self.started_at).total_seconds()
 
 
+DELIVERABLE_SQL = "delivery = 'pending'"
+
+
 class MessageOut(SQLModel, table=True):
-    """What the agent (or a reminder, or the system) says to a session."""
+    """What the agent (or a reminder, or the system) says to a session, and how its delivery through a channel
+    stands (docs/delivery.md). A row to deliver is ``pending`` with ``next_attempt_at`` set: a deliverer claims it
+    by moving that time to the end of its lease, so a host that dies mid-send leaves it due again then."""
 
     __tablename__ = "messages_out"
-    __table_args__ = (Index("ix_messages_out_session", "session", "id"),)
+    __table_args__ = (
+        Index("ix_messages_out_session", "session", "id"),
+        # What is due to be sent: only pending rows are in it, so it stays small whatever the outbox holds.
+        Index(
+            "ix_messages_out_deliverable",
+            "next_attempt_at",
+            "id",
+            sqlite_where=text(DELIVERABLE_SQL),
+            postgresql_where=text(DELIVERABLE_SQL),
+        ),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
     session: str = Field(default="main", max_length=200)
@@ -142,8 +172,43 @@ class MessageOut(SQLModel, table=True):
     in_reply_to: str | None = Field(default=None, max_length=26)
     series_id: str | None = Field(default=None, max_length=26)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    # From the first schema and unused: the outbox is read, not pushed (migration 0006 dropped its index).
+    channel: str | None = Field(default=None, max_length=64)  # decided when the row is written
+    delivery: DeliveryStatus = Field(default=DeliveryStatus.NONE, sa_type=String(16))
+    attempts: int = 0  # sends started: counted when a deliverer claims the row
+    delivery_error: str | None = Field(default=None, max_length=2000)  # the last attempt's, while it matters
+    next_attempt_at: datetime | None = _instant(nullable=True)
+    delivery_owner: str | None = Field(default=None, max_length=100)  # the host sending it now
     delivered_at: datetime | None = _instant(nullable=True)
+
+
+class Channel(SQLModel, table=True):
+    """Where outbox rows are sent: a webhook, a local command, or a mailbox over SMTP (docs/delivery.md).
+
+    The webhook's signing secret and any SMTP password (in ``target``'s URL) are kept as given: the host needs
+    them to sign and to log in. Listings never show them.
+    """
+
+    __tablename__ = "channels"
+
+    name: str = Field(primary_key=True, max_length=64)
+    kind: ChannelKind = Field(sa_type=String(16))
+    target: str = Field(sa_type=Text)  # the webhook URL, the command line, or the SMTP server's URL
+    secret: str | None = Field(default=None, max_length=200)  # webhook: the HMAC-SHA256 key
+    mail_to: str | None = Field(default=None, max_length=320)
+    mail_from: str | None = Field(default=None, max_length=320)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(default="user", max_length=200)
+
+
+class SessionSettings(SQLModel, table=True):
+    """What a session is set to beyond its messages: for now, the channel its outbox rows go to by default."""
+
+    __tablename__ = "session_settings"
+
+    session: str = Field(primary_key=True, max_length=200)
+    deliver: str | None = Field(default=None, max_length=64)  # a channel's name; None: the outbox only
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_by: str = Field(default="user", max_length=200)
 
 
 class ConversationTurn(SQLModel, table=True):

@@ -46,6 +46,7 @@ SERIES_SETTINGS = (
     "kind",
     "created_by",
     "script_by",
+    "deliver",
 )
 
 
@@ -83,6 +84,7 @@ class NewTask:
     on: tuple[str, ...] = ()  # event patterns (checked) that start an occurrence
     after: tuple[str, ...] = ()  # series ids (resolved) of the tasks it runs after (inbox.store.rounds)
     when: When = When.ALL_SUCCESS
+    deliver: str | None = None  # a channel's name, "none", or None: its session's channel
 
 
 def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -> MessageIn:
@@ -123,6 +125,7 @@ def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -
         retries=task.retries,
         context=task.context,
         remind=task.remind,
+        deliver=task.deliver,
         created_by=created_by,
         script_by=created_by,
         created_at=now,

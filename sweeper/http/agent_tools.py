@@ -31,10 +31,12 @@ from agent_runner.protocol import AGENT_PREFIX, PREFIX, ToolAnswer, ToolRequest
 from inbox import emitting
 from inbox import validation as check
 from inbox.api import Inbox, preview
+from inbox.channels import NO_CHANNEL
 from inbox.enums import LIVE_STATUSES, Kind, OutboxKind
 from inbox.errors import Conflict, InvalidInput, NotFound
 from inbox.http.errors import error_responses, token_first
 from inbox.schedules import format_duration, load_zone, parse_cron, parse_every
+from inbox.store.channels import session_channels
 from inbox.store.claims import NotHeld, OtherSession, held_row
 from inbox.store.endings import post_outbox
 from inbox.store.engine import one_transaction, transaction
@@ -200,8 +202,25 @@ def _own_upstreams(call: Call, a: dict[str, Any]) -> None:
     a["after"] = found
 
 
+def _check_deliver(call: Call, deliver: str | None) -> None:
+    """Channels are the person's: the agent may keep a task's messages in the outbox (``none``), go back to its
+    session's channel (``""``, on update) or name that channel, never another session's way to reach someone."""
+    if deliver is None or deliver in ("", NO_CHANNEL):
+        return
+    with transaction(call.host.inbox.engine) as db:
+        own = session_channels(db, [call.session]).get(call.session)
+    if deliver != own:
+        mine = f"its channel is {own!r}" if own else "it has no channel"
+        raise InvalidInput(
+            "deliver",
+            f"{deliver!r} is not this conversation's channel ({mine}); give none for the outbox only, or leave it "
+            "out; a person sets channels with `inbox session set`",
+        )
+
+
 def schedule_task(call: Call, a: dict[str, Any]) -> Any:
     zone = call.inbox.zone(a.get("tz"))
+    _check_deliver(call, a.get("deliver"))
     _check_recurring(call, zone, cron=a.get("cron"), every=a.get("every"))
     _check_listening(call, a.get("on"))
     _own_upstreams(call, a)
@@ -229,6 +248,7 @@ def get_task_runs(call: Call, a: dict[str, Any]) -> Any:
 
 def update_task(call: Call, a: dict[str, Any]) -> Any:
     head = _own_task(call, a.pop("task_id"))
+    _check_deliver(call, a.get("deliver"))
     zone = load_zone(a["tz"]) if "tz" in a else ZoneInfo(head.timezone)
     _check_recurring(call, zone, cron=a.get("cron"), every=a.get("every"))
     _check_listening(call, a.get("on"))
@@ -258,8 +278,16 @@ def send_message(call: Call, a: dict[str, Any]) -> Any:
     text = check.text(a["text"], field="text")
     with transaction(call.host.inbox.engine) as db:
         now, held = call.inbox.clock(), call.held
-        posted = post_outbox(db, session=call.session, kind=OutboxKind.REPLY, text=text, now=now, in_reply_to=held.id)
-        posted.series_id = held.series_id
+        posted = post_outbox(
+            db,
+            session=call.session,
+            kind=OutboxKind.REPLY,
+            text=text,
+            now=now,
+            in_reply_to=held.id,
+            series_id=held.series_id,
+            deliver=held.deliver,
+        )
         db.flush()
         return {"id": posted.id}
 

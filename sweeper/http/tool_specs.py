@@ -35,7 +35,7 @@ _SCHEDULE_FIELDS: tuple[str, ...] = (
     "script",
     "context",
 )
-_SCHEDULE_FIELDS += ("catch_up", "max_runs", "remind")
+_SCHEDULE_FIELDS += ("catch_up", "max_runs", "remind", "deliver")  # deliver: none, or its session's own channel
 ARGUMENTS: dict[str, type[BaseModel]] = {
     "schedule_task": tool_model(
         NewTask,
@@ -47,7 +47,7 @@ ARGUMENTS: dict[str, type[BaseModel]] = {
     "update_task": tool_model(
         TaskChange,
         "UpdateTaskArguments",
-        ("prompt", "cron", "every", "at", "on", "after", "when", "tz", "script", "name"),
+        ("prompt", "cron", "every", "at", "on", "after", "when", "tz", "script", "name", "deliver"),
         rename=_AS_TOOL,
         extra={"task_id": (str, Field(description=_TASK_ID_TEXT))},
     ),
@@ -86,7 +86,7 @@ HOST_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         name="update_task",
         description="Change a task's prompt, schedule (one of cron, every, at), event patterns (on), timezone, "
-        "script or name.",
+        "script, name or channel (deliver).",
         parameters=arguments_schema("update_task"),
     ),
     ToolSpec(name="pause_task", description="Pause a task.", parameters=_obj(_TASK_ID, ["task_id"])),

@@ -56,6 +56,9 @@ FILL = {
     "hooks": "INSERT INTO hooks (name, secret, message, created_at, created_by) "
     f"VALUES (:id, :id, false, {T0}, 'user')",
     "drop_ingested": f"INSERT INTO drop_ingested (key, path, created_at) VALUES (:id, 'a.txt', {T0})",
+    "channels": "INSERT INTO channels (name, kind, target, created_at, created_by) "
+    f"VALUES (:id, 'command', 'true', {T0}, 'user')",
+    "session_settings": f"INSERT INTO session_settings (session, updated_at, updated_by) VALUES (:id, {T0}, 'user')",
 }
 
 
@@ -64,6 +67,7 @@ KEYS = {"chores": "name", "web_sessions": "digest", "run_rollups": "'01OLDROW00'
 KEYS |= {"hooks": "name", "drop_ingested": "key"}
 KEYS |= {"event_matches": "event_id", "event_triggers": "series_id", "series_state": "series_id"}
 KEYS |= {"dependencies": "downstream_id", "dependency_rounds": "downstream_id"}
+KEYS |= {"channels": "name", "session_settings": "session"}
 
 
 def test_every_revision_upgrades_to_head_keeping_the_rows(store_url: str) -> None:

@@ -222,9 +222,11 @@ def test_ten_failed_occurrences_in_a_row_pause_the_series_and_tell_the_session(i
         run_due(inbox, Outcome.FAILED)
     view = inbox.get(task.id)
     assert view.status == "paused" and view.reason is not None and "10 consecutive" in view.reason
-    first, paused = inbox.outbox()  # one when the failures began, one when they paused it; none in between
-    assert first.kind == paused.kind == "system" and task.series_id in first.text and task.series_id in paused.text
-    assert "failed" in first.text and "paused" in paused.text
+    # One when the failures began, the alert after three in a row (docs/delivery.md), one when they paused it
+    first, alert, paused = inbox.outbox()
+    assert first.kind == alert.kind == paused.kind == "system"
+    assert all(task.series_id in item.text for item in (first, alert, paused))
+    assert "failed" in first.text and "3 times in a row" in alert.text and "paused" in paused.text
 
 
 def test_a_success_resets_the_failure_count(inbox: Inbox, clock: Clock) -> None:

@@ -1,0 +1,162 @@
+"""A small HTTP/1.1 server on 127.0.0.1 (asyncio, stdlib only) that records each POST it gets and answers it with
+the status its policy picks: to test and measure webhook delivery over real loopback HTTP.
+
+In process: ``with Receiver() as receiver: ... receiver.url("/hook") ... receiver.received``. It keeps connections
+open (HTTP/1.1 keep-alive) as a real receiver would, so a sender's connection reuse is exercised too. Out of
+process: ``python -m scripts.webhook_receiver --port 0 [--refuse 0.5]`` prints ``listening on http://…``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+HOST = "127.0.0.1"
+MAX_BODY = 1024 * 1024
+REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found", 408: "Request Timeout"}
+REASONS |= {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+@dataclass(frozen=True)
+class Received:
+    at: float  # time.time() when the body had arrived
+    path: str
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+    status: int  # what it was answered
+
+    @property
+    def key(self) -> str | None:
+        return self.headers.get("idempotency-key")
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def signed_by(self, secret: str) -> bool:
+        expected = "sha256=" + hmac.new(secret.encode(), self.body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(self.headers.get("x-inbox-signature", ""), expected)
+
+
+# A policy: the status to answer a request with (0: close the connection without answering).
+Policy = Callable[[str, dict[str, str], bytes], int]
+
+
+def always(status: int) -> Policy:
+    return lambda _path, _headers, _body: status
+
+
+def refusing(share: float, *, seed: int = 0, status: int = 503) -> Policy:
+    """Refuse about ``share`` of the requests (at random, reproducibly) with ``status``, accept the rest."""
+    draw = random.Random(seed)
+    lock = threading.Lock()
+
+    def answer(_path: str, _headers: dict[str, str], _body: bytes) -> int:
+        with lock:
+            return status if draw.random() < share else 200
+
+    return answer
+
+
+class Receiver:
+    def __init__(self, policy: Policy | None = None, *, port: int = 0) -> None:
+        self.policy = policy or always(200)
+        self.port = port
+        self._received: list[Received] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    # -- life ------------------------------------------------------------------------------------------------
+    def __enter__(self) -> Receiver:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._serve, name="webhook-receiver", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the webhook receiver did not start")
+
+    def stop(self) -> None:
+        if self._loop is not None and self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def url(self, path: str = "/") -> str:
+        return f"http://{HOST}:{self.port}{path}"
+
+    # -- what it got -----------------------------------------------------------------------------------------
+    @property
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+    def accepted(self) -> list[Received]:
+        """The requests answered 2xx."""
+        return [r for r in self.received if 200 <= r.status < 300]
+
+    def wait_for(self, count: int, timeout_s: float = 20.0, *, accepted: bool = True) -> list[Received]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            got = self.accepted() if accepted else self.received
+            if len(got) >= count:
+                return got
+            time.sleep(0.02)
+        got = self.accepted() if accepted else self.received
+        raise AssertionError(f"the receiver got {len(got)} requests, not {count}, within {timeout_s:g} s")
+
+    # -- serving ---------------------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        self._server = loop.run_until_complete(asyncio.start_server(self._connection, HOST, self.port, backlog=512))
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
+            while await self._one_request(reader, writer):
+                pass
+        writer.close()
+
+    async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Read one request and answer it; False when the connection is to be closed."""
+        line = await reader.readline()
+        if not line:
+            return False
+        _method, path, _version = line.decode("latin-1").split(" ", 2)
+        headers: dict[str, str] = {}
+        while (header := await reader.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = header.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        body = await reader.readexactly(min(length, MAX_BODY))
+        status = self.policy(path, headers, body)
+        with self._lock:
+            self._received.append(Received(time.time(), path, headers, body, status))
+        if status == 0:
+            return False  # dropped without an answer
+        reason = REASONS.get(status, "Status")
+        writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\n\r\n".encode())
+        await writer.drain()
+        return headers.get("connection", "").lower() != "close"

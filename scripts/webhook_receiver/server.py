@@ -47,12 +47,26 @@ class Received:
         return hmac.compare_digest(self.headers.get("x-inbox-signature", ""), expected)
 
 
-# A policy: the status to answer a request with (0: close the connection without answering).
-Policy = Callable[[str, dict[str, str], bytes], int]
+# A policy: the status to answer a request with (0: close the connection without answering), or the status and
+# headers to add (``Retry-After``).
+Answer = int | tuple[int, dict[str, str]]
+Policy = Callable[[str, dict[str, str], bytes], Answer]
 
 
-def always(status: int) -> Policy:
+def always(status: Answer) -> Policy:
     return lambda _path, _headers, _body: status
+
+
+def in_turn(*answers: Answer) -> Policy:
+    """The answers in this order, one per request; the last again once they run out."""
+    given = list(answers)
+    lock = threading.Lock()
+
+    def answer(_path: str, _headers: dict[str, str], _body: bytes) -> Answer:
+        with lock:
+            return given.pop(0) if len(given) > 1 else given[0]
+
+    return answer
 
 
 def refusing(share: float, *, seed: int = 0, status: int = 503) -> Policy:
@@ -60,7 +74,7 @@ def refusing(share: float, *, seed: int = 0, status: int = 503) -> Policy:
     draw = random.Random(seed)
     lock = threading.Lock()
 
-    def answer(_path: str, _headers: dict[str, str], _body: bytes) -> int:
+    def answer(_path: str, _headers: dict[str, str], _body: bytes) -> Answer:
         with lock:
             return status if draw.random() < share else 200
 
@@ -151,12 +165,14 @@ class Receiver:
             headers[name.strip().lower()] = value.strip()
         length = int(headers.get("content-length", "0"))
         body = await reader.readexactly(min(length, MAX_BODY))
-        status = self.policy(path, headers, body)
+        answer = self.policy(path, headers, body)
+        status, extra = answer if isinstance(answer, tuple) else (answer, {})
         with self._lock:
             self._received.append(Received(time.time(), path, headers, body, status))
         if status == 0:
             return False  # dropped without an answer
         reason = REASONS.get(status, "Status")
-        writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\n\r\n".encode())
+        added = "".join(f"{name}: {value}\r\n" for name, value in extra.items())
+        writer.write(f"HTTP/1.1 {status} {reason}\r\n{added}Content-Length: 0\r\n\r\n".encode())
         await writer.drain()
         return headers.get("connection", "").lower() != "close"

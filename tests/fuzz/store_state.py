@@ -20,6 +20,8 @@ TABLES = {
     "dependency_rounds": "downstream_id, round_no",
     "hooks": "name",
     "drop_ingested": "key",
+    "channels": "name",
+    "session_settings": "session",
 }
 
 

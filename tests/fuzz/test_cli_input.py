@@ -98,6 +98,12 @@ FLAGS = [
     Flag(("next",), "--count", inputs.whole_number, "count", EVERY_HOUR, writes=False),
     Flag(("runs", TASK), "--limit", inputs.whole_number, "limit", writes=False),
     Flag(("tasks",), "--status", inputs.choice, "status", writes=False),
+    Flag(("schedule", "p"), "--deliver", inputs.session, "deliver", EVERY_HOUR),
+    Flag(("update", TASK), "--deliver", inputs.session, "deliver"),
+    Flag(("session", "set", "main"), "--deliver", inputs.session, "deliver"),
+    Flag(("channel", "add", "x"), "--webhook", inputs.name, "webhook"),
+    Flag(("channel", "add", "x"), "--command", inputs.name, "command"),
+    Flag(("channel", "add"), None, inputs.session, "name", ("--command", "true")),
 ]
 
 

@@ -389,3 +389,31 @@ def test_tools_act_only_for_a_row_this_runner_holds(host: Host) -> None:
     rows = [(row.id, row.status) for row in host.rows()]
     assert rows == [(r, "completed" if r == mine.message_id else s) for r, s in before[0]]
     assert host.outbox() == before[1] == []
+
+
+def test_an_agent_may_keep_a_task_in_the_outbox_or_use_its_sessions_channel_but_no_other(host: Host) -> None:
+    host.inbox.add_channel("my-phone", command="true")
+    host.inbox.add_channel("someone-elses-phone", command="true")
+    host.inbox.set_session("a", deliver="my-phone")
+    host.inbox.set_session("b", deliver="someone-elses-phone")
+    tools = working_on_chat(host)
+
+    refused = tools("schedule_task", prompt="leak it", at="1h", deliver="someone-elses-phone")
+    assert not refused.ok and refused.error is not None and refused.error.startswith("deliver: ")
+    assert "not this conversation's channel" in refused.error and host.tasks() == []
+    quiet = tools.ok("schedule_task", prompt="quietly", at="1h", deliver="none")
+    own = tools.ok("schedule_task", prompt="to my phone", at="2h", deliver="my-phone")
+    assert {row.id: row.deliver for row in host.tasks()} == {quiet["id"]: "none", own["id"]: "my-phone"}
+    moved = tools("update_task", task_id=quiet["id"], deliver="someone-elses-phone")
+    assert not moved.ok and moved.error is not None and moved.error.startswith("deliver: ")
+    tools.ok("update_task", task_id=quiet["id"], deliver="")
+    assert host.row(quiet["id"]).deliver is None  # back to its session's channel
+
+
+def test_an_agents_messages_go_to_its_sessions_channel(host: Host) -> None:
+    host.inbox.add_channel("my-phone", command="true")
+    host.inbox.set_session("a", deliver="my-phone")
+    tools = working_on_chat(host)
+    tools.ok("send_message", text="On it.")
+    [out] = host.outbox()
+    assert (out.channel, out.delivery, out.attempts) == ("my-phone", "pending", 0)

@@ -335,3 +335,25 @@ def test_healthz_needs_no_token_and_no_page_loads_from_a_cdn(api: Served) -> Non
     assert httpx.get(f"{api.url}/openapi.json", timeout=10).status_code == 200
     for page in ("/docs", "/redoc"):
         assert httpx.get(f"{api.url}{page}", timeout=10).status_code == 404, page
+
+
+def test_a_task_names_its_channel_and_the_outbox_shows_each_rows_delivery(api: Served, clock: Clock) -> None:
+    api.inbox.add_channel("phone", command="true")
+    refusal = refused(api.http.post("/v1/tasks", json={"prompt": "Hi", "in": "1h", "deliver": "pager"}), 422, "deliver")
+    assert "no channel named 'pager'" in refusal["error"] and all_tasks(api) == []
+    made = ok(api.http.post("/v1/tasks", json={"prompt": "Hi", "in": "1h", "remind": True, "deliver": "phone"}), 201)
+    assert ok(api.http.get(f"/v1/tasks/{made['id']}"))["deliver"] == "phone"
+    changed = ok(api.http.patch(f"/v1/tasks/{made['id']}", json={"deliver": "none"}))
+    assert changed["deliver"] == "none"
+    ok(api.http.patch(f"/v1/tasks/{made['id']}", json={"deliver": "phone"}))
+    clock.advance(hours=1)
+    sweep_once(api.inbox.engine, now=clock())
+    [item] = ok(api.http.get("/v1/outbox"))
+    assert {key: item[key] for key in ("channel", "delivery", "attempts", "delivery_error", "delivered_at")} == {
+        "channel": "phone",
+        "delivery": "pending",
+        "attempts": 0,
+        "delivery_error": None,
+        "delivered_at": None,
+    }
+    assert item["next_attempt_at"] == clock().isoformat()

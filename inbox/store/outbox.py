@@ -10,7 +10,8 @@ attempt number): a deliverer that outlived its lease cannot overwrite the result
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -36,6 +37,7 @@ DELIVERY_BACKOFF = (
     timedelta(hours=2),
 )
 DELIVERY_TIMEOUT_S = 15.0  # one attempt's time limit (INBOX_DELIVERY_TIMEOUT)
+CANDIDATES_PER_CLAIM = 2
 
 
 def delivery_columns(channel: str | None, *, now: datetime) -> dict[str, Any]:
@@ -90,41 +92,67 @@ class Claimed:
     task_name: str | None = None
 
 
+_CLAIMED = (
+    _OUT.c.id,
+    _OUT.c.session,
+    _OUT.c.kind,
+    _OUT.c.text,
+    _OUT.c.created_at,
+    _OUT.c.in_reply_to,
+    _OUT.c.series_id,
+    _OUT.c.channel,
+    _OUT.c.attempts,
+)
+
+
 def claim_deliveries(
-    db: Session, *, owner: str, now: datetime, lease: timedelta, limit: int, skip_channels: Sequence[str] = ()
+    db: Session,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    per_channel: int | None = None,
+    in_hand: Mapping[str, int] | None = None,
 ) -> list[Claimed]:
-    """Up to ``limit`` due rows, oldest due first, claimed for ``owner`` until ``now + lease``; rows of the
-    channels in ``skip_channels`` (those with as many sends under way as they may have) are left for later."""
+    """Up to ``limit`` due rows, oldest due first, claimed for ``owner`` until ``now + lease``; with
+    ``per_channel``, no channel gets more than that counting what the claimant already holds of it (``in_hand``):
+    channels that are full are not looked at, so they never hold up the others."""
     if limit < 1:
         return []
-    due = (
-        select(
-            _OUT.c.id,
-            _OUT.c.session,
-            _OUT.c.kind,
-            _OUT.c.text,
-            _OUT.c.created_at,
-            _OUT.c.in_reply_to,
-            _OUT.c.series_id,
-            _OUT.c.channel,
-            _OUT.c.attempts,
-        )
-        .where(_OUT.c.delivery == DeliveryStatus.PENDING.value, _OUT.c.next_attempt_at <= now)
-        .order_by(_OUT.c.next_attempt_at, _OUT.c.id)
-        .limit(limit)
-    )
-    if skip_channels:
-        due = due.where(_OUT.c.channel.not_in(sorted(set(skip_channels))))
-    if db.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)  # another host's claim skips these rather than waiting
-    rows = db.execute(due).all()
-    if not rows:
+    held = Counter(in_hand or {})
+    due = [_OUT.c.delivery == DeliveryStatus.PENDING.value, _OUT.c.next_attempt_at <= now]
+    full = sorted(channel for channel, count in held.items() if per_channel is not None and count >= per_channel)
+    if full:
+        due.append(_OUT.c.channel.not_in(full))
+    # Candidates first, unlocked and more than wanted, so that a channel with little room leaves room for others.
+    looked = limit * CANDIDATES_PER_CLAIM if per_channel is not None else limit
+    candidates = db.execute(
+        select(_OUT.c.id, _OUT.c.channel).where(*due).order_by(_OUT.c.next_attempt_at, _OUT.c.id).limit(looked)
+    ).all()
+    chosen: list[str] = []
+    for row_id, channel in candidates:
+        if len(chosen) == limit:
+            break
+        if per_channel is None or held[channel or ""] < per_channel:
+            held[channel or ""] += 1
+            chosen.append(row_id)
+    if chosen and db.get_bind().dialect.name == "postgresql":
+        # Locked and checked again: another host may have claimed some since they were looked at; it wins those.
+        locked = select(_OUT.c.id).where(_OUT.c.id.in_(chosen), *due).with_for_update(skip_locked=True)
+        chosen = list(db.execute(locked).scalars())
+    if not chosen:
         return []
-    db.execute(
+    claim = (
         update(_OUT)
-        .where(_OUT.c.id.in_([row.id for row in rows]))
+        .where(_OUT.c.id.in_(chosen))
         .values(delivery_owner=owner, next_attempt_at=now + lease, attempts=_OUT.c.attempts + 1)
     )
+    if db.get_bind().dialect.update_returning:
+        rows = sorted(db.execute(claim.returning(*_CLAIMED)).all(), key=lambda row: row.id)
+    else:  # SQLite before 3.35
+        db.execute(claim)
+        rows = list(db.execute(select(*_CLAIMED).where(_OUT.c.id.in_(chosen)).order_by(_OUT.c.id)).all())
     names = series_names(db, [row.series_id for row in rows if row.series_id])
     return [
         Claimed(
@@ -136,7 +164,7 @@ def claim_deliveries(
             in_reply_to=row.in_reply_to,
             series_id=row.series_id,
             channel=row.channel or "",
-            attempt=row.attempts + 1,
+            attempt=row.attempts,
             task_name=names.get(row.series_id or ""),
         )
         for row in rows

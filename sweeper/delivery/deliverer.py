@@ -1,12 +1,13 @@
 """The deliverer: a thread of the host that sends outbox rows through their channels, beside the sweeper.
 
 One loop owns the store side: in one transaction it records the attempts that finished and claims as many due
-rows as it has free senders (inbox.store.outbox), and hands each to a pool of sending threads; it never waits on
-the network itself. It looks again when a send finishes, when this process commits rows to deliver (the store
-rings it: inbox.store.engine.on_deliverable, so a reply goes out at once), when a retry comes due, and at least
-every ``poll_s`` for rows other hosts wrote or left behind. The sweeper's pass never waits on it.
+rows as it may hold (inbox.store.outbox), and puts each in its channel's lane for the sending threads
+(sweeper/delivery/lanes.py); it never waits on the network itself. It looks again when a send finishes, when this
+process commits rows to deliver (the store rings it: inbox.store.engine.on_deliverable, so a reply goes out at
+once), when a retry comes due, and at least every ``poll_s`` for rows other hosts wrote or left behind. The
+sweeper's pass never waits on it.
 
-A channel has at most ``per_channel`` sends under way, so one slow receiver holds only that many senders.
+A channel has at most ``per_channel`` sends under way, so one slow receiver holds only that many threads.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from inbox.addresses import Resolver, system_resolver
 from inbox.config import Settings
@@ -41,6 +40,7 @@ from inbox.store.outbox import (
 from inbox.store.types import utcnow
 from sweeper.delivery.base import ChannelSpec, Delivery, Sender, Sent, body_of, fail, retry
 from sweeper.delivery.command import CommandSender
+from sweeper.delivery.lanes import Lanes
 from sweeper.delivery.mail import SmtpSender
 from sweeper.delivery.webhook import WebhookSender
 
@@ -51,14 +51,16 @@ log = logging.getLogger("inbox.delivery")
 class DeliveryConfig:
     timeout_s: float = DELIVERY_TIMEOUT_S  # INBOX_DELIVERY_TIMEOUT: one attempt's limit
     backoff: tuple[timedelta, ...] = DELIVERY_BACKOFF  # INBOX_DELIVERY_BACKOFF: waits between attempts
-    senders: int = 16  # sends under way at once
-    per_channel: int = 8  # of which to one channel
+    threads: int = 32  # sends under way at once
+    per_channel: int = 8  # of which to one channel; it holds at most twice that (waiting or being sent)
+    window: int = 128  # rows held at once in all
     poll_s: float = 1.0  # the longest the loop sleeps without looking at the store
 
     @property
     def lease(self) -> timedelta:
-        """How long a claim holds a row: past any one attempt's end, so the row is never sent twice at once."""
-        return timedelta(seconds=2 * self.timeout_s + 5)
+        """How long a claim holds a row: past the longest it can wait for a thread and for its lane's send ahead
+        of it, and its own send, so a row is never sent twice at once (sweeper/delivery/lanes.py)."""
+        return timedelta(seconds=4 * self.timeout_s + 5)
 
     @property
     def max_attempts(self) -> int:
@@ -101,22 +103,22 @@ class Deliverer:
         self.config = config or DeliveryConfig()
         self.senders = dict(senders) if senders is not None else default_senders(self.config)
         self.clock = clock
-        self._pool = ThreadPoolExecutor(self.config.senders, thread_name_prefix="deliver")
+        self._lanes: Lanes | None = None
         self._lock = threading.Lock()
         self._finished: list[Attempted] = []
-        self._sending: Counter[str] = Counter()  # channel -> sends under way
-        self._futures: set[Future[None]] = set()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._state = threading.Condition()
         self._rounds = 0
-        self._quiet = False  # after the last round: nothing under way and nothing due that could be taken
+        self._quiet = False  # after the last round: nothing in hand and nothing due that could be taken
         self._counts: Counter[str] = Counter()
         self._unlisten: Callable[[], None] | None = None
 
     # -- life ----------------------------------------------------------------------------------------------------
     def start(self) -> None:
+        config = self.config
+        self._lanes = Lanes(threads=config.threads, per_channel=config.per_channel, send=self._send)
         self._unlisten = on_deliverable(self.engine, self.wake)
         self._thread = threading.Thread(target=self._run, name="deliverer", daemon=True)
         self._thread.start()
@@ -125,22 +127,20 @@ class Deliverer:
         self._wake.set()
 
     def stop(self, grace_s: float | None = None) -> None:
-        """Stop claiming; sends under way get ``grace_s`` (default: one attempt's timeout) to finish and be
-        recorded. One still going then keeps its claim: its row is sent again once the lease ends."""
+        """Stop claiming; what is in hand gets ``grace_s`` (default: one attempt's timeout) to be sent and recorded.
+        A row not sent by then keeps its claim: it is sent again once the lease ends."""
         if self._unlisten is not None:
             self._unlisten()
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
-        with self._lock:
-            futures = set(self._futures)
-        wait_for_futures(futures, timeout=self.config.timeout_s if grace_s is None else grace_s)
+        if self._lanes is not None:
+            self._lanes.close(self.config.timeout_s if grace_s is None else grace_s)
         self._step(claim=False)
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def drain(self, timeout_s: float) -> bool:
-        """Wait until nothing is being sent and nothing is due now (what failed waits for its retry); False when
+        """Wait until nothing is in hand and nothing is due now (what failed waits for its retry); False when
         ``timeout_s`` passed first. For cron mode, which delivers before it exits."""
         with self._state:
             target = self._rounds + 2  # a whole round that began after every row written so far was committed
@@ -157,48 +157,57 @@ class Deliverer:
         while not self._stopping.is_set():
             self._wake.clear()  # before looking: a ring while we look is not lost
             try:
-                claimed, free, due = self._step(claim=True)
+                claimed, room, due = self._step(claim=True)
             except Exception as exc:  # the store is unreachable: look again later, the rows wait
                 log.error("delivery: could not use the store: %s", exc)
-                claimed, free, due = 0, 0, None
+                claimed, room, due = 0, 0, None
             now = self.clock()
             with self._lock:
-                idle = not self._finished and sum(self._sending.values()) == 0
-            quiet = idle and claimed == 0 and (due is None or due > now)
+                idle = not self._finished
+            idle = idle and self._lanes is not None and self._lanes.idle()
             with self._state:
                 self._rounds += 1
-                self._quiet = quiet
+                self._quiet = idle and claimed == 0 and (due is None or due > now)
                 self._state.notify_all()
-            if claimed and free > 0:
+            if claimed and room > 0:
                 continue  # more may be due at once
             wait = self.config.poll_s
-            if due is not None:
+            if due is not None and room > 0:
                 wait = min(wait, max(0.0, (due - now).total_seconds()))
-            if wait == 0 and (claimed == 0 or free == 0):
-                wait = self.config.poll_s  # all that is due is being sent or waits on a busy channel
+            if wait == 0:
+                wait = self.config.poll_s  # what is due waits on a full channel: a finished send wakes us
             self._wake.wait(wait)
 
     def _step(self, *, claim: bool) -> tuple[int, int, datetime | None]:
-        """Record what finished and claim what may start; (rows claimed, senders still free, next due)."""
+        """Record what finished and claim what may be taken on; (rows claimed, room left, next due)."""
         with self._lock:
             finished, self._finished = self._finished, []
-            free = self.config.senders - sum(self._sending.values())
-            busy = [channel for channel, count in self._sending.items() if count >= self.config.per_channel]
+        in_hand = self._lanes.in_hand() if self._lanes is not None else Counter()
+        room = self.config.window - in_hand.total()
         now = self.clock()
-        claimed: list[tuple[Claimed, Channel | None]] = []
+        claimed: list[Claimed] = []
+        channels: dict[str, Channel] = {}
         due = None
         with transaction(self.engine) as db:
             if finished:
                 self._record(db, finished, now)
-            if claim and free > 0:
-                rows = claim_deliveries(
-                    db, owner=self.owner, now=now, lease=self.config.lease, limit=free, skip_channels=busy
+            if claim and room > 0:
+                config = self.config
+                claimed = claim_deliveries(
+                    db,
+                    owner=self.owner,
+                    now=now,
+                    lease=config.lease,
+                    limit=room,
+                    per_channel=2 * config.per_channel,
+                    in_hand=in_hand,
                 )
-                claimed = [(row, db.get(Channel, row.channel)) for row in rows]
+                names = sorted({item.channel for item in claimed})
+                channels = {row.name: row for row in db.exec(select(Channel).where(col(Channel.name).in_(names)))}
                 due = next_delivery_due(db)
-        for item, channel in claimed:
-            self._start(item, channel)
-        return len(claimed), free - len(claimed), due
+        for item in claimed:
+            self._start(item, channels.get(item.channel))
+        return len(claimed), room - len(claimed), due
 
     def _record(self, db: Session, finished: list[Attempted], now: datetime) -> None:
         recorded = record_deliveries(db, finished, owner=self.owner, now=now, backoff=self.config.backoff)
@@ -214,20 +223,10 @@ class Deliverer:
     def _start(self, item: Claimed, channel: Channel | None) -> None:
         if channel is None:
             self._finish(item, fail(f"channel {item.channel!r} no longer exists"))
-            return
-        if item.attempt > 2 * self.config.max_attempts:  # claimed again and again, never recorded: hosts died on it
+        elif item.attempt > 2 * self.config.max_attempts:  # claimed again and again, never recorded: hosts died on it
             self._finish(item, fail(f"abandoned after {item.attempt - 1} attempts whose results were never recorded"))
-            return
-        delivery = Delivery(item, ChannelSpec.of(channel), body_of(item))
-        with self._lock:
-            self._sending[item.channel] += 1
-            future = self._pool.submit(self._send, delivery)
-            self._futures.add(future)
-        future.add_done_callback(self._forget)
-
-    def _forget(self, future: Future[None]) -> None:
-        with self._lock:
-            self._futures.discard(future)
+        elif self._lanes is not None:
+            self._lanes.put(Delivery(item, ChannelSpec.of(channel), body_of(item)))
 
     def _send(self, delivery: Delivery) -> None:
         sender = self.senders.get(delivery.channel.kind)
@@ -236,8 +235,6 @@ class Deliverer:
         except Exception as exc:  # a fault of ours: the row is retried like after a failed send, not lost
             log.exception("delivery of %s failed in the host", delivery.item.id)
             sent = retry(f"the host failed while sending: {exc!r}")
-        with self._lock:
-            self._sending[delivery.item.channel] -= 1
         self._finish(delivery.item, sent)
 
     def _finish(self, item: Claimed, sent: Sent) -> None:

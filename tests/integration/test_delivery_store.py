@@ -220,16 +220,18 @@ def test_a_refusal_fails_at_once(inbox: Inbox, clock: Clock) -> None:
     assert (item.delivery, item.attempts, item.delivery_error) == ("failed", 1, "HTTP 404")
 
 
-def test_claims_take_the_oldest_due_first_and_leave_busy_channels(inbox: Inbox, clock: Clock) -> None:
+def test_claims_take_the_oldest_due_first_up_to_what_each_channel_may_have_in_hand(inbox: Inbox, clock: Clock) -> None:
     _command_channel(inbox, "phone")
     _command_channel(inbox, "mail")
     _remind_now(inbox, clock, "one", deliver="phone")
     _remind_now(inbox, clock, "two", deliver="mail")
     _remind_now(inbox, clock, "three", deliver="phone")
     texts = {row.id: row.text for row in _outbox_rows(inbox)}
-    claimed = _claim(inbox, limit=10, skip_channels=["phone"])
+    claimed = _claim(inbox, limit=10, per_channel=2, in_hand={"phone": 2})  # phone is full: only mail's
     assert [texts[c.split("#")[0]] for c in claimed] == ["two"]
-    assert [texts[c.split("#")[0]] for c in _claim(inbox, limit=1)] == ["one"]
+    claimed = _claim(inbox, limit=10, per_channel=2, in_hand={"phone": 1})  # room for one of phone's
+    assert [texts[c.split("#")[0]] for c in claimed] == ["one"]
+    assert [texts[c.split("#")[0]] for c in _claim(inbox, limit=1)] == ["three"]
 
 
 # -- alerts ------------------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 What goes, once older than its horizon:
 - run history (``runs``) whose ``ended_at`` is older than ``keep_runs`` (default 90 days);
-- outbound messages (``messages_out``) whose ``created_at`` is older than ``keep_outbox`` (default 30 days);
+- outbound messages (``messages_out``) whose ``created_at`` is older than ``keep_outbox`` (default 30 days), unless
+  still waiting to be delivered through a channel;
 - ended inbound rows (``messages_in`` not pending, running or paused) whose ``updated_at`` is older than
   ``keep_runs``: past occurrences, run-now and missed-slot records, answered chat lines and webhooks;
 - events and what each did to each task (``events``, ``event_matches``) older than ``keep_runs``;
@@ -28,7 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Delete, Engine, Table, and_, delete, exists, or_, select, tuple_
 
 from inbox.config import DEFAULT_KEEP_OUTBOX_DAYS, DEFAULT_KEEP_RUNS_DAYS
-from inbox.enums import LIVE_STATUSES
+from inbox.enums import LIVE_STATUSES, DeliveryStatus
 from inbox.store.engine import transaction
 from inbox.store.models import DependencyRound, Event, EventMatch, MessageIn, MessageOut, Run
 
@@ -66,7 +67,9 @@ def _old_runs(cutoff: datetime, batch: int) -> Delete:
 def _old_outbox(cutoff: datetime, batch: int) -> Delete:
     outbox = _table(MessageOut)
     old = outbox.alias("old")
-    ids = select(old.c.id).where(old.c.created_at < cutoff).limit(batch).with_for_update(skip_locked=True)
+    # A row still to be sent stays, however old (its retries end within hours: docs/delivery.md).
+    waiting = old.c.delivery == DeliveryStatus.PENDING.value
+    ids = select(old.c.id).where(old.c.created_at < cutoff, ~waiting).limit(batch).with_for_update(skip_locked=True)
     return delete(outbox).where(outbox.c.id.in_(ids))
 
 

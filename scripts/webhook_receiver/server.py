@@ -82,9 +82,10 @@ def refusing(share: float, *, seed: int = 0, status: int = 503) -> Policy:
 
 
 class Receiver:
-    def __init__(self, policy: Policy | None = None, *, port: int = 0) -> None:
+    def __init__(self, policy: Policy | None = None, *, port: int = 0, delay_s: float = 0.0) -> None:
         self.policy = policy or always(200)
         self.port = port
+        self.delay_s = delay_s  # how long each answer takes (the request is recorded when it is answered)
         self._received: list[Received] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -165,6 +166,8 @@ class Receiver:
             headers[name.strip().lower()] = value.strip()
         length = int(headers.get("content-length", "0"))
         body = await reader.readexactly(min(length, MAX_BODY))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         answer = self.policy(path, headers, body)
         status, extra = answer if isinstance(answer, tuple) else (answer, {})
         with self._lock:

@@ -14,6 +14,7 @@ from inbox.errors import Conflict, InvalidInput
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn, MessageOut
 from inbox.store.outbox import Attempted, Verdict, claim_deliveries, record_deliveries
+from sweeper.retention import RetentionPolicy, apply_retention
 from sweeper.sweep import sweep_once
 from tests.conftest import Clock
 from tests.integration.helpers import claim, end, run_due, stored_text
@@ -327,3 +328,15 @@ def test_ending_an_occurrence_twice_alerts_once(inbox: Inbox, clock: Clock) -> N
     end(inbox, row.id, Outcome.FAILED)
     end(inbox, row.id, Outcome.FAILED)
     assert sum(t.startswith("Alert") for t in _system(inbox)) == 1
+
+
+def test_retention_keeps_a_row_still_waiting_to_be_sent(inbox: Inbox, clock: Clock) -> None:
+    _command_channel(inbox, "phone")
+    _remind_now(inbox, clock, "sent long ago", deliver="phone")
+    _remind_now(inbox, clock, "still waiting", deliver="phone")
+    _remind_now(inbox, clock, "never for a channel")
+    [sent, _] = _claim(inbox)  # the oldest first
+    _record(inbox, _attempt(sent, Verdict.DELIVERED))
+    clock.advance(days=31)
+    apply_retention(inbox.engine, now=clock(), policy=RetentionPolicy(keep_outbox=timedelta(days=30)))
+    assert [item.text for item in inbox.outbox()] == ["still waiting"]

@@ -123,12 +123,11 @@ def claim_deliveries(
     held = Counter(in_hand or {})
     due = [_OUT.c.delivery == DeliveryStatus.PENDING.value, _OUT.c.next_attempt_at <= now]
     full = sorted(channel for channel, count in held.items() if per_channel is not None and count >= per_channel)
-    if full:
-        due.append(_OUT.c.channel.not_in(full))
+    wanted = [*due, _OUT.c.channel.not_in(full)] if full else due
     # Candidates first, unlocked and more than wanted, so that a channel with little room leaves room for others.
     looked = limit * CANDIDATES_PER_CLAIM if per_channel is not None else limit
     candidates = db.execute(
-        select(_OUT.c.id, _OUT.c.channel).where(*due).order_by(_OUT.c.next_attempt_at, _OUT.c.id).limit(looked)
+        select(_OUT.c.id, _OUT.c.channel).where(*wanted).order_by(_OUT.c.next_attempt_at, _OUT.c.id).limit(looked)
     ).all()
     chosen: list[str] = []
     for row_id, channel in candidates:
@@ -143,9 +142,10 @@ def claim_deliveries(
         chosen = list(db.execute(locked).scalars())
     if not chosen:
         return []
+    # One conditional update: a row another claimant took meanwhile no longer matches and is left to it.
     claim = (
         update(_OUT)
-        .where(_OUT.c.id.in_(chosen))
+        .where(_OUT.c.id.in_(chosen), *due)
         .values(delivery_owner=owner, next_attempt_at=now + lease, attempts=_OUT.c.attempts + 1)
     )
     if db.get_bind().dialect.update_returning:

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -82,9 +83,17 @@ def refusing(share: float, *, seed: int = 0, status: int = 503) -> Policy:
 
 
 class Receiver:
-    def __init__(self, policy: Policy | None = None, *, port: int = 0, delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        *,
+        port: int = 0,
+        delay_s: float = 0.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.policy = policy or always(200)
         self.port = port
+        self.tls = tls  # serve HTTPS with this server context
         self.delay_s = delay_s  # how long each answer takes (the request is recorded when it is answered)
         self._received: list[Received] = []
         self._lock = threading.Lock()
@@ -115,7 +124,7 @@ class Receiver:
             self._thread.join(timeout=10)
 
     def url(self, path: str = "/") -> str:
-        return f"http://{HOST}:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://{HOST}:{self.port}{path}"
 
     # -- what it got -----------------------------------------------------------------------------------------
     @property
@@ -140,7 +149,8 @@ class Receiver:
     # -- serving ---------------------------------------------------------------------------------------------
     def _serve(self) -> None:
         loop = self._loop = asyncio.new_event_loop()
-        self._server = loop.run_until_complete(asyncio.start_server(self._connection, HOST, self.port, backlog=512))
+        serving = asyncio.start_server(self._connection, HOST, self.port, backlog=512, ssl=self.tls)
+        self._server = loop.run_until_complete(serving)
         self.port = int(self._server.sockets[0].getsockname()[1])
         self._ready.set()
         try:

@@ -137,7 +137,10 @@ class Deliverer:
             self._thread.join()
         if self._lanes is not None:
             self._lanes.close(self.config.timeout_s if grace_s is None else grace_s)
-        self._step(claim=False)
+        try:
+            self._step(claim=False)
+        except Exception as exc:  # the store is gone: those rows' claims run out and they are sent again
+            log.error("delivery: could not record the last results: %s", exc)
 
     def drain(self, timeout_s: float) -> bool:
         """Wait until nothing is in hand and nothing is due now (what failed waits for its retry); False when

@@ -60,10 +60,11 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
     if sock is None:
         return True
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        poller = select.poll()  # not select(): it cannot look at file descriptors above 1023
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 def _host_header(target: WebhookTarget) -> str:
@@ -99,11 +100,13 @@ def verdict(status: int, answer: str, retry_after: str | None = None) -> Sent:
 
 
 class WebhookSender:
-    def __init__(self, *, timeout_s: float, resolver: Resolver = system_resolver) -> None:
+    def __init__(
+        self, *, timeout_s: float, resolver: Resolver = system_resolver, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.timeout_s = timeout_s
         self.resolver = resolver
         self._local = threading.local()
-        self._tls = ssl.create_default_context()
+        self._tls = tls or ssl.create_default_context()  # the system's trusted authorities
 
     def _pool(self) -> dict[_Key, http.client.HTTPConnection]:
         pool: dict[_Key, http.client.HTTPConnection] | None = getattr(self._local, "pool", None)
@@ -158,9 +161,9 @@ class WebhookSender:
             key = (target.scheme, target.host, target.port, address)
             try:
                 connection = self._connection(key)
-            except ssl.SSLError as exc:
+            except ssl.SSLCertVerificationError as exc:
                 self._forget(key)
-                return fail(f"TLS with {target.host} ({address}) failed: {exc}")
+                return fail(f"the TLS certificate of {target.host} ({address}) was refused: {exc.verify_message}")
             except OSError as exc:
                 self._forget(key)
                 refused.append(f"{address}: {exc.strerror or exc}")

@@ -45,6 +45,12 @@ def _postgres(module: str, args: list[str], headline: str) -> object:
             marks=pytest.mark.slow,
         ),
         pytest.param(
+            "bench.delivery",
+            ["--messages", "200", "--lateness", "20", "--over", "2"],
+            "delivery (sqlite, 10 channels): ",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
             "bench.wake", ["--runs", "2", "--runtime", "process"], "wake (process): cold p50=", marks=pytest.mark.slow
         ),
         pytest.param(

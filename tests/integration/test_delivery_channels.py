@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,7 +25,7 @@ from inbox.views import OutboxItem
 from scripts.webhook_receiver.server import Receiver, always, in_turn
 from sweeper.delivery.command import CommandSender
 from sweeper.delivery.deliverer import Deliverer, DeliveryConfig, default_senders
-from sweeper.delivery.webhook import signature
+from sweeper.delivery.webhook import WebhookSender, signature
 from sweeper.sweep import sweep_once
 from tests.conftest import Clock
 
@@ -369,3 +371,37 @@ def test_two_deliverers_on_one_store_never_send_a_row_twice(
     assert {(item.delivery, item.attempts) for item in items} == {("delivered", 1)}
     assert first.tally.delivered > 0 and second.tally.delivered > 0  # both took a share
     assert first.tally.delivered + second.tally.delivered == rows
+
+
+# -- TLS to a checked address -----------------------------------------------------------------------------------
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for hooks.example.test (openssl), and its key."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subject = ("-subj", "/CN=hooks.example.test", "-addext", "subjectAltName=DNS:hooks.example.test")
+    made = ("-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(key), "-out", str(cert))
+    subprocess.run(["openssl", "req", *made, *subject], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.mark.parametrize(("name", "delivery"), [("hooks.example.test", "delivered"), ("other.example.test", "failed")])
+def test_https_goes_to_the_checked_address_and_checks_the_certificate_against_the_name(
+    inbox: Inbox, clock: Clock, certificate: tuple[Path, Path], name: str, delivery: str
+) -> None:
+    cert, key = certificate
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert, key)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    with Receiver(tls=served) as receiver:
+        names = Names({name: ["127.0.0.1"]})
+        inbox.add_channel("phone", webhook=f"https://{name}:{receiver.port}/in")
+        sender = WebhookSender(timeout_s=CONFIG.timeout_s, resolver=names, tls=trusting)
+        with delivering(inbox, webhook=sender) as deliverer:
+            remind(inbox, clock, deliver="phone")
+            item = settled(inbox, deliverer)
+        got = receiver.received
+    assert item.delivery == delivery, item.delivery_error
+    if delivery == "delivered":
+        assert [r.headers["host"] for r in got] == [f"{name}:{receiver.port}"]
+    else:
+        assert got == [] and "certificate" in (item.delivery_error or "")

@@ -106,6 +106,8 @@ def test_one_pass_runs_the_due_task_and_chat_message_and_writes_the_follow_up(se
     assert json.loads(again.stdout) | {"outcomes": None} == {
         "recovered": 0,
         "delivered": 0,
+        "sent": 0,
+        "send_failures": 0,
         "runs": 0,
         "outcomes": None,
         "start_failures": [],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from inbox.channels import NO_CHANNEL, ChannelDefinition
@@ -97,16 +98,18 @@ def sessions(db: Session) -> list[SessionSettings]:
     return list(db.exec(select(SessionSettings).order_by(col(SessionSettings.session))).all())
 
 
+# Built once: the batched reminder path asks it for every batch, where building it anew costs more than running it.
+_SESSION_CHANNELS = select(SessionSettings.session, SessionSettings.deliver).where(
+    col(SessionSettings.session).in_(bindparam("sessions", expanding=True)), col(SessionSettings.deliver).is_not(None)
+)
+
+
 def session_channels(db: Session, names: Iterable[str]) -> dict[str, str]:
     """The channel of each of these sessions that has one."""
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    found = db.exec(
-        select(SessionSettings.session, SessionSettings.deliver).where(
-            col(SessionSettings.session).in_(wanted), col(SessionSettings.deliver).is_not(None)
-        )
-    ).all()
+    found = db.connection().execute(_SESSION_CHANNELS, {"sessions": wanted}).all()
     return {session: str(deliver) for session, deliver in found if deliver}
 
 

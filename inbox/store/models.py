@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from inbox.enums import (
@@ -173,8 +173,12 @@ class MessageOut(SQLModel, table=True):
     series_id: str | None = Field(default=None, max_length=26)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     channel: str | None = Field(default=None, max_length=64)  # decided when the row is written
-    delivery: DeliveryStatus = Field(default=DeliveryStatus.NONE, sa_type=String(16))
-    attempts: int = 0  # sends started: counted when a deliverer claims the row
+    # Defaults in the database too: the batched reminder path leaves these out when no row of a batch has a channel.
+    delivery: DeliveryStatus = Field(
+        default=DeliveryStatus.NONE,
+        sa_column=Column(String(16), nullable=False, server_default=DeliveryStatus.NONE.value),
+    )
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))  # sends started
     delivery_error: str | None = Field(default=None, max_length=2000)  # the last attempt's, while it matters
     next_attempt_at: datetime | None = _instant(nullable=True)
     delivery_owner: str | None = Field(default=None, max_length=100)  # the host sending it now

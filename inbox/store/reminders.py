@@ -215,7 +215,7 @@ _RUN_KEYS = (
     "output_tokens",
     "runner",
 )
-_DELIVERY_KEYS = ("channel", "delivery", "next_attempt_at", "attempts")
+_DELIVERY_KEYS = ("channel", "delivery", "attempts", "next_attempt_at")  # in the table's order: bound as they are
 _OUTBOX_KEYS = ("id", "session", "kind", "text", "in_reply_to", "series_id", "created_at", *_DELIVERY_KEYS)
 
 
@@ -241,6 +241,9 @@ def _record_delivered(db: Session, ended: list[_Delivered], *, now: datetime, ru
     defaults = session_channels(db, [session for _, session, _, _, _, deliver in ended if deliver is None])
     channels = [decide(deliver, defaults.get(session)) for _, session, _, _, _, deliver in ended]
     columns = {channel: _delivery(channel, now=now, at=at) for channel in set(channels)}
+    keys: tuple[str, ...] = _OUTBOX_KEYS
+    if columns.keys() == {None}:  # nothing to send: the table's defaults say so, at the cost of the plain path
+        columns[None], keys = (), _OUTBOX_KEYS[: -len(_DELIVERY_KEYS)]
     texts = [
         (text_id, session, reminder, text, row_id, series_id, at, *columns[channel])
         for (row_id, session, text, series_id, _, _), text_id, channel in zip(ended, ids[1::2], channels, strict=True)
@@ -248,7 +251,7 @@ def _record_delivered(db: Session, ended: list[_Delivered], *, now: datetime, ru
     if any(channel is not None for channel in columns):
         db.info[DELIVERABLE] = True
     insert_driver_rows(db, Run.__table__, _RUN_KEYS, runs)  # type: ignore[attr-defined]
-    insert_driver_rows(db, MessageOut.__table__, _OUTBOX_KEYS, texts)  # type: ignore[attr-defined]
+    insert_driver_rows(db, MessageOut.__table__, keys, texts)  # type: ignore[attr-defined]
     # The tasks that run after a reminder learn of its ending as end_occurrence tells them: one query finds them.
     waiting = with_downstreams(db, {series_id for _, _, _, series_id, _, _ in ended if series_id})
     for (row_id, _session, _text, series_id, _tries, _deliver), run_id in zip(ended, ids[::2], strict=True):

@@ -4,7 +4,8 @@
 home, starts the loopback webhook receiver (scripts/webhook_receiver) in this process and N webhook channels to it,
 one per session, and starts a real ``inbox serve``. Throughput: M one-shot reminders spread over the sessions, all
 due at once, are delivered by the host's sweeper to the outbox and by its deliverer to the receiver; the figure is
-M over the time from the first arrival to the last. Lateness: then L reminders due evenly over the window; for
+M over the time from the first arrival to the last. Lateness: then, from 5 s after the burst has arrived (steady
+flow, not the burst's aftermath), L reminders due evenly over the window; for
 each, its arrival at the receiver minus its due time (``process_after``), and the part of it after the outbox row
 was written (the delivery's own share). Every row must arrive exactly once (by its ``Idempotency-Key``) and be
 recorded ``delivered``, or the bench exits 1. The last line printed is the headline. See docs/benchmarks.md.
@@ -33,7 +34,8 @@ from scripts.webhook_receiver.server import Received, Receiver
 
 GOAL_RATE = 1000.0
 GOAL_P99_MS = 50.0
-LEAD_S = 2.0  # the first reminder of a phase is due this long after it is written
+LEAD_S = 2.0  # the burst is due this long after it is written
+QUIET_S = 5.0  # the lateness phase begins this long after the burst has arrived: it measures steady flow
 PHASE_TIMEOUT_S = 300.0
 
 
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             from_due = last - due.timestamp()
 
             now = datetime.now(UTC)
-            start = now + timedelta(seconds=LEAD_S)
+            start = now + timedelta(seconds=QUIET_S)
             times = common.spread(start.timestamp(), args.lateness, args.over)
             spread_rows = [
                 reminder(i, sessions[i % len(sessions)], datetime.fromtimestamp(t, UTC), now)

@@ -14,16 +14,19 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import update
 
 from inbox import Inbox
 from inbox.enums import Outcome
 from inbox.store import web_sessions
 from inbox.store.engine import transaction
+from inbox.store.models import MessageIn
 from inbox.store.tokens import hash_token
 from inbox.store.types import utcnow
 from inbox.web.common import PAGE
 from inbox.web.nav import NAV
 from sweeper.http.app import HostState, make_app
+from sweeper.sweep import sweep_once
 from tests.integration.helpers import claim, end, stored_text
 from tests.integration.unix_server import serving_on_loopback
 
@@ -300,3 +303,21 @@ def test_a_task_only_events_start_shows_its_patterns_and_no_time(host: Host) -> 
     assert "on a matching event" in tasks and "9999" not in tasks
     assert "9999" not in client.get("/timeline").text
     assert "9999" not in client.get(f"/timeline?task={listening.series_id}").text
+
+
+def test_the_outbox_page_shows_each_items_delivery(host: Host) -> None:
+    host.inbox.add_channel("phone", command="true")
+    host.inbox.schedule("to the phone", in_="1s", remind=True, deliver="phone")
+    host.inbox.schedule("kept here", in_="1s", remind=True)
+    with transaction(host.inbox.engine) as db:  # both due now
+        db.exec(update(MessageIn).values(process_after=utcnow() - timedelta(seconds=1)))
+    sweep_once(host.inbox.engine, now=utcnow())
+    client, _ = host.signed_in(CONFIGURED)
+    page = client.get("/outbox").text
+    phone, kept = (page.split(f'data-item="{item.id}"')[1].split("</tr>")[0] for item in _by_text(host))
+    assert "pending</span> to phone" in phone and "outbox only" in kept
+
+
+def _by_text(host: Host) -> list[Any]:
+    items = {item.text: item for item in host.inbox.outbox()}
+    return [items["to the phone"], items["kept here"]]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from inbox.addresses import Resolver, system_resolver
 from inbox.config import Settings
@@ -32,6 +32,7 @@ from inbox.store.outbox import (
     DELIVERY_TIMEOUT_S,
     Attempted,
     Claimed,
+    Recorded,
     Verdict,
     claim_deliveries,
     next_delivery_due,
@@ -188,12 +189,26 @@ class Deliverer:
         in_hand = self._lanes.in_hand() if self._lanes is not None else Counter()
         room = self.config.window - in_hand.total()
         now = self.clock()
+        try:
+            claimed, channels, due = self._claim_and_record(finished, in_hand, room, now, claim=claim)
+        except Exception:
+            with self._lock:
+                self._finished[:0] = finished  # recorded next time, before their claims run out
+            raise
+        for item in claimed:
+            self._start(item, channels.get(item.channel))
+        return len(claimed), room - len(claimed), due
+
+    def _claim_and_record(
+        self, finished: list[Attempted], in_hand: Counter[str], room: int, now: datetime, *, claim: bool
+    ) -> tuple[list[Claimed], dict[str, Channel], datetime | None]:
+        """One transaction: record ``finished``, then claim up to ``room`` rows and read their channels."""
         claimed: list[Claimed] = []
         channels: dict[str, Channel] = {}
-        due = None
+        due, recorded = None, Recorded()
         with transaction(self.engine) as db:
             if finished:
-                self._record(db, finished, now)
+                recorded = record_deliveries(db, finished, owner=self.owner, now=now, backoff=self.config.backoff)
             if claim and room > 0:
                 config = self.config
                 claimed = claim_deliveries(
@@ -208,12 +223,12 @@ class Deliverer:
                 names = sorted({item.channel for item in claimed})
                 channels = {row.name: row for row in db.exec(select(Channel).where(col(Channel.name).in_(names)))}
                 due = next_delivery_due(db)
-        for item in claimed:
-            self._start(item, channels.get(item.channel))
-        return len(claimed), room - len(claimed), due
+        if finished:
+            self._recorded(finished, recorded)
+        return claimed, channels, due
 
-    def _record(self, db: Session, finished: list[Attempted], now: datetime) -> None:
-        recorded = record_deliveries(db, finished, owner=self.owner, now=now, backoff=self.config.backoff)
+    def _recorded(self, finished: list[Attempted], recorded: Recorded) -> None:
+        """Count and log what was recorded (once it is committed)."""
         with self._lock:
             self._counts.update(delivered=recorded.delivered, retrying=recorded.retrying, failed=recorded.failed)
         if recorded.lost:

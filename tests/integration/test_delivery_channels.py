@@ -11,6 +11,7 @@ import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -352,9 +353,9 @@ def test_two_deliverers_on_one_store_never_send_a_row_twice(
         inbox.schedule(f"reminder {index}", in_="1s", remind=True)
     clock.advance(seconds=2)
     other = open_engine(store_url)
-    senders = default_senders(CONFIG)
-    first = Deliverer(inbox.engine, owner="host-1", config=CONFIG, senders=senders, clock=inbox.clock)
-    second = Deliverer(other, owner="host-2", config=CONFIG, senders=default_senders(CONFIG), clock=inbox.clock)
+    small = replace(CONFIG, window=16)  # each holds few at a time: neither can take them all before the other looks
+    first = Deliverer(inbox.engine, owner="host-1", config=small, senders=default_senders(small), clock=inbox.clock)
+    second = Deliverer(other, owner="host-2", config=small, senders=default_senders(small), clock=inbox.clock)
     try:
         first.start()
         second.start()

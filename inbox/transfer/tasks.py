@@ -22,6 +22,7 @@ from pydantic import AfterValidator, Field, JsonValue, Strict
 from sqlmodel import Session, col, select
 
 from inbox import validation as check
+from inbox.channels import deliver_choice
 from inbox.enums import LIVE_STATUSES, CatchUp, ContextMode, Kind, Status, When
 from inbox.errors import InvalidInput
 from inbox.event_names import check_patterns
@@ -79,6 +80,7 @@ class TaskItem(Item):
     timeout_s: Annotated[float, Field(gt=0, le=366 * 86400)] | None = None
     context: Annotated[ContextMode, Strict(False)] | None = None
     remind: bool = False
+    deliver: Annotated[str, AfterValidator(lambda v: deliver_choice(v))] | None = None  # the channel's name
     tries: Count = 0
     consecutive_failures: Count = 0
     reason: Reason | None = None
@@ -132,6 +134,7 @@ def _item(row: MessageIn, created_at: datetime) -> TaskItem:
             "timeout_s": row.timeout_s,
             "context": row.context,
             "remind": row.remind,
+            "deliver": row.deliver,
             "tries": row.tries,
             "consecutive_failures": row.consecutive_failures,
             "reason": row.reason,
@@ -174,6 +177,7 @@ def _write(db: Session, items: Sequence[TaskItem], now: datetime) -> None:
                 timeout_s=item.timeout_s,
                 context=item.context,
                 remind=item.remind,
+                deliver=item.deliver,
                 tries=item.tries,
                 consecutive_failures=item.consecutive_failures,
                 reason=item.reason,

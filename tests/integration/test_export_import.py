@@ -113,6 +113,7 @@ def _bad(document: dict[str, Any], index: int, **fields: Any) -> str:
         ({"colour": "red"}, "tasks[1].colour", "not a known field"),
         ({"max_runs": 0}, "tasks[1].max_runs", ""),
         ({"name": "  "}, "tasks[1].name", "blank"),
+        ({"deliver": "two words"}, "tasks[1].deliver", "must be"),
     ],
 )
 def test_a_bad_field_is_named_and_nothing_is_written(
@@ -189,3 +190,17 @@ def test_tasks_after_others_run_after_them_on_the_new_store(
         end(new, new.run_now(up).id)
         [round_] = claim(new)
         assert round_.series_id == down and round_.content["data"]["upstream"][0]["series_id"] == up
+
+
+def test_a_task_keeps_the_name_of_its_channel_but_channels_stay_behind(inbox: Inbox, clock: Clock) -> None:
+    """A channel holds a secret: it is made again on the new store; the task still names it."""
+    inbox.add_channel("phone", webhook="https://hooks.example.org/in", secret="do-not-export")
+    inbox.set_session("main", deliver="phone")
+    made = inbox.schedule("call mum", every="1d", deliver="phone")
+    quiet = inbox.schedule("log it", every="1d", deliver="none")
+    exported = json.dumps(export_document(inbox.engine, now=clock()))
+    assert "do-not-export" not in exported and "hooks.example.org" not in exported
+    with transaction(inbox.engine) as db:
+        db.execute(text("DELETE FROM messages_in"))
+    import_checked(inbox.engine, parse(exported), now=clock())
+    assert (inbox.get(made.series_id).deliver, inbox.get(quiet.series_id).deliver) == ("phone", "none")

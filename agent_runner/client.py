@@ -1,6 +1,15 @@
-"""The runner's connection to its host: HTTP over the unix socket the host gave it, with its session token."""
+"""The runner's connection to its host: HTTP over the unix socket the host gave it, with its session token.
+
+A host whose store cannot be used for a while (its database restarting, its disk full) answers 503: the request
+did nothing, and is asked again after a short wait, for up to :data:`STORE_WAIT_S` (a claim is not: the claim
+loop waits itself). A result is thereby kept until the store takes it, rather than lost and its work redone.
+"""
 
 from __future__ import annotations
+
+import logging
+import time
+from typing import Any
 
 import httpx
 
@@ -23,6 +32,19 @@ from agent_runner.protocol import (
     ToolRequest,
 )
 
+log = logging.getLogger("agent_runner")
+STORE_WAIT_S = 600.0
+RETRY_STEPS_S = (0.5, 1.0, 2.0, 5.0)  # waits between asks while the host's store is away, the last repeated
+
+
+class StoreAway(Exception):
+    """The host answers, but its store cannot be used right now (503): nothing was done; ask again later."""
+
+
+def store_wait(tries: int) -> float:
+    """How long to wait before asking again, after ``tries`` answers of 503 in a row."""
+    return RETRY_STEPS_S[min(max(tries, 1), len(RETRY_STEPS_S)) - 1]
+
 
 class IncompatibleHost(Exception):
     """The host runs other code than this runner (e.g. a runner image older than the host)."""
@@ -44,9 +66,31 @@ class HostClient:
     def close(self) -> None:
         self._client.close()
 
+    def _post(
+        self, path: str, body: Any, *, timeout: float | None = None, patience_s: float = STORE_WAIT_S
+    ) -> httpx.Response:
+        """POST, asked again while the host answers 503 for up to ``patience_s``; then :class:`StoreAway`."""
+        deadline = time.monotonic() + patience_s
+        tries = 0
+        while True:
+            if timeout is None:
+                resp = self._client.post(path, json=body)
+            else:
+                resp = self._client.post(path, json=body, timeout=timeout)
+            if resp.status_code != 503:
+                return resp
+            tries += 1
+            wait = store_wait(tries)
+            why = _error_text(resp, "the host's store is unavailable")
+            if time.monotonic() + wait > deadline:
+                raise StoreAway(why)
+            if tries == 1:
+                log.warning("%s %s: %s; asking again", "POST", path, why)
+            time.sleep(wait)
+
     def claim(self, *, limit: int, wait_s: float) -> ClaimReply:
         body = ClaimRequest(limit=limit, wait_s=wait_s).model_dump(mode="json")
-        resp = self._client.post("/claim", json=body, timeout=wait_s + 30)
+        resp = self._post("/claim", body, timeout=wait_s + 30, patience_s=0)
         if resp.status_code == 426:
             raise IncompatibleHost(resp.json().get("error", "the host speaks another runner protocol"))
         resp.raise_for_status()
@@ -54,12 +98,12 @@ class HostClient:
 
     def heartbeat(self, leases: dict[str, int]) -> HeartbeatReply:
         """Renew the leases held, given as message id -> attempt."""
-        resp = self._client.post("/heartbeat", json=Heartbeat(leases=leases).model_dump(mode="json"))
+        resp = self._post("/heartbeat", Heartbeat(leases=leases).model_dump(mode="json"), patience_s=0)
         resp.raise_for_status()
         return HeartbeatReply.model_validate(resp.json())
 
     def report(self, result: RunResult) -> ResultReply:
-        resp = self._client.post("/results", json=result.model_dump(mode="json"))
+        resp = self._post("/results", result.model_dump(mode="json"))
         if resp.status_code == 409:
             raise LeaseLost(resp.json().get("error", "lease lost"))
         resp.raise_for_status()
@@ -69,11 +113,13 @@ class HostClient:
         """One model turn through the host; raises :class:`ProviderError` as the provider failed, and
         :class:`LeaseLost` when the host no longer counts this runner as holding the request's row."""
         try:
-            resp = self._client.post("/model", json=request.model_dump(mode="json"), timeout=timeout_s)
+            resp = self._post("/model", request.model_dump(mode="json"), timeout=timeout_s, patience_s=timeout_s)
         except httpx.TimeoutException as exc:
             raise ProviderError(f"no model answer within {timeout_s:g} s", kind="timeout") from exc
         except httpx.RequestError as exc:
             raise ProviderError(f"cannot reach the host for a model call: {exc}", kind="network") from exc
+        except StoreAway as exc:
+            raise ProviderError(f"the host could not check the lease: {exc}", kind="network") from exc
         if resp.status_code in (403, 409):  # not this runner's row (any more): stop working on it
             raise LeaseLost(resp.json().get("error", "lease lost"))
         if resp.status_code == 502:
@@ -89,11 +135,19 @@ class HostClient:
         return ModelReply.model_validate(resp.json())
 
     def history(self, message_id: str) -> HistoryReply:
-        resp = self._client.post("/history", json=HistoryRequest(message_id=message_id).model_dump(mode="json"))
+        resp = self._post("/history", HistoryRequest(message_id=message_id).model_dump(mode="json"))
         resp.raise_for_status()
         return HistoryReply.model_validate(resp.json())
 
     def tool(self, request: ToolRequest) -> ToolAnswer:
-        resp = self._client.post("/tools", json=request.model_dump(mode="json"))
+        resp = self._post("/tools", request.model_dump(mode="json"))
         resp.raise_for_status()
         return ToolAnswer.model_validate(resp.json())
+
+
+def _error_text(resp: httpx.Response, default: str) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return default
+    return str(body.get("error") or default) if isinstance(body, dict) else default

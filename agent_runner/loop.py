@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 
 import httpx
 
-from agent_runner.client import HostClient, IncompatibleHost, LeaseLost
+from agent_runner.client import HostClient, IncompatibleHost, LeaseLost, StoreAway, store_wait
 from agent_runner.protocol import RunResult, WorkItem
 from agent_runner.work import Sandbox, do_item
 
 log = logging.getLogger("agent_runner")
 LONG_POLL_S = 20.0
 HEARTBEAT_CHECK_S = 0.25
+HEARTBEAT_RETRY_S = 1.0  # after a failed heartbeat: the lease may be short of its time
 HOST_GONE_AFTER_S = 10.0  # the host has not answered for this long: it died; a new host starts new runners
 
 
@@ -53,6 +54,7 @@ class Runner:
         # Short waits, each checking whether a third of the lease has passed: the lease is known only once the
         # first claim answers, and a host may lease for less than the default a first long wait would assume.
         last = time.monotonic()
+        failures = 0
         while not self._closed.wait(HEARTBEAT_CHECK_S):
             if time.monotonic() - last < self._lease_s / 3:
                 continue
@@ -63,9 +65,13 @@ class Runner:
                 continue
             try:
                 lost = self.host.heartbeat(leases).lost
-            except httpx.HTTPError as exc:
-                log.warning("heartbeat failed: %s", exc)
+            except (httpx.HTTPError, StoreAway) as exc:
+                failures += 1
+                if failures == 1:  # once per run of failures: they come every second
+                    log.warning("heartbeat failed: %s; trying again every %g s", exc, HEARTBEAT_RETRY_S)
+                last = time.monotonic() - self._lease_s / 3 + HEARTBEAT_RETRY_S  # soon, not a third of a lease on
                 continue
+            failures = 0
             with self._lock:  # one being reported has ended, not been taken back: its report says which
                 lost = [m for m in lost if m in self._held and m not in self._reporting]
             for message_id in lost:
@@ -83,6 +89,8 @@ class Runner:
             log.info("%s -> %s (%s)%s", what, result.outcome, reply.status, why)
         except LeaseLost as exc:
             log.warning("result for %s not recorded: %s", item.id, exc)
+        except StoreAway as exc:  # asked again for minutes: its lease expires and the host retries it
+            log.error("result for %s not recorded, the host's store stayed unavailable: %s", item.id, exc)
         except Exception as exc:
             log.exception("work on %s failed inside the runner", item.id)
             self._report_fault(item, started, exc)
@@ -111,6 +119,7 @@ class Runner:
         beat.start()
         last_work = time.monotonic()
         unreachable_since: float | None = None
+        store_away = 0  # claims answered 503 in a row: the host is there, its store is not (yet)
         futures: set[Future[None]] = set()
         try:
             while not self.stopping.is_set() and self._host_alive():
@@ -129,6 +138,12 @@ class Runner:
                 except IncompatibleHost as exc:
                     log.error("%s", exc)
                     return 4
+                except StoreAway as exc:  # not a dead host: wait for its store, however long it takes
+                    store_away += 1
+                    if store_away == 1:
+                        log.warning("claim: %s; waiting", exc)
+                    time.sleep(store_wait(store_away))
+                    continue
                 except httpx.HTTPError as exc:
                     unreachable_since = unreachable_since or time.monotonic()
                     if time.monotonic() - unreachable_since > HOST_GONE_AFTER_S:
@@ -136,7 +151,7 @@ class Runner:
                         return 3
                     time.sleep(0.5)
                     continue
-                unreachable_since = None
+                unreachable_since, store_away = None, 0
                 self._lease_s = reply.lease_s
                 if reply.items:
                     last_work = time.monotonic()

@@ -29,6 +29,8 @@ from inbox.http.auth import prepare_admin_tokens
 from inbox.store.claims import release_host, release_owner
 from inbox.store.endings import describe_row
 from inbox.store.engine import transaction
+from inbox.store.models import MessageIn
+from inbox.store.outage import STORE_ERRORS
 from inbox.store.rollups import EVERY as ROLLUPS_EVERY
 from inbox.store.rollups import ROLLUPS, roll_up_store
 from inbox.store.types import utcnow
@@ -40,6 +42,7 @@ from sweeper.http.agent_limits import AgentLimits
 from sweeper.http.app import HostState, make_app
 from sweeper.http.model_proxy import ModelProxy
 from sweeper.loop import run_loop
+from sweeper.outage import Outage
 from sweeper.retention import RetentionPolicy, apply_retention
 from sweeper.runtimes.base import RunnerContext, Runtime
 from sweeper.runtimes.process import ProcessRuntime
@@ -140,6 +143,7 @@ class Host:
             model=ModelProxy(inbox.settings),
             lease=config.lease,
             backoff=config.backoff,
+            outage=Outage(inbox.engine, log),
             agent_limits=AgentLimits(
                 max_live_tasks=settings.agent_max_tasks,
                 min_interval=settings.agent_min_interval,
@@ -189,9 +193,19 @@ class Host:
         return None
 
     def _runner_ended(self, session: str, owner: str, cause: str | None) -> None:
+        released: list[MessageIn] = []
         if cause is not None and not self.state.draining.is_set():  # when draining, _hand_back says why
-            with transaction(self.inbox.engine) as db:
-                released = release_owner(db, owner, cause, now=utcnow(), backoff=self.config.backoff)
+            try:
+                with transaction(self.inbox.engine) as db:
+                    released = release_owner(db, owner, cause, now=utcnow(), backoff=self.config.backoff)
+            except STORE_ERRORS as exc:  # the loop says the store is away; the dead runner's leases expire instead
+                log.warning(
+                    "runner %s (session %s) died (%s); its work is retried once its leases expire (%s)",
+                    owner,
+                    session,
+                    cause,
+                    type(exc).__name__,
+                )
             for row in released:
                 fate = "failed (no tries left)" if row.status == "failed" else "to be retried"
                 log.warning("runner %s (session %s) died: %s; %s %s", owner, session, cause, describe_row(row), fate)
@@ -281,6 +295,8 @@ class Host:
             backoff=self.config.backoff,
             on_pass=self.on_pass,
             nudge=self.nudge,
+            lease=self.config.lease,
+            outage=self.state.outage,
         )
 
     def _hand_back(self) -> None:

@@ -13,12 +13,14 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
-from inbox.store.claims import BACKOFF
+from inbox.store.claims import BACKOFF, DEFAULT_LEASE
 from inbox.store.engine import wake_channel
+from inbox.store.outage import STORE_ERRORS
 from inbox.store.types import utcnow
+from sweeper.outage import Outage
 from sweeper.sweep import PassReport, next_due, sweep_once
 
 log = logging.getLogger("inbox.sweeper")
@@ -29,26 +31,45 @@ class ChangeWatch:
     """Tells whether inbound messages may have changed since the last look.
 
     SQLite: ``PRAGMA data_version`` moves whenever another connection commits. PostgreSQL: commits that wrote
-    inbound messages notify the store's channel (see inbox.store.engine.transaction).
+    inbound messages notify the store's channel (see inbox.store.engine.transaction). A connection lost (the
+    server restarted) is opened again at the next look, which then says "changed": what was written meanwhile
+    was not heard.
     """
 
     def __init__(self, engine: Engine) -> None:
-        self._conn = engine.connect()
+        self._engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
+        self._conn: Connection | None = None
         self._last: int | None = None
-        if self._sqlite:
-            self._last = self._version()
-        else:
-            raw = self._conn.connection.driver_connection
-            raw.autocommit = True  # type: ignore[union-attr]
-            raw.execute(f"LISTEN {wake_channel(engine)}")  # type: ignore[union-attr]
+        # The driver's own errors too: PostgreSQL notifications are read from the driver's connection.
+        self._errors: tuple[type[Exception], ...] = (*STORE_ERRORS, engine.dialect.loaded_dbapi.Error)
+        self._open()
+
+    def _open(self) -> None:
+        conn = self._engine.connect()
+        try:
+            if self._sqlite:
+                self._conn = conn
+                self._last = self._version()
+            else:
+                raw = conn.connection.driver_connection
+                raw.autocommit = True  # type: ignore[union-attr]
+                raw.execute(f"LISTEN {wake_channel(self._engine)}")  # type: ignore[union-attr]
+                self._conn = conn
+        except BaseException:
+            self._conn = None
+            conn.invalidate()
+            conn.close()
+            raise
 
     def _version(self) -> int | None:
+        assert self._conn is not None
         value = self._conn.exec_driver_sql("PRAGMA data_version").scalar()
         self._conn.rollback()
         return int(value) if value is not None else None
 
-    def changed(self) -> bool:
+    def _look(self) -> bool:
+        assert self._conn is not None
         if not self._sqlite:
             raw = self._conn.connection.driver_connection
             return len(list(raw.notifies(timeout=0))) > 0  # type: ignore[union-attr]
@@ -58,9 +79,24 @@ class ChangeWatch:
         self._last = current
         return True
 
+    def changed(self) -> bool:
+        if self._conn is None:
+            try:
+                self._open()
+            except self._errors:
+                return False  # still away: the loop's passes say so and wait
+            return True
+        try:
+            return self._look()
+        except self._errors:
+            self.close()
+            return True  # the next pass finds out whether the store is away
+
     def close(self) -> None:
-        self._conn.invalidate()  # a LISTENing or autocommit connection must not go back to the pool
-        self._conn.close()
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.invalidate()  # a LISTENing or autocommit connection must not go back to the pool
+            conn.close()
 
 
 def run_loop(
@@ -73,20 +109,35 @@ def run_loop(
     backoff: Sequence[timedelta] = BACKOFF,
     on_pass: Callable[[PassReport], None] | None = None,
     nudge: threading.Event | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    outage: Outage | None = None,
 ) -> None:
     """Sweep until ``stop`` is set. ``on_pass`` sees each pass's report (the host wakes runners from it);
-    setting ``nudge`` asks for a pass now (e.g. a runner exited while its session still had work)."""
+    setting ``nudge`` asks for a pass now (e.g. a runner exited while its session still had work).
+
+    A store that cannot be used (its server restarting, its disk full) does not end the loop: the pass is tried
+    again after a short wait, and the outage is logged in one line when it begins and when it ends. ``lease``
+    is the runners' lease, which they could not renew meanwhile (see sweeper.outage); ``outage`` may be shared
+    with the host's HTTP endpoints, so an outage is told once, whoever meets it first."""
     watch = ChangeWatch(engine)
     nudge = nudge or threading.Event()
+    outage = outage or Outage(engine, log)
     try:
         while not stop.is_set():
             now = clock()
             nudge.clear()
-            report = sweep_once(engine, now=now, grace=grace, backoff=backoff, clock=clock)
-            if on_pass is not None:
-                on_pass(report)
-            deadline = now + timedelta(seconds=interval_s)
-            due = next_due(engine, after=now)
+            try:
+                report = sweep_once(
+                    engine, now=now, grace=grace, backoff=backoff, clock=clock, expired_before=outage.lease_cutoff(now)
+                )
+                if on_pass is not None:
+                    on_pass(report)
+                deadline = now + timedelta(seconds=interval_s)
+                due = next_due(engine, after=now)
+            except STORE_ERRORS as exc:
+                stop.wait(min(outage.failed(exc), interval_s))
+                continue
+            outage.succeeded(lease=lease)
             if due is not None and due < deadline:
                 deadline = due
             _sleep_until(deadline, stop=stop, nudge=nudge, watch=watch, clock=clock)

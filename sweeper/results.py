@@ -82,7 +82,25 @@ def record_result(
     Raises NotFound, OtherSession or NotHeld (inbox.store.claims) when the lease does not hold; nothing is
     written then.
     """
-    used = meter.settle(Attempt(owner=owner, message_id=result.id, attempt=result.attempt))
+    attempt = Attempt(owner=owner, message_id=result.id, attempt=result.attempt)
+    used = meter.settle(attempt)
+    try:
+        return _record(engine, result, used, session=session, owner=owner, backoff=backoff, limit=daily_series_tokens)
+    except BaseException:
+        meter.add(attempt, used)  # not recorded (the store away, the lease lost): counted when it is
+        raise
+
+
+def _record(
+    engine: Engine,
+    result: RunResult,
+    used: Usage,
+    *,
+    session: str,
+    owner: str,
+    backoff: Sequence[timedelta],
+    limit: int,
+) -> ResultReply:
     with transaction(engine) as db:
         now = utcnow()
         row = held_row(db, result.id, session=session, owner=owner, attempt=result.attempt)
@@ -116,7 +134,7 @@ def record_result(
         if ending.run is not None:
             failed = ending.row.status == Status.FAILED
             log.log(logging.WARNING if failed else logging.INFO, "%s", describe_ending(ending.row, ending.run))
-        budget.enforce(db, ending.follow_up, limit=daily_series_tokens, now=now)
+        budget.enforce(db, ending.follow_up, limit=limit, now=now)
         return ResultReply(status=ending.row.status, follow_up_id=ending.follow_up.id if ending.follow_up else None)
 
 

@@ -92,11 +92,13 @@ def sweep_once(
     grace: timedelta = DEFAULT_MISFIRE_GRACE,
     backoff: Sequence[timedelta] = BACKOFF,
     clock: Clock | None = None,
+    expired_before: datetime | None = None,
 ) -> PassReport:
-    """One pass as of ``now``; ``clock`` (the loop's) stamps what is claimed once it is locked (see claim_due)."""
+    """One pass as of ``now``; ``clock`` (the loop's) stamps what is claimed once it is locked (see claim_due).
+    Leases that expired before ``expired_before`` (default ``now``) are taken back."""
     with transaction(engine) as db:
         silent: set[str] = set()
-        reclaimed = reclaim_expired(db, now=now, backoff=backoff, owners=silent)
+        reclaimed = reclaim_expired(db, now=now, backoff=backoff, owners=silent, expired_before=expired_before)
         recovered = len(reclaimed)
     for row in reclaimed:
         fate = "failed (no tries left)" if row.status == "failed" else "to be retried"

@@ -220,13 +220,17 @@ def reclaim_expired(
     limit: int = 100,
     backoff: Sequence[timedelta] = BACKOFF,
     owners: set[str] | None = None,
+    expired_before: datetime | None = None,
 ) -> list[MessageIn]:
     """Rows whose runner stopped renewing: retried with backoff, or ended ``failed`` after the last try.
 
-    ``owners``, when given, collects the lease owners that went silent (the host stops those runners)."""
+    ``owners``, when given, collects the lease owners that went silent (the host stops those runners). A lease
+    counts as expired when it expired before ``expired_before`` (default ``now``): a host that could not reach
+    the store for a while gives the runners the time they lost to renew."""
+    cutoff = now if expired_before is None else min(now, expired_before)
     query = (
         select(MessageIn)
-        .where(MessageIn.status == Status.RUNNING.value, col(MessageIn.lease_expires_at) < now)
+        .where(MessageIn.status == Status.RUNNING.value, col(MessageIn.lease_expires_at) < cutoff)
         .limit(limit)
     )
     if db.get_bind().dialect.name == "postgresql":

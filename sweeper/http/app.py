@@ -8,10 +8,12 @@ containers), and with ``inbox serve --listen HOST:PORT`` also to TCP. Refusals a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
 from inbox.http.auth import check_admin
@@ -21,12 +23,16 @@ from inbox.http.metrics import router as metrics_router
 from inbox.http.public import router as public_router
 from inbox.mcp.server import PATH as MCP_PATH
 from inbox.mcp.server import McpEndpoint, acting_inbox
+from inbox.store.outage import STORE_ERRORS, describe_outage
 from inbox.store.tokens import hash_token
 from inbox.web import install as install_dashboard
 from sweeper.http.agent_tools import router as tools_router
 from sweeper.http.history_api import router as history_router
 from sweeper.http.runner_api import router as runner_router
 from sweeper.http.state import HostState
+
+log = logging.getLogger("inbox.host")
+STORE_RETRY_AFTER_S = 1
 
 
 def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
@@ -54,6 +60,19 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
     app.state.runner_tokens = state.runner_tokens
 
     install_error_handlers(app)
+
+    async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        """The store cannot be used right now (restarting, disk full): 503, told once in the log, not a traceback
+        per request; runners wait and ask again."""
+        if state.outage is not None:
+            state.outage.failed(exc)
+        else:
+            log.warning("store unavailable: %s", describe_outage(state.inbox.engine, exc))
+        body = {"error": f"store unavailable: {describe_outage(state.inbox.engine, exc)}"}
+        return JSONResponse(body, status_code=503, headers={"retry-after": str(STORE_RETRY_AFTER_S)})
+
+    for error in STORE_ERRORS:
+        app.add_exception_handler(error, _store_unavailable)
 
     @app.get("/healthz", include_in_schema=False)
     def _healthz() -> dict[str, str]:

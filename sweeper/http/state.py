@@ -15,6 +15,7 @@ from sweeper.http.doorbells import Doorbells
 from sweeper.http.model_proxy import ModelProxy
 from sweeper.http.runner_auth import RunnerTokens
 from sweeper.meter import TokenMeter
+from sweeper.outage import Outage
 
 
 @dataclass
@@ -34,6 +35,7 @@ class HostState:
     backoff: tuple[timedelta, ...] = BACKOFF
     agent_limits: AgentLimits = field(default_factory=AgentLimits)
     draining: threading.Event = field(default_factory=threading.Event)  # shutting down: hand out no new work
+    outage: Outage | None = None  # the host's, shared with its loop: a store that cannot be used is told once
 
 
 def host_state(request: Request) -> HostState:

@@ -27,6 +27,7 @@ HOST_COUNT = 2
 class KillLog:
     host_kills: int = 0
     runner_kills: int = 0
+    db_restarts: int = 0  # the database server stopped and started again (tests/chaos/db_restarts.py)
     events: list[str] = field(default_factory=list)  # "t=12.3s killed host 2 (pid 123)", for the report
 
 

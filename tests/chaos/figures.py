@@ -35,6 +35,7 @@ class Figures:
     emitter_kills: int
     host_kills: int
     runner_kills: int
+    db_restarts: int
     duplicates: int
     losses: int
     other_violations: int
@@ -60,6 +61,7 @@ class Figures:
             f"matches {counts(self.matches_by_state)}; endings {counts(self.event_endings)}",
             f"kills:        {self.host_kills} hosts, {self.runner_kills} runners, {self.emitter_kills} emitters "
             "(SIGKILL)",
+            f"db restarts:  {self.db_restarts}",
             f"duplicates:   {self.duplicates}",
             f"losses:       {self.losses}",
             f"other violations: {self.other_violations}",
@@ -113,6 +115,7 @@ def compute(
         emitter_kills=emitter_kills,
         host_kills=kills.host_kills,
         runner_kills=kills.runner_kills,
+        db_restarts=kills.db_restarts,
         duplicates=kinds[DUPLICATE],
         losses=kinds[LOSS],
         other_violations=sum(count for kind, count in kinds.items() if kind not in (DUPLICATE, LOSS)),

@@ -25,13 +25,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
 from inbox import Inbox
@@ -50,6 +52,31 @@ from tests.chaos.invariants import Snapshot, Violation, check_all
 from tests.chaos.plan import ScheduledTask, Shape, TaskPlan, make_plan, model_reply, schedule
 
 CRON_MARGIN = timedelta(seconds=5)  # a cron slot this close to the window's end does not count as inside it
+STORE_RETRY_S = 60.0  # how long the driver's own calls wait for a store that is being restarted
+T = TypeVar("T")
+
+
+class Disruption(Protocol):
+    """What goes wrong during the window: processes killed (:class:`Monkey`), the database restarted, ..."""
+
+    kills: KillLog
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def _patiently(call: Callable[[], T]) -> T:
+    """The driver is a user of the store, not the system under test: while the database is being restarted
+    its own calls wait for it (a call cut off before it committed is simply made again)."""
+    deadline = time.monotonic() + STORE_RETRY_S
+    while True:
+        try:
+            return call()
+        except OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @dataclass(frozen=True)
@@ -70,6 +97,7 @@ class ChaosResult:
     figures: Figures
     violations: list[Violation]
     kills: KillLog
+    hosts_started: int  # the two at the start, and one for each host that was killed or died
     settled: bool
     unsettled: str | None  # what was still going on when the settle timeout passed
     home: Path  # host logs: serve-N.log
@@ -119,18 +147,18 @@ class Driver:
         self.refused: list[Violation] = []  # operations on a live series that the store refused
 
     def _schedule(self, plan: TaskPlan, window_end: datetime) -> None:
-        self.tasks[plan.tag] = schedule(self.inbox, plan, window_end=window_end)
+        self.tasks[plan.tag] = _patiently(lambda: schedule(self.inbox, plan, window_end=window_end))
 
     def _schedule_chain(self, chain: ChainPlan, window_end: datetime) -> None:
         self._schedule(chain.head, window_end)  # the head is a task of the plan; the two after it are started by it
-        self.chains.append(schedule_chain(self.inbox, chain, self.tasks[chain.head.tag].series_id))
+        self.chains.append(_patiently(lambda: schedule_chain(self.inbox, chain, self.tasks[chain.head.tag].series_id)))
 
     def _cancel(self, tag: str) -> None:
         task = self.tasks.get(tag)
         if task is not None and tag not in self.cancelled:
             self.cancelled.add(tag)
             try:
-                self.inbox.cancel(task.series_id)
+                _patiently(lambda: self.inbox.cancel(task.series_id))
             except Conflict as exc:  # the series is endless: it is live until cancelled
                 self.refused.append(Violation("operation", task.series_id, f"cancel refused: {exc}"))
 
@@ -139,7 +167,7 @@ class Driver:
         if task is not None and tag not in self.cancelled:
             operation = self.inbox.resume if resume else self.inbox.pause
             try:
-                operation(task.series_id)
+                _patiently(lambda: operation(task.series_id))
             except Conflict as exc:
                 self.refused.append(Violation("operation", task.series_id, f"{operation.__name__} refused: {exc}"))
 
@@ -147,14 +175,14 @@ class Driver:
         task = self.tasks.get(tag)
         if task is not None and tag not in self.cancelled:
             try:
-                self.inbox.run_now(task.series_id)
+                _patiently(lambda: self.inbox.run_now(task.series_id))
             except Conflict as exc:
                 self.refused.append(Violation("operation", task.series_id, f"run now refused: {exc}"))
 
     def chaos(
         self,
         plans: list[TaskPlan],
-        monkey: Monkey,
+        monkey: Disruption,
         chains: Sequence[ChainPlan] = (),
         listeners: Sequence[TaskPlan] = (),
         emitter: Emitter | None = None,
@@ -222,7 +250,15 @@ class Driver:
             time.sleep(0.5)
 
 
-def run_chaos(home: Path, store_url: str, config: ChaosConfig, *, backend: str) -> ChaosResult:
+def run_chaos(
+    home: Path,
+    store_url: str,
+    config: ChaosConfig,
+    *,
+    backend: str,
+    disrupt: Callable[[Cluster], Disruption] | None = None,
+) -> ChaosResult:
+    """One run; ``disrupt`` makes what goes wrong in the window (default: the :class:`Monkey`'s kills)."""
     started, clock_start = utcnow(), time.monotonic()
     plans = make_plan(config.tasks, config.chaos_s, seed=config.seed, sessions=config.sessions)
     chains = make_chains(config.chains, seed=config.seed, sessions=config.sessions)
@@ -232,7 +268,10 @@ def run_chaos(home: Path, store_url: str, config: ChaosConfig, *, backend: str) 
         with serving(home, store_url) as served:
             served.fake.respond_with(model_reply)
             cluster = Cluster(served)
-            monkey = Monkey(cluster, seed=config.seed, period_s=config.kill_period_s)
+            if disrupt is None:
+                monkey: Disruption = Monkey(cluster, seed=config.seed, period_s=config.kill_period_s)
+            else:
+                monkey = disrupt(cluster)
             driver = Driver(served.inbox, cluster, config)
             emitter = Emitter(
                 home,
@@ -253,6 +292,7 @@ def run_chaos(home: Path, store_url: str, config: ChaosConfig, *, backend: str) 
                 monkey.stop()
                 emitter.finish(timeout_s=0)
             tasks = list(driver.tasks.values())
+            hosts_started = len(served.hosts)
             snap = Snapshot.load(served.inbox.engine, settled_at=settled_at)
     finally:
         kill_leftovers(home)  # runners orphaned by killed hosts, and their pre-scripts
@@ -277,7 +317,7 @@ def run_chaos(home: Path, store_url: str, config: ChaosConfig, *, backend: str) 
         answers=answers,
         emitter_kills=emitter.kills,
     )
-    return ChaosResult(figures, violations, monkey.kills, settled, unsettled, home)
+    return ChaosResult(figures, violations, monkey.kills, hosts_started, settled, unsettled, home)
 
 
 @contextmanager

@@ -20,6 +20,10 @@ from agent_runner.protocol import HistoryReply, ModelRequest, ToolRequest, WorkI
 from agent_runner.sandbox_tools import SANDBOX_TOOLS, run_sandbox_tool
 
 MAX_STEPS = 8
+# A summary the provider rejected for itself (too long, malformed answer) leaves the run to go on without one;
+# any other failure (provider down, credentials, unknown model) would fail the run's own request too, so it is not
+# sent: no request is made that cannot work.
+SUMMARY_FALLBACK_KINDS = frozenset({"bad_request", "bad_response"})
 SUMMARY_PROMPT = (
     "Summarize the conversation below for your own later use: facts, decisions, open questions, and any task "
     "ids mentioned. Be brief; plain text."
@@ -90,7 +94,9 @@ class AgentRun:
                 self._request(system=SUMMARY_PROMPT, turns=[ChatTurn(role="user", text=transcript)], max_tokens=800),
                 deadline,
             )
-        except ProviderError:
+        except ProviderError as exc:
+            if exc.kind not in SUMMARY_FALLBACK_KINDS:
+                raise  # the provider is down or refuses this task: the turn itself would fail the same way
             keep: list[ChatTurn] = []  # no summary now: send the newest turns that fit, try again next run
             for turn in reversed(turns):
                 if _tokens([*keep, turn]) > past.budget_tokens:

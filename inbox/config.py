@@ -179,6 +179,7 @@ class Settings(BaseSettings):
         default=None, validation_alias="INBOX_PROVIDER"
     )
     model: str | None = Field(default=None, validation_alias="INBOX_MODEL")
+    model_timeout: Seconds = Field(default=120.0, validation_alias="INBOX_MODEL_TIMEOUT")
     anthropic_api_key: str | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
     openai_api_key: str | None = Field(default=None, validation_alias="OPENAI_API_KEY")

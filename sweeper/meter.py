@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from agent_runner.conversation import Usage
+from agent_runner.conversation import ProviderError, Usage
 
 SETTLE_S = 150.0  # a provider call gives up after 120 s (sweeper.providers)
 FORGET_S = 86_400.0  # an attempt whose result never came (its runner died) is forgotten after a day
@@ -47,6 +47,7 @@ class _Count:
     in_flight: int = 0
     closed: bool = False
     touched: float = 0.0
+    provider_down: bool = False  # the attempt's last model call failed for want of the provider (transient)
 
 
 class AttemptClosed(Exception):
@@ -90,7 +91,10 @@ class TokenMeter:
             with self._changed:
                 entry.in_flight -= 1
                 self._changed.notify_all()
-                unused = not (entry.in_flight or entry.closed or entry.input_tokens or entry.output_tokens)
+                kept = (
+                    entry.in_flight or entry.closed or entry.input_tokens or entry.output_tokens or entry.provider_down
+                )
+                unused = not kept
                 if unused and self._counts.get(attempt) is entry:
                     del self._counts[attempt]  # a refused call (no lease) leaves nothing behind
 
@@ -100,6 +104,20 @@ class TokenMeter:
             entry = self._entry(attempt)
             entry.input_tokens += max(usage.input_tokens, 0)
             entry.output_tokens += max(usage.output_tokens, 0)
+
+    def note_call(self, attempt: Attempt, error: ProviderError | None) -> None:
+        """How the attempt's latest model call ended: answered (``None``) or failed with ``error``."""
+        with self._changed:
+            entry = self._counts.get(attempt)
+            if entry is not None:
+                entry.provider_down = error is not None and error.transient
+
+    def provider_down(self, attempt: Attempt) -> bool:
+        """Whether the attempt's latest model call failed because the provider was unavailable: an attempt that
+        then fails is the provider's outage, not the task's failure (inbox.store.endings)."""
+        with self._changed:
+            entry = self._counts.get(attempt)
+            return entry is not None and entry.provider_down
 
     def settle(self, attempt: Attempt) -> Usage:
         """Close ``attempt`` and return what its model calls used, once the calls under way have ended."""

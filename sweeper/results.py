@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from agent_runner.conversation import ModelReply, Usage
+from agent_runner.conversation import ModelReply, ProviderError, Usage
 from agent_runner.protocol import ModelRequest, ResultReply, RunResult
 from inbox.enums import OutboxKind, Outcome, Status
 from inbox.store import budget, history, series_state
@@ -26,6 +26,7 @@ from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
 from inbox.store.types import utcnow
 from sweeper.meter import Attempt, TokenMeter
+from sweeper.providers import MAX_RETRY_AFTER_S
 
 MAX_COUNT = 2**31 - 1  # what the runs table's token columns hold
 # A pre-script's state is kept when the run it gated went through; after a failure the next run (the retry too)
@@ -49,12 +50,17 @@ def ask_model(
     with meter.call(attempt):
         with transaction(engine) as db:
             held_row(db, request.message_id, session=session, owner=owner, attempt=request.attempt, lock=False)
-        reply = model.complete(request)
+        try:
+            reply = model.complete(request)
+        except ProviderError as exc:
+            meter.note_call(attempt, exc)
+            raise
+        meter.note_call(attempt, None)
         meter.add(attempt, reply.usage)
         return reply
 
 
-def _report(result: RunResult, owner: str, used: Usage) -> RunReport:
+def _report(result: RunResult, owner: str, used: Usage, *, outage: bool) -> RunReport:
     return RunReport(
         outcome=Outcome(result.outcome),
         started_at=result.started_at,
@@ -64,6 +70,7 @@ def _report(result: RunResult, owner: str, used: Usage) -> RunReport:
         input_tokens=min(used.input_tokens, MAX_COUNT),
         output_tokens=min(used.output_tokens, MAX_COUNT),
         runner=owner,
+        outage=outage,
     )
 
 
@@ -83,9 +90,12 @@ def record_result(
     written then.
     """
     attempt = Attempt(owner=owner, message_id=result.id, attempt=result.attempt)
+    outage = result.outcome == "failed" and meter.provider_down(attempt)
     used = meter.settle(attempt)
     try:
-        return _record(engine, result, used, session=session, owner=owner, backoff=backoff, limit=daily_series_tokens)
+        return _record(
+            engine, result, used, outage, session=session, owner=owner, backoff=backoff, limit=daily_series_tokens
+        )
     except BaseException:
         meter.add(attempt, used)  # not recorded (the store away, the lease lost): counted when it is
         raise
@@ -95,6 +105,7 @@ def _record(
     engine: Engine,
     result: RunResult,
     used: Usage,
+    outage: bool,
     *,
     session: str,
     owner: str,
@@ -104,9 +115,9 @@ def _record(
     with transaction(engine) as db:
         now = utcnow()
         row = held_row(db, result.id, session=session, owner=owner, attempt=result.attempt)
-        report = _report(result, owner, used)
+        report = _report(result, owner, used, outage=outage)
         if report.outcome == Outcome.FAILED and result.transient:
-            wait = timedelta(seconds=result.retry_after_s) if result.retry_after_s else None
+            wait = timedelta(seconds=min(result.retry_after_s, MAX_RETRY_AFTER_S)) if result.retry_after_s else None
             ended = fail_attempt(db, row.id, report, now=now, backoff=backoff, not_before=wait)
             if isinstance(ended, MessageIn):
                 retry_at = ended.process_after.isoformat(timespec="seconds")

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from inbox.channels import NO_CHANNEL
 from inbox.enums import FAILED_OUTCOMES, STATUS_AFTER, OutboxKind, Outcome, Status
@@ -34,7 +34,10 @@ from inbox.store.series import inherited_settings
 
 __all__ = ["FAILED_OUTCOMES", "Ending", "RunReport", "end_occurrence", "post_outbox"]
 
-# After this many failed occurrences in a row the series pauses itself and tells its session.
+# After this many failed occurrences in a row the series pauses itself and tells its session. An occurrence that
+# failed because the model provider was down (RunReport.outage) neither adds to the count nor ends it: an outage
+# is not the task's fault, and pausing every series while a provider is down would leave the user to resume them
+# all by hand once it is back.
 MAX_CONSECUTIVE_FAILURES = 10
 
 
@@ -50,6 +53,9 @@ class RunReport:
     input_tokens: int = 0
     output_tokens: int = 0
     runner: str | None = None
+    # The attempt failed because the model provider was unavailable (rate limited, 5xx, no answer in time,
+    # unreachable), as the host saw its model calls fail: it does not count toward the pause after failures.
+    outage: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,7 @@ def end_occurrence(db: Session, message_id: str, report: RunReport, *, now: date
     run = record_run(db, row, report, now=now)
     for column, value in ended_columns(report.outcome, report.error, now=now).items():
         setattr(row, column, value)
-    follow_up = None if row.is_extra else _write_follow_up(db, row, report.outcome, now=now)
+    follow_up = None if row.is_extra else _write_follow_up(db, row, report.outcome, now=now, outage=report.outage)
     if row.status == Status.FAILED:
         _notify_failure(db, row, run, follow_up, now=now)
     if not row.is_extra:
@@ -158,8 +164,10 @@ def _notify_failure(db: Session, row: MessageIn, run: Run, follow_up: MessageIn 
     A recurring series says so when a run of failures begins, not at every failed occurrence: the pause after
     MAX_CONSECUTIVE_FAILURES in a row has its own notice, and a task failing every minute must not bury the
     outbox in copies of one message. That first notice stays in the outbox: a series' channel hears of its
-    failures through the alerts (inbox.store.alerts), after a few in a row rather than at the first."""
-    if row.recurrence and row.consecutive_failures > 0:
+    failures through the alerts (inbox.store.alerts), after a few in a row rather than at the first. Failures
+    during a provider outage do not count in the series' streak, so for those the run's history says whether the
+    occurrence before failed too."""
+    if row.recurrence and (row.consecutive_failures > 0 or _previous_failed(db, row)):
         return
     reason = clip(run.error, NOTICE_REASON_CHARS) or "no reason was given"
     tries = f"after {run.attempt} attempts" if run.attempt > 1 else "on its first attempt"
@@ -180,6 +188,18 @@ def _notify_failure(db: Session, row: MessageIn, run: Run, follow_up: MessageIn 
         text=f"{what[0].upper()}{what[1:]} failed ({run.outcome}, {tries}): {reason.rstrip('.')}. {after}",
         deliver=NO_CHANNEL if row.recurrence else row.deliver,
     )
+
+
+def _previous_failed(db: Session, row: MessageIn) -> bool:
+    """Whether the last run of ``row``'s series before ``row`` itself ended its occurrence failed."""
+    query = (
+        select(Run.outcome)
+        .where(Run.series_id == row.series_id, Run.message_id != row.id, Run.outcome != Outcome.MISSED)
+        .order_by(col(Run.started_at).desc())
+        .limit(1)
+    )
+    last = db.exec(query).first()
+    return last is not None and STATUS_AFTER[Outcome(last)] == Status.FAILED
 
 
 class NextSlots:
@@ -243,6 +263,7 @@ def follow_up_of(
     pending_update: dict[str, Any],
     outcome: Outcome,
     slots: NextSlots,
+    outage: bool = False,
 ) -> FollowUp | None:
     """Whether and how a series goes on after an occurrence (its columns as given) ended with ``outcome``.
 
@@ -255,11 +276,13 @@ def follow_up_of(
         return None  # a one-shot ends after its one run
     if max_runs is not None and occurrence_no >= max_runs:
         return None
-    failures = 0  # a run that did not fail ends a streak of failures; a missed slot neither ends nor adds to it
-    if outcome in FAILED_OUTCOMES:
-        failures = consecutive_failures + 1
-    elif outcome == Outcome.MISSED:
+    # A run that did not fail ends a streak of failures; a missed slot, or a failure while the provider was down,
+    # neither ends nor adds to it.
+    failures = 0
+    if outcome == Outcome.MISSED or (outage and outcome in FAILED_OUTCOMES):
         failures = consecutive_failures
+    elif outcome in FAILED_OUTCOMES:
+        failures = consecutive_failures + 1
     status = Status.PAUSED if next_status == Status.PAUSED else Status.PENDING
     kept_reason = reason if status == Status.PAUSED else None
     paused_by_failures = failures >= MAX_CONSECUTIVE_FAILURES and status == Status.PENDING
@@ -273,7 +296,9 @@ def follow_up_of(
     return FollowUp(status, kept_reason, occurrence_no + 1, failures, slot, paused_by_failures)
 
 
-def _write_follow_up(db: Session, row: MessageIn, outcome: Outcome, *, now: datetime) -> MessageIn | None:
+def _write_follow_up(
+    db: Session, row: MessageIn, outcome: Outcome, *, now: datetime, outage: bool = False
+) -> MessageIn | None:
     pending_update: dict[str, Any] = dict(row.content.get("pending_update") or {})
     decided = follow_up_of(
         series_id=row.series_id,
@@ -288,6 +313,7 @@ def _write_follow_up(db: Session, row: MessageIn, outcome: Outcome, *, now: date
         pending_update=pending_update,
         outcome=outcome,
         slots=NextSlots(),
+        outage=outage,
     )
     if decided is None:
         return None

@@ -2,7 +2,8 @@
 formats, so provider clients are tested over real HTTP (stdlib only). See docs/providers.md for usage.
 
 Out of process: ``python -m scripts.fake_provider --port 0`` prints ``listening on http://127.0.0.1:PORT``;
-control it with ``POST /_fake/script`` (a JSON list of items), ``GET /_fake/requests``, ``POST /_fake/reset``.
+control it with ``POST /_fake/script`` (a JSON list of items), ``POST /_fake/outage`` (one item answering every
+call until ``null`` is posted), ``GET /_fake/requests``, ``POST /_fake/reset``.
 """
 
 from __future__ import annotations
@@ -11,61 +12,26 @@ import functools
 import json
 import sys
 import threading
-import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from scripts.fake_provider.wire import (
+    RecordedRequest,
+    Scripted,
+    ScriptedError,
+    ScriptedReply,
+    error_body,
+    models_body,
+    problem,
+    reply_body,
+)
+
+__all__ = ["HOST", "FakeProvider", "RecordedRequest", "Scripted", "ScriptedError", "ScriptedReply"]
+
 HOST = "127.0.0.1"  # never anything else
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]  # names in lower case
-    json: Any  # the decoded body; the raw text when it was not JSON; None when empty
-    api: str | None  # "openai" | "anthropic"
-
-
-@dataclass(frozen=True)
-class ScriptedReply:
-    """A success. Tool-call arguments given as a string are sent verbatim (to script malformed JSON)."""
-
-    text: str = ""
-    tool_calls: tuple[tuple[str, dict[str, Any] | str], ...] = ()
-    input_tokens: int = 10
-    output_tokens: int = 5
-    delay_s: float = 0.0
-    stop_reason: str | None = None  # default: stop/end_turn, or tool_calls/tool_use when there are calls
-
-
-@dataclass(frozen=True)
-class ScriptedError:
-    status: int
-    message: str = "scripted error"
-    retry_after: float | None = None  # sent as the Retry-After header (seconds)
-    error_type: str | None = None  # default: the API's own type for the status
-    headers: Mapping[str, str] = field(default_factory=dict)  # extra response headers
-    delay_s: float = 0.0
-
-
-Scripted = ScriptedReply | ScriptedError
-
-_ANTHROPIC_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    529: "overloaded_error",
-}
-_OPENAI_CODES = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
 
 
 class FakeProvider:
@@ -84,6 +50,7 @@ class FakeProvider:
         self._port = port
         self._queue: deque[Scripted] = deque()
         self._responder: Callable[[RecordedRequest], Scripted] | None = None
+        self._outage: Scripted | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -156,6 +123,13 @@ class FakeProvider:
     def slow(self, delay_s: float, text: str = "") -> None:
         self._push(ScriptedReply(text or self.default_text, delay_s=delay_s))
 
+    def outage(self, item: Scripted | None) -> None:
+        """Answer every call with ``item`` until ``outage(None)``, ahead of the queue: a provider that is down
+        (``ScriptedError(503)``), rate limits everyone (``ScriptedError(429, retry_after=30)``) or hangs
+        (``ScriptedReply(delay_s=300)``, longer than the client waits)."""
+        with self._lock:
+            self._outage = item
+
     def respond_with(self, fn: Callable[[RecordedRequest], Scripted] | None) -> None:
         """Answer calls with ``fn(request)`` whenever the queue is empty (``None`` removes it)."""
         self._responder = fn
@@ -172,6 +146,7 @@ class FakeProvider:
             self._queue.clear()
             self.requests.clear()
             self._responder = None
+            self._outage = None
 
     def _push(self, item: Scripted) -> None:
         with self._lock:
@@ -179,6 +154,8 @@ class FakeProvider:
 
     def _next(self, request: RecordedRequest) -> Scripted:
         with self._lock:
+            if self._outage is not None:
+                return self._outage
             if self._queue:
                 return self._queue.popleft()
             responder = self._responder
@@ -201,102 +178,6 @@ def _item_from_json(item: Mapping[str, Any]) -> Scripted:
         fields.setdefault("text", "ok")
     fields["tool_calls"] = tuple((str(name), args) for name, args in fields.get("tool_calls") or ())
     return ScriptedReply(**fields)
-
-
-# --- wire formats ---
-
-
-def _error_body(api: str, status: int, message: str, error_type: str | None) -> dict[str, Any]:
-    if api == "anthropic":
-        etype = error_type or _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-        return {"type": "error", "error": {"type": etype, "message": message}, "request_id": _id("req_")}
-    default_type = "server_error" if status >= 500 else "requests" if status == 429 else "invalid_request_error"
-    code = error_type or _OPENAI_CODES.get(status)
-    return {"error": {"message": message, "type": error_type or default_type, "param": None, "code": code}}
-
-
-def _reply_body(api: str, item: ScriptedReply, model: str) -> dict[str, Any]:
-    if api == "anthropic":
-        content: list[dict[str, Any]] = (
-            [{"type": "text", "text": item.text}] if item.text or not item.tool_calls else []
-        )
-        for name, args in item.tool_calls:  # the API always sends an object; a scripted string is wrapped
-            arguments = args if isinstance(args, dict) else {"_raw": args}
-            content.append({"type": "tool_use", "id": _id("toolu_"), "name": name, "input": arguments})
-        return {
-            "id": _id("msg_"),
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": content,
-            "stop_reason": item.stop_reason or ("tool_use" if item.tool_calls else "end_turn"),
-            "stop_sequence": None,
-            "usage": {"input_tokens": item.input_tokens, "output_tokens": item.output_tokens},
-        }
-    calls = [_openai_call(name, args if isinstance(args, str) else json.dumps(args)) for name, args in item.tool_calls]
-    message: dict[str, Any] = {"role": "assistant", "content": item.text or (None if calls else ""), "refusal": None}
-    if calls:
-        message["tool_calls"] = calls
-    finish = item.stop_reason or ("tool_calls" if calls else "stop")
-    i, o = item.input_tokens, item.output_tokens
-    return {
-        "id": _id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": dict(prompt_tokens=i, completion_tokens=o, total_tokens=i + o),
-    }
-
-
-def _openai_call(name: str, arguments: str) -> dict[str, Any]:
-    return {"id": _id("call_"), "type": "function", "function": {"name": name, "arguments": arguments}}
-
-
-def _models_body(api: str, models: Sequence[str]) -> dict[str, Any]:
-    if api == "anthropic":
-        data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in models]
-        first, last = (models[0], models[-1]) if models else (None, None)
-        return {"data": data, "has_more": False, "first_id": first, "last_id": last}
-    return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in models]}
-
-
-def _problem(api: str, body: dict[str, Any]) -> str | None:
-    """The first thing the real API would reject (a light check of what clients get wrong, not a schema)."""
-    messages = body.get("messages")
-    if not isinstance(body.get("model"), str) or not isinstance(messages, list) or not messages:
-        return "model and a non-empty messages list are required"
-    if api == "anthropic" and not isinstance(body.get("max_tokens"), int):
-        return "max_tokens: Field required"
-    open_ids: set[str] = set()  # calls of the latest assistant message not answered yet
-    for i, msg in enumerate(messages):
-        role, content = msg.get("role"), msg.get("content")
-        if api == "anthropic":
-            if role not in ("user", "assistant"):
-                return f"messages.{i}.role: unexpected role {role!r}; system is a top-level parameter"
-            blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
-            if any(b.get("type") == "text" and not b.get("text") for b in blocks):
-                return f"messages.{i}: text content blocks must be non-empty"
-            if {str(b.get("tool_use_id")) for b in blocks if b.get("type") == "tool_result"} != open_ids:
-                return f"messages.{i}: tool_result blocks must answer exactly the tool_use ids {sorted(open_ids)}"
-            uses = {str(b.get("id")) for b in blocks if b.get("type") == "tool_use"}
-            open_ids = uses if role == "assistant" else set()
-        elif role == "tool":
-            if str(msg.get("tool_call_id")) not in open_ids:
-                return f"messages.{i}: role 'tool' must answer a preceding message with 'tool_calls'"
-            open_ids.discard(str(msg.get("tool_call_id")))
-        elif open_ids:
-            return f"messages.{i}: 'tool_calls' must be followed by tool messages for {sorted(open_ids)}"
-        else:
-            calls = msg.get("tool_calls") or []
-            if any(not isinstance(c.get("function", {}).get("arguments"), str) for c in calls):
-                return f"messages.{i}.tool_calls: function.arguments must be a JSON string"
-            open_ids = {str(c.get("id")) for c in calls}
-    return None
-
-
-def _id(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex[:24]
 
 
 # --- HTTP ---
@@ -354,29 +235,29 @@ class _Handler(BaseHTTPRequestHandler):
         request = RecordedRequest(method, path, headers, body, api)
         fake._record(request)
         if (method, path) not in {("POST", "/v1/chat/completions"), ("POST", "/v1/messages"), ("GET", "/v1/models")}:
-            return self._send(404, _error_body(api, 404, f"Unknown request URL: {method} {path}", None))
+            return self._send(404, error_body(api, 404, f"Unknown request URL: {method} {path}", None))
         if fake.api_key is not None:
             given = headers.get("x-api-key") if api == "anthropic" else headers.get("authorization")
             expected = fake.api_key if api == "anthropic" else f"Bearer {fake.api_key}"
             if given != expected:
                 text = "invalid x-api-key" if is_anthropic else "Incorrect API key provided."
-                return self._send(401, _error_body(api, 401, text, None))
+                return self._send(401, error_body(api, 401, text, None))
         if method == "GET":
-            return self._send(200, _models_body(api, fake.models or ()))
-        problem: str | None = "body: not a JSON object"
+            return self._send(200, models_body(api, fake.models or ()))
+        rejected: str | None = "body: not a JSON object"
         if parsed and isinstance(body, dict):
             try:
-                problem = _problem(api, body)
+                rejected = problem(api, body)
             except (AttributeError, TypeError) as exc:  # a message or block that is not an object
-                problem = f"messages: malformed ({exc})"
-        if problem:
-            return self._send(400, _error_body(api, 400, problem, None))
+                rejected = f"messages: malformed ({exc})"
+        if rejected:
+            return self._send(400, error_body(api, 400, rejected, None))
         model = body["model"]
         if fake.models is not None and model not in fake.models:
             if api == "anthropic":
-                return self._send(404, _error_body(api, 404, f"model: {model}", None))
+                return self._send(404, error_body(api, 404, f"model: {model}", None))
             text = f"The model `{model}` does not exist or you do not have access to it."
-            return self._send(404, _error_body(api, 404, text, None))
+            return self._send(404, error_body(api, 404, text, None))
         item = fake._next(request)
         if item.delay_s and fake._stopping.wait(item.delay_s):
             self.close_connection = True
@@ -385,8 +266,8 @@ class _Handler(BaseHTTPRequestHandler):
             extra = dict(item.headers)
             if item.retry_after is not None:
                 extra.setdefault("retry-after", f"{item.retry_after:g}")
-            return self._send(item.status, _error_body(api, item.status, item.message, item.error_type), extra)
-        return self._send(200, _reply_body(api, item, model))
+            return self._send(item.status, error_body(api, item.status, item.message, item.error_type), extra)
+        return self._send(200, reply_body(api, item, model))
 
     def _control(self, method: str, path: str, body: Any) -> None:
         fake = self.server.fake
@@ -395,6 +276,12 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST" and path == "/_fake/reset":
             fake.reset()
             return self._send(200, {"ok": True})
+        if method == "POST" and path == "/_fake/outage":
+            try:
+                fake.outage(None if body is None else _item_from_json(body))
+            except (ValueError, TypeError, AttributeError) as exc:
+                return self._send(400, {"error": f"bad outage item: {exc}"})
+            return self._send(200, {"outage": body is not None})
         if method == "POST" and path == "/_fake/script":
             try:
                 if not isinstance(body, list):

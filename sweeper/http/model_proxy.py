@@ -3,16 +3,21 @@
 A runner never sees an API key: it posts the conversation to ``/runner/v1/model`` and the host forwards it with
 ``INBOX_PROVIDER``'s key. The provider is ``INBOX_PROVIDER`` when set, else inferred from which provider's
 variables are present (``OPENAI_*`` first), and the model is ``INBOX_MODEL``.
+
+A provider that answered 429 with ``Retry-After`` is not asked again for that model before the time it named
+(at most an hour, ``MAX_RETRY_AFTER_S``): the calls meanwhile fail at once, rate limited, with the time left, as
+the provider itself would have answered them. Requests that cannot work are not sent.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 from agent_runner.protocol import ModelRequest
 from inbox.config import Settings
-from sweeper.providers import PROVIDER_NAMES, ModelReply, Provider, ProviderError, make_provider
+from sweeper.providers import MAX_RETRY_AFTER_S, PROVIDER_NAMES, ModelReply, Provider, ProviderError, make_provider
 
 KEY_VARS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 
@@ -52,6 +57,7 @@ class ModelProxy:
         self._choice = choose_provider(settings)
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
+        self._held: dict[tuple[str, str], float] = {}  # (provider, model) -> monotonic time its Retry-After ends
 
     def _ready(self, provider_name: str | None, model: str | None) -> tuple[Provider, str]:
         choice = self._choice
@@ -70,14 +76,33 @@ class ModelProxy:
         with self._lock:
             if name not in self._providers:
                 base_url, key = self._settings.base_url(name), self._settings.api_key(name)
-                self._providers[name] = make_provider(name, base_url, key)
+                self._providers[name] = make_provider(name, base_url, key, timeout_s=self._settings.model_timeout)
             return self._providers[name], chosen_model
 
     def complete(self, request: ModelRequest) -> ModelReply:
         provider, model = self._ready(request.provider, request.model)
-        return provider.complete(
-            model=model, system=request.system, turns=request.turns, tools=request.tools, max_tokens=request.max_tokens
-        )
+        key = (str(getattr(provider, "name", "")), model)
+        with self._lock:
+            left = self._held.get(key, 0.0) - time.monotonic()
+        if left > 0:
+            raise ProviderError(
+                f"{key[0]} asked to wait (Retry-After) before calling {model} again: {left:.0f} s left; not sent",
+                kind="rate_limited",
+                retry_after_s=left,
+            )
+        try:
+            return provider.complete(
+                model=model,
+                system=request.system,
+                turns=request.turns,
+                tools=request.tools,
+                max_tokens=request.max_tokens,
+            )
+        except ProviderError as exc:
+            if exc.kind == "rate_limited" and exc.retry_after_s:
+                with self._lock:
+                    self._held[key] = time.monotonic() + min(exc.retry_after_s, MAX_RETRY_AFTER_S)
+            raise
 
     def close(self) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sweeper.providers.anthropic import DEFAULT_ANTHROPIC_BASE_URL, AnthropicProvider
 from sweeper.providers.base import (
+    MAX_RETRY_AFTER_S,
     TRANSIENT_KINDS,
     ChatTurn,
     ModelReply,
@@ -35,6 +36,7 @@ def make_provider(
 
 __all__ = [
     "DEFAULT_BASE_URLS",
+    "MAX_RETRY_AFTER_S",
     "PROVIDER_NAMES",
     "TRANSIENT_KINDS",
     "AnthropicProvider",

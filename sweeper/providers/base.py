@@ -25,7 +25,17 @@ from agent_runner.conversation import (
     Usage,
 )
 
-__all__ = ["TRANSIENT_KINDS", "ChatTurn", "ModelReply", "Provider", "ProviderError", "ToolCall", "ToolSpec", "Usage"]
+__all__ = [
+    "MAX_RETRY_AFTER_S",
+    "TRANSIENT_KINDS",
+    "ChatTurn",
+    "ModelReply",
+    "Provider",
+    "ProviderError",
+    "ToolCall",
+    "ToolSpec",
+    "Usage",
+]
 
 
 @runtime_checkable
@@ -51,11 +61,22 @@ _MODEL_MISSING = re.compile(
 )
 
 
+# The longest Retry-After honoured. A longer one (a daily quota's) would hold an occurrence of an hourly series past
+# its next slot, where the series' catch-up policy decides better what to run; the retry is then an hour on.
+MAX_RETRY_AFTER_S = 3600.0
+
+
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` (preferred, more precise) or ``Retry-After`` (seconds or date).
+    """Seconds to wait, at most :data:`MAX_RETRY_AFTER_S`, from ``retry-after-ms`` (preferred, more precise) or
+    ``Retry-After`` (seconds or date).
 
     ``headers`` must look keys up case-insensitively (``httpx.Headers`` does) or use lower-case keys.
     """
+    found = _retry_after(headers, now=now)
+    return None if found is None else min(found, MAX_RETRY_AFTER_S)
+
+
+def _retry_after(headers: Mapping[str, str], *, now: float | None) -> float | None:
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
         try:

@@ -360,18 +360,23 @@ def test_the_model_is_called_with_the_hosts_key(host: Host) -> None:
     assert sent.json["messages"][-1] == {"role": "user", "content": "hi"}
 
 
-def test_provider_errors_come_back_classified(host: Host) -> None:
-    host.fake.error(429, retry_after=7)
+def test_provider_errors_come_back_classified_and_a_retry_after_holds_the_model(host: Host) -> None:
     host.fake.error(401)
+    host.fake.error(429, retry_after=7)
     runner, held = host.holding()
 
-    with pytest.raises(ProviderError) as limited:
-        runner.model(ask(held), timeout_s=10)
     with pytest.raises(ProviderError) as refused:
         runner.model(ask(held), timeout_s=10)
+    with pytest.raises(ProviderError) as limited:
+        runner.model(ask(held), timeout_s=10)
+    with pytest.raises(ProviderError) as held_back:  # within the 7 s: not sent, answered as the provider would
+        runner.model(ask(held), timeout_s=10)
 
-    assert (limited.value.kind, limited.value.transient, limited.value.retry_after_s) == ("rate_limited", True, 7)
     assert (refused.value.kind, refused.value.transient, refused.value.status) == ("auth", False, 401)
+    assert (limited.value.kind, limited.value.transient, limited.value.retry_after_s) == ("rate_limited", True, 7)
+    assert (held_back.value.kind, held_back.value.transient) == ("rate_limited", True)
+    assert 0 < (held_back.value.retry_after_s or 0) <= 7 and "not sent" in held_back.value.message
+    assert len(host.fake.requests) == 2
 
 
 @pytest.mark.parametrize("configured", ["empty env", "no proxy"])

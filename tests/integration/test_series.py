@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from inbox import Conflict, Inbox, InvalidInput, NotFound
 from inbox.enums import Outcome
+from inbox.store.endings import RunReport, end_occurrence
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
 from tests.conftest import Clock
@@ -235,6 +236,30 @@ def test_a_success_resets_the_failure_count(inbox: Inbox, clock: Clock) -> None:
         clock.advance(minutes=1)
         run_due(inbox, Outcome.COMPLETED if minute == 8 else Outcome.FAILED)
     assert inbox.get(task.id).status == "active"
+
+
+def _end_due(inbox: Inbox, outcome: Outcome, *, outage: bool) -> None:
+    for row in claim(inbox, limit=1000):
+        report = RunReport(outcome=outcome, started_at=inbox.clock(), error="HTTP 503", outage=outage)
+        with transaction(inbox.engine) as db:
+            end_occurrence(db, row.id, report, now=inbox.clock())
+
+
+def test_failures_while_the_provider_is_down_neither_pause_the_series_nor_end_a_streak(
+    inbox: Inbox, clock: Clock
+) -> None:
+    task = inbox.schedule("digest", every="1m", retries=1)
+    for _ in range(15):  # a provider outage: more than the ten failures that pause a series
+        clock.advance(minutes=1)
+        _end_due(inbox, Outcome.FAILED, outage=True)
+    assert inbox.get(task.id).status == "active"
+    [notice] = inbox.outbox()  # told once, when the failures began, not at each occurrence
+    assert notice.kind == "system" and "HTTP 503" in notice.text
+    for minute in range(12):  # the task's own failures still count, across an outage between them
+        clock.advance(minutes=1)
+        _end_due(inbox, Outcome.FAILED, outage=minute in (4, 5))
+    view = inbox.get(task.id)
+    assert view.status == "paused" and view.reason is not None and "10 consecutive" in view.reason
 
 
 def test_unknown_ids_and_plain_messages(inbox: Inbox) -> None:

@@ -36,6 +36,7 @@ def test_every_variable_has_its_documented_default(tmp_path: Path) -> None:
     assert (s.provider, s.model, s.api_key("openai"), s.base_url("anthropic")) == (None, None, None, None)
     assert (s.agent_max_tasks, s.agent_min_interval) == (50, timedelta(minutes=5))
     assert (s.series_daily_tokens, s.history_tokens) == (200_000, 8000)
+    assert s.model_timeout == 120.0
 
 
 def test_the_home_defaults_to_dot_inbox_in_the_users_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,6 +121,7 @@ def test_no_words_leave_a_switch_off(tmp_path: Path, word: str) -> None:
         ("INBOX_LEASE_SECONDS", "1m", "must be a number of seconds, got '1m'"),
         ("INBOX_RUNNER_IDLE", "nan", "must be greater than zero, got 'nan'"),
         ("INBOX_SHUTDOWN_GRACE", "inf", "must be a number of seconds, got 'inf'"),
+        ("INBOX_MODEL_TIMEOUT", "2m", "must be a number of seconds, got '2m'"),
         ("INBOX_RETRY_BACKOFF", "30s,soon", "'soon' is not a duration"),
         ("INBOX_KEEP_RUNS_DAYS", "1e400", "must be a number of days, got '1e400'"),
         ("INBOX_KEEP_OUTBOX_DAYS", "a month", "must be a number of days, got 'a month'"),

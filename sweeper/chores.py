@@ -9,6 +9,10 @@ and simply does not run it this time.
 
 A host that dies while running a chore leaves it due again one interval later, when another host (or itself,
 restarted) takes it; each chore must therefore be safe to cut off and run again, which retention is.
+
+Taking a chore is a write, so a chore first asks, with a read, whether it has anything to do (``needed``): a host
+with nothing old to delete and nothing changed to analyze writes nothing at all, which an idle host on an SD
+card must not (docs/benchmarks.md, "Idle").
 """
 
 from __future__ import annotations
@@ -49,9 +53,19 @@ def take_chore(engine: Engine, name: str, *, owner: str, now: datetime, every: t
 
 
 def run_chore(
-    engine: Engine, name: str, work: Callable[[], object], *, owner: str, now: datetime, every: timedelta
+    engine: Engine,
+    name: str,
+    work: Callable[[], object],
+    *,
+    owner: str,
+    now: datetime,
+    every: timedelta,
+    needed: Callable[[], bool] | None = None,
 ) -> bool:
-    """Run ``work`` if this host takes the chore; a failure is logged, not raised (it is due again next interval)."""
+    """Run ``work`` if it is ``needed`` and this host takes the chore; a failure is logged, not raised (it is due
+    again next interval)."""
+    if needed is not None and not needed():
+        return False
     if not take_chore(engine, name, owner=owner, now=now, every=every):
         return False
     try:

@@ -32,7 +32,7 @@ from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
 from inbox.store.outage import STORE_ERRORS
 from inbox.store.rollups import EVERY as ROLLUPS_EVERY
-from inbox.store.rollups import ROLLUPS, roll_up_store
+from inbox.store.rollups import ROLLUPS, roll_up_store, rollups_due
 from inbox.store.types import utcnow
 from sweeper.chores import RETENTION, run_chore
 from sweeper.delivery.deliverer import Deliverer, DeliveryConfig
@@ -43,18 +43,18 @@ from sweeper.http.app import HostState, make_app
 from sweeper.http.model_proxy import ModelProxy
 from sweeper.loop import run_loop
 from sweeper.outage import Outage
-from sweeper.retention import RetentionPolicy, apply_retention
+from sweeper.retention import RetentionPolicy, apply_retention, retention_due
 from sweeper.runtimes.base import RunnerContext, Runtime
 from sweeper.runtimes.process import ProcessRuntime
 from sweeper.statistics import EVERY as STATISTICS_EVERY
-from sweeper.statistics import STATISTICS, refresh_statistics
+from sweeper.statistics import STATISTICS, refresh_statistics, statistics_stale
 from sweeper.sweep import PassReport
 
 log = logging.getLogger("inbox.host")
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
 SERVER_CLOSE_S = 2
 RETENTION_EVERY = timedelta(hours=1)
-CHORE_CHECK_S = 10.0  # how often a host asks whether a chore is due (one small UPDATE per chore)
+CHORE_CHECK_S = 10.0  # how often a host looks whether a chore is due (by its own clock; reads only)
 
 
 class UnsafeSocketFolder(Exception):
@@ -172,6 +172,7 @@ class Host:
         self.start_failures: list[tuple[str, str]] = []  # (session, why) of runners that could not be started
         self.runner_deaths: list[tuple[str, str]] = []  # (session, cause) of runners that did not exit cleanly
         self._next_chore_check = 0.0
+        self._next_look: dict[str, float] = {}  # chore -> when this host looks at it again (monotonic)
         self.server = uvicorn.Server(
             uvicorn.Config(
                 make_app(self.state),
@@ -232,20 +233,37 @@ class Host:
     def _chores(self) -> None:
         """Chores one host does for all that share the store (sweeper/chores.py): retention hourly, the runs' hourly
         roll-ups for the dashboard's stats every minute (inbox/store/rollups.py) and, on PostgreSQL, planner
-        statistics every 10 s (sweeper/statistics.py)."""
-        engine, instant = self.inbox.engine, utcnow()
-        keep = self.retention.keep_runs
-        chores: list[tuple[str, Callable[[], object], timedelta]] = [
-            (RETENTION, lambda: apply_retention(engine, now=instant, policy=self.retention), RETENTION_EVERY),
-            (ROLLUPS, lambda: roll_up_store(engine, now=instant, keep=keep), ROLLUPS_EVERY),
+        statistics every 10 s (sweeper/statistics.py). Each is looked at once per its interval by this host, with
+        reads; it writes only when there is something to do."""
+        engine, instant, clock = self.inbox.engine, utcnow(), time.monotonic()
+        policy, keep = self.retention, self.retention.keep_runs
+        chores: list[tuple[str, Callable[[], bool], Callable[[], object], timedelta]] = [
+            (
+                RETENTION,
+                lambda: retention_due(engine, now=instant, policy=policy),
+                lambda: apply_retention(engine, now=instant, policy=policy),
+                RETENTION_EVERY,
+            ),
+            (
+                ROLLUPS,
+                lambda: rollups_due(engine, now=instant, keep=keep),
+                lambda: roll_up_store(engine, now=instant, keep=keep),
+                ROLLUPS_EVERY,
+            ),
         ]
         if engine.dialect.name == "postgresql":  # SQLite plans the due queries from the index alone
-            chores.append((STATISTICS, lambda: refresh_statistics(engine), STATISTICS_EVERY))
-        for name, work, every in chores:
+            chores.append(
+                (STATISTICS, lambda: statistics_stale(engine), lambda: refresh_statistics(engine), STATISTICS_EVERY)
+            )
+        for name, needed, work, every in chores:
+            if clock < self._next_look.get(name, 0.0):
+                continue
+            self._next_look[name] = clock + every.total_seconds()
             try:
-                run_chore(engine, name, work, owner=self.id, now=instant, every=every)
+                run_chore(engine, name, work, owner=self.id, now=instant, every=every, needed=needed)
             except Exception as exc:  # the store is unreachable: the loop's next pass says so too
                 log.error("could not check the host chores: %s", exc)
+                self._next_look[name] = clock  # look again at the next check
                 return
 
     @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -20,7 +21,7 @@ from inbox.store.claims import BACKOFF, DEFAULT_LEASE
 from inbox.store.engine import wake_channel
 from inbox.store.outage import STORE_ERRORS
 from inbox.store.types import utcnow
-from sweeper.outage import Outage
+from sweeper.outage import ClockWatch, Outage
 from sweeper.sweep import PassReport, next_due, sweep_once
 
 log = logging.getLogger("inbox.sweeper")
@@ -111,6 +112,7 @@ def run_loop(
     nudge: threading.Event | None = None,
     lease: timedelta = DEFAULT_LEASE,
     outage: Outage | None = None,
+    monotonic: Callable[[], float] | None = None,
 ) -> None:
     """Sweep until ``stop`` is set. ``on_pass`` sees each pass's report (the host wakes runners from it);
     setting ``nudge`` asks for a pass now (e.g. a runner exited while its session still had work).
@@ -118,14 +120,22 @@ def run_loop(
     A store that cannot be used (its server restarting, its disk full) does not end the loop: the pass is tried
     again after a short wait, and the outage is logged in one line when it begins and when it ends. ``lease``
     is the runners' lease, which they could not renew meanwhile (see sweeper.outage); ``outage`` may be shared
-    with the host's HTTP endpoints, so an outage is told once, whoever meets it first."""
+    with the host's HTTP endpoints, so an outage is told once, whoever meets it first.
+
+    ``monotonic`` is the real time the wall ``clock`` is compared with to notice it stepping (default: the
+    system's, when ``clock`` is the system's; a test that moves a clock by hand says how real time moved, or
+    nothing, and no step is looked for)."""
     watch = ChangeWatch(engine)
     nudge = nudge or threading.Event()
-    outage = outage or Outage(engine, log)
+    real_time = monotonic or (time.monotonic if clock is utcnow else None)
+    outage = outage or Outage(engine, log, monotonic=real_time or time.monotonic)
+    steps = ClockWatch(real_time) if real_time is not None else None
     try:
         while not stop.is_set():
             now = clock()
             nudge.clear()
+            if steps is not None:
+                _clock_step(steps.step(now), outage, lease)
             try:
                 report = sweep_once(
                     engine, now=now, grace=grace, backoff=backoff, clock=clock, expired_before=outage.lease_cutoff(now)
@@ -140,9 +150,23 @@ def run_loop(
             outage.succeeded(lease=lease)
             if due is not None and due < deadline:
                 deadline = due
-            _sleep_until(deadline, stop=stop, nudge=nudge, watch=watch, clock=clock)
+            _sleep_until(deadline, stop=stop, nudge=nudge, watch=watch, clock=clock, longest_s=interval_s)
     finally:
         watch.close()
+
+
+def _clock_step(seconds: float, outage: Outage, lease: timedelta) -> None:
+    if seconds > 0:
+        outage.clock_stepped(seconds, lease=lease)
+        log.warning(
+            "the clock stepped forward by %.0f s: slots passed meanwhile follow their catch-up policy, "
+            "running work keeps its leases",
+            seconds,
+        )
+    elif seconds < 0:
+        log.warning(
+            "the clock stepped back by %.0f s: what ran stays done; each series waits for its next slot", -seconds
+        )
 
 
 def _sleep_until(
@@ -152,9 +176,13 @@ def _sleep_until(
     nudge: threading.Event,
     watch: ChangeWatch,
     clock: Callable[[], datetime],
+    longest_s: float,
 ) -> None:
+    """Until ``deadline`` on ``clock``, but never longer than ``longest_s`` of real time: a clock stepped back
+    while the loop sleeps must not hold off the safety-net pass by the step."""
+    woke_at = time.monotonic()
     while not stop.is_set() and not nudge.is_set():
-        left = (deadline - clock()).total_seconds()
+        left = min((deadline - clock()).total_seconds(), longest_s - (time.monotonic() - woke_at))
         if left <= 0:
             return
         if nudge.wait(min(left, CHANGE_CHECK_S)):

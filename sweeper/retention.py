@@ -16,6 +16,9 @@ it holds the series' last definition, so without it a series that ended long ago
 showing as ended (the newest *chain* row, because run-now and missed-slot records are never read as a
 series' head). And its first row, whose id is the series id people and scripts refer to the task by.
 
+A host first asks, with reads, whether anything is past its horizon (:func:`retention_due`), and deletes only
+then: a store with nothing old is never written to.
+
 Each batch is deleted in its own transaction, so a large backlog never holds the SQLite write lock for long.
 Several hosts may run this at once: a delete is idempotent, and on PostgreSQL each batch skips rows another
 host has already locked, so the hosts share the work instead of waiting on (or deadlocking with) each other.
@@ -25,12 +28,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Delete, Engine, Table, and_, delete, exists, or_, select, tuple_
+from sqlalchemy import Delete, Engine, Select, Table, and_, delete, exists, or_, select, tuple_
 
 from inbox.config import DEFAULT_KEEP_OUTBOX_DAYS, DEFAULT_KEEP_RUNS_DAYS
 from inbox.enums import LIVE_STATUSES, DeliveryStatus
-from inbox.store.engine import transaction
+from inbox.store.engine import read_transaction, transaction
 from inbox.store.models import DependencyRound, Event, EventMatch, MessageIn, MessageOut, Run
 
 _LIVE = sorted(s.value for s in LIVE_STATUSES)
@@ -57,23 +61,38 @@ def _table(model: type[Run | MessageOut | MessageIn | Event | EventMatch | Depen
     return model.metadata.tables[str(model.__tablename__)]
 
 
-def _old_runs(cutoff: datetime, batch: int) -> Delete:
-    runs = _table(Run)
-    old = runs.alias("old")
-    ids = select(old.c.id).where(old.c.ended_at < cutoff).limit(batch).with_for_update(skip_locked=True)
-    return delete(runs).where(runs.c.id.in_(ids))
+@dataclass(frozen=True)
+class _Old:
+    """What is past its horizon in one table: a batch of such rows' keys (read without a lock) and the key columns."""
+
+    table: Table
+    keys: Select[Any]
+    columns: tuple[str, ...] = ("id",)
+
+    def deleting(self) -> Delete:
+        """Delete the batch, skipping rows another host has locked (PostgreSQL)."""
+        locked = self.keys.with_for_update(of=self.keys.selected_columns[0].table, skip_locked=True)
+        key = (
+            self.table.c[self.columns[0]]
+            if len(self.columns) == 1
+            else tuple_(*(self.table.c[c] for c in self.columns))
+        )
+        return delete(self.table).where(key.in_(locked))
 
 
-def _old_outbox(cutoff: datetime, batch: int) -> Delete:
-    outbox = _table(MessageOut)
-    old = outbox.alias("old")
+def _old_runs(cutoff: datetime, batch: int) -> _Old:
+    old = _table(Run).alias("old")
+    return _Old(_table(Run), select(old.c.id).where(old.c.ended_at < cutoff).limit(batch))
+
+
+def _old_outbox(cutoff: datetime, batch: int) -> _Old:
+    old = _table(MessageOut).alias("old")
     # A row still to be sent stays, however old (its retries end within hours: docs/delivery.md).
     waiting = old.c.delivery == DeliveryStatus.PENDING.value
-    ids = select(old.c.id).where(old.c.created_at < cutoff, ~waiting).limit(batch).with_for_update(skip_locked=True)
-    return delete(outbox).where(outbox.c.id.in_(ids))
+    return _Old(_table(MessageOut), select(old.c.id).where(old.c.created_at < cutoff, ~waiting).limit(batch))
 
 
-def _old_messages(cutoff: datetime, batch: int) -> Delete:
+def _old_messages(cutoff: datetime, batch: int) -> _Old:
     inbound = _table(MessageIn)
     old, newer = inbound.alias("old"), inbound.alias("newer")
     # A newer chain row of the same series: then this row is not what the series is found by.
@@ -89,45 +108,31 @@ def _old_messages(cutoff: datetime, batch: int) -> Delete:
             or_(old.c.series_id.is_(None), old.c.is_extra.is_(True), and_(not_first, superseded)),
         )
         .limit(batch)
-        .with_for_update(of=old, skip_locked=True)
     )
-    return delete(inbound).where(inbound.c.id.in_(ids))
+    return _Old(inbound, ids)
 
 
-def _old_matches(cutoff: datetime, batch: int) -> Delete:
-    matches = _table(EventMatch)
-    old = matches.alias("old")
-    keys = (
-        select(old.c.event_id, old.c.series_id)
-        .where(old.c.created_at < cutoff)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
-    return delete(matches).where(tuple_(matches.c.event_id, matches.c.series_id).in_(keys))
+def _old_matches(cutoff: datetime, batch: int) -> _Old:
+    old = _table(EventMatch).alias("old")
+    keys = select(old.c.event_id, old.c.series_id).where(old.c.created_at < cutoff).limit(batch)
+    return _Old(_table(EventMatch), keys, ("event_id", "series_id"))
 
 
-def _old_events(cutoff: datetime, batch: int) -> Delete:
-    events = _table(Event)
-    old = events.alias("old")
-    ids = select(old.c.id).where(old.c.created_at < cutoff).limit(batch).with_for_update(skip_locked=True)
-    return delete(events).where(events.c.id.in_(ids))
+def _old_events(cutoff: datetime, batch: int) -> _Old:
+    old = _table(Event).alias("old")
+    return _Old(_table(Event), select(old.c.id).where(old.c.created_at < cutoff).limit(batch))
 
 
-def _old_rounds(cutoff: datetime, batch: int) -> Delete:
+def _old_rounds(cutoff: datetime, batch: int) -> _Old:
     rounds = _table(DependencyRound)
     old, newer = rounds.alias("old"), rounds.alias("newer")
     superseded = exists().where(and_(newer.c.downstream_id == old.c.downstream_id, newer.c.round_no > old.c.round_no))
-    keys = (
-        select(old.c.downstream_id, old.c.round_no)
-        .where(old.c.created_at < cutoff, superseded)
-        .limit(batch)
-        .with_for_update(of=old, skip_locked=True)
-    )
-    return delete(rounds).where(tuple_(rounds.c.downstream_id, rounds.c.round_no).in_(keys))
+    keys = select(old.c.downstream_id, old.c.round_no).where(old.c.created_at < cutoff, superseded).limit(batch)
+    return _Old(rounds, keys, ("downstream_id", "round_no"))
 
 
-def _delete_in_batches(engine: Engine, statement: Delete, batch: int) -> int:
-    total = 0
+def _delete_in_batches(engine: Engine, old: _Old, batch: int) -> int:
+    statement, total = old.deleting(), 0
     while True:
         with transaction(engine) as db:
             deleted = db.connection().execute(statement).rowcount
@@ -136,15 +141,30 @@ def _delete_in_batches(engine: Engine, statement: Delete, batch: int) -> int:
             return total
 
 
+def _everything_old(now: datetime, policy: RetentionPolicy, batch: int) -> list[_Old]:
+    """In the order they are deleted: a match before its event."""
+    runs_cutoff, outbox_cutoff = now - policy.keep_runs, now - policy.keep_outbox
+    return [
+        _old_runs(runs_cutoff, batch),
+        _old_outbox(outbox_cutoff, batch),
+        _old_messages(runs_cutoff, batch),
+        _old_matches(runs_cutoff, batch),  # a match is as old as its event
+        _old_events(runs_cutoff, batch),
+        _old_rounds(runs_cutoff, batch),
+    ]
+
+
+def retention_due(engine: Engine, *, now: datetime, policy: RetentionPolicy) -> bool:
+    """Whether anything is past its horizon: a read, so an idle host that finds nothing writes nothing."""
+    with read_transaction(engine) as db:
+        return any(db.execute(old.keys.limit(1)).first() is not None for old in _everything_old(now, policy, 1))
+
+
 def apply_retention(engine: Engine, *, now: datetime, policy: RetentionPolicy, batch: int = 5000) -> RetentionReport:
     """Delete history older than the policy's horizons, ``batch`` rows per transaction."""
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
-    runs_cutoff, outbox_cutoff = now - policy.keep_runs, now - policy.keep_outbox
-    runs = _delete_in_batches(engine, _old_runs(runs_cutoff, batch), batch)
-    outbox = _delete_in_batches(engine, _old_outbox(outbox_cutoff, batch), batch)
-    messages = _delete_in_batches(engine, _old_messages(runs_cutoff, batch), batch)
-    _delete_in_batches(engine, _old_matches(runs_cutoff, batch), batch)  # a match is as old as its event
-    events = _delete_in_batches(engine, _old_events(runs_cutoff, batch), batch)
-    rounds = _delete_in_batches(engine, _old_rounds(runs_cutoff, batch), batch)
+    runs, outbox, messages, _, events, rounds = (
+        _delete_in_batches(engine, old, batch) for old in _everything_old(now, policy, batch)
+    )
     return RetentionReport(runs=runs, outbox=outbox, messages=messages, events=events, rounds=rounds)

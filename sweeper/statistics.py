@@ -8,10 +8,10 @@ entry of the pending range, the dead ones of every row ended since the last VACU
 server with ``autovacuum = off`` that cost grows with every row ended, and dispatch slows within minutes
 (figures: docs/benchmarks.md, "PostgreSQL with 1 and 2 hosts").
 
-So one host (a chore, sweeper/chores.py) asks every :data:`EVERY` whether the table changed by more than
-autovacuum's own analyze threshold (50 rows plus 10%) since it was last analyzed, by anyone, and if so runs
-``ANALYZE messages_in``: a sample of 30,000 rows, which takes a lock that blocks no read or write. Where
-autovacuum is on it has usually done so already, and this finds nothing to do. Removing the dead rows
+So every :data:`EVERY` each host asks (a read) whether the table changed by more than autovacuum's own analyze
+threshold (50 rows plus 10%) since it was last analyzed, by anyone, and if so one of them (a chore,
+sweeper/chores.py) runs ``ANALYZE messages_in``: a sample of 30,000 rows, which takes a lock that blocks no read
+or write. Where autovacuum is on it has usually done so already, and this finds nothing to do. Removing the dead rows
 (``VACUUM``) stays the database's job; ``inbox doctor`` says when autovacuum is off.
 """
 
@@ -37,10 +37,20 @@ def stale(changed: int, live: int) -> bool:
     return changed > BASE_THRESHOLD + SCALE_FACTOR * live
 
 
+def statistics_stale(engine: Engine) -> bool:
+    """Whether ``messages_in`` changed enough since it was last analyzed (a read). SQLite: never."""
+    if engine.dialect.name != "postgresql":
+        return False  # SQLite plans the due queries from the index alone, with or without statistics
+    with engine.connect() as conn:
+        found = conn.execute(_CHANGED).first()
+        conn.rollback()
+    return found is not None and stale(int(found[0] or 0), int(found[1] or 0))
+
+
 def refresh_statistics(engine: Engine) -> bool:
     """``ANALYZE messages_in`` if it changed enough since it was last analyzed; whether it ran. SQLite: never."""
     if engine.dialect.name != "postgresql":
-        return False  # SQLite plans the due queries from the index alone, with or without statistics
+        return False
     with engine.begin() as conn:
         found = conn.execute(_CHANGED).first()
         if found is None or not stale(int(found[0] or 0), int(found[1] or 0)):

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
 from inbox.store import stats
-from inbox.store.engine import transaction
+from inbox.store.engine import read_transaction, transaction
 from inbox.store.models import Run, RunRollup
 
 ROLLUPS = "rollups"  # the chore's name
@@ -92,6 +92,21 @@ def roll_up(db: Session, *, now: datetime, keep: timedelta | None = None) -> int
     db.add_all(made.values())
     db.flush()
     return len(made)
+
+
+def rollups_due(engine: Engine, *, now: datetime, keep: timedelta | None = None) -> bool:
+    """Whether :func:`roll_up` has anything to do: roll-ups older than ``keep`` to prune, or runs that ended in a
+    whole hour not rolled up yet. A read, so a host with nothing to do writes nothing (not even the chore)."""
+    with read_transaction(engine) as db:
+        if keep is not None:
+            old = select(RunRollup.hour).where(col(RunRollup.hour) < now - keep).limit(1)
+            if db.exec(old).first() is not None:
+                return True
+        start = rolled_until(db)
+        pending = select(Run.id).where(col(Run.ended_at) < hour_of(now - LAG))
+        if start is not None:
+            pending = pending.where(col(Run.ended_at) >= start)
+        return db.exec(pending.limit(1)).first() is not None
 
 
 def roll_up_store(engine: Engine, *, now: datetime, keep: timedelta | None = None) -> int:

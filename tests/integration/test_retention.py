@@ -18,7 +18,7 @@ from inbox.enums import OutboxKind
 from inbox.store.endings import post_outbox
 from inbox.store.engine import transaction
 from inbox.store.models import Event, EventMatch, MessageIn
-from sweeper.retention import RetentionPolicy, RetentionReport, apply_retention
+from sweeper.retention import RetentionPolicy, RetentionReport, apply_retention, retention_due
 from tests.conftest import Clock
 from tests.integration.helpers import claim, end, run_due, runs
 
@@ -195,6 +195,30 @@ def test_running_it_again_deletes_nothing_more(inbox: Inbox, clock: Clock) -> No
     assert retain(inbox) == RetentionReport()
     assert [r.id for r in series_rows(inbox, task.series_id)] == left
     assert inbox.tasks(status="ended")[0].series_id == task.series_id
+
+
+def test_it_is_due_exactly_when_it_would_delete_something(inbox: Inbox, clock: Clock) -> None:
+    """The host asks first (a read) and writes only when this says so: an idle store is never written to."""
+
+    def due() -> bool:
+        return retention_due(inbox.engine, now=clock(), policy=POLICY)
+
+    assert not due()  # an empty store
+    task = inbox.schedule("tick", every="1d", max_runs=2, remind=True)
+    for _ in range(2):
+        clock.advance(days=1)
+        run_due(inbox)
+    post(inbox, "note")
+    assert not due()  # recent history only
+    clock.advance(days=31)
+    assert due()  # the note is past the outbox's horizon
+    retain(inbox)
+    assert not due()
+    clock.advance(days=60)
+    assert due()  # the runs and the first occurrence's sibling rows are past theirs
+    retain(inbox)
+    assert not due()  # what is left is kept for good: the series' first and newest rows
+    assert series_rows(inbox, task.series_id)[0].id == task.series_id
 
 
 def test_two_hosts_at_once_share_the_work_without_errors(

@@ -98,3 +98,22 @@ def test_an_empty_store_rolls_up_nothing(inbox: Inbox, clock: Clock) -> None:
         assert rollups.roll_up(db, now=clock()) == 0
     with read_transaction(inbox.engine) as db:
         assert rollups.totals(db, since=clock() - timedelta(days=7), now=clock()).count == 0
+
+
+def test_the_chore_is_due_only_when_it_would_write_something(inbox: Inbox, clock: Clock) -> None:
+    """The host asks first (a read) and takes the chore (a write) only then: an idle store is never written to."""
+
+    def due(keep: timedelta | None = None) -> bool:
+        return rollups.rollups_due(inbox.engine, now=clock(), keep=keep)
+
+    assert not due()  # nothing has run yet
+    _history(inbox, clock)
+    assert due()  # whole hours with runs not rolled up
+    rollups.roll_up_store(inbox.engine, now=clock())
+    assert not due()  # only the current hour's run is left, read live
+    clock.advance(hours=5)
+    assert due()  # its hour is whole now
+    rollups.roll_up_store(inbox.engine, now=clock())
+    clock.advance(hours=30)
+    assert not due()  # hours without a run: nothing to add up
+    assert due(keep=timedelta(hours=12))  # but roll-ups older than the history kept are pruned

@@ -41,6 +41,7 @@ from sweeper.host_config import HostConfig
 from sweeper.http.agent_limits import AgentLimits
 from sweeper.http.app import HostState, make_app
 from sweeper.http.model_proxy import ModelProxy
+from sweeper.http.server import Server
 from sweeper.loop import run_loop
 from sweeper.outage import Outage
 from sweeper.retention import RetentionPolicy, apply_retention, retention_due
@@ -173,7 +174,7 @@ class Host:
         self.runner_deaths: list[tuple[str, str]] = []  # (session, cause) of runners that did not exit cleanly
         self._next_chore_check = 0.0
         self._next_look: dict[str, float] = {}  # chore -> when this host looks at it again (monotonic)
-        self.server = uvicorn.Server(
+        self.server = Server(
             uvicorn.Config(
                 make_app(self.state),
                 log_level="warning",
@@ -285,7 +286,7 @@ class Host:
             self.runtime.shutdown(self.config.shutdown_grace_s)
             self._hand_back()
             self.deliverer.stop()  # what the runners' last results wrote was rung already; sends under way finish
-            self.server.should_exit = True
+            self.server.stop_soon()
             server_thread.join(timeout=10)
             if self.state.model is not None:
                 self.state.model.close()

@@ -25,7 +25,12 @@ from sweeper.outage import ClockWatch, Outage
 from sweeper.sweep import PassReport, next_due, sweep_once
 
 log = logging.getLogger("inbox.sweeper")
-CHANGE_CHECK_S = 0.1
+CHANGE_CHECK_S = 0.1  # how often a busy loop looks for writes by other processes
+# A loop with nothing to do for QUIET_AFTER_S looks only every IDLE_CHECK_S: each look wakes the process (about half
+# a millisecond of CPU), ten a second were half a percent of a core for a host with nothing to do. A message sent
+# to a quiet host is looked at within half a second; one sent while it is busy, within a tenth.
+IDLE_CHECK_S = 0.5
+QUIET_AFTER_S = 60.0
 
 
 class ChangeWatch:
@@ -127,6 +132,7 @@ def run_loop(
     nothing, and no step is looked for)."""
     watch = ChangeWatch(engine)
     nudge = nudge or threading.Event()
+    busy_until = time.monotonic() + QUIET_AFTER_S
     real_time = monotonic or (time.monotonic if clock is utcnow else None)
     outage = outage or Outage(engine, log, monotonic=real_time or time.monotonic)
     steps = ClockWatch(real_time) if real_time is not None else None
@@ -150,7 +156,13 @@ def run_loop(
             outage.succeeded(lease=lease)
             if due is not None and due < deadline:
                 deadline = due
-            _sleep_until(deadline, stop=stop, nudge=nudge, watch=watch, clock=clock, longest_s=interval_s)
+            if report.recovered or report.delivered or report.waiting_sessions or due == deadline:
+                busy_until = time.monotonic() + QUIET_AFTER_S
+            poll_s = CHANGE_CHECK_S if time.monotonic() < busy_until else IDLE_CHECK_S
+            if _sleep_until(
+                deadline, stop=stop, nudge=nudge, watch=watch, clock=clock, longest_s=interval_s, poll_s=poll_s
+            ):
+                busy_until = time.monotonic() + QUIET_AFTER_S
     finally:
         watch.close()
 
@@ -177,15 +189,18 @@ def _sleep_until(
     watch: ChangeWatch,
     clock: Callable[[], datetime],
     longest_s: float,
-) -> None:
-    """Until ``deadline`` on ``clock``, but never longer than ``longest_s`` of real time: a clock stepped back
-    while the loop sleeps must not hold off the safety-net pass by the step."""
+    poll_s: float = CHANGE_CHECK_S,
+) -> bool:
+    """Until ``deadline`` on ``clock``, but never longer than ``longest_s`` of real time (a clock stepped back
+    while the loop sleeps must not hold off the safety-net pass by the step), looking for writes elsewhere every
+    ``poll_s``. Whether it was woken early: nudged, or by a write elsewhere."""
     woke_at = time.monotonic()
     while not stop.is_set() and not nudge.is_set():
         left = min((deadline - clock()).total_seconds(), longest_s - (time.monotonic() - woke_at))
         if left <= 0:
-            return
-        if nudge.wait(min(left, CHANGE_CHECK_S)):
-            return
+            return False
+        if nudge.wait(min(left, poll_s)):
+            return True
         if watch.changed():
-            return  # something was written elsewhere: look again now
+            return True  # something was written elsewhere: look again now
+    return nudge.is_set()

@@ -262,10 +262,13 @@ class Host:
             self._next_look[name] = clock + every.total_seconds()
             try:
                 run_chore(engine, name, work, owner=self.id, now=instant, every=every, needed=needed)
-            except Exception as exc:  # the store is unreachable: the loop's next pass says so too
-                log.error("could not check the host chores: %s", exc)
-                self._next_look[name] = clock  # look again at the next check
+            except STORE_ERRORS as exc:  # told once with the loop's own outage; looked at again at the next check
+                if self.state.outage is not None:
+                    self.state.outage.failed(exc)
+                self._next_look[name] = clock
                 return
+            except Exception as exc:  # a chore is no reason to stop the host's loop: due again next interval
+                log.error("could not check the host chore %s: %s", name, exc)
 
     @contextmanager
     def serving(self) -> Iterator[None]:

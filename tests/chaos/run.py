@@ -45,11 +45,13 @@ from inbox.store.types import utcnow
 from tests.acceptance.served import serving
 from tests.chaos.chains import ChainPlan, ScheduledChain, check_chains, make_chains, schedule_chain
 from tests.chaos.cluster import Cluster, KillLog, Monkey, kill_leftovers
+from tests.chaos.db_restarts import DatabaseRestarts
 from tests.chaos.emitter import Emitter
 from tests.chaos.events import check_events, make_emissions, make_listeners
 from tests.chaos.figures import Figures, compute
 from tests.chaos.invariants import Snapshot, Violation, check_all
 from tests.chaos.plan import ScheduledTask, Shape, TaskPlan, make_plan, model_reply, schedule
+from tests.chaos.private_pg import missing, private_postgres
 
 CRON_MARGIN = timedelta(seconds=5)  # a cron slot this close to the window's end does not count as inside it
 STORE_RETRY_S = 60.0  # how long the driver's own calls wait for a store that is being restarted
@@ -109,6 +111,9 @@ class ChaosResult:
         lines += [f"violations:   {len(self.violations)}", *(f"  {v}" for v in self.violations[:50])]
         if len(self.violations) > 50:
             lines.append(f"  … and {len(self.violations) - 50} more")
+        lines.append(
+            f"hosts started: {self.hosts_started} (two at the start, one more for each that died or was killed)"
+        )
         lines.append(f"host logs:    {self.home}/serve-*.log")
         return "\n".join(lines)
 
@@ -343,6 +348,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tasks", type=int, default=1000, help="tasks to schedule (default 1000)")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the chaos window (default 10)")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--fault",
+        choices=["kills", "db-restarts"],
+        default="kills",
+        help="kills: hosts and runners killed (default); db-restarts: a private PostgreSQL restarted (--db ignored)",
+    )
     parser.add_argument("--database-url", default=os.environ.get("INBOX_TEST_DATABASE_URL"), help="PostgreSQL")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chains", type=int, default=20, help="dependency chains of three tasks (default 20)")
@@ -367,7 +378,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     home = args.home or Path(tempfile.mkdtemp(prefix="inbox-chaos-"))
     home.mkdir(parents=True, exist_ok=True)
-    if args.db == "sqlite":
+    if args.fault == "db-restarts":
+        if why := missing():
+            print(f"no private PostgreSQL server can be started here: {why}", file=sys.stderr)
+            return 2
+        with private_postgres() as server:
+
+            def restarts(_cluster: Cluster) -> Disruption:
+                return DatabaseRestarts(server, seed=args.seed)
+
+            result = run_chaos(home, server.url, config, backend="postgres", disrupt=restarts)
+    elif args.db == "sqlite":
         result = run_chaos(home, f"sqlite:///{home / 'inbox.db'}", config, backend="sqlite")
     else:
         if not args.database_url:
@@ -378,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.keep:
                 print(f"store kept: {url}")
     print(result.report())
-    return 0 if not result.violations else 1
+    return 0 if not result.violations and (args.fault == "kills" or result.hosts_started == 2) else 1
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from inbox.store.claims import release_host, release_owner
 from inbox.store.endings import describe_row
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
-from inbox.store.outage import STORE_ERRORS
+from inbox.store.outage import STORE_ERRORS, is_outage
 from inbox.store.rollups import EVERY as ROLLUPS_EVERY
 from inbox.store.rollups import ROLLUPS, roll_up_store, rollups_due
 from inbox.store.types import utcnow
@@ -201,6 +201,8 @@ class Host:
                 with transaction(self.inbox.engine) as db:
                     released = release_owner(db, owner, cause, now=utcnow(), backoff=self.config.backoff)
             except STORE_ERRORS as exc:  # the loop says the store is away; the dead runner's leases expire instead
+                if not is_outage(exc):
+                    raise
                 log.warning(
                     "runner %s (session %s) died (%s); its work is retried once its leases expire (%s)",
                     owner,
@@ -262,12 +264,11 @@ class Host:
             self._next_look[name] = clock + every.total_seconds()
             try:
                 run_chore(engine, name, work, owner=self.id, now=instant, every=every, needed=needed)
-            except STORE_ERRORS as exc:  # told once with the loop's own outage; looked at again at the next check
-                if self.state.outage is not None:
-                    self.state.outage.failed(exc)
-                self._next_look[name] = clock
-                return
             except Exception as exc:  # a chore is no reason to stop the host's loop: due again next interval
+                if is_outage(exc) and self.state.outage is not None:
+                    self.state.outage.failed(exc)  # told once, with the loop's; looked at again at the next check
+                    self._next_look[name] = clock
+                    return
                 log.error("could not check the host chore %s: %s", name, exc)
 
     @contextmanager

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.claims import BACKOFF, DEFAULT_LEASE
 from inbox.store.engine import wake_channel
-from inbox.store.outage import STORE_ERRORS
+from inbox.store.outage import STORE_ERRORS, is_outage
 from inbox.store.types import utcnow
 from sweeper.outage import ClockWatch, Outage
 from sweeper.sweep import PassReport, next_due, sweep_once
@@ -151,6 +151,8 @@ def run_loop(
                 deadline = now + timedelta(seconds=interval_s)
                 due = next_due(engine, after=now)
             except STORE_ERRORS as exc:
+                if not is_outage(exc):
+                    raise
                 stop.wait(min(outage.failed(exc), interval_s))
                 continue
             outage.succeeded(lease=lease)

@@ -14,14 +14,31 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-# Raised by SQLAlchemy when the database refuses or loses a connection, a server shuts down, a write finds the
-# disk full, or a lock could not be had in time: each may pass by itself.
+# What SQLAlchemy raises when the database refuses or loses a connection, a server shuts down, a write finds the
+# disk full, or a lock could not be had in time; :func:`is_outage` tells those apart from the other errors of
+# these kinds (a statement SQLite cannot run, say), which are mistakes and are not waited out.
 STORE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+# SQLite result codes (their low byte) that pass by themselves: disk full, busy or locked, I/O error, cannot open.
+_SQLITE_AWAY = frozenset({5, 6, 10, 13, 14, 15})
+# PostgreSQL SQLSTATE classes: connection exception, transaction rollback (serialization, deadlock), insufficient
+# resources (disk full, out of memory, too many connections), operator intervention (shutdown), system error.
+_POSTGRES_AWAY = frozenset({"08", "40", "53", "57", "58"})
 
 
 def is_outage(exc: BaseException) -> bool:
     """Whether ``exc`` means the store cannot be used right now (rather than a mistake in what was asked)."""
-    return isinstance(exc, STORE_ERRORS) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, InterfaceError):
+        return True  # the connection is closed or broken
+    if not isinstance(exc, OperationalError):
+        return False
+    orig = exc.orig
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None)
+        return code is None or code & 0xFF in _SQLITE_AWAY
+    state = getattr(orig, "sqlstate", None)
+    return state is None or str(state)[:2] in _POSTGRES_AWAY  # no state: the connection itself failed
 
 
 def disk_full(exc: BaseException) -> bool:

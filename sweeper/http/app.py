@@ -23,7 +23,7 @@ from inbox.http.metrics import router as metrics_router
 from inbox.http.public import router as public_router
 from inbox.mcp.server import PATH as MCP_PATH
 from inbox.mcp.server import McpEndpoint, acting_inbox
-from inbox.store.outage import STORE_ERRORS, describe_outage
+from inbox.store.outage import STORE_ERRORS, describe_outage, is_outage
 from inbox.store.tokens import hash_token
 from inbox.web import install as install_dashboard
 from sweeper.http.agent_tools import router as tools_router
@@ -63,7 +63,9 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
 
     async def _store_unavailable(_: Request, exc: Exception) -> JSONResponse:
         """The store cannot be used right now (restarting, disk full): 503, told once in the log, not a traceback
-        per request; runners wait and ask again."""
+        per request; runners wait and ask again. Another error of these kinds is a mistake: a 500, as before."""
+        if not is_outage(exc):
+            raise exc
         if state.outage is not None:
             state.outage.failed(exc)
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,13 @@ UNITS = ("inbox.service", "inbox-sweep.service", "inbox-sweep.timer")
 
 def _verify(folder: Path, *, user: bool, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     assert ANALYZE is not None
-    runtime = tmp_path / "xdg-runtime"
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}  # a user manager's, for --user
-    command = [ANALYZE, *(["--user"] if user else []), "verify", *(str(folder / name) for name in UNITS)]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    # A user manager's runtime folder, for --user. Short, not under tmp_path: the user units systemd ships (gpg's
+    # sockets) put socket paths under it, and a socket path past 108 bytes fails their check, not ours.
+    with tempfile.TemporaryDirectory(prefix="xdg", dir="/tmp") as runtime:
+        os.chmod(runtime, 0o700)
+        env = {**os.environ, "XDG_RUNTIME_DIR": runtime}
+        command = [ANALYZE, *(["--user"] if user else []), "verify", *(str(folder / name) for name in UNITS)]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 
 
 def _settings(text: str) -> dict[str, list[str]]:

@@ -6,7 +6,7 @@ Invalid input raises :class:`inbox.errors.InvalidInput` (a ``ValueError`` naming
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +36,7 @@ from inbox.store import channels as channel_store
 from inbox.store import tokens as token_store
 from inbox.store.endings import end_failed_rounds
 from inbox.store.engine import open_engine, read_transaction, transaction
-from inbox.store.types import utcnow
+from inbox.store.types import Clock, utcnow
 from inbox.views import (
     EventEmitted,
     EventSeen,
@@ -60,8 +60,6 @@ from inbox.views import (
     task_view,
     token_view,
 )
-
-Clock = Callable[[], datetime]
 
 
 def whole_second(instant: datetime) -> datetime:
@@ -266,12 +264,12 @@ class Inbox(DeliveryMethods):
         """Emit an event: one occurrence of every active task whose ``on`` pattern matches ``name`` starts (with a
         ``session``, only that session's tasks). A ``key`` used within 24 h answers the first event, starting nothing.
         """
-        return emitting.emit(self.engine, name, data, session=session, key=key, now=self.clock(), actor=self.actor)
+        return emitting.emit(self.engine, name, data, session=session, key=key, clock=self.clock, actor=self.actor)
 
     def emit_many(self, events: Sequence[Mapping[str, Any]]) -> list[EventEmitted]:
         """Emit many events (each a mapping of ``name``, ``data``, ``session``, ``key``) in one transaction, all
         or nothing, in order: what a feed of events costs far less this way than one ``emit`` each."""
-        return emitting.emit_many(self.engine, events, now=self.clock(), actor=self.actor)
+        return emitting.emit_many(self.engine, events, clock=self.clock, actor=self.actor)
 
     # -- reading ---------------------------------------------------------------------------------------
     def events(self, ident: str, *, limit: int = 10) -> list[EventSeen]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -17,6 +16,7 @@ from inbox.store import events
 from inbox.store.engine import read_transaction, transaction
 from inbox.store.lookup import find_series_id
 from inbox.store.models import MessageIn
+from inbox.store.types import Clock
 from inbox.views import EventEmitted, EventSeen
 
 
@@ -27,11 +27,14 @@ def emit(
     *,
     session: str | None,
     key: str | None,
-    now: datetime,
+    clock: Clock,
     actor: str,
     depth: int = 0,
 ) -> EventEmitted:
-    """Check every input first (InvalidInput naming the field; nothing written), then record and start."""
+    """Check every input first (InvalidInput naming the field; nothing written), then record and start.
+
+    ``clock`` is read inside the transaction, once it holds its locks: an emit that waited for another writer
+    does not stamp what it starts with a time before the other's (docs/events.md)."""
     check_name(name, field="name")
     check_data(data, field="data")
     if session is not None:
@@ -39,10 +42,10 @@ def emit(
     check_key(key, field="key")
     with transaction(engine) as db:
         new = events.NewEvent(name=name, data=data, session=session, key=key, depth=depth)
-        return emitted_view(events.emit(db, new, now=now, created_by=actor))
+        return emitted_view(events.emit(db, new, now=clock(), created_by=actor, clock=clock))
 
 
-def emit_many(engine: Engine, given: Sequence[Mapping[str, Any]], *, now: datetime, actor: str) -> list[EventEmitted]:
+def emit_many(engine: Engine, given: Sequence[Mapping[str, Any]], *, clock: Clock, actor: str) -> list[EventEmitted]:
     """Many events in one transaction (all or nothing), in order; each is checked first, its fields named
     ``events[i].name`` and so on."""
     new = []
@@ -68,7 +71,8 @@ def emit_many(engine: Engine, given: Sequence[Mapping[str, Any]], *, now: dateti
             )
         )
     with transaction(engine) as db:
-        return [emitted_view(done) for done in events.emit_many(db, new, now=now, created_by=actor)]
+        done = events.emit_many(db, new, now=clock(), created_by=actor, clock=clock)
+        return [emitted_view(one) for one in done]
 
 
 def emitted_view(done: events.Emitted) -> EventEmitted:

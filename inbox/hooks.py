@@ -27,6 +27,7 @@ from inbox.event_names import MAX_DATA_BYTES, check_data, check_key
 from inbox.store import bulk, events
 from inbox.store.engine import read_transaction, transaction
 from inbox.store.models import Hook, MessageIn
+from inbox.store.types import Clock
 from inbox.views import HookAccepted, HookInfo, NewHook
 
 MAX_BODY = MAX_DATA_BYTES  # 1 MiB, the most an event's data may be
@@ -142,7 +143,7 @@ def body_data(body: bytes, content_type: str) -> tuple[Any, str]:
     return check_data(text, field="body", limit=6 * MAX_BODY + 2), text
 
 
-def deliver(engine: Engine, hook: Hook, data: Any, text: str, *, key: str | None, now: datetime) -> HookAccepted:
+def deliver(engine: Engine, hook: Hook, data: Any, text: str, *, key: str | None, clock: Clock) -> HookAccepted:
     """Emit ``hook.NAME`` (and, for a ``--message`` hook, drop the body into its session), in one transaction.
 
     A repeated ``Idempotency-Key`` answers the first call and writes nothing, the message included."""
@@ -151,8 +152,9 @@ def deliver(engine: Engine, hook: Hook, data: Any, text: str, *, key: str | None
     if hook.message:
         check.text(text, field="body")
     with transaction(engine) as db:
+        now = clock()  # the write lock is held (SQLite): see inbox.emitting.emit
         new = events.NewEvent(name=f"hook.{hook.name}", data=data, session=hook.session, key=key)
-        done = events.emit(db, new, now=now, created_by=actor)
+        done = events.emit(db, new, now=now, created_by=actor, clock=clock)
         message_id = None
         if hook.message and not done.duplicate:
             rows = bulk.message_rows(

@@ -106,7 +106,7 @@ async def call_hook(name: Annotated[str, Path(description="The hook's name.")], 
     assert hook is not None
     data, text = hooks.body_data(body, request.headers.get("content-type", ""))
     key = request.headers.get("idempotency-key")
-    done = await run_in_threadpool(hooks.deliver, inbox.engine, hook, data, text, key=key, now=inbox.clock())
+    done = await run_in_threadpool(hooks.deliver, inbox.engine, hook, data, text, key=key, clock=inbox.clock)
     if not done.duplicate:
         sessions = await run_in_threadpool(_sessions, inbox, done)
         wake_host(request, sessions)

@@ -37,6 +37,7 @@ from inbox.store import series, triggers
 from inbox.store.bulk import insert_dicts
 from inbox.store.lookup import live_row
 from inbox.store.models import Event, EventMatch, MessageIn
+from inbox.store.types import Clock
 
 KEY_WINDOW = timedelta(hours=24)
 WAITING_PER_SERIES = 1  # event-started occurrences waiting behind the one running (or about to run)
@@ -124,13 +125,19 @@ def event_content(event: EventRecord, *, depth: int = 0) -> dict[str, Any]:
     return {"event": {"id": event.id, "name": event.name, "data": event.data, "session": event.session, "depth": depth}}
 
 
-def emit(db: Session, new: NewEvent, *, now: datetime, created_by: str) -> Emitted:
+def emit(db: Session, new: NewEvent, *, now: datetime, created_by: str, clock: Clock | None = None) -> Emitted:
     """Record one event and start what it matches (see the module's text)."""
-    return emit_many(db, [new], now=now, created_by=created_by)[0]
+    return emit_many(db, [new], now=now, created_by=created_by, clock=clock)[0]
 
 
-def emit_many(db: Session, new: Sequence[NewEvent], *, now: datetime, created_by: str) -> list[Emitted]:
-    """Record the events in order and start what each matches, all in the caller's transaction."""
+def emit_many(
+    db: Session, new: Sequence[NewEvent], *, now: datetime, created_by: str, clock: Clock | None = None
+) -> list[Emitted]:
+    """Record the events in order and start what each matches, all in the caller's transaction.
+
+    The events carry ``now``; what they start and their matches carry ``clock()`` read once the matched series
+    are locked (PostgreSQL may wait there for another emit or a claim): an occurrence is never stamped with a
+    time before the state it was decided on."""
     answers: list[Emitted | None] = []
     recorded: list[tuple[int, EventRecord, NewEvent]] = []
     for index, wanted in enumerate(new):
@@ -153,6 +160,8 @@ def emit_many(db: Session, new: Sequence[NewEvent], *, now: datetime, created_by
     found = {index: candidates.matching(event.name, event.session) for index, event, _ in recorded}
     decide = _Decisions(db, now)
     decide.load({series_id for ids in found.values() for series_id in ids})
+    if clock is not None:
+        decide.now = max(now, clock())
     matches_of: dict[int, list[MatchRecord]] = {}
     for index, event, wanted in recorded:
         content = event_content(event, depth=wanted.depth)

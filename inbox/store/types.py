@@ -53,6 +53,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+Clock = Callable[[], datetime]  # what reads the time: utcnow, or a test's fixed clock
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

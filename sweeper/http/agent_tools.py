@@ -312,7 +312,7 @@ def emit_event(call: Call, a: dict[str, Any]) -> Any:
         a.get("data"),
         session=call.session,
         key=a.get("key"),
-        now=call.inbox.clock(),
+        clock=call.inbox.clock,
         actor=call.inbox.actor,
         depth=depth,
     )

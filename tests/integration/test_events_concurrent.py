@@ -7,8 +7,10 @@ PostgreSQL store would be; on SQLite the same runs through the database's write 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import select
@@ -16,6 +18,7 @@ from sqlmodel import select
 from inbox import Inbox
 from inbox.enums import MatchState, Status
 from inbox.store.engine import transaction
+from inbox.store.lookup import live_row
 from inbox.store.models import Event, EventMatch, MessageIn
 from inbox.views import EventEmitted
 from tests.conftest import Clock
@@ -119,3 +122,37 @@ def test_the_same_key_from_two_hosts_at_once_makes_one_event(
     assert {a.id for a in answers} == {event.id}
     assert sorted(a.duplicate for a in answers) == [False, True, True, True]
     assert len(started) == 1
+
+
+def test_an_emit_that_waits_for_another_writer_stamps_what_it_starts_after_the_wait(
+    store_url: str, home: Path, clock: Clock, inbox: Inbox
+) -> None:
+    """The time an event's occurrence was written is read once the emit holds its locks: stamped before a wait,
+    it would seem to wait beside runs that started while the emit waited (three waiting at once, to a reader of
+    the history, where the emit saw one)."""
+    series_id = inbox.schedule("on order", on=["order.*"]).series_id
+    host = Inbox(store_url, env={"INBOX_HOME": str(home), "INBOX_TZ": "UTC"}, clock=clock)
+    answers: list[EventEmitted] = []
+    waiting = threading.Event()
+    before = clock()
+    try:
+
+        def holder() -> None:  # another writer: it holds the series' live row (SQLite: the whole store)
+            with transaction(inbox.engine) as db:
+                assert live_row(db, series_id, lock=True) is not None
+                waiting.set()
+                time.sleep(0.5)  # the emit has read the clock by now, if it reads it before its wait
+                clock.advance(minutes=1)
+
+        def emitter() -> None:
+            waiting.wait(10)
+            answers.append(host.emit("order.placed"))
+
+        in_threads(holder, emitter)
+    finally:
+        host.close()
+    assert answers[0].matched == [series_id]
+    with transaction(inbox.engine) as db:
+        started = db.exec(select(MessageIn).where(MessageIn.is_extra)).one()
+        match = db.exec(select(EventMatch)).one()
+    assert started.created_at == match.created_at == before + timedelta(minutes=1)

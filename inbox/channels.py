@@ -144,7 +144,7 @@ def secret(value: str, *, field: str = "secret") -> str:
 
 @dataclass(frozen=True)
 class ChannelDefinition:
-    """A channel as given, checked: what ``inbox channel add`` writes."""
+    """A channel as given, checked (what ``inbox channel add`` writes), or as stored (what a sender reads)."""
 
     name: str
     kind: ChannelKind

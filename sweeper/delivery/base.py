@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from inbox.channels import ChannelDefinition
 from inbox.enums import ChannelKind
 from inbox.store.models import Channel
 from inbox.store.outbox import Claimed, Verdict
@@ -14,26 +15,15 @@ from inbox.store.outbox import Claimed, Verdict
 ERROR_TAIL = 500  # characters of a receiver's answer or a command's stderr kept as the error
 
 
-@dataclass(frozen=True)
-class ChannelSpec:
+def channel_of(row: Channel) -> ChannelDefinition:
     """A stored channel, as the senders read it (a plain copy: senders run on other threads than the store)."""
-
-    name: str
-    kind: ChannelKind
-    target: str
-    secret: str | None = None
-    mail_to: str | None = None
-    mail_from: str | None = None
-
-    @classmethod
-    def of(cls, row: Channel) -> ChannelSpec:
-        return cls(row.name, ChannelKind(row.kind), row.target, row.secret, row.mail_to, row.mail_from)
+    return ChannelDefinition(row.name, ChannelKind(row.kind), row.target, row.secret, row.mail_to, row.mail_from)
 
 
 @dataclass(frozen=True)
 class Delivery:
     item: Claimed
-    channel: ChannelSpec
+    channel: ChannelDefinition
     body: bytes  # the JSON document the receiver gets: the same on every attempt
 
 

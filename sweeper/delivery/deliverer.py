@@ -39,7 +39,7 @@ from inbox.store.outbox import (
     record_deliveries,
 )
 from inbox.store.types import utcnow
-from sweeper.delivery.base import ChannelSpec, Delivery, Sender, Sent, body_of, fail, retry
+from sweeper.delivery.base import Delivery, Sender, Sent, body_of, channel_of, fail, retry
 from sweeper.delivery.command import CommandSender
 from sweeper.delivery.lanes import Lanes
 from sweeper.delivery.mail import SmtpSender
@@ -244,7 +244,7 @@ class Deliverer:
         elif item.attempt > 2 * self.config.max_attempts:  # claimed again and again, never recorded: hosts died on it
             self._finish(item, fail(f"abandoned after {item.attempt - 1} attempts whose results were never recorded"))
         elif self._lanes is not None:
-            self._lanes.put(Delivery(item, ChannelSpec.of(channel), body_of(item)))
+            self._lanes.put(Delivery(item, channel_of(channel), body_of(item)))
 
     def _send(self, delivery: Delivery) -> None:
         sender = self.senders.get(delivery.channel.kind)

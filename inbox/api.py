@@ -18,6 +18,7 @@ from sqlmodel import Session
 from inbox import emitting, hooks, task_fields
 from inbox import validation as check
 from inbox.api_delivery import DeliveryMethods
+from inbox.api_stats import StatsMethods
 from inbox.config import Settings, load_settings
 from inbox.enums import CatchUp, ContextMode, Kind, Outcome, TaskFilter, TokenScope, When
 from inbox.errors import InvalidInput
@@ -67,7 +68,7 @@ def whole_second(instant: datetime) -> datetime:
     return instant.replace(microsecond=0) + timedelta(seconds=1) if instant.microsecond else instant
 
 
-class Inbox(DeliveryMethods):
+class Inbox(DeliveryMethods, StatsMethods):
     def __init__(
         self,
         url: str | None = None,

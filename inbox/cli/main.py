@@ -20,6 +20,7 @@ from inbox.cli import (
     runner,
     serve,
     service,
+    stats,
     tasks,
     token,
     tools,
@@ -57,6 +58,7 @@ service.register(app)
 events.register(app)
 hooks.register(app)
 channels.register(app)
+stats.register(app)
 
 
 def _print_version(asked: bool) -> None:

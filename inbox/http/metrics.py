@@ -41,6 +41,7 @@ class StoreCollector(Collector):
             by_status = stats.live_counts(db)
             due, oldest = stats.due_backlog(db, now=now)
             recent = stats.run_totals(db, since=now - WINDOW)
+            late = stats.lateness(db, since=now - WINDOW)
             outbox = stats.outbox_size(db)
             active_tokens = token_store.count_active(db)
 
@@ -69,6 +70,12 @@ class StoreCollector(Collector):
             f"How long the runs that ended in the last {WINDOW_LABEL} took.",
             buckets=[(_le(bound), count) for bound, count in recent.cumulative],
             gsum_value=recent.duration_sum_s,
+        )
+        yield GaugeHistogramMetricFamily(
+            "inbox_run_lateness_seconds",
+            f"How late the first attempts that ended in the last {WINDOW_LABEL} started after their time came.",
+            buckets=[(_le(bound), count) for bound, count in late.cumulative],
+            gsum_value=late.sum_s,
         )
         model_tokens = GaugeMetricFamily(
             "inbox_model_tokens_recent",

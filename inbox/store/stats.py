@@ -1,4 +1,4 @@
-"""Aggregates of the run history and the queue, for the dashboard's stats page and ``GET /metrics``.
+"""Aggregates of the run history and the queue, for ``inbox stats``, the dashboard's stats page and ``GET /metrics``.
 
 Every query walks an index range: runs by ``ended_at`` (``ix_runs_ended``) within a window, inbound rows by
 ``status`` (``ix_messages_in_status_due``). Durations are counted into fixed buckets in SQL, so a window of runs is
@@ -24,6 +24,9 @@ DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600
 SUCCESS = frozenset({Outcome.COMPLETED, Outcome.SILENT})
 NOT_COUNTED = frozenset({Outcome.SKIPPED, Outcome.MISSED})  # nothing was attempted: no success, no failure
 FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMEOUT, Outcome.INTERRUPTED, Outcome.SCRIPT_ERROR})
+# Upper bounds (seconds) of the lateness buckets: a woken sweep starts a run within milliseconds, the 60 s sweep
+# within a minute; more is a host that was down or a backlog.
+LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 3600.0)
 
 
 def _no_buckets() -> tuple[int, ...]:
@@ -90,19 +93,28 @@ def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[float]:
     return cast((func.julianday(end) - func.julianday(start)) * 86400.0, Float)
 
 
-def bucket_of(duration: ColumnElement[float]) -> ColumnElement[int]:
-    """The index of the duration bucket a run falls in, in SQL."""
-    return case(
-        *[(duration <= bound, index) for index, bound in enumerate(DURATION_BUCKETS)], else_=len(DURATION_BUCKETS)
+def bucket_of(duration: ColumnElement[float], bounds: tuple[float, ...] = DURATION_BUCKETS) -> ColumnElement[int]:
+    """The index of the bucket (of ``bounds``) a figure falls in, in SQL."""
+    return case(*[(duration <= bound, index) for index, bound in enumerate(bounds)], else_=len(bounds))
+
+
+def _window(since: datetime, until: datetime | None, series_id: str | None) -> list[ColumnElement[bool]]:
+    ended = col(Run.ended_at)
+    return (
+        [ended >= since]
+        + ([ended < until] if until is not None else [])
+        + ([col(Run.series_id) == series_id] if series_id is not None else [])
     )
 
 
-def run_totals(db: Session, *, since: datetime, until: datetime | None = None) -> RunTotals:
-    """Runs by outcome, tokens and durations of the runs that ended in ``[since, until)``."""
+def run_totals(
+    db: Session, *, since: datetime, until: datetime | None = None, series_id: str | None = None
+) -> RunTotals:
+    """Runs by outcome, tokens and durations of the runs that ended in ``[since, until)`` (of one series)."""
     ended = col(Run.ended_at)
     duration = seconds_between(col(Run.started_at), ended, db.get_bind().dialect.name)
     bucket = bucket_of(duration)
-    window = [ended >= since] + ([ended < until] if until is not None else [])
+    window = _window(since, until, series_id)
     rows = db.exec(
         select(  # type: ignore[call-overload]
             Run.outcome,
@@ -151,13 +163,16 @@ class DayTokens:
         )
 
 
-def per_day(db: Session, *, since: datetime, until: datetime | None = None) -> list[DayTokens]:
-    """Runs, failures and model tokens per UTC day of the runs that ended in ``[since, until)``, oldest first."""
+def per_day(
+    db: Session, *, since: datetime, until: datetime | None = None, series_id: str | None = None
+) -> list[DayTokens]:
+    """Runs, failures and model tokens per UTC day of the runs that ended in ``[since, until)`` (of one series),
+    oldest first."""
     dialect = db.get_bind().dialect.name
     ended = col(Run.ended_at)
     day = func.date(ended) if dialect == "sqlite" else cast(ended, Date)
     failed = case((col(Run.outcome).in_([o.value for o in FAILED_OUTCOMES]), 1), else_=0)
-    window = [ended >= since] + ([ended < until] if until is not None else [])
+    window = _window(since, until, series_id)
     rows = db.exec(
         select(  # type: ignore[call-overload]
             day, func.count(), func.sum(failed), func.sum(Run.input_tokens), func.sum(Run.output_tokens)
@@ -197,3 +212,67 @@ def due_backlog(db: Session, *, now: datetime) -> tuple[int, datetime | None]:
 
 def outbox_size(db: Session) -> int:
     return int(db.exec(select(func.count()).select_from(MessageOut)).one())
+
+
+@dataclass(frozen=True)
+class Lateness:
+    """How late first attempts started after their time came: runs per bucket of :data:`LATENESS_BUCKETS`."""
+
+    buckets: tuple[int, ...] = (0,) * (len(LATENESS_BUCKETS) + 1)
+    sum_s: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return sum(self.buckets)
+
+    @property
+    def cumulative(self) -> tuple[tuple[float, int], ...]:
+        running, found = 0, []
+        for bound, count in zip((*LATENESS_BUCKETS, float("inf")), self.buckets, strict=True):
+            running += count
+            found.append((bound, running))
+        return tuple(found)
+
+    def quantile(self, q: float) -> float | None:
+        """The upper bound of the bucket the ``q`` quantile falls in (no lower than the truth)."""
+        for bound, cumulative in self.cumulative:
+            if self.count and cumulative >= q * self.count:
+                return bound
+        return None
+
+
+def lateness(db: Session, *, since: datetime, until: datetime | None = None, series_id: str | None = None) -> Lateness:
+    """How late the first attempts that ended in ``[since, until)`` started: from the slot an occurrence stands
+    for, or, for a message and an extra run, its due time. A first attempt of a message whose retry moved its due
+    time later cannot be told apart and is left out (it would read as early); docs/dashboard.md says so."""
+    dialect = db.get_bind().dialect.name
+    due = func.coalesce(col(MessageIn.occurrence_at), col(MessageIn.process_after))
+    late = seconds_between(due, col(Run.started_at), dialect)
+    bucket = bucket_of(late, LATENESS_BUCKETS)  # one expression: PostgreSQL groups by what it selects
+    rows = db.exec(
+        select(bucket, func.count(), func.sum(late))
+        .join(MessageIn, col(MessageIn.id) == col(Run.message_id))
+        .where(*_window(since, until, series_id), col(Run.attempt) == 1, late >= 0)
+        .group_by(bucket)
+    ).all()
+    buckets = [0] * (len(LATENESS_BUCKETS) + 1)
+    total_s = 0.0
+    for index, count, seconds in rows:
+        buckets[int(index)] += int(count)
+        total_s += float(seconds or 0.0)
+    return Lateness(tuple(buckets), total_s)
+
+
+def by_series(db: Session, *, since: datetime, limit: int) -> list[tuple[str, dict[str, int]]]:
+    """The ``limit`` series with the most runs ended since ``since``, each with its runs by outcome (most first)."""
+    ended = col(Run.ended_at)
+    rows = db.exec(
+        select(Run.series_id, Run.outcome, func.count())
+        .where(ended >= since, col(Run.series_id).is_not(None))
+        .group_by(col(Run.series_id), col(Run.outcome))
+    ).all()
+    found: dict[str, dict[str, int]] = {}
+    for series_id, outcome, count in rows:
+        found.setdefault(str(series_id), {})[str(outcome)] = int(count)
+    ranked = sorted(found.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+    return ranked[:limit]

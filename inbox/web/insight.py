@@ -16,6 +16,7 @@ from inbox.store import pages, rollups, stats
 from inbox.web.access import Viewer, check_csrf, host_inbox, require, same_origin, viewer
 from inbox.web.common import refusing, router
 from inbox.web.render import page, redirect
+from inbox.web.words import NONE, short_duration
 
 Seen = Annotated[Viewer, Depends(viewer)]
 SPANS = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -29,6 +30,7 @@ def stats_page(request: Request, seen: Seen, since: str = "7d") -> Response:
     start = now - SPANS[span]
     with pages.reading(host_inbox(request).engine) as db:
         totals, days = rollups.window(db, since=start, now=now)
+        late = stats.lateness(db, since=start)
     failures = {
         outcome: count for outcome, count in sorted(totals.by_outcome.items()) if outcome in stats.FAILED_OUTCOMES
     }
@@ -45,12 +47,21 @@ def stats_page(request: Request, seen: Seen, since: str = "7d") -> Response:
         failures=failures,
         busiest=busiest,
         most_runs=most_runs,
-        p50=totals.duration_quantile(0.5),
-        p95=totals.duration_quantile(0.95),
+        p50=_at_most(totals.duration_quantile(0.5), stats.DURATION_BUCKETS),
+        p95=_at_most(totals.duration_quantile(0.95), stats.DURATION_BUCKETS),
+        late50=_at_most(late.quantile(0.5), stats.LATENESS_BUCKETS),
+        late99=_at_most(late.quantile(0.99), stats.LATENESS_BUCKETS),
         since=span,
         spans=list(SPANS),
         start=start,
     )
+
+
+def _at_most(bound: float | None, bounds: tuple[float, ...]) -> str:
+    """A quantile as its bucket says it: ``≤ 500 ms``, or ``> 30 min`` past the last bucket; a dash for no runs."""
+    if bound is None:
+        return NONE
+    return f"≤ {short_duration(bound)}" if bound != float("inf") else f"> {short_duration(bounds[-1])}"
 
 
 @dataclass(frozen=True)

@@ -321,3 +321,19 @@ def test_the_outbox_page_shows_each_items_delivery(host: Host) -> None:
 def _by_text(host: Host) -> list[Any]:
     items = {item.text: item for item in host.inbox.outbox()}
     return [items["to the phone"], items["kept here"]]
+
+
+def test_stats_say_how_late_runs_started_and_a_run_longer_than_every_bucket(host: Host) -> None:
+    host.inbox.send("a long job")
+    [row] = claim(host.inbox)
+    end(host.inbox, row.id, Outcome.COMPLETED, started_at=utcnow() - timedelta(hours=2))  # longer than 30 min
+    late = host.inbox.send("late")
+    with transaction(host.inbox.engine) as db:  # its time came 3 s ago: the host was away
+        db.exec(update(MessageIn).where(MessageIn.id == late.id).values(process_after=utcnow() - timedelta(seconds=3)))
+    [row] = claim(host.inbox)
+    end(host.inbox, row.id, Outcome.COMPLETED)
+    client, _ = host.signed_in(CONFIGURED)
+    page = client.get("/stats?since=1d")
+    assert page.status_code == 200, page.text[:300]
+    assert re.search(r'id="late-p50">≤ 5\.0 s<', page.text), page.text
+    assert "&gt; 30 min" in page.text  # the 95th percentile run: past the last bucket

@@ -95,6 +95,20 @@ def test_metrics_count_the_queue_and_the_last_hours_runs(host: tuple[Inbox, str]
     assert _value(metrics["inbox_api_tokens_active"], "inbox_api_tokens_active") == 1
 
 
+def test_metrics_say_how_late_the_last_hours_runs_started(host: tuple[Inbox, str], clock: Clock) -> None:
+    inbox, url = host
+    reader = inbox.create_token("prometheus", scope="read").token
+    inbox.send("on time")
+    _ran(inbox, clock, Outcome.COMPLETED, 0.0, (0, 0))
+    inbox.send("late", in_="1m")
+    clock.advance(minutes=1, seconds=3)  # the host was away: it starts 3 s after the message's time
+    _ran(inbox, clock, Outcome.COMPLETED, 0.0, (0, 0))
+
+    late = _scrape(url, reader)["inbox_run_lateness_seconds"]
+    counts = {s.labels["le"]: s.value for s in late if s.name == "inbox_run_lateness_seconds_bucket"}
+    assert (counts["0.01"], counts["1.0"], counts["5.0"], counts["+Inf"]) == (1, 1, 2, 2)
+
+
 def test_metrics_need_a_known_token_of_any_scope(host: tuple[Inbox, str]) -> None:
     inbox, url = host
     before = stored_text(inbox.engine)

@@ -13,15 +13,33 @@ is the workspace those shells write to, and neither it nor ``$HOME/.local`` may 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 
 from agent_runner.client import HostClient
 from agent_runner.loop import Runner, RunnerConfig
 from agent_runner.secrecy import seal, take_token
 from agent_runner.work import Sandbox
+
+
+class JsonLines(logging.Formatter):
+    """The runner's lines as the host writes its own with INBOX_LOG_FORMAT=json (inbox/logs.py), with its session."""
+
+    def __init__(self, session: str) -> None:
+        super().__init__()
+        self.session = session
+
+    def format(self, record: logging.LogRecord) -> str:
+        at = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        line = {"at": at, "level": record.levelname.lower(), "logger": record.name, "session": self.session}
+        line["message"] = record.getMessage() + (
+            f"\n{self.formatException(record.exc_info)}" if record.exc_info else ""
+        )
+        return json.dumps(line, ensure_ascii=False)
 
 
 def main() -> int:
@@ -30,11 +48,12 @@ def main() -> int:
     env = os.environ
     session = env.get("INBOX_RUNNER_SESSION", "main")
     level = env.get("INBOX_RUNNER_LOG_LEVEL", "INFO")
-    logging.basicConfig(
-        level=level if level in ("INFO", "WARNING") else "INFO",
-        format=f"%(asctime)s runner[{session}] %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    if env.get("INBOX_RUNNER_LOG_FORMAT") == "json":
+        handler.setFormatter(JsonLines(session))
+    else:
+        handler.setFormatter(logging.Formatter(f"%(asctime)s runner[{session}] %(message)s"))
+    logging.basicConfig(level=level if level in ("INFO", "WARNING") else "INFO", handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.WARNING)
     socket_path = env.get("INBOX_RUNNER_SOCKET")
     if not socket_path or not token:

@@ -35,6 +35,7 @@ from inbox.store.claims import BACKOFF, DEFAULT_LEASE
 from inbox.store.outbox import DELIVERY_BACKOFF, DELIVERY_TIMEOUT_S
 
 RUNTIMES = ("docker", "process")
+LOG_FORMATS = ("text", "json")
 PROVIDERS = ("anthropic", "openai")
 DEFAULT_RUNNER_IMAGE = "inbox-runner:latest"
 DEFAULT_KEEP_RUNS_DAYS = 90
@@ -160,6 +161,9 @@ class Settings(BaseSettings):
         default=None, validation_alias="INBOX_RUNTIME"
     )
     runner_image: str = Field(default=DEFAULT_RUNNER_IMAGE, validation_alias="INBOX_RUNNER_IMAGE")
+    log_format: Annotated[Literal["text", "json"], _choice(LOG_FORMATS)] = Field(
+        default="text", validation_alias="INBOX_LOG_FORMAT"
+    )
     keep_runs: DaysSpan = Field(default=timedelta(days=DEFAULT_KEEP_RUNS_DAYS), validation_alias="INBOX_KEEP_RUNS_DAYS")
     delivery_timeout: Seconds = Field(default=DELIVERY_TIMEOUT_S, validation_alias="INBOX_DELIVERY_TIMEOUT")
     delivery_backoff: Annotated[tuple[timedelta, ...], NoDecode, BeforeValidator(_durations)] = Field(

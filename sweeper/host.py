@@ -164,6 +164,7 @@ class Host:
                 idle_s=config.runner_idle_s,
                 allow_unsandboxed=config.allow_unsandboxed,
                 log_level=config.runner_log_level,
+                log_format=config.log_format,
                 on_exit=self._runner_ended,
             )
         )
@@ -178,6 +179,7 @@ class Host:
             uvicorn.Config(
                 make_app(self.state),
                 log_level="warning",
+                log_config=None,  # its lines go through the host's own handler: text or JSON (INBOX_LOG_FORMAT)
                 access_log=False,
                 lifespan="on",  # the MCP endpoint's transport lives as long as the server
                 # By then every runner has reported or been stopped: a request still open (a model call a

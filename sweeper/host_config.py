@@ -22,6 +22,7 @@ class HostConfig:
     runtime: str | None = None  # INBOX_RUNTIME: docker | process; None = choose at start
     shutdown_grace_s: float = 30.0  # INBOX_SHUTDOWN_GRACE: how long running work may finish after SIGTERM
     runner_log_level: str = "INFO"  # WARNING in cron mode, whose output is mailed
+    log_format: str = "text"  # INBOX_LOG_FORMAT: text | json, the host's and its runners' alike
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HostConfig:
@@ -34,4 +35,5 @@ class HostConfig:
             allow_unsandboxed=settings.allow_unsandboxed,
             runtime=settings.runtime,
             shutdown_grace_s=settings.shutdown_grace,
+            log_format=settings.log_format,
         )

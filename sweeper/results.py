@@ -19,11 +19,12 @@ from sqlmodel import Session
 from agent_runner.conversation import ModelReply, ProviderError, Usage
 from agent_runner.protocol import ModelRequest, ResultReply, RunResult
 from inbox.enums import OutboxKind, Outcome, Status
+from inbox.logs import context
 from inbox.store import budget, history, series_state
 from inbox.store.claims import fail_attempt, held_row
 from inbox.store.endings import RunReport, describe_ending, describe_row, end_occurrence, post_outbox
 from inbox.store.engine import transaction
-from inbox.store.models import MessageIn
+from inbox.store.models import MessageIn, Run
 from inbox.store.types import utcnow
 from sweeper.meter import Attempt, TokenMeter
 from sweeper.providers import MAX_RETRY_AFTER_S
@@ -101,6 +102,10 @@ def record_result(
         raise
 
 
+def _ran(row: MessageIn, run: Run) -> dict[str, object]:
+    return context(row, run_id=run.id, outcome=str(run.outcome), attempt=run.attempt)
+
+
 def _record(
     engine: Engine,
     result: RunResult,
@@ -122,10 +127,14 @@ def _record(
             if isinstance(ended, MessageIn):
                 retry_at = ended.process_after.isoformat(timespec="seconds")
                 what = describe_row(row)
-                log.warning("%s: attempt %d failed, retried at %s: %s", what, ended.tries, retry_at, report.error)
+                log.warning(
+                    "%s: attempt %d failed, retried at %s: %s",
+                    *(what, ended.tries, retry_at, report.error),
+                    extra=context(row, attempt=result.attempt, outcome=Outcome.FAILED.value),
+                )
                 return ResultReply(status=ended.status)
             if ended.run is not None:
-                log.warning("%s", describe_ending(ended.row, ended.run))
+                log.warning("%s", describe_ending(ended.row, ended.run), extra=_ran(ended.row, ended.run))
             return ResultReply(status=ended.row.status, follow_up_id=ended.follow_up.id if ended.follow_up else None)
         if result.reply and report.outcome == Outcome.COMPLETED:
             post_outbox(
@@ -144,7 +153,8 @@ def _record(
         ending = end_occurrence(db, row.id, report, now=now)
         if ending.run is not None:
             failed = ending.row.status == Status.FAILED
-            log.log(logging.WARNING if failed else logging.INFO, "%s", describe_ending(ending.row, ending.run))
+            level = logging.WARNING if failed else logging.INFO
+            log.log(level, "%s", describe_ending(ending.row, ending.run), extra=_ran(ending.row, ending.run))
         budget.enforce(db, ending.follow_up, limit=limit, now=now)
         return ResultReply(status=ending.row.status, follow_up_id=ending.follow_up.id if ending.follow_up else None)
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from inbox.enums import OutboxKind, Outcome, Status
+from inbox.logs import context
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.claims import BACKOFF, claim_due, reclaim_expired
 from inbox.store.endings import RunReport, describe_row, end_occurrence, post_outbox
@@ -102,7 +103,9 @@ def sweep_once(
         recovered = len(reclaimed)
     for row in reclaimed:
         fate = "failed (no tries left)" if row.status == "failed" else "to be retried"
-        log.warning("%s: its runner stopped renewing the lease (no heartbeat); %s", describe_row(row), fate)
+        log.warning(
+            "%s: its runner stopped renewing the lease (no heartbeat); %s", describe_row(row), fate, extra=context(row)
+        )
     delivered, batch = 0, reminder_batch(engine)
     while True:  # batches in their own transactions so a large backlog does not hold the write lock long
         with transaction(engine) as db:

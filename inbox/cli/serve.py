@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from inbox import logs
 from inbox.cli.options import open_inbox
 from inbox.cli.render import console, errors, fail, print_json
 from inbox.errors import InvalidInput
@@ -24,12 +25,6 @@ if TYPE_CHECKING:
 
 MAX_PORT = 65_535
 RUNTIME_HELP = "docker | process (default: INBOX_RUNTIME, else docker when an engine answers and the image exists)"
-
-
-def _configure_logging(level: int, fmt: str) -> None:
-    logging.basicConfig(level=level, format=fmt)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _host(
@@ -65,10 +60,10 @@ def serve(
     clients)."""
     from sweeper.host_config import HostConfig
 
-    _configure_logging(logging.INFO, "%(asctime)s %(name)s %(message)s")
     if listen is not None:
         check_listen(listen)
     with open_inbox() as inbox:
+        logs.configure(logging.INFO, "%(asctime)s %(name)s %(message)s", form=inbox.settings.log_format)
         config = HostConfig.from_settings(inbox.settings)
         if interval is not None:
             if interval <= 0:
@@ -85,7 +80,7 @@ def serve(
             raise typer.Exit(1) from exc
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: host.request_stop())
-        say = console.print
+        say = console.print if config.log_format == "text" else _log_line
         say(f"inbox serve: store {inbox.url.split('@')[-1]}, sweep every {config.interval_s:g} s", highlight=False)
         if choice.name == "docker":
             say(f"runtime: docker, one sandboxed container per session ({choice.why})", highlight=False)
@@ -108,6 +103,11 @@ def serve(
         else:
             say("HTTP API: off; to use it, start with --listen 127.0.0.1:8080", highlight=False)
         host.run()
+
+
+def _log_line(text: str, **_: object) -> None:
+    """What ``inbox serve`` says at start, as a log line: with INBOX_LOG_FORMAT=json every line it writes is JSON."""
+    logging.getLogger("inbox.host").info("%s", text)
 
 
 def check_listen(listen: str) -> None:
@@ -141,8 +141,8 @@ def sweep(
     if not once:
         raise InvalidInput("--once", "sweep runs a single pass; use `inbox serve` for the loop")
     # Quiet unless something is wrong: cron mails whatever a job prints.
-    _configure_logging(logging.WARNING, "inbox sweep: %(message)s")
     with open_inbox() as inbox:
+        logs.configure(logging.WARNING, "inbox sweep: %(message)s", form=inbox.settings.log_format)
         config = HostConfig.from_settings(inbox.settings)
         config = replace(config, runner_idle_s=min(config.runner_idle_s, RUNNER_IDLE_S), runner_log_level="WARNING")
         host, _choice = _host(inbox, config, runtime, command="sweep")

@@ -28,6 +28,7 @@ class RunnerContext:
     idle_s: float
     allow_unsandboxed: bool
     log_level: str  # what the runner writes to standard error: INFO, or WARNING for a quiet cron pass
+    log_format: str  # text | json, as the host's own lines
     # Called when a runner ends: (session, lease owner, cause). ``cause`` is None for a clean exit, else what
     # killed it ("exited 137", "oom", "killed by SIGKILL"): the host hands its unfinished rows back at once.
     on_exit: Callable[[str, str, str | None], None]

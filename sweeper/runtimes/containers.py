@@ -144,6 +144,7 @@ class DockerRuntime:
                 "INBOX_RUNNER_SESSION": session,
                 "INBOX_RUNNER_IDLE": f"{self.context.idle_s:g}",
                 "INBOX_RUNNER_LOG_LEVEL": self.context.log_level,
+                "INBOX_RUNNER_LOG_FORMAT": self.context.log_format,
                 "INBOX_RUNNER_SANDBOX": "container",
                 "INBOX_RUNNER_WORKSPACE": "/workspace",
                 "INBOX_RUNNER_MEMORY": self.limits.memory,

@@ -55,6 +55,7 @@ class ProcessRuntime:
             INBOX_RUNNER_SESSION=session,
             INBOX_RUNNER_IDLE=f"{self.context.idle_s:g}",
             INBOX_RUNNER_LOG_LEVEL=self.context.log_level,
+            INBOX_RUNNER_LOG_FORMAT=self.context.log_format,
             INBOX_RUNNER_SANDBOX="none",
             INBOX_RUNNER_WORKSPACE=str(workspace),
             INBOX_RUNNER_PARENT_PID=str(os.getpid()),

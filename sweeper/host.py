@@ -222,6 +222,7 @@ class Host:
     def on_pass(self, report: PassReport, *, wake: bool = True) -> None:
         """After a sweep: stop hung runners, do the shared chores when due, and (``wake``) get a runner going
         for every session with due work."""
+        self.state.last_sweep_s = report.seconds
         for owner in report.silent_owners:
             self.runtime.discard(owner)  # hung: its rows were retried, it must not hold the session's place
         now = time.monotonic()

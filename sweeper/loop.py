@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
@@ -143,9 +144,11 @@ def run_loop(
             if steps is not None:
                 _clock_step(steps.step(now), outage, lease)
             try:
+                began = time.perf_counter()
                 report = sweep_once(
                     engine, now=now, grace=grace, backoff=backoff, clock=clock, expired_before=outage.lease_cutoff(now)
                 )
+                report = replace(report, seconds=time.perf_counter() - began)
                 if on_pass is not None:
                     on_pass(report)
                 deadline = now + timedelta(seconds=interval_s)

@@ -45,6 +45,7 @@ class PassReport:
     silent_owners: frozenset[str] = frozenset()  # runners whose leases expired: hung or gone
     delivered: int = 0
     waiting_sessions: dict[str, int] = field(default_factory=dict)  # session -> due rows needing a runner
+    seconds: float = 0.0  # how long the pass took (set by the loop that timed it)
 
 
 def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: int, clock: Clock | None) -> int:

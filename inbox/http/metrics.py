@@ -1,10 +1,11 @@
 """``GET /metrics``: Prometheus metrics, computed from the store at each scrape (any API token: read is enough).
 
-Nothing is counted in the host's memory, so every host on a store answers the same figures, a restart loses
-nothing, and there is no counter to reset. What the store keeps is the queue (its rows by status, what is due) and
-the run history; the run figures cover the runs that ended within the last :data:`WINDOW`, so they are gauges:
-graph them as they are (``inbox_runs_recent{outcome="failed"}``), not with ``rate()``. Each figure is one indexed
-query (see :mod:`inbox.store.stats`).
+The store's figures are not counted in the host's memory, so every host on a store answers the same, a restart
+loses nothing, and there is no counter to reset; the serving host adds a few of its own (its runners, its last
+sweep: ``app.state.host_collectors``, set by the host's application). What the store keeps is the queue (its rows
+by status, what is due) and the run history; the run figures cover the runs that ended within the last
+:data:`WINDOW`, so they are gauges: graph them as they are (``inbox_runs_recent{outcome="failed"}``), not with
+``rate()``. Each figure is one indexed query (see :mod:`inbox.store.stats`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class StoreCollector(Collector):
             recent = stats.run_totals(db, since=now - WINDOW)
             late = stats.lateness(db, since=now - WINDOW)
             outbox = stats.outbox_size(db)
+            failed = stats.deliveries_failed(db, since=now - WINDOW)
             active_tokens = token_store.count_active(db)
 
         messages = GaugeMetricFamily(
@@ -87,6 +89,11 @@ class StoreCollector(Collector):
         yield model_tokens
         yield GaugeMetricFamily("inbox_outbox_items", "Items in the outbox (kept for INBOX_KEEP_OUTBOX_DAYS).", outbox)
         yield GaugeMetricFamily(
+            "inbox_deliveries_failed_recent",
+            f"Outbox items written in the last {WINDOW_LABEL} whose delivery through their channel failed for good.",
+            value=failed,
+        )
+        yield GaugeMetricFamily(
             "inbox_api_tokens_active", "API tokens in the store that are not revoked.", active_tokens
         )
 
@@ -100,4 +107,6 @@ def _le(bound: float) -> str:
 def metrics(request: Request) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(request.app.state.host.inbox))
+    for collector in getattr(request.app.state, "host_collectors", ()):  # the serving host's own figures
+        registry.register(collector)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, Float, case, cast, func
 from sqlmodel import Session, col, select
 
-from inbox.enums import LIVE_STATUSES, Outcome, Status
+from inbox.enums import LIVE_STATUSES, DeliveryStatus, Outcome, Status
+from inbox.ids import encode
 from inbox.store.models import MessageIn, MessageOut, Run
 
 # Upper bounds (seconds) of the duration buckets: a reminder takes milliseconds, a model call seconds, a long
@@ -276,3 +277,15 @@ def by_series(db: Session, *, since: datetime, limit: int) -> list[tuple[str, di
         found.setdefault(str(series_id), {})[str(outcome)] = int(count)
     ranked = sorted(found.items(), key=lambda item: (-sum(item[1].values()), item[0]))
     return ranked[:limit]
+
+
+def deliveries_failed(db: Session, *, since: datetime) -> int:
+    """Outbox rows written since ``since`` whose delivery failed for good: a range of the primary key, since ids
+    sort by the time they were made (inbox.ids)."""
+    floor = encode(int(since.timestamp() * 1000), 0)
+    query = (
+        select(func.count())
+        .select_from(MessageOut)
+        .where(col(MessageOut.id) >= floor, col(MessageOut.delivery) == DeliveryStatus.FAILED.value)
+    )
+    return int(db.exec(query).one())

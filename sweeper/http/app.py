@@ -28,6 +28,7 @@ from inbox.store.tokens import hash_token
 from inbox.web import install as install_dashboard
 from sweeper.http.agent_tools import router as tools_router
 from sweeper.http.history_api import router as history_router
+from sweeper.http.host_metrics import HostCollector
 from sweeper.http.runner_api import router as runner_router
 from sweeper.http.state import HostState
 
@@ -58,6 +59,7 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
     app.state.host = state
     app.state.admin_token_digest = hash_token(state.admin_token) if state.admin_token else None
     app.state.runner_tokens = state.runner_tokens
+    app.state.host_collectors = [HostCollector(state)]
 
     install_error_handlers(app)
 

@@ -42,6 +42,11 @@ class RunnerTokens:
             for digest in [d for d, i in self._by_digest.items() if i.owner == owner]:
                 del self._by_digest[digest]
 
+    def live(self) -> int:
+        """How many runners this host has going (each holds one token)."""
+        with self._lock:
+            return len({identity.owner for identity in self._by_digest.values()})
+
     def find(self, token: str) -> RunnerIdentity | None:
         with self._lock:
             return self._by_digest.get(hash_token(token))

@@ -36,6 +36,7 @@ class HostState:
     agent_limits: AgentLimits = field(default_factory=AgentLimits)
     draining: threading.Event = field(default_factory=threading.Event)  # shutting down: hand out no new work
     outage: Outage | None = None  # the host's, shared with its loop: a store that cannot be used is told once
+    last_sweep_s: float | None = None  # how long this host's latest sweep pass took (GET /metrics)
 
 
 def host_state(request: Request) -> HostState:

@@ -169,3 +169,20 @@ def test_two_hosts_on_one_store_honour_the_cli_tokens_at_once(
     for host in hosts:
         host.stop()
     assert os.path.exists(token_file) and token_file.read_text().strip() == default  # the copy is left, useless
+
+
+@pytest.mark.slow
+def test_a_serving_host_says_how_long_its_sweep_took_and_its_runners(
+    cli: Cli, hosts: list[Host], tmp_path: Path
+) -> None:
+    cli.ok("token", "list")
+    host = Host(cli.env, tmp_path / "host.log")
+    hosts.append(host)
+    reader = cli.ok("token", "create", "prometheus", "--scope", "read").strip()
+    answer = httpx.get(f"{host.url}/metrics", headers={"Authorization": f"Bearer {reader}"}, timeout=10)
+    assert answer.status_code == 200
+    figures = {
+        line.split()[0]: float(line.split()[1]) for line in answer.text.splitlines() if line.startswith("inbox_host")
+    }
+    assert figures["inbox_host_runners"] == 0  # nothing was due
+    assert 0 < figures["inbox_host_sweep_seconds"] < 60  # the pass it made at start, timed

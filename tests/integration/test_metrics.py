@@ -12,23 +12,31 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from inbox import Inbox
-from inbox.enums import Outcome
+from inbox.enums import DeliveryStatus, Outcome
+from inbox.ids import encode
 from inbox.store.endings import RunReport, end_occurrence
 from inbox.store.engine import transaction
+from inbox.store.models import MessageOut
 from sweeper.http.app import HostState, make_app
+from sweeper.http.runner_auth import RunnerIdentity
 from tests.conftest import Clock
 from tests.integration.helpers import claim, stored_text
 from tests.integration.unix_server import serving_on_loopback
 
 
 @pytest.fixture
-def host(store_url: str, tmp_path: Path, clock: Clock) -> Iterator[tuple[Inbox, str]]:
+def state(store_url: str, tmp_path: Path, clock: Clock) -> Iterator[HostState]:
     inbox = Inbox(store_url, env={"INBOX_HOME": str(tmp_path), "INBOX_TZ": "UTC"}, actor="api", clock=clock)
     try:
-        with serving_on_loopback(make_app(HostState(inbox=inbox))) as url:
-            yield inbox, url
+        yield HostState(inbox=inbox)
     finally:
         inbox.close()
+
+
+@pytest.fixture
+def host(state: HostState) -> Iterator[tuple[Inbox, str]]:
+    with serving_on_loopback(make_app(state)) as url:
+        yield state.inbox, url
 
 
 def _scrape(url: str, token: str) -> dict[str, list[Sample]]:
@@ -107,6 +115,36 @@ def test_metrics_say_how_late_the_last_hours_runs_started(host: tuple[Inbox, str
     late = _scrape(url, reader)["inbox_run_lateness_seconds"]
     counts = {s.labels["le"]: s.value for s in late if s.name == "inbox_run_lateness_seconds_bucket"}
     assert (counts["0.01"], counts["1.0"], counts["5.0"], counts["+Inf"]) == (1, 1, 2, 2)
+
+
+def test_metrics_count_failed_deliveries_of_the_last_hour(host: tuple[Inbox, str], clock: Clock) -> None:
+    inbox, url = host
+    reader = inbox.create_token("prometheus", scope="read").token
+    now_ms = int(clock().timestamp() * 1000)
+    made = [  # (written how long ago, delivery)
+        (timedelta(hours=2), DeliveryStatus.FAILED),
+        (timedelta(minutes=5), DeliveryStatus.FAILED),
+        (timedelta(minutes=5), DeliveryStatus.DELIVERED),
+        (timedelta(minutes=1), DeliveryStatus.PENDING),
+    ]
+    with transaction(inbox.engine) as db:
+        for n, (ago, delivery) in enumerate(made):
+            written = encode(now_ms - int(ago.total_seconds() * 1000), n)  # ids sort by when they were made
+            db.add(MessageOut(id=written, text="hi", channel="phone", delivery=delivery, created_at=clock() - ago))
+    metrics = _scrape(url, reader)
+    assert _value(metrics["inbox_deliveries_failed_recent"], "inbox_deliveries_failed_recent") == 1
+
+
+def test_metrics_say_what_the_serving_host_has_going(state: HostState, host: tuple[Inbox, str]) -> None:
+    inbox, url = host
+    reader = inbox.create_token("prometheus", scope="read").token
+    assert "inbox_host_sweep_seconds" not in _scrape(url, reader)  # no pass yet
+    state.runner_tokens.issue(RunnerIdentity(session="main", owner="runner-a"))
+    state.runner_tokens.issue(RunnerIdentity(session="work", owner="runner-b"))
+    state.last_sweep_s = 0.004
+    metrics = _scrape(url, reader)
+    assert _value(metrics["inbox_host_runners"], "inbox_host_runners") == 2
+    assert _value(metrics["inbox_host_sweep_seconds"], "inbox_host_sweep_seconds") == pytest.approx(0.004)
 
 
 def test_metrics_need_a_known_token_of_any_scope(host: tuple[Inbox, str]) -> None:

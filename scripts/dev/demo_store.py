@@ -116,6 +116,11 @@ def fill(home: Path, *, seed: int = 7, now: Callable[[], datetime] = utcnow) -> 
     )
     inbox.schedule("Draft my stand-up notes", cron="30 8 * * 1-5", tz="Europe/London", name="standup notes")
     review = inbox.schedule("Weekly review: what moved, what is stuck", cron="0 17 * * 5", name="weekly review")
+    inbox.schedule("Sort what GitHub sent: tell me what needs me", on=["hook.github"], name="github triage")
+    inbox.schedule("Write the newsletter from this week's notes", cron="0 16 * * 5", name="newsletter")
+    inbox.schedule("Proof-read the newsletter", after=["newsletter"], name="proof-read")
+    inbox.schedule("Send the newsletter", after=["proof-read", "weekly review"], when="all_done", name="send it")
+    inbox.create_hook("github", message=False)
     while clock.now < end - timedelta(minutes=30):
         clock.now += timedelta(minutes=30)
         _run_due(inbox, clock, dice)
@@ -127,6 +132,9 @@ def fill(home: Path, *, seed: int = 7, now: Callable[[], datetime] = utcnow) -> 
                 "Three things: the tax form, the dentist, and the plants.",
             )
     inbox.pause(review.series_id)
+    for event, data in (("hook.github", {"action": "opened", "pull_request": 412}), ("mail.received", None)):
+        clock.now = end - timedelta(minutes=40)
+        inbox.emit(event, data)
     clock.now = end - timedelta(minutes=20)
     _chat(inbox, clock, "Book a table for Friday?", None, error="invalid API key (401 from the provider)")
     clock.now = end - timedelta(minutes=5)

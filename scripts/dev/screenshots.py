@@ -80,6 +80,8 @@ def shoot(out: Path) -> list[tuple[str, int]]:
         "run": f"/runs/{failed_run.id}",
         "messages": "/messages",
         "outbox": "/outbox",
+        "events": "/events",
+        "graph": "/graph",
         "stats": "/stats",
         "chat": "/chat",
     }

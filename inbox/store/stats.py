@@ -30,6 +30,24 @@ FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMEOUT, Outcome.INTERRUPTE
 LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 3600.0)
 
 
+def cumulative(bounds: tuple[float, ...], buckets: tuple[int, ...]) -> tuple[tuple[float, int], ...]:
+    """(upper bound, how many at most that), the last bound infinite: a histogram's buckets from its counts."""
+    running, found = 0, []
+    for bound, count in zip((*bounds, float("inf")), buckets, strict=True):
+        running += count
+        found.append((bound, running))
+    return tuple(found)
+
+
+def quantile(cumulated: tuple[tuple[float, int], ...], q: float) -> float | None:
+    """The upper bound of the bucket the ``q`` quantile falls in: an estimate no lower than the truth."""
+    total = cumulated[-1][1] if cumulated else 0
+    for bound, count in cumulated:
+        if total and count >= q * total:
+            return bound
+    return None
+
+
 def _no_buckets() -> tuple[int, ...]:
     return (0,) * (len(DURATION_BUCKETS) + 1)
 
@@ -70,21 +88,11 @@ class RunTotals:
     @property
     def cumulative(self) -> tuple[tuple[float, int], ...]:
         """(upper bound in seconds, runs at most that long), the last bound infinite: a histogram's buckets."""
-        running, found = 0, []
-        for bound, count in zip((*DURATION_BUCKETS, float("inf")), self.buckets, strict=True):
-            running += count
-            found.append((bound, running))
-        return tuple(found)
+        return cumulative(DURATION_BUCKETS, self.buckets)
 
     def duration_quantile(self, q: float) -> float | None:
         """The upper bound of the bucket the ``q`` quantile falls in (an estimate no lower than the truth)."""
-        total = self.count
-        if not total:
-            return None
-        for bound, cumulative in self.cumulative:
-            if cumulative >= q * total:
-                return bound
-        return None
+        return quantile(self.cumulative, q)
 
 
 def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[float]:
@@ -228,18 +236,11 @@ class Lateness:
 
     @property
     def cumulative(self) -> tuple[tuple[float, int], ...]:
-        running, found = 0, []
-        for bound, count in zip((*LATENESS_BUCKETS, float("inf")), self.buckets, strict=True):
-            running += count
-            found.append((bound, running))
-        return tuple(found)
+        return cumulative(LATENESS_BUCKETS, self.buckets)
 
     def quantile(self, q: float) -> float | None:
         """The upper bound of the bucket the ``q`` quantile falls in (no lower than the truth)."""
-        for bound, cumulative in self.cumulative:
-            if self.count and cumulative >= q * self.count:
-                return bound
-        return None
+        return quantile(self.cumulative, q)
 
 
 def lateness(db: Session, *, since: datetime, until: datetime | None = None, series_id: str | None = None) -> Lateness:

@@ -18,9 +18,10 @@ from sqlmodel import Session
 from inbox import emitting, hooks, task_fields
 from inbox import validation as check
 from inbox.api_delivery import DeliveryMethods
+from inbox.api_listings import ListingMethods, task_views
 from inbox.api_stats import StatsMethods
 from inbox.config import Settings, load_settings
-from inbox.enums import CatchUp, ContextMode, Kind, Outcome, TaskFilter, TokenScope, When
+from inbox.enums import CatchUp, ContextMode, Kind, TokenScope, When
 from inbox.errors import InvalidInput
 from inbox.schedules import (
     EverySchedule,
@@ -47,8 +48,6 @@ from inbox.views import (
     MessageDetail,
     NewHook,
     NewToken,
-    OutboxItem,
-    RunRecord,
     Scheduled,
     Task,
     TokenInfo,
@@ -56,9 +55,6 @@ from inbox.views import (
     graph_view,
     message_detail,
     message_view,
-    outbox_view,
-    run_view,
-    task_view,
     token_view,
 )
 
@@ -68,7 +64,7 @@ def whole_second(instant: datetime) -> datetime:
     return instant.replace(microsecond=0) + timedelta(seconds=1) if instant.microsecond else instant
 
 
-class Inbox(DeliveryMethods, StatsMethods):
+class Inbox(DeliveryMethods, ListingMethods, StatsMethods):
     def __init__(
         self,
         url: str | None = None,
@@ -277,24 +273,6 @@ class Inbox(DeliveryMethods, StatsMethods):
         """The newest events that matched a task, coalesced ones included, newest first."""
         return emitting.seen_by(self.engine, ident, limit=limit)
 
-    def tasks(self, *, status: str = "active", session: str | None = None) -> list[Task]:
-        which = check.choice(TaskFilter, status, field="status") or TaskFilter.ACTIVE
-        check.filter_text(session, field="session")
-        with read_transaction(self.engine) as db:
-            heads = queries.series_heads(db, status=which, session=session)
-            ids = [h.series_id for h in heads if h.series_id]
-            stats = queries.run_stats(db, ids)
-            created = queries.series_created(db, ids)
-            return [
-                task_view(
-                    h,
-                    runs=stats.get(h.series_id or "", (0, None))[0],
-                    last_outcome=stats.get(h.series_id or "", (0, None))[1],
-                    created_at=created.get(h.series_id or ""),
-                )
-                for h in heads
-            ]
-
     def get(self, ident: str) -> Task:
         with read_transaction(self.engine) as db:
             return self._task(db, lookup.find_series_id(db, ident))
@@ -316,27 +294,6 @@ class Inbox(DeliveryMethods, StatsMethods):
         with read_transaction(self.engine) as db:
             row = lookup.find_message(db, ident)
             return message_detail(row, queries.runs_of_message(db, row.id, limit=runs, outcome=None))
-
-    def runs(self, ident: str, *, limit: int = 20, status: str | None = None) -> list[RunRecord]:
-        """A task's run history (every occurrence's), or a message's attempts; newest first."""
-        check.positive_int(limit, field="limit", maximum=10_000)
-        outcome = check.choice(Outcome, status, field="status")
-        with read_transaction(self.engine) as db:
-            row = lookup.find_message(db, ident)
-            if row.series_id is None:
-                found = queries.runs_of_message(db, row.id, limit=limit, outcome=outcome)
-            else:
-                found = queries.runs_of(db, row.series_id, limit=limit, outcome=outcome)
-            return [run_view(r) for r in found]
-
-    def outbox(self, *, session: str | None = None, limit: int = 50, after: str | None = None) -> list[OutboxItem]:
-        check.positive_int(limit, field="limit", maximum=10_000)
-        check.filter_text(session, field="session")
-        check.filter_text(after, field="after")
-        with read_transaction(self.engine) as db:
-            found = queries.outbox(db, session=session, after_id=after, limit=limit)
-            names = queries.series_names(db, [m.series_id for m in found if m.series_id])
-            return [outbox_view(m, task=names.get(m.series_id or "")) for m in found]
 
     # -- webhooks (docs/hooks.md) ------------------------------------------------------------------------
     def create_hook(self, name: str, *, session: str | None = None, message: bool = False) -> NewHook:
@@ -368,10 +325,7 @@ class Inbox(DeliveryMethods, StatsMethods):
             return token_view(token_store.revoke(db, ident, now=self.clock()))
 
     def _task(self, db: Session, series_id: str) -> Task:
-        head = lookup.latest_row(db, series_id)
-        stats = queries.run_stats(db, [series_id]).get(series_id, (0, None))
-        created = queries.series_created(db, [series_id]).get(series_id)
-        return task_view(head, runs=stats[0], last_outcome=stats[1], created_at=created)
+        return task_views(db, [lookup.latest_row(db, series_id)])[0]
 
 
 def _new_task(prompt: str, fields: Mapping[str, Any]) -> task_fields.NewTask:

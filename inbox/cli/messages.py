@@ -8,8 +8,8 @@ import typer
 from rich.text import Text
 
 from inbox.api import Inbox
-from inbox.cli.options import Json, Session, open_inbox
-from inbox.cli.render import console, fail, print_json, when
+from inbox.cli.options import Every, Json, Limit, Session, open_inbox, rows_wanted
+from inbox.cli.render import console, fail, print_json, tell_more, when
 from inbox.enums import DeliveryStatus, Status
 from inbox.errors import InvalidInput
 from inbox.schedules import parse_duration
@@ -124,24 +124,29 @@ def _show(item: OutboxItem) -> None:
 
 def outbox(
     session: Annotated[str | None, typer.Option("--session", "-s")] = None,
-    limit: Annotated[int, typer.Option("--limit")] = 50,
+    limit: Limit = None,
+    every: Every = False,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new messages.")] = False,
     as_json: Json = False,
 ) -> None:
-    """What the assistant (and reminders, and failure notices) sent."""
+    """What the assistant (and reminders, and failure notices) sent: the newest items, oldest first."""
+    wanted = rows_wanted(limit, every)
     with open_inbox() as inbox:
-        items = inbox.outbox(session=session, limit=limit)
+        page = inbox.outbox_page(session=session, limit=wanted, count=True)
+        items = page.rows
         if as_json and not follow:
             print_json(items)
+            tell_more(page, "older")
             return
         # Following with --json prints one JSON object per line, so a program can read it as it comes.
         emit = _json_line if as_json else _show
         for item in items:
             emit(item)
+        tell_more(page, "older")
         last = items[-1].id if items else None
         while follow:
             time.sleep(FOLLOW_POLL_S)
-            for item in inbox.outbox(session=session, limit=limit, after=last):
+            for item in inbox.outbox(session=session, limit=None, after=last or ""):
                 emit(item)
                 last = item.id
 

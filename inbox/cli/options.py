@@ -9,10 +9,22 @@ import typer
 
 from inbox.api import Inbox
 from inbox.errors import InvalidInput
+from inbox.paging import DEFAULT_PAGE
 from inbox.task_fields import NewTask
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Limit = Annotated[
+    int | None, typer.Option("--limit", help=f"Show the first N rows (default {DEFAULT_PAGE}); the rest are counted.")
+]
+Every = Annotated[bool, typer.Option("--all", help="Show every row.")]
 Session = Annotated[str, typer.Option("--session", "-s", help="The conversation the message belongs to.")]
+
+
+def rows_wanted(limit: int | None, every: bool) -> int | None:
+    """How many rows a listing shows: ``--limit N``, every one (``--all``, None), or the first page's worth."""
+    if every and limit is not None:
+        raise InvalidInput("limit", "give --limit or --all, not both", mentions=("all",))
+    return None if every else DEFAULT_PAGE if limit is None else limit
 
 
 def open_inbox() -> Inbox:

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from inbox.paging import Page
+
 # No markup or emoji codes: what is printed holds user text ("[/]", ":smile:"), which must come out as typed.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
 errors = Console(stderr=True, soft_wrap=True, markup=False, emoji=False)
@@ -45,6 +47,16 @@ def table(*columns: str) -> Table:
     for column in columns:
         grid.add_column(column, overflow="fold")
     return grid
+
+
+def tell_more(page: Page[Any], beyond: str = "more") -> None:
+    """After a listing, on standard error (standard output stays the rows, a table or a JSON list): how many rows
+    it left out, and how to see them."""
+    if page.next_cursor is not None and page.more is not None:
+        shown = len(page.rows)
+        errors.print(
+            f"{shown:,} shown, {page.more} {beyond}: --limit N to show N, --all for every one", highlight=False
+        )
 
 
 def fail(message: str) -> None:

@@ -6,8 +6,8 @@ from typing import Annotated
 import typer
 
 from inbox.cli.graph import neighbours, print_neighbours
-from inbox.cli.options import Json, Session, field_help, open_inbox, read_script
-from inbox.cli.render import console, print_json, table, when
+from inbox.cli.options import Every, Json, Limit, Session, field_help, open_inbox, read_script, rows_wanted
+from inbox.cli.render import console, print_json, table, tell_more, when
 from inbox.task_fields import NewTask, TaskChange, validated
 from inbox.views import MessageDetail, RunRecord, Task
 
@@ -82,17 +82,24 @@ def _untimed_next(on: list[str] | None, after: list[str] | None) -> str:
 def tasks(
     status: Annotated[str, typer.Option("--status", help="active | paused | ended | all")] = "active",
     session: Annotated[str | None, typer.Option("--session", "-s")] = None,
+    limit: Limit = None,
+    every: Every = False,
     as_json: Json = False,
 ) -> None:
-    """List tasks, one row per series."""
+    """List tasks, one row per series: the live ones soonest next run first, then the ended ones newest first."""
     with open_inbox() as inbox:
-        found = inbox.tasks(status=status, session=session)
+        page = inbox.tasks_page(status=status, session=session, limit=rows_wanted(limit, every), count=True)
+    found = page.rows
     if as_json:
         print_json(found)
-        return
-    if not found:
+    elif not found:
         console.print("No tasks.")
-        return
+    else:
+        _print_tasks(found)
+    tell_more(page)
+
+
+def _print_tasks(found: list[Task]) -> None:
     grid = table("id", "name", "status", "schedule", "next run", "last", "runs")
     for task in found:
         grid.add_row(
@@ -203,21 +210,23 @@ def _print_runs(found: list[RunRecord], zone: str | None) -> None:
 
 def runs(
     ident: AnyId,
-    limit: Annotated[int, typer.Option("--limit")] = 20,
+    limit: Limit = None,
+    every: Every = False,
     status: Annotated[str | None, typer.Option("--status", help="Only runs with this outcome.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Run history of a task (or the attempts at a message), newest first."""
+    """Run history of a task (or the attempts at a message), the latest started first."""
     with open_inbox() as inbox:
-        found = inbox.runs(ident, limit=limit, status=status)
+        page = inbox.runs_page(ident, limit=rows_wanted(limit, every), status=status, count=True)
         message = inbox.message(ident, runs=1)
     zone = message.timezone if message.series_id else None  # a message's times in the local zone
     if as_json:
-        print_json(found)
-    elif found:
-        _print_runs(found, zone)
+        print_json(page.rows)
+    elif page.rows:
+        _print_runs(page.rows, zone)
     else:
         console.print("No runs yet.")
+    tell_more(page)
 
 
 def _state_change(verb: str) -> Callable[[str, bool], None]:

@@ -11,9 +11,9 @@ into 422 ``{"error": "<field>: <reason>", "field": "<field>"}``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from inbox import emitting
@@ -21,6 +21,7 @@ from inbox.api import Inbox
 from inbox.errors import NotFound
 from inbox.http.auth import check_token
 from inbox.http.errors import error_responses, token_first
+from inbox.paging import DEFAULT_PAGE, MAX_PAGE, Page
 from inbox.task_fields import NewTask, TaskChange
 from inbox.views import EventEmitted, Graph, Message, MessageDetail, OutboxItem, RunRecord, Scheduled, Task
 
@@ -42,6 +43,7 @@ def _inbox(request: Request) -> Inbox:
 
 
 Api = Annotated[Inbox, Depends(_inbox)]
+T = TypeVar("T")
 
 
 class _Body(BaseModel):
@@ -112,14 +114,37 @@ def schedule_task(body: NewTask, inbox: Api) -> Scheduled:
     return inbox.schedule(body)
 
 
-@router.get("/tasks", response_model=list[Task], tags=["tasks"])
+Limit = Annotated[
+    int, Query(ge=1, le=MAX_PAGE, description=f"Rows per page, 1 to {MAX_PAGE:,} (default {DEFAULT_PAGE}).")
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        description='Where the page starts: the `cursor` of the URL in the previous page\'s `Link: <…>; rel="next"`.'
+    ),
+]
+_PAGED = {"headers": {"Link": {"description": 'The next page: `<URL>; rel="next"`; absent on the last page.'}}}
+
+
+def _paged(request: Request, response: Response, page: Page[T]) -> list[T]:
+    """A page's rows; the URL of the next page (this one's, with the next cursor) goes in the ``Link`` header."""
+    if page.next_cursor is not None:
+        response.headers["link"] = f'<{request.url.include_query_params(cursor=page.next_cursor)}>; rel="next"'
+    return page.rows
+
+
+@router.get("/tasks", response_model=list[Task], responses={200: _PAGED}, tags=["tasks"])
 def list_tasks(
     inbox: Api,
+    request: Request,
+    response: Response,
     status: Literal["active", "paused", "ended", "all"] = "active",
     session: str | None = None,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: Cursor = None,
 ) -> list[Task]:
-    """One row per series."""
-    return inbox.tasks(status=status, session=session)
+    """One row per series: the live ones soonest next run first, then (ended, all) the ended ones newest first."""
+    return _paged(request, response, inbox.tasks_page(status=status, session=session, limit=limit, cursor=cursor))
 
 
 # The ``{task_id}:action`` routes come before ``{task_id}``, whose pattern also matches "ID:pause": a POST
@@ -172,23 +197,36 @@ def cancel_task(task_id: TaskId, inbox: Api) -> Task:
     return inbox.cancel(task_id)
 
 
-@router.get("/tasks/{task_id}/runs", response_model=list[RunRecord], responses=error_responses(404), tags=["tasks"])
+@router.get(
+    "/tasks/{task_id}/runs",
+    response_model=list[RunRecord],
+    responses={200: _PAGED, **error_responses(404)},
+    tags=["tasks"],
+)
 def task_runs(
     task_id: TaskId,
     inbox: Api,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 20,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_PAGE,
     status: Annotated[str | None, Query(description="Only runs with this outcome.")] = None,
+    cursor: Cursor = None,
 ) -> list[RunRecord]:
-    """The series' run history, newest first."""
-    return inbox.runs(task_id, limit=limit, status=status)
+    """The series' run history, the latest started first."""
+    return _paged(request, response, inbox.runs_page(task_id, limit=limit, status=status, cursor=cursor))
 
 
-@router.get("/outbox", response_model=list[OutboxItem], tags=["outbox"])
+@router.get("/outbox", response_model=list[OutboxItem], responses={200: _PAGED}, tags=["outbox"])
 def outbox(
     inbox: Api,
+    request: Request,
+    response: Response,
     session: str | None = None,
-    after: Annotated[str | None, Query(description="Only items after this outbox id.")] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    after: Annotated[str | None, Query(description='Only items after this outbox id ("" for every item).')] = None,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: Cursor = None,
 ) -> list[OutboxItem]:
-    """What was delivered: the newest `limit` items, or with `after` the ones after it; oldest first."""
-    return inbox.outbox(session=session, after=after, limit=limit)
+    """What was sent, each page oldest first: the newest `limit` items, the next page the ones before them; or
+    with `after` the ones after it, the next page the ones after those."""
+    page = inbox.outbox_page(session=session, after=after, limit=limit, cursor=cursor)
+    return _paged(request, response, page)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, text
+from sqlalchemy import ColumnElement, Engine, ScalarSelect, and_, func, or_, text
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from inbox.enums import Kind, Status, TaskFilter
 from inbox.store import history, lookup
@@ -67,20 +68,26 @@ def live_series(
     statuses = [Status.PAUSED.value] if status == TaskFilter.PAUSED else [Status.PENDING.value, Status.RUNNING.value]
     found: list[MessageIn] = []
     for one in statuses:  # one index range each, merged: an IN list would sort the whole range
-        query = select(MessageIn).where(MessageIn.status == one, *_chain())
-        if session is not None:
-            query = query.where(MessageIn.session == session)
-        if after is not None:
-            due, last_id = after
-            later = or_(
-                col(MessageIn.process_after) > due,
-                and_(col(MessageIn.process_after) == due, col(MessageIn.id) > last_id),
-            )
-            query = query.where(later)
-        query = query.order_by(col(MessageIn.process_after), col(MessageIn.id)).limit(limit + 1)
-        found.extend(db.exec(query).all())
+        query = live_rows(one, session=session, after=after)
+        found.extend(db.exec(query.order_by(col(MessageIn.process_after), col(MessageIn.id)).limit(limit + 1)).all())
     found.sort(key=lambda row: (row.process_after, row.id))
     return _page(found, limit)
+
+
+def live_rows(status: str, *, session: str | None, after: tuple[datetime, str] | None) -> SelectOfScalar[MessageIn]:
+    """The live rows of series with ``status`` after the sort key ``after`` (due time, id): one range of
+    ``ix_messages_in_status_due``."""
+    query = select(MessageIn).where(MessageIn.status == status, *_chain())
+    if session is not None:
+        query = query.where(MessageIn.session == session)
+    if after is not None:
+        due, last_id = after
+        later = or_(
+            col(MessageIn.process_after) > due,
+            and_(col(MessageIn.process_after) == due, col(MessageIn.id) > last_id),
+        )
+        query = query.where(later)
+    return query
 
 
 def heads(db: Session, series_ids: list[str]) -> list[MessageIn]:
@@ -102,10 +109,27 @@ def ended_series(db: Session, *, session: str | None, before: str | None, limit:
     Walks the series in the order of their ids (``uq_messages_in_series_slot``, one group of entries per series),
     and keeps one when the index of live rows (``uq_messages_in_one_live_row``) has no entry for it: the cost grows
     with the series passed over, never with the run history."""
+    query = ended_ids(session=session, before=before).having(_a_live_row().is_(None))
+    found = [sid for sid in db.exec(query.order_by(col(MessageIn.series_id).desc()).limit(limit + 1)).all() if sid]
+    return _page(heads(db, found), limit)
+
+
+def ended_ids(*, session: str | None, before: str | None) -> SelectOfScalar[str | None]:
+    """The ids of the series before ``before``, one each (grouped): what :func:`ended_series` walks."""
+    query = select(col(MessageIn.series_id)).where(*_chain())
+    if session is not None:
+        query = query.where(MessageIn.session == session)
+    if before is not None:
+        query = query.where(col(MessageIn.series_id) < before)
+    return query.group_by(col(MessageIn.series_id))
+
+
+def _a_live_row() -> ScalarSelect[str]:
+    """A series' live row, if it has one (correlated with the series of the outer query)."""
     live = aliased(MessageIn)
     # A scalar subquery with LIMIT 1, not NOT EXISTS: PostgreSQL would hash every live row once instead of
     # looking up the few series a page walks past.
-    a_live_row = (
+    return (
         select(live.id)
         .where(
             live.series_id == MessageIn.series_id,
@@ -115,14 +139,6 @@ def ended_series(db: Session, *, session: str | None, before: str | None, limit:
         .limit(1)
         .scalar_subquery()
     )
-    query = select(MessageIn.series_id).where(*_chain())
-    if session is not None:
-        query = query.where(MessageIn.session == session)
-    if before is not None:
-        query = query.where(col(MessageIn.series_id) < before)
-    query = query.group_by(col(MessageIn.series_id)).having(a_live_row.is_(None))
-    found = [sid for sid in db.exec(query.order_by(col(MessageIn.series_id).desc()).limit(limit + 1)).all() if sid]
-    return _page(heads(db, found), limit)
 
 
 def named_series(db: Session, search: str, *, limit: int = 200) -> list[MessageIn]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from inbox.paging import encode_cursor
 from tests.fuzz import cli_inputs as inputs
 
 _FUTURE = st.integers(60, 10**8).map(lambda s: (datetime.now(UTC) + timedelta(seconds=s)).isoformat())
@@ -116,7 +117,23 @@ _QUERY_TEXT = st.one_of(
 )
 # an id that is empty, holds "/" or is a dot segment makes another URL, not another id
 ODD_IDS = _QUERY_TEXT.filter(lambda text: text not in ("", ".", "..") and "/" not in text)
-_LIMIT = st.one_of(st.integers(-2, 12), st.sampled_from([10_000, 10_001, 2**31, 2**63]))
+_LIMIT = st.one_of(st.integers(-2, 12), st.sampled_from([1_000, 1_001, 10_000, 2**31, 2**63]))
+# a cursor of each listing, of another, edited, or anything: only a cursor the listing made is accepted
+_CURSOR = st.one_of(
+    _QUERY_TEXT,
+    st.sampled_from(
+        [
+            encode_cursor("tasks:active", ("live", "2026-06-01T12:00:00+00:00", "01M8")),
+            encode_cursor("tasks:all", ("ended", "01M8", "")),
+            encode_cursor("tasks:active", ("ended", "zzz", "")),
+            encode_cursor("runs", ("2026-06-01T12:00:00+00:00", "01M8")),
+            encode_cursor("runs", ("not a time", "01M8")),
+            encode_cursor("outbox", ("older", "")),
+            encode_cursor("outbox", ("newer", "01M8")),
+            encode_cursor("outbox", ("sideways", "01M8")),
+        ]
+    ),
+)
 _OUTCOMES = st.sampled_from(["completed", "failed", "skipped", "script_error", "timeout", "missed", "nope"])
 
 
@@ -125,8 +142,13 @@ def _query(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]
 
 
 QUERIES: dict[tuple[str, str], st.SearchStrategy[dict[str, Any]]] = {
-    ("GET", "/v1/tasks"): _query(session=_QUERY_TEXT, status=st.one_of(_QUERY_TEXT, st.sampled_from(["all", "ended"]))),
-    ("GET", "/v1/outbox"): _query(session=_QUERY_TEXT, after=_QUERY_TEXT, limit=_LIMIT),
-    ("GET", "/v1/tasks/{task_id}/runs"): _query(limit=_LIMIT, status=st.one_of(_OUTCOMES, _QUERY_TEXT)),
+    ("GET", "/v1/tasks"): _query(
+        session=_QUERY_TEXT,
+        status=st.one_of(_QUERY_TEXT, st.sampled_from(["all", "ended"])),
+        limit=_LIMIT,
+        cursor=_CURSOR,
+    ),
+    ("GET", "/v1/outbox"): _query(session=_QUERY_TEXT, after=_QUERY_TEXT, limit=_LIMIT, cursor=_CURSOR),
+    ("GET", "/v1/tasks/{task_id}/runs"): _query(limit=_LIMIT, status=st.one_of(_OUTCOMES, _QUERY_TEXT), cursor=_CURSOR),
     ("GET", "/v1/graph"): _query(task=st.one_of(st.sampled_from(["yearly", "downstream"]), _QUERY_TEXT)),
 }

@@ -8,8 +8,9 @@ JSON list naming the listing and the key, with a checksum, so an edited or trunc
 naming ``cursor``) rather than read as some other position. It is not signed and holds nothing secret: only
 where a walk stands in a listing the caller may read anyway.
 
-"How many more": counting the rows after a page costs what reading them costs, so a count stops at
-:data:`COUNT_CAP` and says "10,000+ more" beyond it.
+"How many more": counting the rows after a page costs what reading them costs (an index entry and, for the
+filters the index does not hold, a row each), so a count stops at :data:`COUNT_CAP` and says "1,000+ more" beyond
+it: about what reading one more page costs, whatever the store holds.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from inbox.errors import InvalidInput
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1_000
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 _CHECK_BYTES = 6
 
 T = TypeVar("T")

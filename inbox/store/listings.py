@@ -98,8 +98,11 @@ def tasks_after(db: Session, *, status: TaskFilter, session: str | None, after: 
 
 
 def _count(db: Session, query: SelectOfScalar[MessageIn] | SelectOfScalar[Run] | SelectOfScalar[MessageOut]) -> int:
-    """How many rows ``query`` finds, reading at most ``COUNT_CAP + 1`` of them."""
-    return int(db.exec(select(func.count()).select_from(query.limit(COUNT_CAP + 1).subquery())).one())
+    """How many rows ``query`` finds, reading at most ``COUNT_CAP + 1`` of them (their ids only: no row is loaded
+    that the index and the filters do not need)."""
+    table = query.get_final_froms()[0]
+    walked = query.with_only_columns(table.c.id).limit(COUNT_CAP + 1).subquery()
+    return int(db.exec(select(func.count()).select_from(walked)).one())
 
 
 # -- runs ------------------------------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""Read-side queries: one row per series, run history, the outbox."""
+"""Read-side queries: what a series has run, when it was made, its name and definition; a message's attempts.
+
+The listings (tasks, runs, the outbox), a page at a time, are :mod:`inbox.store.listings`'.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +10,10 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from inbox.enums import LIVE_STATUSES, Status, TaskFilter
-from inbox.store.models import MessageIn, MessageOut, Run
+from inbox.enums import LIVE_STATUSES
+from inbox.store.models import MessageIn, Run
 
 _LIVE = [s.value for s in LIVE_STATUSES]
-
-
-def series_heads(db: Session, *, status: TaskFilter, session: str | None) -> list[MessageIn]:
-    """The row holding each series' current definition: its live row, else its newest chain row."""
-    newest = (
-        select(func.max(MessageIn.id))
-        .where(col(MessageIn.series_id).is_not(None), col(MessageIn.is_extra).is_(False))
-        .group_by(col(MessageIn.series_id))
-    )
-    if session is not None:
-        newest = newest.where(MessageIn.session == session)
-    query = select(MessageIn).where(col(MessageIn.id).in_(newest))
-    if status == TaskFilter.ACTIVE:
-        query = query.where(col(MessageIn.status).in_([Status.PENDING.value, Status.RUNNING.value]))
-    elif status == TaskFilter.PAUSED:
-        query = query.where(MessageIn.status == Status.PAUSED)
-    elif status == TaskFilter.ENDED:
-        query = query.where(col(MessageIn.status).not_in(_LIVE))
-    rows = list(db.exec(query).all())
-    rows.sort(key=lambda r: (not Status(r.status).is_live, r.process_after, r.id))
-    return rows
 
 
 def run_stats(db: Session, series_ids: list[str]) -> dict[str, tuple[int, str | None]]:
@@ -46,13 +28,6 @@ def run_stats(db: Session, series_ids: list[str]) -> dict[str, tuple[int, str | 
     newest_ids = [newest for _, _, newest in counts]
     outcomes = dict(db.exec(select(Run.id, Run.outcome).where(col(Run.id).in_(newest_ids))).all())
     return {sid: (int(n), outcomes.get(newest)) for sid, n, newest in counts if sid is not None}
-
-
-def runs_of(db: Session, series_id: str, *, limit: int, outcome: str | None) -> list[Run]:
-    query = select(Run).where(Run.series_id == series_id)
-    if outcome is not None:
-        query = query.where(Run.outcome == outcome)
-    return list(db.exec(query.order_by(col(Run.id).desc()).limit(limit)).all())
 
 
 def runs_of_message(db: Session, message_id: str, *, limit: int, outcome: str | None) -> list[Run]:
@@ -96,14 +71,3 @@ def heads_of(db: Session, series_ids: list[str]) -> list[MessageIn]:
         .group_by(col(MessageIn.series_id))
     )
     return list(db.exec(select(MessageIn).where(col(MessageIn.id).in_(newest)).order_by(col(MessageIn.series_id))))
-
-
-def outbox(db: Session, *, session: str | None, after_id: str | None, limit: int) -> list[MessageOut]:
-    query = select(MessageOut)
-    if session is not None:
-        query = query.where(MessageOut.session == session)
-    if after_id is not None:
-        query = query.where(col(MessageOut.id) > after_id)
-        return list(db.exec(query.order_by(col(MessageOut.id)).limit(limit)).all())
-    newest = list(db.exec(query.order_by(col(MessageOut.id).desc()).limit(limit)).all())
-    return newest[::-1]

@@ -37,15 +37,15 @@ def test_runs_and_the_outbox_page_too(cli: Cli, store_url: str) -> None:
     with stored(cli, store_url) as inbox:
         [series] = schedule(inbox, 1)
         runs = add_runs(inbox, series, 130)
-        items = add_outbox(inbox, 10_150)
+        items = add_outbox(inbox, 1_150)
     shown = cli.run("runs", series, "--json")
     assert [r["id"] for r in json.loads(shown.stdout)] == runs[::-1][:100]
     assert "100 shown, 30 more" in shown.stderr
     assert len(cli.json("runs", series, "--all", "--json")) == 130
     newest = cli.run("outbox", "--limit", "2")
     assert newest.returncode == 0
-    assert [line.split(": ", 1)[1] for line in newest.stdout.splitlines()] == ["reply 10148", "reply 10149"]
-    assert newest.stderr.strip() == "2 shown, 10,000+ older: --limit N to show N, --all for every one"
+    assert [line.split(": ", 1)[1] for line in newest.stdout.splitlines()] == ["reply 1148", "reply 1149"]
+    assert newest.stderr.strip() == "2 shown, 1,000+ older: --limit N to show N, --all for every one"
     every = cli.json("outbox", "--all", "--json")
     assert [i["id"] for i in every] == items
 

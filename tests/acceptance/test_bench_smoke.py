@@ -27,6 +27,10 @@ def _postgres(module: str, args: list[str], headline: str) -> object:
         ("bench.due_scan", ["--sizes", "200,400", "--repeat", "5"], "due-scan (sqlite): at 400 rows "),
         ("bench.fanout", ["--series", "50"], "fanout (sqlite): 50 series' next rows written "),
         ("bench.dashboard", ["--series", "200", "--repeat", "2"], "dashboard (sqlite): 200 series, 18 pages"),
+        ("bench.paging", ["--sizes", "50,250", "--repeat", "2"], "paging (sqlite): first page of GET /v1/tasks "),
+        _postgres(
+            "bench.paging", ["--sizes", "250", "--repeat", "2"], "paging (postgres): first page of GET /v1/tasks "
+        ),
         ("bench.events", ["--events", "60", "--batch", "20", "--series", "30", "--latency", "0"], "events (sqlite): "),
         _postgres("bench.events", ["--events", "60", "--batch", "20", "--series", "30", "--latency", "0"], "events ("),
         pytest.param(

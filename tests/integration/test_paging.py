@@ -34,7 +34,7 @@ def schedule(inbox: Inbox, count: int, *, session: str = "main") -> list[str]:
 def add_runs(inbox: Inbox, series_id: str, count: int) -> list[str]:
     """``count`` runs of one series, a minute apart, ids in the order started; some share a start time."""
     now = inbox.clock()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": new_id(),
             "message_id": series_id,
@@ -54,7 +54,7 @@ def add_runs(inbox: Inbox, series_id: str, count: int) -> list[str]:
 
 
 def add_outbox(inbox: Inbox, count: int, *, session: str = "main") -> list[str]:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": new_id(),
             "session": session,

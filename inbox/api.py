@@ -15,13 +15,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from inbox import emitting, hooks, task_fields
+from inbox import emitting, task_fields
 from inbox import validation as check
+from inbox.api_admin import AdminMethods
 from inbox.api_delivery import DeliveryMethods
 from inbox.api_listings import ListingMethods, task_views
 from inbox.api_stats import StatsMethods
 from inbox.config import Settings, load_settings
-from inbox.enums import CatchUp, ContextMode, Kind, TokenScope, When
+from inbox.enums import AuditAction, CatchUp, ContextMode, Kind, When
 from inbox.errors import InvalidInput
 from inbox.schedules import (
     EverySchedule,
@@ -33,9 +34,8 @@ from inbox.schedules import (
     upcoming,
 )
 from inbox.schedules.schedule import parse_in
-from inbox.store import bulk, changes, graph, lookup, queries, rounds, series
+from inbox.store import audit, bulk, changes, graph, lookup, queries, rounds, series
 from inbox.store import channels as channel_store
-from inbox.store import tokens as token_store
 from inbox.store.endings import end_failed_rounds
 from inbox.store.engine import open_engine, read_transaction, transaction
 from inbox.store.types import Clock, utcnow
@@ -43,19 +43,14 @@ from inbox.views import (
     EventEmitted,
     EventSeen,
     Graph,
-    HookInfo,
     Message,
     MessageDetail,
-    NewHook,
-    NewToken,
     Scheduled,
     Task,
-    TokenInfo,
     describe_schedule,
     graph_view,
     message_detail,
     message_view,
-    token_view,
 )
 
 
@@ -64,7 +59,7 @@ def whole_second(instant: datetime) -> datetime:
     return instant.replace(microsecond=0) + timedelta(seconds=1) if instant.microsecond else instant
 
 
-class Inbox(DeliveryMethods, ListingMethods, StatsMethods):
+class Inbox(DeliveryMethods, ListingMethods, StatsMethods, AdminMethods):
     def __init__(
         self,
         url: str | None = None,
@@ -186,7 +181,8 @@ class Inbox(DeliveryMethods, ListingMethods, StatsMethods):
             if task.after:
                 new = replace(new, after=tuple(graph.resolve(db, task.after)), when=When(task.when or When.ALL_SUCCESS))
             row = series.create_task(db, new, now=now, created_by=self.actor)
-        assert row.series_id is not None
+            assert row.series_id is not None
+            audit.task_change(db, self.actor, AuditAction.TASK_CREATE, row, now, before={})
         runs = upcoming(plan, zone, row.process_after, 3) if plan is not None else []  # no time: no fire times
         return Scheduled(
             id=row.id,
@@ -200,14 +196,17 @@ class Inbox(DeliveryMethods, ListingMethods, StatsMethods):
 
     def pause(self, ident: str) -> Task:
         with transaction(self.engine) as db:
-            row = series.pause(db, ident, now=self.clock(), reason=f"paused by {self.actor}")
+            now, before = self.clock(), self._before(db, ident)
+            row = series.pause(db, ident, now=now, reason=f"paused by {self.actor}")
+            audit.task_change(db, self.actor, AuditAction.TASK_PAUSE, row, now, before=before)
             return self._task(db, row.series_id or row.id)
 
     def resume(self, ident: str) -> Task:
         """Resume a paused task; one that runs after others runs the round its upstreams completed meanwhile."""
         with transaction(self.engine) as db:
-            now = self.clock()
+            now, before = self.clock(), self._before(db, ident)
             row = series.resume(db, ident, now=now)
+            audit.task_change(db, self.actor, AuditAction.TASK_RESUME, row, now, before=before)
             series_id = row.series_id or row.id
             end_failed_rounds(db, rounds.ready(db, series_id, now=now), now=now)
             return self._task(db, series_id)
@@ -215,8 +214,9 @@ class Inbox(DeliveryMethods, ListingMethods, StatsMethods):
     def cancel(self, ident: str) -> Task:
         """Cancel a task; the tasks that run after it are paused, saying why (they would wait for ever)."""
         with transaction(self.engine) as db:
-            now = self.clock()
+            now, before = self.clock(), self._before(db, ident)
             row = series.cancel(db, ident, now=now, reason=f"cancelled by {self.actor}")
+            audit.task_change(db, self.actor, AuditAction.TASK_CANCEL, row, now, before=before)
             rounds.upstream_cancelled(db, row, now=now)
             return self._task(db, row.series_id or row.id)
 
@@ -227,6 +227,7 @@ class Inbox(DeliveryMethods, ListingMethods, StatsMethods):
         zone = self.zone(given.tz) if given.tz is not None else None
         with transaction(self.engine) as db:
             head = lookup.latest_row(db, lookup.find_series_id(db, ident))
+            before = audit.task_fields(head)
             task_zone = zone or ZoneInfo(head.timezone)
             plan = (
                 parse_cron(given.cron)
@@ -251,11 +252,17 @@ class Inbox(DeliveryMethods, ListingMethods, StatsMethods):
             )
             channel_store.existing(db, given.deliver or None)
             row = changes.update(db, ident, changed, now=now)
+            audit.task_change(db, self.actor, AuditAction.TASK_UPDATE, row, now, before=before)
             return self._task(db, row.series_id or row.id)
 
     def run_now(self, ident: str) -> Message:
         with transaction(self.engine) as db:
-            return message_view(series.run_now(db, ident, now=self.clock()))
+            now = self.clock()
+            extra = series.run_now(db, ident, now=now)
+            ran = {"occurrence": extra.id}
+            subject = extra.series_id or extra.id
+            audit.record(db, actor=self.actor, action=AuditAction.TASK_RUN, subject=subject, now=now, after=ran)
+            return message_view(extra)
 
     def emit(self, name: str, data: Any = None, *, session: str | None = None, key: str | None = None) -> EventEmitted:
         """Emit an event: one occurrence of every active task whose ``on`` pattern matches ``name`` starts (with a
@@ -295,34 +302,9 @@ class Inbox(DeliveryMethods, ListingMethods, StatsMethods):
             row = lookup.find_message(db, ident)
             return message_detail(row, queries.runs_of_message(db, row.id, limit=runs, outcome=None))
 
-    # -- webhooks (docs/hooks.md) ------------------------------------------------------------------------
-    def create_hook(self, name: str, *, session: str | None = None, message: bool = False) -> NewHook:
-        """A new hook; its secret is in the answer (and kept in the store: HMAC checks need it)."""
-        return hooks.create(self.engine, name, session=session, message=message, now=self.clock(), actor=self.actor)
-
-    def hooks(self) -> list[HookInfo]:
-        return hooks.listed(self.engine)
-
-    def delete_hook(self, name: str) -> HookInfo:
-        return hooks.delete(self.engine, name)
-
-    # -- tokens of the HTTP API (the store keeps their digests only) ---------------------------------------
-    def create_token(self, name: str, *, scope: str | TokenScope = TokenScope.ADMIN) -> NewToken:
-        """A new token (``scope``: read, send or admin); its value is in the answer and nowhere else."""
-        check.token_name(name)
-        allowed = check.choice(TokenScope, scope, field="scope") or TokenScope.ADMIN
-        with transaction(self.engine) as db:
-            row, token = token_store.create(db, name, now=self.clock(), created_by=self.actor, scope=allowed)
-        return NewToken(**dict(token_view(row)), token=token)
-
-    def tokens(self) -> list[TokenInfo]:
-        with read_transaction(self.engine) as db:
-            return [token_view(row) for row in token_store.listed(db)]
-
-    def revoke_token(self, ident: str) -> TokenInfo:
-        """Refused from the next request on, by every host on the store; by id or by name."""
-        with transaction(self.engine) as db:
-            return token_view(token_store.revoke(db, ident, now=self.clock()))
+    def _before(self, db: Session, ident: str) -> dict[str, Any]:
+        """A task's fields before a change (inbox.store.audit.task_fields)."""
+        return audit.task_fields(lookup.latest_row(db, lookup.find_series_id(db, ident)))
 
     def _task(self, db: Session, series_id: str) -> Task:
         return task_views(db, [lookup.latest_row(db, series_id)])[0]

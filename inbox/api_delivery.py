@@ -10,10 +10,12 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from inbox import validation as check
-from inbox.channels import define_channel, deliver_choice
-from inbox.enums import ChannelKind
+from inbox.channels import NO_CHANNEL, define_channel, deliver_choice
+from inbox.enums import AuditAction, ChannelKind
 from inbox.store import channels as channel_store
+from inbox.store.audit import record
 from inbox.store.engine import read_transaction, transaction
+from inbox.store.models import SessionSettings
 from inbox.views import ChannelInfo, NewChannel, SessionInfo, channel_view, session_view
 
 SECRET_BYTES = 32
@@ -43,8 +45,11 @@ class DeliveryMethods:
         if definition.kind == ChannelKind.WEBHOOK and definition.secret is None:
             definition = type(definition)(**{**definition.__dict__, "secret": secrets.token_urlsafe(SECRET_BYTES)})
         with transaction(self.engine) as db:
-            row = channel_store.add(db, definition, now=self.clock(), created_by=self.actor)
-        return NewChannel(**dict(channel_view(row, sessions=[])), secret=row.secret)
+            now = self.clock()
+            row = channel_store.add(db, definition, now=now, created_by=self.actor)
+            made = channel_view(row, sessions=[])
+            record(db, actor=self.actor, action=AuditAction.CHANNEL_ADD, subject=name, now=now, after=_fields(made))
+        return NewChannel(**dict(made), secret=row.secret)
 
     def channels(self) -> list[ChannelInfo]:
         with read_transaction(self.engine) as db:
@@ -55,17 +60,43 @@ class DeliveryMethods:
     def remove_channel(self, name: str) -> ChannelInfo:
         """Remove a channel that no session or live task names; rows still waiting to go through it fail."""
         with transaction(self.engine) as db:
-            return channel_view(channel_store.remove(db, name), sessions=[])
+            gone = channel_view(channel_store.remove(db, name), sessions=[])
+            before = _fields(gone)
+            record(
+                db, actor=self.actor, action=AuditAction.CHANNEL_REMOVE, subject=name, now=self.clock(), before=before
+            )
+            return gone
 
     def set_session(self, session: str, *, deliver: str) -> SessionInfo:
         """Set the channel ``session``'s outbox rows go to by default (``none``: the outbox only)."""
         check.session_name(session)
         choice = deliver_choice(deliver)
         with transaction(self.engine) as db:
-            row = channel_store.set_session(db, session, deliver=choice, now=self.clock(), updated_by=self.actor)
+            now = self.clock()
+            kept = db.get(SessionSettings, session, with_for_update=True)  # before: as no other change leaves it
+            before = {"deliver": (kept.deliver or NO_CHANNEL) if kept is not None else None}
+            row = channel_store.set_session(db, session, deliver=choice, now=now, updated_by=self.actor)
+            after = {"deliver": row.deliver or NO_CHANNEL}
+            action = AuditAction.SESSION_SET
+            record(
+                db,
+                actor=self.actor,
+                action=action,
+                subject=session,
+                session=session,
+                now=now,
+                before=before,
+                after=after,
+            )
             return session_view(row)
 
     def sessions(self) -> list[SessionInfo]:
         """The sessions that have settings."""
         with read_transaction(self.engine) as db:
             return [session_view(row) for row in channel_store.sessions(db)]
+
+
+def _fields(channel: ChannelInfo) -> dict[str, object]:
+    """What the audit trail records of a channel: its kind and where it sends (an SMTP URL without its password;
+    never a webhook's secret, only whether it signs)."""
+    return {"kind": str(channel.kind), "target": channel.target, "to": channel.to, "signed": channel.signed}

@@ -40,6 +40,7 @@ PROVIDERS = ("anthropic", "openai")
 DEFAULT_RUNNER_IMAGE = "inbox-runner:latest"
 DEFAULT_KEEP_RUNS_DAYS = 90
 DEFAULT_KEEP_OUTBOX_DAYS = 30
+DEFAULT_KEEP_AUDIT_DAYS = 365  # the audit trail: a year of who changed what (docs/audit.md)
 # The zone variables in order of precedence (after --tz).
 _ZONE_VARIABLES = ("INBOX_TZ", "TZ")
 
@@ -171,6 +172,9 @@ class Settings(BaseSettings):
     )
     keep_outbox: DaysSpan = Field(
         default=timedelta(days=DEFAULT_KEEP_OUTBOX_DAYS), validation_alias="INBOX_KEEP_OUTBOX_DAYS"
+    )
+    keep_audit: DaysSpan = Field(
+        default=timedelta(days=DEFAULT_KEEP_AUDIT_DAYS), validation_alias="INBOX_KEEP_AUDIT_DAYS"
     )
     # Containers
     container_memory: str = Field(default="512m", validation_alias="INBOX_CONTAINER_MEMORY")

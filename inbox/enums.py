@@ -145,3 +145,22 @@ class ChannelKind(StrEnum):
     WEBHOOK = "webhook"
     COMMAND = "command"
     SMTP = "smtp"
+
+
+class AuditAction(StrEnum):
+    """What one record of the audit trail (docs/audit.md) says was done; the word before the dot names the kind of
+    thing its ``subject`` is."""
+
+    TASK_CREATE = "task.create"
+    TASK_UPDATE = "task.update"
+    TASK_PAUSE = "task.pause"
+    TASK_RESUME = "task.resume"
+    TASK_CANCEL = "task.cancel"
+    TASK_RUN = "task.run"
+    TOKEN_CREATE = "token.create"
+    TOKEN_REVOKE = "token.revoke"
+    HOOK_CREATE = "hook.create"
+    HOOK_DELETE = "hook.delete"
+    CHANNEL_ADD = "channel.add"
+    CHANNEL_REMOVE = "channel.remove"
+    SESSION_SET = "session.set"

@@ -21,10 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from inbox import validation as check
-from inbox.enums import Kind
+from inbox.enums import AuditAction, Kind
 from inbox.errors import InvalidInput
 from inbox.event_names import MAX_DATA_BYTES, check_data, check_key
-from inbox.store import bulk, events
+from inbox.store import audit, bulk, events
 from inbox.store.engine import read_transaction, transaction
 from inbox.store.models import Hook, MessageIn
 from inbox.store.types import Clock
@@ -78,6 +78,7 @@ def create(engine: Engine, name: str, *, session: str | None, message: bool, now
                 raise InvalidInput("name", f"a hook is already named {name!r}; delete it first or choose another")
             db.add(hook)
             made = info(hook)
+            audit.record(db, actor=actor, action=AuditAction.HOOK_CREATE, subject=name, now=now, after=_fields(hook))
     except IntegrityError:  # made by another process in the meantime
         raise InvalidInput("name", f"a hook is already named {name!r}; choose another") from None
     return NewHook(**made.model_dump(), secret=secret)
@@ -88,14 +89,20 @@ def listed(engine: Engine) -> list[HookInfo]:
         return [info(hook) for hook in db.exec(select(Hook).order_by(col(Hook.name))).all()]
 
 
-def delete(engine: Engine, name: str) -> HookInfo:
+def delete(engine: Engine, name: str, *, now: datetime, actor: str) -> HookInfo:
     with transaction(engine) as db:
         hook = db.get(Hook, name)
         if hook is None:
             raise InvalidInput("name", f"no hook is named {name!r} (see `inbox hook list`)")
         gone = info(hook)
+        audit.record(db, actor=actor, action=AuditAction.HOOK_DELETE, subject=name, now=now, before=_fields(hook))
         db.delete(hook)
         return gone
+
+
+def _fields(hook: Hook) -> dict[str, object]:
+    """What the audit trail records of a hook (never its secret)."""
+    return {"session": hook.session, "message": hook.message}
 
 
 def find(engine: Engine, name: str) -> Hook | None:

@@ -170,7 +170,9 @@ class Host:
         )
         # Outbox rows go out through their channels from this host too (sweeper/delivery), beside the sweeper.
         self.deliverer = Deliverer(inbox.engine, owner=self.id, config=DeliveryConfig.from_settings(settings))
-        self.retention = RetentionPolicy(keep_runs=settings.keep_runs, keep_outbox=settings.keep_outbox)
+        self.retention = RetentionPolicy(
+            keep_runs=settings.keep_runs, keep_outbox=settings.keep_outbox, keep_audit=settings.keep_audit
+        )
         self.start_failures: list[tuple[str, str]] = []  # (session, why) of runners that could not be started
         self.runner_deaths: list[tuple[str, str]] = []  # (session, cause) of runners that did not exit cleanly
         self._next_chore_check = 0.0

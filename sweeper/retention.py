@@ -8,7 +8,8 @@ What goes, once older than its horizon:
   ``keep_runs``: past occurrences, run-now and missed-slot records, answered chat lines and webhooks;
 - events and what each did to each task (``events``, ``event_matches``) older than ``keep_runs``;
 - rounds of tasks that run after others (``dependency_rounds``) made longer than ``keep_runs`` ago, but the newest
-  of each task, which its next round is numbered on from.
+  of each task, which its next round is numbered on from;
+- records of the audit trail (``audit``) older than ``keep_audit`` (default 365 days): the only way one ever goes.
 
 What stays: every live row, whatever its age, and two rows of every series. Its newest chain row (not
 ``is_extra``): ``inbox tasks --status ended``, ``inbox show`` and a task's name find a series through it, and
@@ -32,10 +33,10 @@ from typing import Any
 
 from sqlalchemy import Delete, Engine, Select, Table, and_, delete, exists, or_, select, tuple_
 
-from inbox.config import DEFAULT_KEEP_OUTBOX_DAYS, DEFAULT_KEEP_RUNS_DAYS
+from inbox.config import DEFAULT_KEEP_AUDIT_DAYS, DEFAULT_KEEP_OUTBOX_DAYS, DEFAULT_KEEP_RUNS_DAYS
 from inbox.enums import LIVE_STATUSES, DeliveryStatus
 from inbox.store.engine import read_transaction, transaction
-from inbox.store.models import DependencyRound, Event, EventMatch, MessageIn, MessageOut, Run
+from inbox.store.models import AuditRecord, DependencyRound, Event, EventMatch, MessageIn, MessageOut, Run
 
 _LIVE = sorted(s.value for s in LIVE_STATUSES)
 
@@ -44,6 +45,7 @@ _LIVE = sorted(s.value for s in LIVE_STATUSES)
 class RetentionPolicy:
     keep_runs: timedelta = timedelta(days=DEFAULT_KEEP_RUNS_DAYS)  # run history and ended inbound rows
     keep_outbox: timedelta = timedelta(days=DEFAULT_KEEP_OUTBOX_DAYS)
+    keep_audit: timedelta = timedelta(days=DEFAULT_KEEP_AUDIT_DAYS)
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,10 @@ class RetentionReport:
     messages: int = 0
     events: int = 0  # events deleted (with what each did to each task)
     rounds: int = 0
+    audit: int = 0
 
 
-def _table(model: type[Run | MessageOut | MessageIn | Event | EventMatch | DependencyRound]) -> Table:
+def _table(model: type[Run | MessageOut | MessageIn | Event | EventMatch | DependencyRound | AuditRecord]) -> Table:
     return model.metadata.tables[str(model.__tablename__)]
 
 
@@ -131,6 +134,11 @@ def _old_rounds(cutoff: datetime, batch: int) -> _Old:
     return _Old(rounds, keys, ("downstream_id", "round_no"))
 
 
+def _old_audit(cutoff: datetime, batch: int) -> _Old:
+    old = _table(AuditRecord).alias("old")
+    return _Old(_table(AuditRecord), select(old.c.id).where(old.c.at < cutoff).limit(batch))
+
+
 def _delete_in_batches(engine: Engine, old: _Old, batch: int) -> int:
     statement, total = old.deleting(), 0
     while True:
@@ -151,6 +159,7 @@ def _everything_old(now: datetime, policy: RetentionPolicy, batch: int) -> list[
         _old_matches(runs_cutoff, batch),  # a match is as old as its event
         _old_events(runs_cutoff, batch),
         _old_rounds(runs_cutoff, batch),
+        _old_audit(now - policy.keep_audit, batch),
     ]
 
 
@@ -164,7 +173,7 @@ def apply_retention(engine: Engine, *, now: datetime, policy: RetentionPolicy, b
     """Delete history older than the policy's horizons, ``batch`` rows per transaction."""
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
-    runs, outbox, messages, _, events, rounds = (
+    runs, outbox, messages, _, events, rounds, audit = (
         _delete_in_batches(engine, old, batch) for old in _everything_old(now, policy, batch)
     )
-    return RetentionReport(runs=runs, outbox=outbox, messages=messages, events=events, rounds=rounds)
+    return RetentionReport(runs=runs, outbox=outbox, messages=messages, events=events, rounds=rounds, audit=audit)

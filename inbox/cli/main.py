@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from inbox import __version__
 from inbox.cli import (
+    audit,
     backups,
     channels,
     chat,
@@ -59,6 +60,7 @@ events.register(app)
 hooks.register(app)
 channels.register(app)
 stats.register(app)
+audit.register(app)
 
 
 def _print_version(asked: bool) -> None:

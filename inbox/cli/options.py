@@ -27,8 +27,11 @@ def rows_wanted(limit: int | None, every: bool) -> int | None:
     return None if every else DEFAULT_PAGE if limit is None else limit
 
 
+ACTOR = "cli"  # who the audit trail and ``created_by`` say made what a command changes
+
+
 def open_inbox() -> Inbox:
-    return Inbox()
+    return Inbox(actor=ACTOR)
 
 
 def read_script(value: str | None) -> str | None:

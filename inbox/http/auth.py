@@ -101,6 +101,11 @@ class Caller:
     name: str
     scope: TokenScope
 
+    @property
+    def actor(self) -> str:
+        """Who the store says made what this caller creates or changes through ``/v1`` (docs/audit.md)."""
+        return f"token:{self.name}"
+
 
 CONFIGURED_NAME = "INBOX_API_TOKEN"
 

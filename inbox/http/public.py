@@ -1,8 +1,9 @@
 """The public ``/v1`` API: messages, tasks, their runs, and the outbox; every route needs an API token whose scope
 allows it (:func:`inbox.http.auth.needed_scope`: GET needs ``read``, sending a message ``send``, the rest ``admin``).
 
-Each route calls one :class:`inbox.api.Inbox` method of the host's inbox (which acts as ``"api"``, so what the
-API creates carries ``created_by="api"``; a body cannot choose it) and answers with that method's view as JSON.
+Each route calls one :class:`inbox.api.Inbox` method of the host's inbox acting for the request's token (what it
+creates carries ``created_by="token:NAME"``, as does its audit record; a body cannot choose it) and answers with
+that method's view as JSON.
 A task's body is :class:`inbox.task_fields.NewTask` (or ``TaskChange``), the one model of a task's fields the
 Python API, the CLI and the agent's tools share: its validators run as the body is read. Bodies reject unknown
 fields and values of the wrong JSON type; ``app.py`` turns those, like every :class:`~inbox.errors.InvalidInput`,
@@ -18,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inbox import emitting
 from inbox.api import Inbox
+from inbox.audit import DEFAULT_LIMIT, MAX_LIMIT, AuditEntry
 from inbox.errors import NotFound
-from inbox.http.auth import check_token
+from inbox.http.auth import Caller, check_token
 from inbox.http.errors import error_responses, token_first
 from inbox.paging import DEFAULT_PAGE, MAX_PAGE, Page
 from inbox.task_fields import NewTask, TaskChange
@@ -37,9 +39,11 @@ TaskId = Annotated[
 ]
 
 
-def _inbox(request: Request) -> Inbox:
+def _inbox(request: Request, caller: Annotated[Caller, Depends(check_token)]) -> Inbox:
+    """The host's inbox acting for the request's token: what it creates or changes is recorded as made by
+    ``token:NAME`` (docs/audit.md), whatever the body says."""
     inbox: Inbox = request.app.state.host.inbox
-    return inbox
+    return inbox.acting_as(caller.actor)
 
 
 Api = Annotated[Inbox, Depends(_inbox)]
@@ -230,3 +234,27 @@ def outbox(
     with `after` the ones after it, the next page the ones after those."""
     page = inbox.outbox_page(session=session, after=after, limit=limit, cursor=cursor)
     return _paged(request, response, page)
+
+
+@router.get("/audit", response_model=list[AuditEntry], tags=["audit"])
+def audit_trail(
+    inbox: Api,
+    request: Request,
+    response: Response,
+    subject: Annotated[
+        str | None,
+        Query(description="A task's or occurrence's id or name, or a token's, hook's, channel's or session's name."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=26, pattern="^[0-9A-Za-z]+$", description="From the `Link` header's next page.")
+    ] = None,
+) -> list[AuditEntry]:
+    """Who changed what and when, newest first: task, token, hook, channel and session changes, each with the
+    fields it changed (before and after). When older records follow, a `Link: <...>; rel="next"` header gives the
+    next page's address."""
+    found = inbox.audit(subject, limit=limit, before=cursor.upper() if cursor else None)
+    if found.more and found.entries:
+        following = request.url.include_query_params(cursor=found.entries[-1].id, limit=limit)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return found.entries

@@ -279,6 +279,27 @@ class ApiToken(SQLModel, table=True):
     scope: TokenScope = Field(default=TokenScope.ADMIN, sa_type=String(8))
 
 
+class AuditRecord(SQLModel, table=True):
+    """One change in the audit trail (docs/audit.md): who (``actor``, set by the server), when, what (``action`` on
+    ``subject``: a series id, or a token's, hook's, channel's or session's name) and the fields it changed
+    (``{field: {"before": ..., "after": ...}}``). Written in the transaction of the change itself; never updated,
+    deleted only by retention (``INBOX_KEEP_AUDIT_DAYS``)."""
+
+    __tablename__ = "audit"
+    __table_args__ = (
+        Index("ix_audit_subject", "subject", "id"),  # one subject's records, newest first, by keyset
+        Index("ix_audit_at", "at"),  # what retention deletes
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=32)
+    subject: str = Field(max_length=200)
+    session: str | None = Field(default=None, max_length=200)
+    changes: Any = Field(default=None, sa_column=Column(JSON, nullable=False))
+
+
 class WebSession(SQLModel, table=True):
     """A dashboard sign-in: the SHA-256 digest of the session id the browser holds in its cookie, and the digest
     of the API token it signed in with.

@@ -25,4 +25,5 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("graph", "Graph", "/graph"),
     NavEntry("stats", "Stats", "/stats"),
     NavEntry("chat", "Chat", "/chat"),
+    NavEntry("audit", "Audit", "/audit"),
 )

@@ -25,7 +25,7 @@ def test_an_event_answers_202_with_what_it_started(api: Served) -> None:
     other = ok(api.http.post("/v1/events", json={"name": "mail.received", "session": "elsewhere"}), 202)
     assert other["matched"] == [] and other["session"] == "elsewhere"
     [run] = [m for m in api.inbox.events(task["id"]) if m.event_id == first["id"]]
-    assert run.state == "started" and run.created_by == "api"
+    assert run.state == "started" and run.created_by == "token:INBOX_API_TOKEN"
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,8 @@ FILL = {
     "channels": "INSERT INTO channels (name, kind, target, created_at, created_by) "
     f"VALUES (:id, 'command', 'true', {T0}, 'user')",
     "session_settings": f"INSERT INTO session_settings (session, updated_at, updated_by) VALUES (:id, {T0}, 'user')",
+    "audit": "INSERT INTO audit (id, at, actor, action, subject, changes) "
+    f"VALUES (:id, {T0}, 'cli', 'task.pause', :id, '{{}}')",
 }
 
 

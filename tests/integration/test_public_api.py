@@ -91,7 +91,7 @@ def test_a_cron_task_in_a_zone_answers_its_next_runs_with_their_offsets(api: Ser
     task = ok(api.http.get("/v1/tasks/standup"))  # the name works as an id
     assert task["series_id"] == made["series_id"] and task["next_run"] == "2026-03-28T09:00:00+00:00"
     assert task["status"] == "active" and task["prompt"] == "Stand-up notes"
-    assert task["created_by"] == "api"
+    assert task["created_by"] == "token:INBOX_API_TOKEN"
     assert task["created_at"] == "2026-03-27T12:00:00+00:00"
 
 
@@ -116,7 +116,7 @@ def test_a_task_is_listed_changed_paused_resumed_run_and_cancelled(api: Served) 
 
     extra = ok(api.http.post(f"/v1/tasks/{sid}:run"), 201)
     assert extra["kind"] == "task" and extra["status"] == "pending"
-    assert extra["process_after"] == "2026-03-27T12:00:00+00:00" and extra["created_by"] == "api"
+    assert extra["process_after"] == "2026-03-27T12:00:00+00:00" and extra["created_by"] == "token:INBOX_API_TOKEN"
     assert ok(api.http.get(f"/v1/tasks/{sid}"))["next_run"] == "2026-03-27T18:30:00+00:00"  # schedule unmoved
 
     cancelled = ok(api.http.delete(f"/v1/tasks/{sid}"))
@@ -149,7 +149,12 @@ def test_runs_and_the_outbox_show_what_was_delivered(api: Served) -> None:
 
 def test_a_message_is_dropped_now_or_later(api: Served) -> None:
     now = ok(api.http.post("/v1/messages", json={"text": "hello"}), 201)
-    assert (now["kind"], now["session"], now["status"], now["created_by"]) == ("chat", "main", "pending", "api")
+    assert (now["kind"], now["session"], now["status"], now["created_by"]) == (
+        "chat",
+        "main",
+        "pending",
+        "token:INBOX_API_TOKEN",
+    )
     later = ok(api.http.post("/v1/messages", json={"text": "later", "in": "10m", "session": "s2"}), 201)
     assert later["process_after"] == "2026-03-27T12:10:00+00:00" and later["session"] == "s2"
     refused(api.http.post("/v1/messages", json={"text": "x", "in_": "10m"}), 422, "in_")
@@ -166,7 +171,7 @@ def test_created_by_is_set_by_the_server_and_a_body_cannot_choose_it(api: Served
     del body["created_by"]
     sid = ok(api.http.post("/v1/tasks", json=body), 201)["series_id"]
     refused(api.http.patch(f"/v1/tasks/{sid}", json={"created_by": "mallory"}), 422, "created_by")
-    assert [t["created_by"] for t in all_tasks(api)] == ["api"]
+    assert [t["created_by"] for t in all_tasks(api)] == ["token:INBOX_API_TOKEN"]
 
 
 INVALID_TASKS: list[tuple[Any, str]] = [
@@ -230,7 +235,7 @@ def v1_routes(app: FastAPI) -> list[tuple[str, str]]:
 def test_every_route_refuses_a_missing_or_wrong_token(api: Served) -> None:
     sid = ok(api.http.post("/v1/tasks", json={"prompt": "x", "every": "1h"}), 201)["series_id"]
     routes = v1_routes(api.app)
-    assert len(routes) == 15, routes
+    assert len(routes) == 16, routes
     for headers in [{}, {"Authorization": "Bearer wrong-token"}, {"Authorization": TOKEN}, {"Authorization": "Bearer"}]:
         with httpx.Client(base_url=api.url, headers=headers, timeout=10) as stranger:
             for (method, path), content in itertools.product(routes, [b'{"prompt": "y", "text": "y"}', b'{"pro']):

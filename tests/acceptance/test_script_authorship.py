@@ -54,5 +54,5 @@ def test_an_agent_cannot_attach_a_script_that_runs_on_the_host_until_a_person_re
     _inbox(served, "update", task.series_id, "--script", str(script))
     served.wait_for("the person's script to run", mine.exists)
     shown = json.loads(_inbox(served, "show", task.series_id, "--json"))["task"]
-    assert shown["script_by"] == "user" and shown["created_by"] == "user"
+    assert shown["script_by"] == "cli" and shown["created_by"] == "user"
     assert not planted.exists()

@@ -48,10 +48,10 @@ def test_tokens_are_created_listed_and_revoked_by_name_or_id(cli: Cli, store_url
 
     listed = cli.json("token", "list", "--json")
     assert [(t["name"], t["scope"], t["status"], t["created_by"]) for t in listed] == [
-        ("laptop", "admin", "active", "user"),
-        ("backup-job", "admin", "active", "user"),
-        ("grafana", "read", "active", "user"),
-        ("phone", "read", "active", "user"),
+        ("laptop", "admin", "active", "cli"),
+        ("backup-job", "admin", "active", "cli"),
+        ("grafana", "read", "active", "cli"),
+        ("phone", "read", "active", "cli"),
     ]
     assert all(set(t) == TOKEN_FIELDS for t in listed)
     shown = cli.ok("token", "list") + json.dumps(listed)

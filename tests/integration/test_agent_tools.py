@@ -417,3 +417,23 @@ def test_an_agents_messages_go_to_its_sessions_channel(host: Host) -> None:
     tools.ok("send_message", text="On it.")
     [out] = host.outbox()
     assert (out.channel, out.delivery, out.attempts) == ("my-phone", "pending", 0)
+
+
+def test_the_agents_changes_are_recorded_as_its_session_and_it_cannot_name_another_actor(host: Host) -> None:
+    tools = working_on_chat(host)
+    made = tools.ok("schedule_task", prompt="stretch", every="1h")
+    tools.ok("pause_task", task_id=made["id"])
+
+    forged = [
+        tools("schedule_task", prompt="x", every="1h", actor="cli"),
+        tools("schedule_task", prompt="x", every="1h", created_by="cli"),
+        tools("update_task", task_id=made["id"], prompt="y", actor="token:admin"),
+        tools("schedule_task", prompt="too often", every="1m"),  # refused by the limits
+    ]
+
+    assert [answer.ok for answer in forged] == [False] * 4
+    entries = host.inbox.audit().entries
+    assert [(e.actor, e.action, e.subject, e.session) for e in reversed(entries)] == [
+        ("agent:a", "task.create", made["series_id"], "a"),
+        ("agent:a", "task.pause", made["series_id"], "a"),
+    ]

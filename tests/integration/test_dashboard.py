@@ -337,3 +337,45 @@ def test_stats_say_how_late_runs_started_and_a_run_longer_than_every_bucket(host
     assert page.status_code == 200, page.text[:300]
     assert re.search(r'id="late-p50">≤ 5\.0 s<', page.text), page.text
     assert "&gt; 30 min" in page.text  # the 95th percentile run: past the last bucket
+
+
+def test_the_buttons_are_recorded_as_the_web_token_and_the_audit_page_shows_and_filters_them(host: Host) -> None:
+    task = host.inbox.schedule("water the plants", every="1h", name="plants")
+    other = host.inbox.schedule("standup", cron="0 9 * * 1-5")
+    laptop = host.inbox.create_token("laptop")
+    reader = host.inbox.create_token("phone", scope="read")
+    client, csrf = host.signed_in(laptop.token)
+    for action in ("pause", "resume", "run", "cancel"):
+        assert client.post(f"/tasks/{task.series_id}/{action}", data={"csrf": csrf}).status_code == 303
+
+    entries = host.inbox.audit(task.series_id).entries
+    assert [(e.actor, e.action) for e in reversed(entries)] == [
+        ("api", "task.create"),
+        ("web:laptop", "task.pause"),
+        ("web:laptop", "task.resume"),
+        ("web:laptop", "task.run"),
+        ("web:laptop", "task.cancel"),
+    ]
+    viewer, viewer_csrf = host.signed_in(reader.token)  # a read token sees the trail
+    assert viewer.post(f"/tasks/{other.series_id}/pause", data={"csrf": viewer_csrf}).status_code == 403
+    everything = viewer.get("/audit")
+    assert everything.status_code == 200
+    assert len(re.findall(r'data-audit="(\w+)"', everything.text)) == 8  # 2 tasks, 2 tokens, 4 buttons
+    assert "web:laptop" in everything.text and 'aria-current="page">Audit' in everything.text
+    only = viewer.get("/audit", params={"subject": "plants"}).text
+    assert re.findall(r'data-audit="(\w+)"', only) == [e.id for e in entries]
+    assert other.series_id not in only and "<dt>status</dt>" in only and "paused" in only
+    assert viewer.get("/audit", params={"before": "not a cursor!"}).status_code == 422
+
+
+def test_the_audit_page_is_cut_into_pages_by_cursor(host: Host) -> None:
+    task = host.inbox.schedule("x", every="1h")
+    for _ in range(PAGE // 2 + 2):
+        host.inbox.pause(task.series_id)
+        host.inbox.resume(task.series_id)
+    client, _ = host.signed_in(CONFIGURED)
+    first = client.get("/audit").text
+    following = re.search(r'rel="next" href="([^"]+)"', first)
+    assert len(re.findall(r"data-audit=", first)) == PAGE and following
+    second = client.get(following.group(1).replace("&amp;", "&")).text
+    assert len(re.findall(r"data-audit=", second)) == PAGE + 5 - PAGE and 'rel="next"' not in second

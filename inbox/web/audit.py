@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from inbox.audit import read
+from inbox.store import pages, queries
 from inbox.web.access import Viewer, host_inbox, viewer
 from inbox.web.common import PAGE, id_cursor, refusing, router, text_filter
 from inbox.web.render import page
@@ -30,8 +31,11 @@ def shown(value: Any) -> str:
 @router.get("/audit")
 def audit_page(request: Request, seen: Seen, subject: str | None = None, before: str | None = None) -> Response:
     wanted = text_filter(subject, "subject")
+    engine = host_inbox(request).engine
     with refusing():
-        found = read(host_inbox(request).engine, wanted, limit=PAGE, before=id_cursor(before, "before"))
+        found = read(engine, wanted, limit=PAGE, before=id_cursor(before, "before"))
+    with pages.reading(engine) as db:  # the tasks' names, for the eye; the record keeps the series id
+        names = queries.series_names(db, [e.subject for e in found.entries if e.action.startswith("task.")])
     return page(
         request,
         "audit.html",
@@ -41,5 +45,6 @@ def audit_page(request: Request, seen: Seen, subject: str | None = None, before:
         entries=found.entries,
         subject=wanted or "",
         shown=shown,
+        names=names,
         following=found.entries[-1].id if found.more and found.entries else None,
     )

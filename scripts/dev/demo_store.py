@@ -105,7 +105,9 @@ def fill(home: Path, *, seed: int = 7, now: Callable[[], datetime] = utcnow) -> 
     dice = random.Random(seed)
     end = now().replace(microsecond=0)
     clock = MovingClock(end - timedelta(days=DAYS))
-    inbox = Inbox(env={"INBOX_HOME": str(home), "INBOX_TZ": "Europe/Paris"}, actor="user", clock=clock)
+    inbox = Inbox(env={"INBOX_HOME": str(home), "INBOX_TZ": "Europe/Paris"}, actor="cli", clock=clock)
+    inbox.create_token("laptop")
+    inbox.create_token("phone", scope="read")
     inbox.schedule("Summarise my unread mail and today's calendar", cron="0 7 * * *", name="morning digest")
     inbox.schedule("Water the plants", every="6h", name="plants", remind=True)
     inbox.schedule(
@@ -131,7 +133,8 @@ def fill(home: Path, *, seed: int = 7, now: Callable[[], datetime] = utcnow) -> 
                 "What's left on my list for this week?",
                 "Three things: the tax form, the dentist, and the plants.",
             )
-    inbox.pause(review.series_id)
+    inbox.acting_as("web:laptop").pause(review.series_id)
+    inbox.acting_as("token:laptop").update("plants", prompt="Water the plants; mist the fern")
     for event, data in (("hook.github", {"action": "opened", "pull_request": 412}), ("mail.received", None)):
         clock.now = end - timedelta(minutes=40)
         inbox.emit(event, data)
@@ -139,7 +142,7 @@ def fill(home: Path, *, seed: int = 7, now: Callable[[], datetime] = utcnow) -> 
     _chat(inbox, clock, "Book a table for Friday?", None, error="invalid API key (401 from the provider)")
     clock.now = end - timedelta(minutes=5)
     _chat(inbox, clock, "Remind me what the plants need", "Water every six hours; the fern likes a mist too.")
-    inbox.schedule("Call mum about the weekend", in_="3h", name="call mum")
+    inbox.acting_as("agent:main").schedule("Call mum about the weekend", in_="3h", name="call mum")
     inbox.send("And the weather tomorrow?")
     inbox.clock = now
     return inbox

@@ -84,6 +84,7 @@ def shoot(out: Path) -> list[tuple[str, int]]:
         "graph": "/graph",
         "stats": "/stats",
         "chat": "/chat",
+        "audit": "/audit",
     }
     saved = []
     with serving(make_app(HostState(inbox=api, admin_token=TOKEN), runner_routes=False)) as url, sync_playwright() as p:

@@ -191,3 +191,26 @@ def _chat_rows(host: ApiHost, session: str) -> list[dict[str, Any]]:
     with read_transaction(host.served.inbox.engine) as db:
         rows = db.exec(select(MessageIn).where(MessageIn.session == session)).all()
         return [{"text": row.text, "created_by": row.created_by} for row in rows]
+
+
+def test_a_pause_through_the_page_is_on_the_audit_page_as_made_by_its_token(host: ApiHost, page: Page) -> None:
+    name = unique("audited")
+    task = host.served.inbox.schedule("Stretch", every="2h", name=name)
+    sign_in(page, host)
+    page.fill("input[name=q]", name)
+    page.click("form.filters button[type=submit]")
+    page.locator(f"tr[data-series='{task.series_id}'] button[data-action=pause]").click()
+    host.served.wait_for("the pause", lambda: host.served.inbox.get(task.series_id).status == "paused")
+
+    page.click("header nav a:text('Audit')")
+    page.wait_for_url("**/audit")
+    page.fill("input[name=subject]", name)
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/audit?subject=*")
+    rows = page.locator("tr[data-audit]")
+    rows.first.wait_for()
+    assert rows.count() == 2  # the task's creation, then its pause: nothing of the other tests' tasks
+    newest = rows.first.inner_text()
+    assert "web:INBOX_API_TOKEN" in newest and "task.pause" in newest
+    assert "status" in newest and "active" in newest and "paused" in newest
+    assert "task.create" in rows.nth(1).inner_text()

@@ -167,7 +167,8 @@ def test_a_json_backup_with_a_bad_value_is_refused_naming_its_line(inbox: Inbox,
     made = tmp_path / "b.jsonl"
     backup(inbox.engine, made, BackupFormat.JSON, now=utcnow())
     made.write_text(made.read_text().replace('"process_after": "', '"process_after": "soon'))
-    with pytest.raises(InvalidInput, match=r"line 2: messages_in.process_after: 'soon"):
+    # line 1 says what the file is, line 2 holds the task's audit record, line 3 the task
+    with pytest.raises(InvalidInput, match=r"line 3: messages_in.process_after: 'soon"):
         restore(url_of(inbox), made, force=True)
     assert [t.prompt for t in inbox.tasks()] == ["kept"]
 

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, text
 
-from bench.common import open_store, percentile
+from bench.common import open_store, percentile, timed_gets
 from inbox import Inbox
 from inbox.ids import new_ids
 from inbox.store import web_sessions
@@ -91,15 +91,7 @@ async def measure(inbox: Inbox, ids: list[str], repeat: int) -> list[tuple[str, 
     async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as client:
         client.cookies.set("inbox_session", session_id)
         for label, path in routes(ids).items():
-            await client.get(path)  # once untimed: templates compile on first use
-            times = []
-            for _ in range(repeat):
-                began = time.perf_counter()
-                answer = await client.get(path)
-                times.append((time.perf_counter() - began) * 1000)
-                if answer.status_code != 200:
-                    raise SystemExit(f"{label}: {path} answered {answer.status_code}: {answer.text[:300]}")
-            results.append((label, sorted(times)))
+            results.append((label, await timed_gets(client, label, path, repeat)))
     return results
 
 

@@ -228,3 +228,17 @@ def timed_ms(action: Callable[[], object], repeat: int) -> list[float]:
         action()
         times.append((time.perf_counter() - began) * 1000)
     return sorted(times)
+
+
+async def timed_gets(client: Any, label: str, path: str, repeat: int) -> list[float]:
+    """``repeat`` GETs of ``path`` through an httpx client, after one untimed (a running host has compiled its
+    templates): each one's milliseconds, sorted; a status other than 200 ends the benchmark naming ``label``."""
+    await client.get(path, follow_redirects=True)
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        answer = await client.get(path, follow_redirects=True)
+        times.append((time.perf_counter() - began) * 1000)
+        if answer.status_code != 200:
+            raise SystemExit(f"{label}: {path} answered {answer.status_code}: {answer.text[:300]}")
+    return sorted(times)

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, insert, text
 
-from bench.common import insert_rows, message_row, open_store, percentile
+from bench.common import insert_rows, message_row, open_store, percentile, timed_gets
 from inbox import Inbox
 from inbox.enums import Kind, OutboxKind, Outcome, Status
 from inbox.ids import new_id
@@ -210,15 +210,7 @@ async def measure(inbox: Inbox, seed: dict[str, Any], repeat: int) -> list[tuple
                 first = await client.get(path[5:])
                 found = first.text.split('rel="next" href="', 1)[1].split('"', 1)[0]
                 path = found.replace("&amp;", "&")
-            await client.get(path, follow_redirects=True)  # once first: a running host has its templates compiled
-            times = []
-            for _ in range(repeat):
-                began = time.perf_counter()
-                answer = await client.get(path, follow_redirects=True)
-                times.append((time.perf_counter() - began) * 1000)
-                if answer.status_code != 200:
-                    raise SystemExit(f"{label}: {path} answered {answer.status_code}: {answer.text[:300]}")
-            results.append((label, sorted(times)))
+            results.append((label, await timed_gets(client, label, path, repeat)))
     return results
 
 

@@ -5,12 +5,17 @@ backoff, a 1 s safety-net pass. The monkey acts every few seconds: it kills a ho
 one in its place a moment later, or kills one runner process (a child ``agent_runner`` of a host) with SIGKILL.
 Runners orphaned by a killed host stop by themselves; whatever is left at the end is killed by
 :func:`kill_leftovers`, which finds every process working under the run's ``INBOX_HOME``.
+
+With ``urls``, the hosts also serve HTTP (``--listen 127.0.0.1:0``: each takes a free port, a new host a new one),
+and the file ``urls`` lists the addresses of the hosts in their places, one a line, for the webhook calls. A killed
+host's address stays listed until its place is filled, as a caller would still try it.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import threading
@@ -21,6 +26,8 @@ from pathlib import Path
 from tests.acceptance.served import Served
 
 HOST_COUNT = 2
+LISTENING = re.compile(r"listening on (http://\S+:\d+)")
+LISTEN_WAIT_S = 60.0
 
 
 @dataclass
@@ -34,19 +41,55 @@ class KillLog:
 class Cluster:
     """The hosts in their places: a killed host's place is filled by a new ``inbox serve``."""
 
-    def __init__(self, served: Served, *, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, served: Served, *, extra_env: dict[str, str] | None = None, urls: Path | None = None) -> None:
         self.served = served
         self.extra_env = extra_env or {}
+        self.urls_file = urls
         self.places: list[subprocess.Popen[str]] = []
+        self.urls: dict[int, str] = {}  # by place, once its host listens
         self._lock = threading.Lock()
 
+    def _start(self) -> tuple[subprocess.Popen[str], Path]:
+        if self.urls_file is None:
+            return self.served.start_host(**self.extra_env), self.served.logs[-1]
+        host = self.served.start_host("--listen", "127.0.0.1:0", PYTHONUNBUFFERED="1", **self.extra_env)
+        return host, self.served.logs[-1]
+
     def start(self) -> None:
-        self.places = [self.served.start_host(**self.extra_env) for _ in range(HOST_COUNT)]
+        with self._lock:
+            started = [self._start() for _ in range(HOST_COUNT)]
+            self.places = [host for host, _ in started]
+        for place, (host, log) in enumerate(started):
+            self._listening(place, host, log)
 
     def replace(self, place: int) -> subprocess.Popen[str]:
         with self._lock:
-            self.places[place] = self.served.start_host(**self.extra_env)
-            return self.places[place]
+            self.urls.pop(place, None)
+            self._write_urls()
+            host, log = self._start()
+            self.places[place] = host
+        self._listening(place, host, log)
+        return host
+
+    def _listening(self, place: int, host: subprocess.Popen[str], log: Path) -> None:
+        """Once ``host`` listens, list its address (a host that dies first is not listed)."""
+        if self.urls_file is None:
+            return
+        deadline = time.monotonic() + LISTEN_WAIT_S
+        while not (found := LISTENING.search(log.read_text())) and host.poll() is None:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        with self._lock:
+            if found and self.places[place] is host:
+                self.urls[place] = found[1]
+                self._write_urls()
+
+    def _write_urls(self) -> None:
+        if self.urls_file is not None:  # whole, then renamed: the emitter never reads half a list
+            part = self.urls_file.with_suffix(".part")
+            part.write_text("".join(f"{url}\n" for url in self.urls.values()))
+            os.replace(part, self.urls_file)
 
     def alive(self) -> list[subprocess.Popen[str]]:
         with self._lock:

@@ -31,6 +31,7 @@ from typing import Any
 
 from inbox.enums import MatchState, Outcome, Status
 from inbox.store.models import MessageIn
+from tests.chaos.hooks import HOOKS
 from tests.chaos.invariants import DUPLICATE, LOSS, RETRY_OUTCOMES, Snapshot, Violation
 from tests.chaos.plan import SCRIPTS, Gate, Shape, TaskPlan
 
@@ -45,7 +46,10 @@ PATTERNS = (
     ("github.**", "*.push"),
     ("deploy.done", "backup-done"),
     ("**",),
+    ("hook.*",),  # every webhook's event (tests/chaos/hooks.py)
+    ("hook.note", "*.push"),  # hook.push both ways
 )
+HOOK_SHARE = 0.4  # of the emissions that are not a repeat: webhook calls
 WAITING_AT_ONCE = 2  # one about to run and one queued behind it (docs/events.md)
 EVENT = "event"  # the kind of violation that is neither a duplicate nor a loss
 
@@ -57,6 +61,7 @@ class Emission:
     name: str
     session: str | None
     key: str | None
+    hook: str | None = None  # a call of this hook (POST /v1/hooks/NAME) rather than Inbox.emit
 
     def data(self) -> dict[str, Any]:
         return {"n": self.n, "key": self.key}
@@ -69,7 +74,7 @@ def make_listeners(count: int, *, seed: int, sessions: int = 6) -> list[TaskPlan
     for index in range(count):
         gate = rng.choices([Gate.NONE, Gate.WAKE, Gate.SKIP, Gate.FAIL], weights=[45, 25, 15, 15])[0]
         mixed = rng.random() < 0.35
-        patterns = rng.choices(PATTERNS, weights=[3, 3, 2, 3, 3, 2, 3, 1])[0]
+        patterns = rng.choices(PATTERNS, weights=[3, 3, 2, 3, 3, 2, 3, 1, 3, 2])[0]
         plans.append(
             TaskPlan(
                 tag=f"e{index:03d}",
@@ -92,7 +97,8 @@ def make_listeners(count: int, *, seed: int, sessions: int = 6) -> list[TaskPlan
 
 def make_emissions(count: int, window_s: float, *, seed: int, sessions: int = 6) -> list[Emission]:
     """``count`` emissions over the first 80 % of the window, some in bursts at one instant; a quarter with a new
-    key, one in seven the repeat of an earlier keyed one (same name, session and key: a retry)."""
+    key, one in seven the repeat of an earlier keyed one (same name, session and key: a retry); two in five of
+    the others are webhook calls, of one of :data:`HOOKS` (whose event and session they then have)."""
     rng = random.Random(seed * 15485863 + 5)
     times = sorted(round(rng.uniform(0.5, max(1.0, window_s * 0.8)), 2) for _ in range(count))
     out: list[Emission] = []
@@ -102,10 +108,15 @@ def make_emissions(count: int, window_s: float, *, seed: int, sessions: int = 6)
         draw = rng.random()
         if keyed and draw < 0.15:
             first = rng.choice(keyed)
-            out.append(Emission(n, at, first.name, first.session, first.key))
+            out.append(Emission(n, at, first.name, first.session, first.key, first.hook))
             continue
         session = f"chaos-{rng.randrange(sessions)}" if rng.random() < 0.4 else None
-        out.append(Emission(n, at, rng.choice(NAMES), session, f"key-{n}" if draw > 0.75 else None))
+        key = f"key-{n}" if draw > 0.75 else None
+        if rng.random() < HOOK_SHARE:
+            hook = rng.choice(HOOKS)
+            out.append(Emission(n, at, hook.event, hook.session, key, hook.name))
+        else:
+            out.append(Emission(n, at, rng.choice(NAMES), session, key))
     return out
 
 

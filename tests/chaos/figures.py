@@ -33,6 +33,10 @@ class Figures:
     matches_by_state: dict[str, int]  # what each event did to each listening series
     event_endings: dict[str, int]  # the endings of the occurrences events started
     emitter_kills: int
+    hook_calls: int  # emissions made as webhook calls, answered 202
+    hook_retries: int  # of them, calls made again at another host after their host was killed
+    hook_events: int  # events recorded from webhook calls
+    hook_messages: int  # chat messages dropped by the --message hook
     host_kills: int
     runner_kills: int
     db_restarts: int
@@ -59,6 +63,8 @@ class Figures:
             f"({counts(self.rounds_by_outcome)})",
             f"events:       {self.events} for {self.listeners} listening tasks, {self.key_repeats} key repeats; "
             f"matches {counts(self.matches_by_state)}; endings {counts(self.event_endings)}",
+            f"webhooks:     {self.hook_calls} calls answered ({self.hook_retries} made again at another host), "
+            f"{self.hook_events} events, {self.hook_messages} messages",
             f"kills:        {self.host_kills} hosts, {self.runner_kills} runners, {self.emitter_kills} emitters "
             "(SIGKILL)",
             f"db restarts:  {self.db_restarts}",
@@ -94,6 +100,7 @@ def compute(
     rounds = [snap.rows.get(r.message_id) for downstream in after for r in snap.rounds.get(downstream, [])]
     by_events = {m.message_id for m in snap.matches if m.message_id}
     event_endings = [f for m in by_events if (row := snap.rows.get(m)) and (f := snap.final_run(row)) is not None]
+    calls = [answer for answer in answers or [] if answer.get("hook")]
     round_endings = [final for row in rounds if row is not None and (final := snap.final_run(row)) is not None]
     return Figures(
         backend=backend,
@@ -113,6 +120,10 @@ def compute(
         matches_by_state=dict(Counter(str(m.state) for m in snap.matches)),
         event_endings=dict(Counter(str(run.outcome) for run in event_endings)),
         emitter_kills=emitter_kills,
+        hook_calls=len(calls),
+        hook_retries=sum(answer["tries"] > 1 for answer in calls),
+        hook_events=sum(event.created_by.startswith("hook:") for event in snap.events.values()),
+        hook_messages=sum(row.created_by.startswith("hook:") for row in snap.rows.values()),
         host_kills=kills.host_kills,
         runner_kills=kills.runner_kills,
         db_restarts=kills.db_restarts,

@@ -5,6 +5,7 @@ database away start their own. It runs as the ``postgres`` user when this proces
 run as root), listens on 127.0.0.1 and a unix socket in its own folder, and trusts local connections.
 
 :func:`missing` says why no such server can be started here (no binaries, no ``postgres`` user), for a skip.
+:func:`postgres_schema` is what an ordinary chaos run uses instead: a schema of its own on the shared server.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+
+from inbox.config import normalize_url
 
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
 START_TIMEOUT_S = 60
@@ -129,3 +133,21 @@ def private_postgres() -> Iterator[PrivatePostgres]:
             with suppress(subprocess.SubprocessError):
                 server.stop("immediate")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def postgres_schema(base_url: str, *, keep: bool = False) -> Iterator[str]:
+    """A new, empty schema in the database at ``base_url``, dropped afterwards unless ``keep``; yields its URL."""
+    base = normalize_url(base_url)
+    schema = f"chaos_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        separator = "&" if "?" in base else "?"
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()

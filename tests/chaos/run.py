@@ -6,7 +6,9 @@
    some series cancelled and some run now (``inbox run``) on the way; and the dependency chains of
    :func:`tests.chaos.chains.make_chains` (a head and two tasks after it), scheduled at once; and the listening
    tasks of :func:`tests.chaos.events.make_listeners`, scheduled at once, with an emitter process
-   (:mod:`tests.chaos.emitter`) emitting the events of :func:`tests.chaos.events.make_emissions` all along.
+   (:mod:`tests.chaos.emitter`) emitting the events of :func:`tests.chaos.events.make_emissions` all along, some
+   of them as webhook calls to the hosts, which then listen on HTTP (the hooks of :mod:`tests.chaos.hooks`,
+   made at once).
 3. Chaos for the window: every few seconds a host or a runner is killed with SIGKILL (a host is started again a
    moment later); the emitter is killed too, and started again, every few seconds. The window is stretched, when
    needed, to cover at least one cron slot.
@@ -24,20 +26,17 @@ import os
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
 from inbox import Inbox
-from inbox.config import normalize_url
 from inbox.errors import Conflict
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
@@ -49,9 +48,10 @@ from tests.chaos.db_restarts import DatabaseRestarts
 from tests.chaos.emitter import Emitter
 from tests.chaos.events import check_events, make_emissions, make_listeners
 from tests.chaos.figures import Figures, compute
+from tests.chaos.hooks import check_hooks, create_hooks
 from tests.chaos.invariants import Snapshot, Violation, check_all
 from tests.chaos.plan import ScheduledTask, Shape, TaskPlan, make_plan, model_reply, schedule
-from tests.chaos.private_pg import missing, private_postgres
+from tests.chaos.private_pg import missing, postgres_schema, private_postgres
 
 CRON_MARGIN = timedelta(seconds=5)  # a cron slot this close to the window's end does not count as inside it
 STORE_RETRY_S = 60.0  # how long the driver's own calls wait for a store that is being restarted
@@ -272,7 +272,8 @@ def run_chaos(
     try:
         with serving(home, store_url) as served:
             served.fake.respond_with(model_reply)
-            cluster = Cluster(served)
+            hooks = (home / "hooks.json", home / "hosts.urls") if emissions else None  # secrets, live hosts
+            cluster = Cluster(served, urls=hooks[1] if hooks else None)
             if disrupt is None:
                 monkey: Disruption = Monkey(cluster, seed=config.seed, period_s=config.kill_period_s)
             else:
@@ -285,8 +286,11 @@ def run_chaos(
                 window_s=config.chaos_s,
                 seed=config.seed,
                 sessions=config.sessions,
+                hooks=hooks,
             )
             try:
+                if hooks is not None:
+                    _patiently(lambda: create_hooks(served.inbox, hooks[0]))
                 cluster.start()
                 chaos_s = driver.chaos(plans, monkey, chains, listeners, emitter if emissions else None)
                 settle_start = time.monotonic()
@@ -305,6 +309,7 @@ def run_chaos(
     violations = [*driver.refused, *check_all(snap, tasks), *check_chains(snap, driver.chains)]
     violations += [Violation("emit", "emitter", failure) for failure in emitter.failures]
     violations += check_events(snap, driver.listeners, answers, emissions)
+    violations += check_hooks(snap, answers)
     if not settled:
         violations.append(Violation("loss", "run", f"not settled within {config.settle_timeout_s:g} s: {unsettled}"))
     figures = compute(
@@ -323,24 +328,6 @@ def run_chaos(
         emitter_kills=emitter.kills,
     )
     return ChaosResult(figures, violations, monkey.kills, hosts_started, settled, unsettled, home)
-
-
-@contextmanager
-def postgres_schema(base_url: str, *, keep: bool = False) -> Iterator[str]:
-    """A new, empty schema in the database at ``base_url``, dropped afterwards unless ``keep``; yields its URL."""
-    base = normalize_url(base_url)
-    schema = f"chaos_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        separator = "&" if "?" in base else "?"
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        if not keep:
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

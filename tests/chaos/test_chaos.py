@@ -1,5 +1,5 @@
 """The short form of the chaos suite, on every backend: 160 tasks, 6 dependency chains, 8 tasks listening for 150
-events from an emitter process, two hosts, about 30 s of random kills.
+events from an emitter process (two in five of them webhook calls), two hosts, about 30 s of random kills.
 
 The long form is ``python -m tests.chaos.run`` (docs/reliability.md). A failure prints the figures, every
 violation found and where the host logs are.
@@ -38,3 +38,5 @@ def test_nothing_is_lost_or_run_twice_while_hosts_and_runners_are_killed(
     for state in ("started", "queued", "coalesced"):
         assert figures.matches_by_state.get(state, 0) > 0, result.report()
     assert figures.event_endings.get("completed", 0) > 0, result.report()
+    # Some of them were webhook calls to the hosts, and the --message hook's bodies became messages.
+    assert figures.hook_calls > 0 and figures.hook_events > 0 and figures.hook_messages > 0, result.report()

@@ -23,7 +23,7 @@ from inbox.logs import context
 from inbox.store import budget, history, series_state
 from inbox.store.claims import fail_attempt, held_row
 from inbox.store.endings import RunReport, describe_ending, describe_row, end_occurrence, post_outbox
-from inbox.store.engine import transaction
+from inbox.store.engine import read_transaction, transaction
 from inbox.store.models import MessageIn, Run
 from inbox.store.types import utcnow
 from sweeper.meter import Attempt, TokenMeter
@@ -49,7 +49,9 @@ def ask_model(
     """
     attempt = Attempt(owner=owner, message_id=request.message_id, attempt=request.attempt)
     with meter.call(attempt):
-        with transaction(engine) as db:
+        # A read: on SQLite a write transaction would queue behind the runner's next claim (taken at the same
+        # moment) and the sweeper for the write lock, on the path from a claim to its model request.
+        with read_transaction(engine) as db:
             held_row(db, request.message_id, session=session, owner=owner, attempt=request.attempt, lock=False)
         try:
             reply = model.complete(request)

@@ -108,13 +108,8 @@ async def call_hook(name: Annotated[str, Path(description="The hook's name.")], 
     key = request.headers.get("idempotency-key")
     done = await run_in_threadpool(hooks.deliver, inbox.engine, hook, data, text, key=key, clock=inbox.clock)
     if not done.duplicate:
-        sessions = await run_in_threadpool(_sessions, inbox, done)
-        wake_host(request, sessions)
+        if done.message_id is not None:  # its session is known: wake it before looking up the started tasks'
+            wake_host(request, {done.session or "main"})
+        if done.matched:
+            wake_host(request, await run_in_threadpool(emitting.sessions_of, inbox.engine, done.matched))
     return done
-
-
-def _sessions(inbox: Inbox, done: HookAccepted) -> set[str]:
-    found = emitting.sessions_of(inbox.engine, done.matched)
-    if done.message_id is not None:
-        found.add(done.session or "main")
-    return found

@@ -90,12 +90,14 @@ def emit_event(body: NewEvent, inbox: Api, request: Request) -> EventEmitted:
 
 def wake_host(request: Request, sessions: set[str]) -> None:
     """The serving host gets the new work going at once rather than at its next look: it rings the sessions'
-    doorbells (a waiting runner claims now) and nudges its loop (which starts a runner where none waits)."""
+    doorbells (a waiting runner claims now) and, where no runner was waiting, nudges its loop (which starts one).
+
+    Not nudging when every session had a waiting claim matters for latency: the loop's pass would take the
+    store's write lock (SQLite) at the very moment the woken claim needs it."""
     host = request.app.state.host
-    for session in sessions:
-        host.doorbells.ring(session)
+    waiting = [host.doorbells.ring(session) for session in sessions]
     nudge = getattr(host, "nudge", None)
-    if nudge is not None:
+    if nudge is not None and not all(waiting):
         nudge.set()
 
 

@@ -23,13 +23,17 @@ class Doorbells:
         with self._lock:
             return self._rings.get(session, 0)
 
-    def ring(self, session: str) -> None:
+    def ring(self, session: str) -> bool:
+        """Wake the session's waiting claims; True when one was waiting (it claims now, no pass is needed)."""
         with self._lock:
             self._rings[session] = self._rings.get(session, 0) + 1
             waiters = self._waiters.pop(session, set())
+        woken = False
         for loop, future in waiters:
             with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting any more
                 loop.call_soon_threadsafe(_settle, future)
+                woken = True
+        return woken
 
     async def wait(self, session: str, *, seen: int, timeout_s: float) -> bool:
         """Wait until the bell has rung past ``seen`` or the timeout passes; True when it rang."""

@@ -14,7 +14,7 @@ from agent_runner.conversation import ChatTurn
 from agent_runner.protocol import PREFIX, HistoryReply, HistoryRequest
 from inbox.http.errors import token_first
 from inbox.store import history
-from inbox.store.engine import transaction
+from inbox.store.engine import read_transaction
 from inbox.store.models import MessageIn
 from sweeper.http.runner_auth import RunnerIdentity, runner_identity
 from sweeper.http.state import HostState, host_state
@@ -28,7 +28,7 @@ def read_history(
     runner: Annotated[RunnerIdentity, Depends(runner_identity)],
     host: Annotated[HostState, Depends(host_state)],
 ) -> HistoryReply:
-    with transaction(host.inbox.engine) as db:
+    with read_transaction(host.inbox.engine) as db:  # no write lock to wait for (SQLite): see sweeper.results
         row = db.get(MessageIn, body.message_id)
         if row is None or row.session != runner.session or row.lease_owner != runner.owner:
             raise HTTPException(403, f"message {body.message_id} is not held by this runner")

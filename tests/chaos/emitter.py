@@ -18,6 +18,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from tests.chaos.events import Emission, make_emissions
 from tests.chaos.hooks import call_hook
 
 ROOT = Path(__file__).resolve().parents[2]
+HOOK_CALLERS = 4  # webhook calls in flight at once (each waits for a busy host; emits are made in turn)
 READY_FOR_S = (0.2, 1.5)  # how long a process that was slow to start emits, at least, before it is killed
 
 
@@ -158,7 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     ready = args.log.with_name("emitter.ready")
     ready.with_suffix(".part").write_text(str(os.getpid()))
     os.replace(ready.with_suffix(".part"), ready)
-    with open(args.log, "a") as log:
+    with open(args.log, "a") as log, ThreadPoolExecutor(HOOK_CALLERS) as callers:
+        lock = threading.Lock()
+
+        def note(line: dict[str, Any]) -> None:
+            with lock:
+                log.write(json.dumps({**line, "at": round(time.time() - args.start, 2)}) + "\n")  # s into the window
+                log.flush()
+
+        calls = []
         for emission in planned:
             if emission.n in done:
                 continue
@@ -168,21 +179,27 @@ def main(argv: list[str] | None = None) -> int:
             if emission.hook is None:
                 answer = inbox.emit(emission.name, emission.data(), session=emission.session, key=emission.key)
                 line = {"n": emission.n, "id": answer.id, "duplicate": answer.duplicate, "matched": answer.matched}
-                line |= {"queued": answer.queued, "coalesced": answer.coalesced}
-            else:
-                line = _call(http, emission, args.secrets, args.urls)
-            log.write(json.dumps({**line, "at": round(time.time() - args.start, 2)}) + "\n")  # s into the window
-            log.flush()
+                note(line | {"queued": answer.queued, "coalesced": answer.coalesced})
+            else:  # outside callers do not wait for each other: a keyed retry may race the call it repeats
+                calls.append(callers.submit(_call, http, emission, args.secrets, args.urls, note))
+        for call in calls:
+            call.result()  # a call that failed fails the emitter
     return 0
 
 
-def _call(http: httpx.Client, emission: Emission, secrets: Path | None, urls: Path | None) -> dict[str, Any]:
+def _call(
+    http: httpx.Client,
+    emission: Emission,
+    secrets: Path | None,
+    urls: Path | None,
+    note: Callable[[dict[str, Any]], None],
+) -> None:
     if secrets is None or urls is None or emission.hook is None:
         raise SystemExit("a webhook call needs --secrets and --urls")
     secret = json.loads(secrets.read_text())[emission.hook]
     answer = call_hook(http, emission.hook, emission.data(), emission.key, secret=secret, urls=urls)
     keep = ("id", "duplicate", "matched", "message_id", "tries")
-    return {"n": emission.n, "hook": emission.hook, **{name: answer[name] for name in keep}}
+    note({"n": emission.n, "hook": emission.hook, **{name: answer[name] for name in keep}})
 
 
 if __name__ == "__main__":

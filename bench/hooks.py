@@ -12,7 +12,8 @@ request minus the moment just before the call was sent; the first call (the cold
 call waits for the previous reply. Drop folder: ``--files`` files, one every 100 ms, each written beside the
 folder and renamed into it (a fresh file: the host waits until it has been unchanged for a second), and as many
 moved in with an older modification time (``mv`` of an existing file: complete at once). The figure is the
-message's ``created_at`` minus the rename. p50 and p99; the last line is the headline.
+message's ``created_at`` minus the rename. p50 and p99; the last line is the headline, and the lines before it
+split the webhook's figure into its steps (from the store's times of the message and of its run's start).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -34,7 +36,7 @@ from sqlmodel import col, select
 from bench.common import SERVE, exit_on_sigterm, host_env, percentile, stop_host, wait_for_log
 from inbox import Inbox
 from inbox.store.engine import read_transaction
-from inbox.store.models import MessageIn
+from inbox.store.models import MessageIn, Run
 from scripts.fake_provider.server import FakeProvider, RecordedRequest, Scripted, ScriptedReply
 
 GOAL_HOOK_P99_MS = 50.0
@@ -82,23 +84,47 @@ def _host(workdir: Path, fake: FakeProvider) -> tuple[dict[str, str], subprocess
     return env, host, url
 
 
-def measure_hooks(calls: int, env: dict[str, str], url: str, arrivals: Arrivals) -> list[float]:
-    """Milliseconds from just before each call to its model request, warm runner."""
+@dataclass(frozen=True)
+class Call:
+    began: float  # just before the call was sent
+    answered: float  # its 202 received
+    committed: float  # its message's created_at (the event and the message committed)
+    claimed: float  # its run's started_at (the runner's claim took it)
+    asked: float  # the fake provider received the model request
+
+    def stages(self) -> dict[str, float]:
+        """Milliseconds of each step, for where the time goes."""
+        return {
+            "call to commit": (self.committed - self.began) * 1000,
+            "call to 202": (self.answered - self.began) * 1000,
+            "commit to claim": (self.claimed - self.committed) * 1000,
+            "claim to model request": (self.asked - self.claimed) * 1000,
+        }
+
+
+def measure_hooks(calls: int, env: dict[str, str], url: str, arrivals: Arrivals) -> list[Call]:
+    """Each call, from just before it was sent to its model request, warm runner."""
     with Inbox(env=env) as inbox:
         secret = inbox.create_hook("bench", message=True).secret
-    latencies = []
+    sent: list[tuple[float, float, str, float]] = []
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {secret}"}, timeout=30) as http:
         for i in range(calls + 1):  # the first starts the runner (cold) and is not counted
             before = len(arrivals.times)
             began = time.time()
             answer = http.post("/v1/hooks/bench", content=f"call {i}".encode())
+            answered = time.time()
             if answer.status_code != 202:
                 raise RuntimeError(f"call {i}: {answer.status_code} {answer.text}")
             arrivals.wait_for(before + 1)
             if i:
-                latencies.append((arrivals.times[before] - began) * 1000)
+                sent.append((began, answered, answer.json()["message_id"], arrivals.times[before]))
             time.sleep(SETTLE_S)
-    return sorted(latencies)
+    with Inbox(env=env) as inbox, read_transaction(inbox.engine) as db:
+        ids = [message_id for _, _, message_id, _ in sent]
+        made = {m.id: m.created_at.timestamp() for m in db.exec(select(MessageIn).where(col(MessageIn.id).in_(ids)))}
+        runs = db.exec(select(Run).where(col(Run.message_id).in_(ids), Run.attempt == 1)).all()
+        started = {run.message_id: run.started_at.timestamp() for run in runs}
+    return [Call(began, answered, made[m], started[m], asked) for began, answered, m, asked in sent]
 
 
 def measure_drop(files: int, env: dict[str, str], *, moved_in: bool) -> list[float]:
@@ -146,13 +172,17 @@ def main(argv: list[str] | None = None) -> int:
             fake.respond_with(arrivals)
             env, host, url = _host(workdir, fake)
             try:
-                hooks = measure_hooks(args.calls, env, url, arrivals)
+                calls = measure_hooks(args.calls, env, url, arrivals)
                 fresh = measure_drop(args.files, env, moved_in=False)
                 old = measure_drop(args.files, env, moved_in=True)
             finally:
                 stop_host(host)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    hooks = sorted((call.asked - call.began) * 1000 for call in calls)
+    for stage in calls[0].stages():
+        values = sorted(call.stages()[stage] for call in calls)
+        print(f"  {stage}: p50={percentile(values, 50):.1f}ms p99={percentile(values, 99):.1f}ms")
     hook_p99, drop_p99 = percentile(hooks, 99), max(percentile(fresh, 99), percentile(old, 99))
     parts = [
         f"webhook to model request p50={percentile(hooks, 50):.1f}ms p99={hook_p99:.1f}ms "

@@ -175,6 +175,8 @@ class Inbox(DeliveryMethods, ListingMethods, StatsMethods, AdminMethods):
             provider=task.provider,
             on=tuple(task.on or ()),
             deliver=task.deliver,
+            tags=tuple(task.tags or ()),
+            priority=task.priority,
         )
         with transaction(self.engine) as db:
             channel_store.existing(db, task.deliver)
@@ -248,6 +250,8 @@ class Inbox(DeliveryMethods, ListingMethods, StatsMethods, AdminMethods):
                 after=tuple(graph.resolve(db, given.after)) if given.after is not None else None,
                 when=When(given.when) if given.when is not None else None,
                 deliver=given.deliver,
+                tags=tuple(given.tags) if given.tags is not None else None,
+                priority=given.priority,
                 script_by=self.actor,
             )
             channel_store.existing(db, given.deliver or None)

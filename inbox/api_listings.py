@@ -45,33 +45,42 @@ class ListingMethods:
         *,
         status: str = "active",
         session: str | None = None,
+        tag: str | None = None,
         limit: int | None = paging.DEFAULT_PAGE,
         cursor: str | None = None,
         count: bool = False,
     ) -> Page[Task]:
         """Series, one row each: the live ones soonest next run first, then (``status`` ended or all) the ended
-        ones newest first. ``limit`` None reads every row."""
+        ones newest first; ``tag``: only those carrying it. ``limit`` None reads every row."""
         which = check.choice(TaskFilter, status, field="status") or TaskFilter.ACTIVE
         check.filter_text(session, field="session")
+        if tag is not None:
+            check.tag(tag)
         listing = f"tasks:{which.value}"
 
         def fetch(after: Key | None, size: int) -> tuple[list[Task], Key | None]:
             with read_transaction(self.engine) as db:
-                heads, last = listings.tasks(db, status=which, session=session, after=after, limit=size)
+                heads, last = listings.tasks(db, status=which, session=session, tag=tag, after=after, limit=size)
                 return task_views(db, heads), last
 
         def more(after: Key) -> Count:
             with read_transaction(self.engine) as db:
-                return listings.tasks_after(db, status=which, session=session, after=after)
+                return listings.tasks_after(db, status=which, session=session, tag=tag, after=after)
 
         start = paging.decode_cursor(cursor, listing, parts=3)
         return paging.read(fetch, listing=listing, start=start, limit=limit, count=more if count else None)
 
     def tasks(
-        self, *, status: str = "active", session: str | None = None, limit: int | None = None, cursor: str | None = None
+        self,
+        *,
+        status: str = "active",
+        session: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
     ) -> list[Task]:
         """One row per series (every one unless ``limit``); :meth:`tasks_page` says where the next page starts."""
-        return self.tasks_page(status=status, session=session, limit=limit, cursor=cursor).rows
+        return self.tasks_page(status=status, session=session, tag=tag, limit=limit, cursor=cursor).rows
 
     def runs_page(
         self,

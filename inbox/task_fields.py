@@ -71,6 +71,8 @@ NewPatterns = Annotated[list[str], AfterValidator(lambda v: check_patterns(v, fi
 Upstreams = Annotated[list[str], AfterValidator(check.upstreams)]
 NewUpstreams = Annotated[list[str], AfterValidator(lambda v: check.upstreams(v, allow_none=True))]  # []: none
 WhenRule = Literal["all_success", "all_done", "any_success"]
+Tags = Annotated[list[str], AfterValidator(check.tags)]
+Priority = Annotated[int, AfterValidator(check.priority)]
 Deliver = Annotated[str, AfterValidator(lambda v: deliver_choice(v))]
 DeliverChange = Annotated[str, AfterValidator(lambda v: deliver_choice(v) if v.strip() else "")]
 
@@ -103,6 +105,10 @@ _D = {  # what each field means, as the HTTP API's reference and the model's too
     "provider": "This task's model provider; default INBOX_PROVIDER.",
     "deliver": "The channel this task's messages are sent through (inbox channel list), or none for the outbox "
     "only; default: its session's channel.",
+    "tags": "Tags to find the task by (inbox tasks --tag) and to limit how many such tasks run at once "
+    "(inbox limit): lowercase letters, digits, _ . : -.",
+    "priority": "-10 to 10, default 0: due tasks of a higher priority start first; a task waiting counts one step "
+    "higher per 5 minutes, so none waits for ever.",
 }
 
 
@@ -136,6 +142,8 @@ class NewTask(_Fields):
     model: ModelName | None = Field(default=None, description=_D["model"])
     provider: Literal["anthropic", "openai"] | None = Field(default=None, description=_D["provider"])
     deliver: Deliver | None = Field(default=None, description=_D["deliver"])
+    tags: Tags | None = Field(default=None, description=_D["tags"])
+    priority: Priority = Field(default=0, description=_D["priority"], json_schema_extra={"minimum": -10, "maximum": 10})
 
     _whole = model_validator(mode="after")(lambda task: _exactly_one_schedule(task))
 
@@ -162,6 +170,10 @@ class TaskChange(_Fields):
     )
     deliver: DeliverChange | None = Field(
         default=None, description=_D["deliver"] + ' "" goes back to its session\'s channel.'
+    )
+    tags: Tags | None = Field(default=None, description=_D["tags"] + " Replaces the task's tags; [] removes them.")
+    priority: Priority | None = Field(
+        default=None, description=_D["priority"], json_schema_extra={"minimum": -10, "maximum": 10}
     )
 
     _whole = model_validator(mode="after")(lambda change: _a_change(change))

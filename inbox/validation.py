@@ -20,6 +20,9 @@ MAX_SCRIPT = 64 * 1024
 MAX_RETRIES = 10
 MAX_RUNS = 1_000_000_000  # the store keeps counts as 32-bit integers
 MAX_UPSTREAMS = 20  # tasks one task runs after
+_TAG = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}")
+MAX_TAGS = 20  # tags of one task
+PRIORITIES = range(-10, 11)
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -133,3 +136,25 @@ def model_name(value: str | None) -> str | None:
     if not value.strip() or len(value) > 200 or any(c.isspace() for c in value):
         raise InvalidInput("model", f"{value!r} is not a model name (1-200 characters, no spaces)")
     return storable(value, field="model")
+
+
+def tag(value: str, *, field: str = "tag") -> str:
+    """A tag's name: lowercase, so ``Backup`` and ``backup`` are never two limits (docs/limits.md)."""
+    if not isinstance(value, str) or not _TAG.fullmatch(value):
+        raise InvalidInput(
+            field, f"{value!r} must be 1-64 lowercase letters, digits or _ . : - and start with a letter or digit"
+        )
+    return value
+
+
+def tags(values: list[str], *, field: str = "tags") -> list[str]:
+    """A task's tags, each named once, in the order given; ``[]``: none."""
+    if len(values) > MAX_TAGS:
+        raise InvalidInput(field, f"{len(values)} tags; a task has at most {MAX_TAGS}")
+    return list(dict.fromkeys(tag(value, field=field) for value in values))
+
+
+def priority(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in PRIORITIES:
+        raise InvalidInput("priority", f"{value!r} must be a whole number from -10 to 10")
+    return value

@@ -62,6 +62,8 @@ class Task(_Frozen):
     script_by: str | None  # who wrote the script ("agent:SESSION" when an agent did); None without a script
     remind: bool
     deliver: str | None  # its own channel, "none" (the outbox only), or None: its session's channel
+    tags: list[str]
+    priority: int
     catch_up: str
     max_runs: int | None
     context: str | None
@@ -310,6 +312,8 @@ def task_view(row: MessageIn, *, runs: int, last_outcome: str | None, created_at
         script_by=row.script_author if row.script else None,
         remind=row.remind,
         deliver=row.deliver,
+        tags=list(row.tags or []),
+        priority=row.priority,
         catch_up=str(row.catch_up),
         max_runs=row.max_runs,
         context=row.context,

@@ -27,6 +27,7 @@ ScriptOpt = Annotated[str | None, typer.Option("--script", help="Pre-script file
 OnOpt = Annotated[list[str] | None, typer.Option("--on", help=field_help("on") + " Repeatable.")]
 AfterOpt = Annotated[list[str] | None, typer.Option("--after", help=field_help("after") + " Repeatable.")]
 WhenOpt = Annotated[str | None, typer.Option("--when", help=field_help("when"))]
+PriorityOpt = Annotated[int | None, typer.Option("--priority", help=field_help("priority"))]
 
 
 def schedule(
@@ -51,6 +52,8 @@ def schedule(
     model: Annotated[str | None, typer.Option("--model", help=field_help("model"))] = None,
     provider: Annotated[str | None, typer.Option("--provider", help=field_help("provider"))] = None,
     deliver: Annotated[str | None, typer.Option("--deliver", help=field_help("deliver"))] = None,
+    tags: Annotated[list[str] | None, typer.Option("--tag", help=field_help("tags") + " Repeatable.")] = None,
+    priority: Annotated[int, typer.Option("--priority", help=field_help("priority"))] = 0,
     as_json: Json = False,
 ) -> None:
     """Schedule a task (or a reminder)."""
@@ -84,11 +87,12 @@ def tasks(
     session: Annotated[str | None, typer.Option("--session", "-s")] = None,
     limit: Limit = None,
     every: Every = False,
+    tag: Annotated[str | None, typer.Option("--tag", help="Only the tasks with this tag.")] = None,
     as_json: Json = False,
 ) -> None:
     """List tasks, one row per series: the live ones soonest next run first, then the ended ones newest first."""
     with open_inbox() as inbox:
-        page = inbox.tasks_page(status=status, session=session, limit=rows_wanted(limit, every), count=True)
+        page = inbox.tasks_page(status=status, session=session, tag=tag, limit=rows_wanted(limit, every), count=True)
     found = page.rows
     if as_json:
         print_json(found)
@@ -133,6 +137,8 @@ def _print_task(task: Task) -> None:
         "runs": f"{task.runs} (last: {task.last_outcome or '-'})",
         "kind": "reminder" if task.remind else "prompt",
         "deliver": task.deliver or "its session's channel",
+        "tags": ", ".join(task.tags) or "-",
+        "priority": str(task.priority),
         "script": f"yes, written by {task.script_by}" if task.script else "no",
         "created": f"{when(task.created_at)} by {task.created_by}",
         "prompt": task.prompt,
@@ -272,6 +278,10 @@ def update(
     deliver: Annotated[
         str | None, typer.Option("--deliver", help="Its channel; none: the outbox only; '': its session's.")
     ] = None,
+    tags: Annotated[
+        list[str] | None, typer.Option("--tag", help="A tag (repeatable); replaces the task's; '' removes them.")
+    ] = None,
+    priority: PriorityOpt = None,
     as_json: Json = False,
 ) -> None:
     """Change a task; a new schedule moves its next run at once. Past runs are untouched."""
@@ -281,6 +291,8 @@ def update(
         fields["on"] = [pattern for pattern in on if pattern != ""]  # --on '' removes every pattern
     if after is not None:
         fields["after"] = [ident for ident in after if ident != ""]  # --after '' removes every upstream
+    if tags is not None:
+        fields["tags"] = [tag for tag in tags if tag != ""]  # --tag '' removes every tag
     change = validated(TaskChange, {**fields, "script": read_script(script)})
     with open_inbox() as inbox:
         task = inbox.update(ident, change)

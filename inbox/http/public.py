@@ -146,11 +146,14 @@ def list_tasks(
     response: Response,
     status: Literal["active", "paused", "ended", "all"] = "active",
     session: str | None = None,
+    tag: Annotated[str | None, Query(description="Only the tasks carrying this tag.")] = None,
     limit: Limit = DEFAULT_PAGE,
     cursor: Cursor = None,
 ) -> list[Task]:
-    """One row per series: the live ones soonest next run first, then (ended, all) the ended ones newest first."""
-    return _paged(request, response, inbox.tasks_page(status=status, session=session, limit=limit, cursor=cursor))
+    """One row per series: the live ones soonest next run first, then (ended, all) the ended ones newest first;
+    `tag`: only the tasks carrying it."""
+    page = inbox.tasks_page(status=status, session=session, tag=tag, limit=limit, cursor=cursor)
+    return _paged(request, response, page)
 
 
 # The ``{task_id}:action`` routes come before ``{task_id}``, whose pattern also matches "ID:pause": a POST

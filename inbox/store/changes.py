@@ -18,7 +18,7 @@ from sqlmodel import Session
 from inbox.enums import Status, When
 from inbox.errors import Conflict, InvalidInput
 from inbox.schedules import OneShot, Schedule, from_recurrence, load_zone
-from inbox.store import graph, triggers
+from inbox.store import graph, tags, triggers
 from inbox.store.lookup import find_series_id, live_row
 from inbox.store.models import MessageIn
 from inbox.store.series import is_untimed
@@ -35,11 +35,13 @@ class TaskChanges:
     after: tuple[str, ...] | None = None  # series ids (resolved); () removes every upstream
     when: When | None = None
     deliver: str | None = None  # "" goes back to the session's channel
+    tags: tuple[str, ...] | None = None  # () removes every tag
+    priority: int | None = None
     script_by: str = "user"  # who gives ``script``: the actor of the change, never a value from its caller's input
 
     def is_empty(self) -> bool:
         values = (self.prompt, self.schedule, self.zone, self.script, self.name, self.on, self.after, self.when)
-        return all(value is None for value in (*values, self.deliver))
+        return all(value is None for value in (*values, self.deliver, self.tags, self.priority))
 
 
 def update(db: Session, ident: str, changes: TaskChanges, *, now: datetime) -> MessageIn:
@@ -54,6 +56,7 @@ def update(db: Session, ident: str, changes: TaskChanges, *, now: datetime) -> M
         after, when = graph.merged(db, series_id, changes.after, changes.when)
         graph.replace(db, series_id, after, when, now=now)  # endings see the new edges at once
         changes = replace(changes, after=after, when=when)
+    _order_at_once(db, row, changes)
     if row.status == Status.RUNNING:
         pending = dict(row.content.get("pending_update") or {})
         pending.update(_changes_as_json(changes, row, now))
@@ -62,6 +65,18 @@ def update(db: Session, ident: str, changes: TaskChanges, *, now: datetime) -> M
         apply_changes(row, _changes_as_json(changes, row, now))
     row.updated_at = now
     return row
+
+
+def _order_at_once(db: Session, row: MessageIn, changes: TaskChanges) -> None:
+    """Tags and priority say how the series' rows wait to be claimed, not what a run does: they change on the live
+    row at once, a running one included (it counts against its new tags' limits from now on), and its follow-ups
+    inherit them."""
+    if changes.tags is not None:
+        row.tags = list(changes.tags) or None
+        row.gate = tags.gate_of(changes.tags, tags.limited(db))
+        tags.replace(db, row.series_id or row.id, changes.tags)
+    if changes.priority is not None:
+        row.priority = changes.priority
 
 
 def _check_triggers(row: MessageIn, changes: TaskChanges) -> None:

@@ -51,37 +51,39 @@ def _live_start(after: Key | None) -> tuple[datetime, str] | None:
     return (instant(after[1]), after[2]) if after is not None and after[0] == LIVE else None
 
 
-def tasks(db: Session, *, status: TaskFilter, session: str | None, after: Key | None, limit: int) -> Found:
+def tasks(
+    db: Session, *, status: TaskFilter, session: str | None, tag: str | None = None, after: Key | None, limit: int
+) -> Found:
     """The head rows of the next ``limit`` series after ``after``, and the key of the last if more follow."""
     found: list[MessageIn] = []
     start = _live_start(after)
     if after is None or after[0] == LIVE:
         for one in _STATUSES[status]:
-            query = pages.live_rows(one, session=session, after=start)
+            query = pages.live_rows(one, session=session, tag=tag, after=start)
             found += db.exec(query.order_by(col(MessageIn.process_after), col(MessageIn.id)).limit(limit + 1)).all()
         found.sort(key=lambda row: (row.process_after, row.id))
         found = found[: limit + 1]
     if len(found) <= limit and status in (TaskFilter.ENDED, TaskFilter.ALL):
         before = after[1] if after is not None and after[0] == ENDED else None
-        ended = pages.ended_series(db, session=session, before=before, limit=limit + 1 - len(found))
+        ended = pages.ended_series(db, session=session, tag=tag, before=before, limit=limit + 1 - len(found))
         found += ended.rows  # as many as make the page and one more, if there are
     if len(found) > limit:
         return found[:limit], task_key(found[limit - 1])
     return found, None
 
 
-def tasks_after(db: Session, *, status: TaskFilter, session: str | None, after: Key) -> Count:
+def tasks_after(db: Session, *, status: TaskFilter, session: str | None, tag: str | None = None, after: Key) -> Count:
     """How many series follow the key ``after``: exact up to the cap among the live ones; ended ones are counted
     among the next :data:`COUNT_CAP` series ids walked, so a count that stopped there says "at least"."""
     total = 0
     if after[0] == LIVE:
         start = _live_start(after)
         for one in _STATUSES[status]:
-            total += _count(db, pages.live_rows(one, session=session, after=start))
+            total += _count(db, pages.live_rows(one, session=session, tag=tag, after=start))
         if total > COUNT_CAP or status not in (TaskFilter.ENDED, TaskFilter.ALL):
             return capped(total)
     walked_ids = (
-        pages.ended_ids(session=session, before=after[1] if after[0] == ENDED else None)
+        pages.ended_ids(session=session, tag=tag, before=after[1] if after[0] == ENDED else None)
         .order_by(col(MessageIn.series_id).desc())
         .limit(COUNT_CAP + 1)
         .subquery()

@@ -29,6 +29,7 @@ from inbox.enums import (
     When,
 )
 from inbox.ids import new_id
+from inbox.store.tag_tables import TagLimit, TagStart, TaskTag  # noqa: F401  (registers them on the metadata)
 from inbox.store.types import UTCDateTime, utcnow
 
 LIVE_SQL = "status IN ('pending', 'running', 'paused')"
@@ -45,6 +46,8 @@ class MessageIn(SQLModel, table=True):
         # "What is due" walks this index from the oldest pending row: cost O(due rows), not O(table).
         Index("ix_messages_in_status_due", "status", "process_after", "id"),
         Index("ix_messages_in_session_status", "session", "status"),
+        # What a claim walks: per lane (``gate``) and priority, the oldest due rows first (inbox.store.claims).
+        Index("ix_messages_in_claim", "status", "gate", "priority", "process_after", "id"),
         Index("ix_messages_in_series", "series_id", "id"),
         # Finding a task by its name (the CLI, the API, the dashboard's search) without reading the table.
         Index(
@@ -99,6 +102,12 @@ class MessageIn(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=2000)
     lease_owner: str | None = Field(default=None, max_length=100)
     lease_expires_at: datetime | None = _instant(nullable=True)
+    # Tags (docs/limits.md), None for none; the series' own, mirrored in ``task_tags``.
+    tags: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # -10..10: due rows of a higher priority are claimed first, a waiting row rising a step per 5 minutes.
+    priority: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    # The claim lane: the first of the row's tags that has a limit, "" when none has (inbox.store.limits).
+    gate: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
 
     @property
     def text(self) -> str:

@@ -23,6 +23,7 @@ from inbox.enums import Kind, Status, TaskFilter
 from inbox.store import history, lookup
 from inbox.store.engine import read_transaction
 from inbox.store.models import ConversationTurn, MessageIn, MessageOut, Run
+from inbox.store.tags import series_tagged
 from inbox.store.types import FOREVER
 
 T = TypeVar("T")
@@ -51,6 +52,11 @@ def _page(found: Sequence[T], limit: int) -> Page[T]:
     return Page(list(found[:limit]), len(found) > limit)
 
 
+def _tagged(tag: str | None) -> list[ColumnElement[bool]]:
+    """Rows of the series carrying ``tag`` (found through the tag index, not by reading every row's tags)."""
+    return [] if tag is None else [col(MessageIn.series_id).in_(series_tagged(tag))]
+
+
 def _chain() -> list[ColumnElement[bool]]:
     """Rows that carry a series forward: not a chat message, not a run-now or missed-slot record."""
     return [col(MessageIn.series_id).is_not(None), col(MessageIn.is_extra).is_(False)]
@@ -74,10 +80,12 @@ def live_series(
     return _page(found, limit)
 
 
-def live_rows(status: str, *, session: str | None, after: tuple[datetime, str] | None) -> SelectOfScalar[MessageIn]:
+def live_rows(
+    status: str, *, session: str | None, tag: str | None = None, after: tuple[datetime, str] | None
+) -> SelectOfScalar[MessageIn]:
     """The live rows of series with ``status`` after the sort key ``after`` (due time, id): one range of
-    ``ix_messages_in_status_due``."""
-    query = select(MessageIn).where(MessageIn.status == status, *_chain())
+    ``ix_messages_in_status_due``; ``tag``: of the series carrying it (the tag index)."""
+    query = select(MessageIn).where(MessageIn.status == status, *_chain(), *_tagged(tag))
     if session is not None:
         query = query.where(MessageIn.session == session)
     if after is not None:
@@ -103,20 +111,22 @@ def heads(db: Session, series_ids: list[str]) -> list[MessageIn]:
     return [rows[sid] for sid in series_ids if sid in rows]
 
 
-def ended_series(db: Session, *, session: str | None, before: str | None, limit: int) -> Page[MessageIn]:
+def ended_series(
+    db: Session, *, session: str | None, tag: str | None = None, before: str | None, limit: int
+) -> Page[MessageIn]:
     """Series that have ended (no live row is left), the newest series first.
 
     Walks the series in the order of their ids (``uq_messages_in_series_slot``, one group of entries per series),
     and keeps one when the index of live rows (``uq_messages_in_one_live_row``) has no entry for it: the cost grows
     with the series passed over, never with the run history."""
-    query = ended_ids(session=session, before=before).having(_a_live_row().is_(None))
+    query = ended_ids(session=session, tag=tag, before=before).having(_a_live_row().is_(None))
     found = [sid for sid in db.exec(query.order_by(col(MessageIn.series_id).desc()).limit(limit + 1)).all() if sid]
     return _page(heads(db, found), limit)
 
 
-def ended_ids(*, session: str | None, before: str | None) -> SelectOfScalar[str | None]:
+def ended_ids(*, session: str | None, tag: str | None = None, before: str | None) -> SelectOfScalar[str | None]:
     """The ids of the series before ``before``, one each (grouped): what :func:`ended_series` walks."""
-    query = select(col(MessageIn.series_id)).where(*_chain())
+    query = select(col(MessageIn.series_id)).where(*_chain(), *_tagged(tag))
     if session is not None:
         query = query.where(MessageIn.session == session)
     if before is not None:

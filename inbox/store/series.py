@@ -25,7 +25,7 @@ from inbox.enums import CatchUp, ContextMode, Kind, Status, When
 from inbox.errors import Conflict, InvalidInput
 from inbox.ids import new_id
 from inbox.schedules import Schedule
-from inbox.store import graph, triggers
+from inbox.store import graph, tags, triggers
 from inbox.store.bulk import column_defaults, insert_dicts
 from inbox.store.lookup import extra_rows, find_series_id, latest_row, live_row
 from inbox.store.models import MessageIn
@@ -47,6 +47,9 @@ SERIES_SETTINGS = (
     "created_by",
     "script_by",
     "deliver",
+    "tags",
+    "priority",
+    "gate",
 )
 
 
@@ -85,6 +88,8 @@ class NewTask:
     after: tuple[str, ...] = ()  # series ids (resolved) of the tasks it runs after (inbox.store.rounds)
     when: When = When.ALL_SUCCESS
     deliver: str | None = None  # a channel's name, "none", or None: its session's channel
+    tags: tuple[str, ...] = ()  # checked names
+    priority: int = 0
 
 
 def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -> MessageIn:
@@ -126,6 +131,9 @@ def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -
         context=task.context,
         remind=task.remind,
         deliver=task.deliver,
+        tags=list(task.tags) or None,
+        priority=task.priority,
+        gate=tags.gate_of(task.tags, tags.limited(db)) if task.tags else "",
         created_by=created_by,
         script_by=created_by,
         created_at=now,
@@ -135,6 +143,8 @@ def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -
     db.flush()
     if task.on:
         triggers.replace(db, row_id, task.session, task.on)
+    if task.tags:
+        tags.replace(db, row_id, task.tags)
     if task.after:
         graph.replace(db, row_id, task.after, task.when, now=now)
     return row

@@ -28,7 +28,9 @@ from inbox.errors import InvalidInput
 from inbox.event_names import check_patterns
 from inbox.schedules import from_recurrence
 from inbox.store import graph, triggers
+from inbox.store import tags as tag_index
 from inbox.store.models import MessageIn
+from inbox.store.tags import gate_of, limited
 from inbox.task_fields import ModelName, Prompt, Retries, Script, Zone
 from inbox.transfer.section import Author, Content, Id, Instant, Item, Reason, Section, SessionName, chunks
 
@@ -81,6 +83,8 @@ class TaskItem(Item):
     context: Annotated[ContextMode, Strict(False)] | None = None
     remind: bool = False
     deliver: Annotated[str, AfterValidator(lambda v: deliver_choice(v))] | None = None  # the channel's name
+    tags: Annotated[list[str], AfterValidator(check.tags)] = Field(default_factory=list)
+    priority: Annotated[int, AfterValidator(check.priority)] = 0
     tries: Count = 0
     consecutive_failures: Count = 0
     reason: Reason | None = None
@@ -135,6 +139,8 @@ def _item(row: MessageIn, created_at: datetime) -> TaskItem:
             "context": row.context,
             "remind": row.remind,
             "deliver": row.deliver,
+            "tags": row.tags or [],
+            "priority": row.priority,
             "tries": row.tries,
             "consecutive_failures": row.consecutive_failures,
             "reason": row.reason,
@@ -155,6 +161,7 @@ def _present(db: Session, keys: Sequence[str]) -> set[str]:
 
 
 def _write(db: Session, items: Sequence[TaskItem], now: datetime) -> None:
+    limited_tags = limited(db)
     for item in items:
         db.add(
             MessageIn(
@@ -178,6 +185,9 @@ def _write(db: Session, items: Sequence[TaskItem], now: datetime) -> None:
                 context=item.context,
                 remind=item.remind,
                 deliver=item.deliver,
+                tags=item.tags or None,
+                priority=item.priority,
+                gate=gate_of(item.tags, limited_tags),
                 tries=item.tries,
                 consecutive_failures=item.consecutive_failures,
                 reason=item.reason,
@@ -189,6 +199,8 @@ def _write(db: Session, items: Sequence[TaskItem], now: datetime) -> None:
         )
     db.flush()
     for item in items:
+        if item.tags:  # the index a tag's tasks are found by
+            tag_index.replace(db, item.series_id, item.tags)
         if item.content.on:  # the index events find their tasks by
             triggers.replace(db, item.series_id, item.session, item.content.on)
         if item.content.after:  # the edges endings find their downstreams by (a cycle is refused, naming it)

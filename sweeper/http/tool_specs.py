@@ -36,6 +36,7 @@ _SCHEDULE_FIELDS: tuple[str, ...] = (
     "context",
 )
 _SCHEDULE_FIELDS += ("catch_up", "max_runs", "remind", "deliver")  # deliver: none, or its session's own channel
+_SCHEDULE_FIELDS += ("tags", "priority")
 ARGUMENTS: dict[str, type[BaseModel]] = {
     "schedule_task": tool_model(
         NewTask,
@@ -47,7 +48,7 @@ ARGUMENTS: dict[str, type[BaseModel]] = {
     "update_task": tool_model(
         TaskChange,
         "UpdateTaskArguments",
-        ("prompt", "cron", "every", "at", "on", "after", "when", "tz", "script", "name", "deliver"),
+        ("prompt", "cron", "every", "at", "on", "after", "when", "tz", "script", "name", "deliver", "tags", "priority"),
         rename=_AS_TOOL,
         extra={"task_id": (str, Field(description=_TASK_ID_TEXT))},
     ),

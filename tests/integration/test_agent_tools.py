@@ -28,6 +28,7 @@ from sweeper.http.runner_auth import RunnerIdentity
 from tests.integration.unix_server import serving_on_unix_socket
 
 TASK_VIEW = {"series_id", "name", "status", "schedule", "timezone", "next_run_local", "last_outcome", "runs", "prompt"}
+TASK_VIEW |= {"tags", "priority"}
 NOT_HERE = "in this conversation"
 
 

@@ -150,7 +150,8 @@ def test_an_update_that_changes_nothing_or_an_ended_task_is_refused(mcp: Inbox) 
     made = use(mcp, "schedule_task", prompt="x", every="1h")
     message = refused(mcp, "update_task", task_id=made["id"], session="main")
     assert message.startswith(
-        "task_id: nothing to change; give prompt, cron, every, at, on, after, when, timezone, script, name or deliver"
+        "task_id: nothing to change; give prompt, cron, every, at, on, after, when, timezone, script, name, deliver, "
+        "tags or priority"
     )
     use(mcp, "cancel_task", task_id=made["id"])
     assert refused(mcp, "resume_task", task_id=made["id"]).startswith("task_id: ")

@@ -61,6 +61,9 @@ FILL = {
     "session_settings": f"INSERT INTO session_settings (session, updated_at, updated_by) VALUES (:id, {T0}, 'user')",
     "audit": "INSERT INTO audit (id, at, actor, action, subject, changes) "
     f"VALUES (:id, {T0}, 'cli', 'task.pause', :id, '{{}}')",
+    "task_tags": "INSERT INTO task_tags (series_id, tag) VALUES (:id, 'backup')",
+    "tag_limits": f"INSERT INTO tag_limits (tag, max_running, created_at, created_by) VALUES (:id, 2, {T0}, 'user')",
+    "tag_starts": f"INSERT INTO tag_starts (id, tag, started_at) VALUES (:id, 'backup', {T0})",
 }
 
 
@@ -70,6 +73,7 @@ KEYS |= {"hooks": "name", "drop_ingested": "key"}
 KEYS |= {"event_matches": "event_id", "event_triggers": "series_id", "series_state": "series_id"}
 KEYS |= {"dependencies": "downstream_id", "dependency_rounds": "downstream_id"}
 KEYS |= {"channels": "name", "session_settings": "session"}
+KEYS |= {"task_tags": "series_id", "tag_limits": "tag"}
 
 
 def test_every_revision_upgrades_to_head_keeping_the_rows(store_url: str) -> None:

@@ -19,6 +19,7 @@ from inbox import emitting, task_fields
 from inbox import validation as check
 from inbox.api_admin import AdminMethods
 from inbox.api_delivery import DeliveryMethods
+from inbox.api_limits import LimitMethods
 from inbox.api_listings import ListingMethods, task_views
 from inbox.api_stats import StatsMethods
 from inbox.config import Settings, load_settings
@@ -59,7 +60,7 @@ def whole_second(instant: datetime) -> datetime:
     return instant.replace(microsecond=0) + timedelta(seconds=1) if instant.microsecond else instant
 
 
-class Inbox(DeliveryMethods, ListingMethods, StatsMethods, AdminMethods):
+class Inbox(DeliveryMethods, ListingMethods, LimitMethods, StatsMethods, AdminMethods):
     def __init__(
         self,
         url: str | None = None,
@@ -311,7 +312,7 @@ class Inbox(DeliveryMethods, ListingMethods, StatsMethods, AdminMethods):
         return audit.task_fields(lookup.latest_row(db, lookup.find_series_id(db, ident)))
 
     def _task(self, db: Session, series_id: str) -> Task:
-        return task_views(db, [lookup.latest_row(db, series_id)])[0]
+        return task_views(db, [lookup.latest_row(db, series_id)], now=self.clock())[0]
 
 
 def _new_task(prompt: str, fields: Mapping[str, Any]) -> task_fields.NewTask:

@@ -8,6 +8,9 @@ they always did (every task, 20 runs, 50 outbox items unless told otherwise). Pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -15,23 +18,27 @@ from inbox import paging
 from inbox import validation as check
 from inbox.enums import Outcome, TaskFilter
 from inbox.paging import Count, Key, Page
+from inbox.store import limits as limit_store
 from inbox.store import listings, lookup, queries
 from inbox.store.engine import read_transaction
 from inbox.store.models import MessageIn
 from inbox.views import OutboxItem, RunRecord, Task, outbox_view, run_view, task_view
 
 
-def task_views(db: Session, heads: list[MessageIn]) -> list[Task]:
-    """Each series as listed: its head row, how many runs it has had, the newest's outcome, when it was made."""
+def task_views(db: Session, heads: list[MessageIn], *, now: datetime) -> list[Task]:
+    """Each series as listed: its head row, how many runs it has had, the newest's outcome, when it was made,
+    and the tag limit it waits on (if it does)."""
     ids = [h.series_id for h in heads if h.series_id]
     stats = queries.run_stats(db, ids)
     created = queries.series_created(db, ids)
+    waits = limit_store.waits(db, heads, now=now)
     return [
         task_view(
             h,
             runs=stats.get(h.series_id or "", (0, None))[0],
             last_outcome=stats.get(h.series_id or "", (0, None))[1],
             created_at=created.get(h.series_id or ""),
+            waiting_on=waits.get(h.id),
         )
         for h in heads
     ]
@@ -39,6 +46,7 @@ def task_views(db: Session, heads: list[MessageIn]) -> list[Task]:
 
 class ListingMethods:
     engine: Engine
+    clock: Callable[[], datetime]
 
     def tasks_page(
         self,
@@ -61,7 +69,7 @@ class ListingMethods:
         def fetch(after: Key | None, size: int) -> tuple[list[Task], Key | None]:
             with read_transaction(self.engine) as db:
                 heads, last = listings.tasks(db, status=which, session=session, tag=tag, after=after, limit=size)
-                return task_views(db, heads), last
+                return task_views(db, heads, now=self.clock()), last
 
         def more(after: Key) -> Count:
             with read_transaction(self.engine) as db:

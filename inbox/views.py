@@ -64,6 +64,7 @@ class Task(_Frozen):
     deliver: str | None  # its own channel, "none" (the outbox only), or None: its session's channel
     tags: list[str]
     priority: int
+    waiting_on: str | None  # due but held back by a full limit of one of its tags: which, in words
     catch_up: str
     max_runs: int | None
     context: str | None
@@ -286,7 +287,14 @@ def describe_schedule(row: MessageIn) -> str:
     return " or ".join(parts)
 
 
-def task_view(row: MessageIn, *, runs: int, last_outcome: str | None, created_at: datetime | None = None) -> Task:
+def task_view(
+    row: MessageIn,
+    *,
+    runs: int,
+    last_outcome: str | None,
+    created_at: datetime | None = None,
+    waiting_on: str | None = None,
+) -> Task:
     """``created_at``: the series' creation (its first row's); the row's own when not given."""
     live = Status(row.status).is_live
     assert row.series_id is not None
@@ -314,6 +322,7 @@ def task_view(row: MessageIn, *, runs: int, last_outcome: str | None, created_at
         deliver=row.deliver,
         tags=list(row.tags or []),
         priority=row.priority,
+        waiting_on=waiting_on,
         catch_up=str(row.catch_up),
         max_runs=row.max_runs,
         context=row.context,

@@ -16,6 +16,7 @@ from inbox.cli import (
     events,
     graph,
     hooks,
+    limits,
     mcp,
     messages,
     runner,
@@ -61,6 +62,7 @@ hooks.register(app)
 channels.register(app)
 stats.register(app)
 audit.register(app)
+limits.register(app)
 
 
 def _print_version(asked: bool) -> None:

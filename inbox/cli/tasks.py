@@ -126,7 +126,9 @@ def _short(text: str, width: int = 40) -> str:
 def _print_task(task: Task) -> None:
     console.print(f"{task.series_id}  {task.name or ''}".rstrip())
     fields = {
-        "status": task.status + (f" ({task.reason})" if task.reason else ""),
+        "status": task.status
+        + (f" ({task.reason})" if task.reason else "")
+        + (f" ({task.waiting_on})" if task.waiting_on else ""),
         "session": task.session,
         "schedule": f"{task.schedule} in {task.timezone}",
         "next run": when(task.next_run, task.timezone)

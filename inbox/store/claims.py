@@ -17,8 +17,9 @@ from sqlmodel import Session, col, select
 from inbox.enums import Outcome, Status
 from inbox.errors import Conflict, InboxError, NotFound
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE, apply_catch_up
+from inbox.store.due import due_candidates
 from inbox.store.endings import Ending, RunReport, end_occurrence, record_run
-from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES
+from inbox.store.limits import Room
 from inbox.store.models import MessageIn
 
 DEFAULT_LEASE = timedelta(seconds=60)
@@ -28,20 +29,6 @@ BACKOFF = (timedelta(seconds=30), timedelta(seconds=60), timedelta(minutes=5))
 
 def backoff_for(tries: int, backoff: Sequence[timedelta] = BACKOFF) -> timedelta:
     return backoff[min(max(tries, 1), len(backoff)) - 1]
-
-
-def _due_query(now: datetime, session: str | None, limit: int, only_reminders: bool) -> object:
-    query = (
-        select(MessageIn)
-        .where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now, IDLE_SERIES)
-        .order_by(*DUE_ORDER)
-        .limit(limit)
-    )
-    if session is not None:
-        query = query.where(MessageIn.session == session)
-    if only_reminders:
-        query = query.where(HOST_DELIVERS)
-    return query
 
 
 def _lock_series(db: Session, series: set[str]) -> set[str]:
@@ -81,23 +68,26 @@ def claim_due(
     only_reminders: bool = False,
     clock: Callable[[], datetime] | None = None,
 ) -> list[MessageIn]:
-    """Mark up to ``limit`` due rows running for ``owner``; catch-up is applied to each first.
+    """Mark up to ``limit`` due rows running for ``owner``, in claim order (inbox.store.due: priority, raised by
+    waiting, then the oldest); catch-up is applied to each first.
 
     With ``clock``, the claim (its lease and the run's start) is stamped with a time read once the due rows are
     locked: ``now`` may have been read before another host's ending committed the very row claimed here, and a
     run must not seem to start before the occurrence it follows ended.
     """
-    query = _due_query(now, session, limit, only_reminders)
     postgres = db.get_bind().dialect.name == "postgresql"
-    if postgres:
-        query = query.with_for_update(skip_locked=True)  # type: ignore[attr-defined]
-    rows: Sequence[MessageIn] = db.exec(query).all()  # type: ignore[call-overload]
+    room = Room.take_limits(db, now=now)
+    rows = due_candidates(db, room.lanes(limit), now=now, session=session, only_reminders=only_reminders)
     series = {row.series_id for row in rows if row.series_id is not None}
     startable = _lock_series(db, series) if postgres else series
     stamp = max(now, clock()) if clock is not None else now
     claimed: list[MessageIn] = []
     seen_series: set[str] = set()
     for row in rows:
+        if len(claimed) == limit:
+            break  # the rest (read from other priorities) stay pending: this claim is full
+        if not room.fits(row):
+            continue  # a limit of one of its tags is full (or another claimer is filling it): it waits
         if row.series_id is not None:
             if row.series_id in seen_series or row.series_id not in startable:
                 continue  # one occurrence per series at a time, even within a batch or across claimers
@@ -105,6 +95,7 @@ def claim_due(
         apply_catch_up(db, row, now=now, grace=grace)
         if row.process_after > now:
             continue  # catch-up moved it to a future slot
+        room.take(db, row, now=stamp)
         row.status = Status.RUNNING
         row.lease_owner = owner
         row.lease_expires_at = stamp + lease

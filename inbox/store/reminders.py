@@ -43,6 +43,7 @@ def _due_recurring_reminders(db: Session, *, now: datetime, limit: int) -> list[
             _TABLE.c.status == Status.PENDING.value,
             _TABLE.c.process_after <= now,
             HOST_DELIVERS,
+            _TABLE.c.gate == "",  # a limit holds the others: the general path counts them (inbox.store.limits)
             _TABLE.c.recurrence.is_not(None),
             _TABLE.c.is_extra.is_(False),
             IDLE_SERIES,
@@ -67,6 +68,7 @@ def _one_shot_ending(*, locking: bool) -> Update:
             _TABLE.c.status == Status.PENDING.value,
             _TABLE.c.process_after <= bindparam("now"),
             HOST_DELIVERS,
+            _TABLE.c.gate == "",
             _TABLE.c.recurrence.is_(None),
         )
         .order_by(*DUE_ORDER)
@@ -119,6 +121,7 @@ def _deliver_one_shots_by_select(db: Session, *, now: datetime, limit: int, runn
             _TABLE.c.status == Status.PENDING.value,
             _TABLE.c.process_after <= now,
             HOST_DELIVERS,
+            _TABLE.c.gate == "",
             _TABLE.c.recurrence.is_(None),
         )
         .order_by(*DUE_ORDER)

@@ -102,7 +102,7 @@ def rolled_back_claim(engine: Engine, expect: int) -> Callable[[], object]:
 
 
 def summary(label: str, times: list[float]) -> str:
-    return f"{label}: p50 {percentile(times, 0.5):.2f} ms, p95 {percentile(times, 0.95):.2f} ms, max {times[-1]:.2f} ms"
+    return f"{label}: p50 {percentile(times, 50):.2f} ms, p95 {percentile(times, 95):.2f} ms, max {times[-1]:.2f} ms"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
             print(summary("sweep pass, every limit full", passes))
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    worst = max(percentile(full, 0.95), percentile(room, 0.95))
+    worst = max(percentile(full, 95), percentile(room, 95))
     met = "met" if worst <= GOAL_MS else "MISSED"
     print(
         f"claims ({args.db}, {args.rows} due rows, {len(TAGS)} limited tags): claim p95 {worst:.2f} ms "
-        f"(goal <= {GOAL_MS:.0f} ms {met}); sweep pass p50 {percentile(passes, 0.5):.1f} ms"
+        f"(goal <= {GOAL_MS:.0f} ms {met}); sweep pass p50 {percentile(passes, 50):.1f} ms"
     )
     return 0
 

@@ -100,7 +100,7 @@ def operations(engine: Engine) -> dict[str, Callable[[], object]]:
                 db, now=utcnow(), limit=REMINDER_BATCH, runner=HOST_OWNER, grace=DEFAULT_MISFIRE_GRACE
             ),
         ),
-        "reminder claim (claims._due_query)": _in_transaction(
+        "reminder claim (claims.claim_due)": _in_transaction(
             engine,
             lambda db: claim_due(db, owner=HOST_OWNER, now=utcnow(), limit=REMINDER_BATCH, only_reminders=True),
         ),

@@ -62,8 +62,7 @@ class ListingMethods:
         ones newest first; ``tag``: only those carrying it. ``limit`` None reads every row."""
         which = check.choice(TaskFilter, status, field="status") or TaskFilter.ACTIVE
         check.filter_text(session, field="session")
-        if tag is not None:
-            check.tag(tag)
+        check.tag_filter(tag)
         listing = f"tasks:{which.value}"
 
         def fetch(after: Key | None, size: int) -> tuple[list[Task], Key | None]:

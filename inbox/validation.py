@@ -147,6 +147,11 @@ def tag(value: str, *, field: str = "tag") -> str:
     return value
 
 
+def tag_filter(value: str | None) -> str | None:
+    """A tag a listing is filtered by (``--tag``), or None."""
+    return None if value is None else tag(value)
+
+
 def tags(values: list[str], *, field: str = "tags") -> list[str]:
     """A task's tags, each named once, in the order given; ``[]``: none."""
     if len(values) > MAX_TAGS:

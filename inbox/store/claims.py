@@ -77,30 +77,37 @@ def claim_due(
     """
     postgres = db.get_bind().dialect.name == "postgresql"
     room = Room.take_limits(db, now=now)
-    rows = due_candidates(db, room.lanes(limit), now=now, session=session, only_reminders=only_reminders)
-    series = {row.series_id for row in rows if row.series_id is not None}
+    candidates = due_candidates(db, room.lanes(limit), now=now, session=session, only_reminders=only_reminders)
+    series = {row.series_id for row in candidates if row.series_id is not None}
     startable = _lock_series(db, series) if postgres else series
+    chosen: list[str] = []
+    seen_series: set[str] = set()
+    for candidate in candidates:
+        if len(chosen) == limit:
+            break  # the rest (read from other priorities and lanes) stay pending: this claim is full
+        if not room.fits(candidate.tags):
+            continue  # a limit of one of its tags is full (or another claimer is filling it): it waits
+        if candidate.series_id is not None:
+            if candidate.series_id in seen_series or candidate.series_id not in startable:
+                continue  # one occurrence per series at a time, even within a batch or across claimers
+            seen_series.add(candidate.series_id)
+        room.take(candidate.tags)
+        chosen.append(candidate.id)
+    loaded = {row.id: row for row in db.exec(select(MessageIn).where(col(MessageIn.id).in_(chosen)))} if chosen else {}
     stamp = max(now, clock()) if clock is not None else now
     claimed: list[MessageIn] = []
-    seen_series: set[str] = set()
-    for row in rows:
-        if len(claimed) == limit:
-            break  # the rest (read from other priorities) stay pending: this claim is full
-        if not room.fits(row):
-            continue  # a limit of one of its tags is full (or another claimer is filling it): it waits
-        if row.series_id is not None:
-            if row.series_id in seen_series or row.series_id not in startable:
-                continue  # one occurrence per series at a time, even within a batch or across claimers
-            seen_series.add(row.series_id)
+    for row_id in chosen:
+        row = loaded[row_id]
         apply_catch_up(db, row, now=now, grace=grace)
         if row.process_after > now:
+            room.give_back(row.tags)
             continue  # catch-up moved it to a future slot
-        room.take(db, row, now=stamp)
         row.status = Status.RUNNING
         row.lease_owner = owner
         row.lease_expires_at = stamp + lease
         row.updated_at = stamp
         claimed.append(row)
+    room.record_starts(db, [row.tags for row in claimed], now=stamp)
     db.flush()
     return claimed
 

@@ -14,16 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import TextClause, bindparam, text
-from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlalchemy import Select, TextClause, bindparam, select, text
+from sqlmodel import Session
 
 from inbox.enums import Status
 from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES
 from inbox.store.models import MessageIn
 
 AGING_STEP = timedelta(minutes=5)
+_TABLE = MessageIn.__table__  # type: ignore[attr-defined]
 
 # The priorities of the pending rows of one lane, highest first: each step one probe of the claim index.
 _LEVELS: TextClause = text(
@@ -37,38 +38,49 @@ _LEVELS: TextClause = text(
 )
 
 
-def standing(row: MessageIn, now: datetime) -> int:
+class Candidate(NamedTuple):
+    """A due row as a claim weighs it: what its order and its limits need, not the whole row."""
+
+    id: str
+    series_id: str | None
+    priority: int
+    process_after: datetime
+    tags: list[str] | None
+
+
+def standing(row: Candidate, now: datetime) -> int:
     """The row's priority, one step higher per whole 5 minutes it has waited since it fell due."""
     waited = max(now - row.process_after, timedelta(0))
     return row.priority + waited // AGING_STEP
 
 
-def claim_order(row: MessageIn, now: datetime) -> tuple[int, datetime, str]:
+def claim_order(row: Candidate, now: datetime) -> tuple[int, datetime, str]:
     """Highest standing first; then the oldest due, then the oldest row."""
     return (-standing(row, now), row.process_after, row.id)
 
 
 @cache
-def _lane_query(by_session: bool, only_reminders: bool, locking: bool) -> SelectOfScalar[MessageIn]:
-    """Built once per shape (building it costs more than running it); bound with gate, level, now, limit."""
+def _lane_query(by_session: bool, only_reminders: bool, locking: bool) -> Select[Any]:
+    """Built once per shape (building it costs more than running it); bound with gate, level, now, limit.
+    Only the columns a claim weighs: building a whole row object for each of them cost more than the query."""
     query = (
-        select(MessageIn)
+        select(_TABLE.c.id, _TABLE.c.series_id, _TABLE.c.priority, _TABLE.c.process_after, _TABLE.c.tags)
         .where(
-            MessageIn.status == Status.PENDING.value,
-            col(MessageIn.gate) == bindparam("gate"),
-            col(MessageIn.priority) == bindparam("level"),
-            col(MessageIn.process_after) <= bindparam("now"),
+            _TABLE.c.status == Status.PENDING.value,
+            _TABLE.c.gate == bindparam("gate"),
+            _TABLE.c.priority == bindparam("level"),
+            _TABLE.c.process_after <= bindparam("now"),
             IDLE_SERIES,
         )
         .order_by(*DUE_ORDER)
         .limit(bindparam("limit"))
     )
     if by_session:
-        query = query.where(MessageIn.session == bindparam("session"))
+        query = query.where(_TABLE.c.session == bindparam("session"))
     if only_reminders:
         query = query.where(HOST_DELIVERS)
     if locking:
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, of=_TABLE)
     return query
 
 
@@ -79,17 +91,19 @@ def due_candidates(
     now: datetime,
     session: str | None,
     only_reminders: bool,
-) -> list[MessageIn]:
+) -> list[Candidate]:
     """Up to each lane's count of due rows per priority present in it (``lanes``: gate and how many it may give),
     in claim order. On PostgreSQL the rows read are locked (skipping rows other claimers hold)."""
     locking = db.get_bind().dialect.name == "postgresql"
     query = _lane_query(session is not None, only_reminders, locking)
-    found: list[MessageIn] = []
+    connection = db.connection()
+    found: list[Candidate] = []
     for gate, count in lanes:
         if count <= 0:
             continue
-        for level in db.execute(_LEVELS, {"gate": gate}).scalars():
+        for level in connection.execute(_LEVELS, {"gate": gate}).scalars():
             params = {"gate": gate, "level": level, "now": now, "limit": count}
-            found.extend(db.exec(query, params=params if session is None else {**params, "session": session}))
+            rows = connection.execute(query, params if session is None else {**params, "session": session})
+            found.extend(Candidate(*row) for row in rows)
     found.sort(key=lambda row: claim_order(row, now))
     return found

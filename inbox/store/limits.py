@@ -16,16 +16,42 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlmodel import Session, col
+from sqlmodel import select as select_rows
 
 from inbox.enums import LIVE_STATUSES, Status
 from inbox.errors import NotFound
+from inbox.ids import new_id
 from inbox.store.models import MessageIn
 from inbox.store.tag_tables import TagLimit, TagStart, TaskTag
 from inbox.store.tags import gate_of, limited, series_tagged
 
 _LIVE = [status.value for status in LIVE_STATUSES]
+
+
+_LIMITS_TABLE = TagLimit.__table__  # type: ignore[attr-defined]
+_STARTS_TABLE = TagStart.__table__  # type: ignore[attr-defined]
+_TAGS_TABLE = TaskTag.__table__  # type: ignore[attr-defined]
+_MESSAGES = MessageIn.__table__  # type: ignore[attr-defined]
+# Built once: a claim runs them every time, and building them cost more than running them.
+_ALL_LIMITS = select(
+    _LIMITS_TABLE.c.tag, _LIMITS_TABLE.c.max_running, _LIMITS_TABLE.c.rate_count, _LIMITS_TABLE.c.rate_seconds
+).order_by(_LIMITS_TABLE.c.tag)
+_LOCK_LIMITS = select(_LIMITS_TABLE.c.tag).order_by(_LIMITS_TABLE.c.tag).with_for_update(skip_locked=True)
+_RUNNING_SERIES = select(_MESSAGES.c.series_id).where(
+    _MESSAGES.c.status == Status.RUNNING.value, _MESSAGES.c.series_id.is_not(None)
+)
+_TAGS_OF = select(_TAGS_TABLE.c.tag).where(_TAGS_TABLE.c.series_id.in_(bindparam("ids", expanding=True)))
+_FORGET_STARTS = delete(_STARTS_TABLE).where(
+    _STARTS_TABLE.c.tag == bindparam("tag"), _STARTS_TABLE.c.started_at <= bindparam("since")
+)
+_COUNT_STARTS = (
+    select(_STARTS_TABLE.c.tag, func.count())
+    .where(_STARTS_TABLE.c.tag.in_(bindparam("tags", expanding=True)))
+    .group_by(_STARTS_TABLE.c.tag)
+)
+CHUNK = 500
 
 
 def running_counts(db: Session, tags: Iterable[str]) -> dict[str, int]:
@@ -36,25 +62,29 @@ def running_counts(db: Session, tags: Iterable[str]) -> dict[str, int]:
     wanted = set(tags)
     if not wanted:
         return {}
-    running = select(MessageIn.series_id).where(
-        MessageIn.status == Status.RUNNING.value, col(MessageIn.series_id).is_not(None)
-    )
-    series = sorted({series_id for series_id in db.exec(running).all() if series_id})
+    connection = db.connection()
+    series = sorted({series_id for series_id in connection.execute(_RUNNING_SERIES).scalars() if series_id})
     counts: dict[str, int] = {}
-    for start in range(0, len(series), 500):
-        tagged = select(TaskTag.tag).where(col(TaskTag.series_id).in_(series[start : start + 500]))
-        for tag in db.exec(tagged).all():
+    for start in range(0, len(series), CHUNK):
+        for tag in connection.execute(_TAGS_OF, {"ids": series[start : start + CHUNK]}).scalars():
             if tag in wanted:
                 counts[tag] = counts.get(tag, 0) + 1
     return counts
 
 
-def _starts(db: Session, limit: TagLimit, now: datetime) -> int:
-    """Starts of ``limit``'s tag within its rate window; older ones are forgotten."""
-    if limit.rate_count is None or limit.rate_seconds is None:
-        return 0
-    since = now - timedelta(seconds=limit.rate_seconds)
-    query = select(func.count()).where(TagStart.tag == limit.tag, col(TagStart.started_at) > since)
+def _recent_starts(db: Session, windows: dict[str, float], now: datetime) -> dict[str, int]:
+    """Starts of each tag within its window (tag to seconds); older ones are forgotten first."""
+    if not windows:
+        return {}
+    connection = db.connection()
+    for tag, seconds in windows.items():
+        connection.execute(_FORGET_STARTS, {"tag": tag, "since": now - timedelta(seconds=seconds)})
+    return {tag: int(count) for tag, count in connection.execute(_COUNT_STARTS, {"tags": sorted(windows)})}
+
+
+def _starts_since(db: Session, tag: str, now: datetime, seconds: float) -> int:
+    since = now - timedelta(seconds=seconds)
+    query = select_rows(func.count()).where(TagStart.tag == tag, col(TagStart.started_at) > since)
     return int(db.exec(query).one())
 
 
@@ -67,27 +97,24 @@ class Room:
 
     @classmethod
     def take_limits(cls, db: Session, *, now: datetime) -> Room:
-        limits = list(db.exec(select(TagLimit).order_by(col(TagLimit.tag))).all())
+        connection = db.connection()
+        limits = connection.execute(_ALL_LIMITS).all()
         if not limits:
             return cls()
-        held = {limit.tag for limit in limits}
+        held = {tag for tag, *_ in limits}
         if db.get_bind().dialect.name == "postgresql":
-            locking = select(TagLimit.tag).order_by(col(TagLimit.tag)).with_for_update(skip_locked=True)
-            held = set(db.exec(locking).all())
+            held = set(connection.execute(_LOCK_LIMITS).scalars())
         running = running_counts(db, held)
-        room = cls(left=dict.fromkeys((limit.tag for limit in limits), 0))
-        for limit in limits:
-            if limit.tag not in held:
+        windows = {tag: seconds for tag, _, count, seconds in limits if tag in held and count and seconds}
+        starts = _recent_starts(db, windows, now)
+        room = cls(left={tag: 0 for tag, *_ in limits}, rated=set(windows))
+        for tag, max_running, rate_count, _ in limits:
+            if tag not in held:
                 continue
-            bounds = []
-            if limit.max_running is not None:
-                bounds.append(limit.max_running - running.get(limit.tag, 0))
-            if limit.rate_count is not None and limit.rate_seconds is not None:
-                bounds.append(limit.rate_count - _starts(db, limit, now))
-                room.rated.add(limit.tag)
-                since = now - timedelta(seconds=limit.rate_seconds)
-                db.execute(delete(TagStart).where(col(TagStart.tag) == limit.tag, col(TagStart.started_at) <= since))
-            room.left[limit.tag] = max(min(bounds), 0)
+            bounds = [] if max_running is None else [max_running - running.get(tag, 0)]
+            if tag in windows:
+                bounds.append(rate_count - starts.get(tag, 0))
+            room.left[tag] = max(min(bounds), 0)
         return room
 
     def lanes(self, limit: int) -> list[tuple[str, int]]:
@@ -95,22 +122,38 @@ class Room:
         holds, and one per limited tag with room."""
         return [("", limit)] + [(tag, min(limit, left)) for tag, left in sorted(self.left.items()) if left > 0]
 
-    def fits(self, row: MessageIn) -> bool:
-        return all(self.left[tag] > 0 for tag in row.tags or () if tag in self.left)
+    def fits(self, tags: Sequence[str] | None) -> bool:
+        return all(self.left[tag] > 0 for tag in tags or () if tag in self.left)
 
-    def take(self, db: Session, row: MessageIn, *, now: datetime) -> None:
-        for tag in row.tags or ():
+    def take(self, tags: Sequence[str] | None, step: int = 1) -> None:
+        for tag in tags or ():
             if tag in self.left:
-                self.left[tag] -= 1
-                if tag in self.rated:
-                    db.add(TagStart(tag=tag, started_at=now))
+                self.left[tag] -= step
+
+    def give_back(self, tags: Sequence[str] | None) -> None:
+        self.take(tags, -1)
+
+    def record_starts(self, db: Session, started: Sequence[Sequence[str] | None], *, now: datetime) -> None:
+        """Log the starts of rate-limited tags among ``started`` (each a claimed row's tags)."""
+        if not self.rated:
+            return
+        rows = [
+            {"id": new_id(), "tag": tag, "started_at": now}
+            for tags in started
+            for tag in tags or ()
+            if tag in self.rated
+        ]
+        if rows:
+            db.execute(insert(_STARTS_TABLE), rows)
 
 
 def regate(db: Session, tag: str) -> int:
     """After ``tag``'s limit was set or removed: the lane of every live row carrying it, again. Returns how many
     rows moved."""
     limited_tags = limited(db)
-    query = select(MessageIn).where(col(MessageIn.series_id).in_(series_tagged(tag)), col(MessageIn.status).in_(_LIVE))
+    query = select_rows(MessageIn).where(
+        col(MessageIn.series_id).in_(series_tagged(tag)), col(MessageIn.status).in_(_LIVE)
+    )
     moved = 0
     for row in db.exec(query).all():
         gate = gate_of(row.tags, limited_tags)
@@ -150,7 +193,7 @@ def remove_limit(db: Session, tag: str) -> TagLimit:
 
 
 def listed(db: Session) -> list[TagLimit]:
-    return list(db.exec(select(TagLimit).order_by(col(TagLimit.tag))).all())
+    return list(db.exec(select_rows(TagLimit).order_by(col(TagLimit.tag))).all())
 
 
 def waits(db: Session, rows: Sequence[MessageIn], *, now: datetime) -> dict[str, str]:
@@ -169,7 +212,11 @@ def waits(db: Session, rows: Sequence[MessageIn], *, now: datetime) -> dict[str,
                     f"waiting on the limit of tag {tag}: {running.get(tag, 0)} of {limit.max_running} running"
                 )
                 break
-            if limit.rate_count is not None and _starts(db, limit, now) >= limit.rate_count:
+            if (
+                limit.rate_count
+                and limit.rate_seconds
+                and _starts_since(db, tag, now, limit.rate_seconds) >= limit.rate_count
+            ):
                 said[row.id] = f"waiting on the limit of tag {tag}: {limit.rate_count} started in its window"
                 break
     return said

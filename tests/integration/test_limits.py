@@ -19,6 +19,7 @@ from inbox.store.endings import RunReport, end_occurrence
 from inbox.store.engine import transaction
 from inbox.store.models import Run
 from inbox.store.types import utcnow
+from sweeper.sweep import sweep_once
 from tests.conftest import Clock
 from tests.integration.helpers import claim, end
 
@@ -60,6 +61,19 @@ def test_a_rate_lets_n_start_per_window(inbox: Inbox, clock: Clock) -> None:
     clock.advance(minutes=1, seconds=1)
     assert len(claim(inbox, limit=10)) == 2
     assert [(item.tag, item.rate, item.max_running) for item in inbox.limits()] == [("mail", "2/10m", None)]
+
+
+def test_reminders_the_host_delivers_keep_to_their_tags_rate(inbox: Inbox, clock: Clock) -> None:
+    inbox.set_limit("nag", rate="1/1h")
+    for i in range(3):
+        inbox.schedule(f"nag {i}", in_="1m", remind=True, tags=["nag"])
+    inbox.schedule("free", in_="1m", remind=True)
+    clock.advance(minutes=2)
+    assert sweep_once(inbox.engine, now=clock()).delivered == 2
+    clock.advance(minutes=30)
+    assert sweep_once(inbox.engine, now=clock()).delivered == 0
+    clock.advance(minutes=31)
+    assert sweep_once(inbox.engine, now=clock()).delivered == 1
 
 
 def test_a_limit_set_later_holds_rows_already_waiting_and_a_retag_moves_them(inbox: Inbox, clock: Clock) -> None:

@@ -8,7 +8,7 @@ Two occurrences of one series are never running together: a series with a runnin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from inbox.enums import Outcome, Status
 from inbox.errors import Conflict, InboxError, NotFound
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE, apply_catch_up
-from inbox.store.due import due_candidates
+from inbox.store.due import Candidate, due_candidates
 from inbox.store.endings import Ending, RunReport, end_occurrence, record_run
 from inbox.store.limits import Room
 from inbox.store.models import MessageIn
@@ -77,22 +77,25 @@ def claim_due(
     """
     postgres = db.get_bind().dialect.name == "postgresql"
     room = Room.take_limits(db, now=now)
-    candidates = due_candidates(db, room.lanes(limit), now=now, session=session, only_reminders=only_reminders)
-    series = {row.series_id for row in candidates if row.series_id is not None}
-    startable = _lock_series(db, series) if postgres else series
     chosen: list[str] = []
-    seen_series: set[str] = set()
-    for candidate in candidates:
-        if len(chosen) == limit:
-            break  # the rest (read from other priorities and lanes) stay pending: this claim is full
-        if not room.fits(candidate.tags):
-            continue  # a limit of one of its tags is full (or another claimer is filling it): it waits
-        if candidate.series_id is not None:
-            if candidate.series_id in seen_series or candidate.series_id not in startable:
-                continue  # one occurrence per series at a time, even within a batch or across claimers
-            seen_series.add(candidate.series_id)
-        room.take(candidate.tags)
-        chosen.append(candidate.id)
+    with due_candidates(db, room.lanes(limit), now=now, session=session, only_reminders=only_reminders) as merged:
+        candidates: Iterable[Candidate] = merged
+        startable: set[str] = set()  # PostgreSQL: the series no other claimer may start now (SQLite: any)
+        if postgres:
+            candidates = list(merged)
+            startable = _lock_series(db, {row.series_id for row in candidates if row.series_id is not None})
+        seen_series: set[str] = set()
+        for candidate in candidates:
+            if len(chosen) == limit:
+                break  # the rest (read from other priorities and lanes) stay pending: this claim is full
+            if not room.fits(candidate.tags):
+                continue  # a limit of one of its tags is full (or another claimer is filling it): it waits
+            if candidate.series_id is not None:
+                if candidate.series_id in seen_series or (postgres and candidate.series_id not in startable):
+                    continue  # one occurrence per series at a time, even within a batch or across claimers
+                seen_series.add(candidate.series_id)
+            room.take(candidate.tags)
+            chosen.append(candidate.id)
     loaded = {row.id: row for row in db.exec(select(MessageIn).where(col(MessageIn.id).in_(chosen)))} if chosen else {}
     stamp = max(now, clock()) if clock is not None else now
     claimed: list[MessageIn] = []

@@ -11,12 +11,14 @@ that index (one probe per priority), not by reading the rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import heapq
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, TextClause, bindparam, select, text
+from sqlalchemy import CursorResult, Select, TextClause, bindparam, select, text
 from sqlmodel import Session
 
 from inbox.enums import Status
@@ -84,6 +86,7 @@ def _lane_query(by_session: bool, only_reminders: bool, locking: bool) -> Select
     return query
 
 
+@contextmanager
 def due_candidates(
     db: Session,
     lanes: Sequence[tuple[str, int]],
@@ -91,19 +94,24 @@ def due_candidates(
     now: datetime,
     session: str | None,
     only_reminders: bool,
-) -> list[Candidate]:
+) -> Iterator[Iterator[Candidate]]:
     """Up to each lane's count of due rows per priority present in it (``lanes``: gate and how many it may give),
-    in claim order. On PostgreSQL the rows read are locked (skipping rows other claimers hold)."""
+    merged in claim order. On SQLite the rows are read as the merge reaches them: a claim that stops after ``n``
+    reads about ``n`` rows plus one per priority, not ``n`` per priority. PostgreSQL's driver reads each query's
+    rows at once, and locks them (skipping rows other claimers hold)."""
     locking = db.get_bind().dialect.name == "postgresql"
     query = _lane_query(session is not None, only_reminders, locking)
     connection = db.connection()
-    found: list[Candidate] = []
-    for gate, count in lanes:
-        if count <= 0:
-            continue
-        for level in connection.execute(_LEVELS, {"gate": gate}).scalars():
-            params = {"gate": gate, "level": level, "now": now, "limit": count}
-            rows = connection.execute(query, params if session is None else {**params, "session": session})
-            found.extend(Candidate(*row) for row in rows)
-    found.sort(key=lambda row: claim_order(row, now))
-    return found
+    results: list[CursorResult[Any]] = []
+    try:
+        for gate, count in lanes:
+            if count <= 0:
+                continue
+            for level in connection.execute(_LEVELS, {"gate": gate}).scalars().all():
+                params = {"gate": gate, "level": level, "now": now, "limit": count}
+                results.append(connection.execute(query, params if session is None else {**params, "session": session}))
+        levels = [map(Candidate._make, result) for result in results]
+        yield heapq.merge(*levels, key=lambda row: claim_order(row, now))
+    finally:
+        for result in results:
+            result.close()  # what the merge did not reach: SQLite stops reading it here

@@ -33,6 +33,7 @@ from inbox.store.tag_tables import TagLimit, TagStart, TaskTag  # noqa: F401  (r
 from inbox.store.types import UTCDateTime, utcnow
 
 LIVE_SQL = "status IN ('pending', 'running', 'paused')"
+PENDING_SQL = "status = 'pending'"
 
 
 def _instant(*, index: bool = False, nullable: bool = False) -> Any:
@@ -46,8 +47,17 @@ class MessageIn(SQLModel, table=True):
         # "What is due" walks this index from the oldest pending row: cost O(due rows), not O(table).
         Index("ix_messages_in_status_due", "status", "process_after", "id"),
         Index("ix_messages_in_session_status", "session", "status"),
-        # What a claim walks: per lane (``gate``) and priority, the oldest due rows first (inbox.store.claims).
-        Index("ix_messages_in_claim", "status", "gate", "priority", "process_after", "id"),
+        # What a claim walks: per lane (``gate``) and priority, the oldest due rows first (inbox.store.due). Only
+        # pending rows: a row leaves it once claimed, and what ends never costs it a write again.
+        Index(
+            "ix_messages_in_claim",
+            "gate",
+            "priority",
+            "process_after",
+            "id",
+            sqlite_where=text(PENDING_SQL),
+            postgresql_where=text(PENDING_SQL),
+        ),
         Index("ix_messages_in_series", "series_id", "id"),
         # Finding a task by its name (the CLI, the API, the dashboard's search) without reading the table.
         Index(

@@ -17,13 +17,21 @@ down_revision = "0015"
 branch_labels = None
 depends_on = None
 
+_PENDING = "status = 'pending'"
+
 
 def upgrade() -> None:
     with op.batch_alter_table("messages_in") as batch:
         batch.add_column(sa.Column("tags", sa.JSON()))
         batch.add_column(sa.Column("priority", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("gate", sa.String(64), nullable=False, server_default=""))
-    op.create_index("ix_messages_in_claim", "messages_in", ["status", "gate", "priority", "process_after", "id"])
+    op.create_index(
+        "ix_messages_in_claim",
+        "messages_in",
+        ["gate", "priority", "process_after", "id"],
+        sqlite_where=sa.text(_PENDING),
+        postgresql_where=sa.text(_PENDING),
+    )
     op.create_table(
         "task_tags",
         sa.Column("series_id", sa.String(26), primary_key=True),

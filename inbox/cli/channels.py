@@ -1,12 +1,16 @@
 """``inbox channel add|list|remove`` and ``inbox session set|list``: where the outbox is delivered."""
 
-from typing import Annotated
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from inbox.cli.options import Json, open_inbox
 from inbox.cli.render import console, errors, print_json, table, when
-from inbox.views import ChannelInfo
+
+if TYPE_CHECKING:
+    from inbox.views import ChannelInfo
 
 channel_app = typer.Typer(help="Delivery channels: where outbox rows are sent (webhook, command, smtp).")
 session_app = typer.Typer(help="Session settings: the channel a session's outbox rows go to.")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import graphlib
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from inbox.cli.options import Json, open_inbox
 from inbox.cli.render import console, print_json, table
-from inbox.views import Graph, GraphNode
+
+if TYPE_CHECKING:
+    from inbox.views import Graph, GraphNode
 
 
 def _label(node: GraphNode | None, series_id: str) -> str:

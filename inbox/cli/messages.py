@@ -1,19 +1,22 @@
 """Message commands: send (optionally waiting for the answer), outbox."""
 
+from __future__ import annotations
+
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.text import Text
 
-from inbox.api import Inbox
 from inbox.cli.options import Every, Json, Limit, Session, open_inbox, rows_wanted
 from inbox.cli.render import console, fail, print_json, tell_more, when
 from inbox.enums import DeliveryStatus, Status
 from inbox.errors import InvalidInput
 from inbox.schedules import parse_duration
-from inbox.views import Message, OutboxItem
+
+if TYPE_CHECKING:
+    from inbox.api import Inbox
+    from inbox.views import Message, OutboxItem
 
 FOLLOW_POLL_S = 0.5
 WAIT_POLL_S = 0.5
@@ -110,6 +113,8 @@ def _delivery(item: OutboxItem) -> str:
 
 
 def _show(item: OutboxItem) -> None:
+    from rich.text import Text
+
     console.print(
         Text.assemble(
             (when(item.created_at), "dim"),

@@ -1,16 +1,20 @@
 """Options shared by several commands, opening the store for a command, and errors in the command's words."""
 
+from __future__ import annotations
+
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from inbox.api import Inbox
 from inbox.errors import InvalidInput
 from inbox.paging import DEFAULT_PAGE
-from inbox.task_fields import NewTask
+from inbox.task_help import FIELD_HELP
+
+if TYPE_CHECKING:
+    from inbox.api import Inbox
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Limit = Annotated[
@@ -31,6 +35,9 @@ ACTOR = "cli"  # who the audit trail and ``created_by`` say made what a command 
 
 
 def open_inbox() -> Inbox:
+    # The store's API (SQLAlchemy, the models) loads with the first command that opens it: not for --help.
+    from inbox.api import Inbox
+
     return Inbox(actor=ACTOR)
 
 
@@ -55,8 +62,8 @@ def flag(field: str) -> str:
 
 
 def field_help(name: str) -> str:
-    """What a task's field means, as the model of a task says it (the option's help)."""
-    return NewTask.model_fields[name].description or ""
+    """What a task's field means, as the model of a task says it (the option's help); ``in`` for ``--in``."""
+    return FIELD_HELP[name]
 
 
 # The core names fields; the line printed names the options instead where a field's own name would mislead:

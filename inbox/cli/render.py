@@ -6,22 +6,44 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
-
-from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from inbox.paging import Page
 
-# No markup or emoji codes: what is printed holds user text ("[/]", ":smile:"), which must come out as typed.
-console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
-errors = Console(stderr=True, soft_wrap=True, markup=False, emoji=False)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from rich.console import Console
+    from rich.table import Table
+
+
+class _FirstUse:
+    """A rich Console made when first used: rich (and its start-up time) only for a command that prints with it."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+
+    @cached_property
+    def _made(self) -> Console:
+        from rich.console import Console
+
+        # No markup or emoji codes: what is printed holds user text ("[/]", ":smile:"), which must come out as typed.
+        if self._stderr:
+            return Console(stderr=True, soft_wrap=True, markup=False, emoji=False)
+        return Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made, name)
+
+
+console = cast("Console", _FirstUse(stderr=False))
+errors = cast("Console", _FirstUse(stderr=True))
 
 
 def print_json(value: BaseModel | Sequence[BaseModel] | list[str] | dict[str, Any]) -> None:
+    from pydantic import BaseModel  # loaded already: the values printed are its models
+
     if isinstance(value, BaseModel):
         data: Any = value.model_dump(mode="json")
     elif isinstance(value, dict):
@@ -43,6 +65,8 @@ def when(instant: datetime | None, zone: str | None = None) -> str:
 
 
 def table(*columns: str) -> Table:
+    from rich.table import Table
+
     grid = Table(show_edge=False, header_style="bold", pad_edge=False)
     for column in columns:
         grid.add_column(column, overflow="fold")
@@ -60,4 +84,6 @@ def tell_more(page: Page[Any], beyond: str = "more") -> None:
 
 
 def fail(message: str) -> None:
+    from rich.text import Text
+
     errors.print(Text.assemble(("inbox:", "bold red"), " ", message), highlight=False)

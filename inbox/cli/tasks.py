@@ -1,15 +1,18 @@
 """Task commands: schedule, tasks, show, runs, pause, resume, cancel, run, update."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from inbox.cli.graph import neighbours, print_neighbours
 from inbox.cli.options import Every, Json, Limit, Session, field_help, open_inbox, read_script, rows_wanted
 from inbox.cli.render import console, print_json, table, tell_more, when
-from inbox.task_fields import NewTask, TaskChange, validated
-from inbox.views import MessageDetail, RunRecord, Task
+
+if TYPE_CHECKING:
+    from inbox.views import MessageDetail, RunRecord, Task
 
 # The options are the fields of inbox.task_fields.NewTask / TaskChange under their flags; the commands build the
 # model from them, so its checks (and its words for each field) are the ones every way in shares.
@@ -20,7 +23,7 @@ AnyId = Annotated[
 CronOpt = Annotated[str | None, typer.Option("--cron", help=field_help("cron"))]
 EveryOpt = Annotated[str | None, typer.Option("--every", help=field_help("every"))]
 AtOpt = Annotated[str | None, typer.Option("--at", help=field_help("at"))]
-InOpt = Annotated[str | None, typer.Option("--in", help=field_help("in_"))]
+InOpt = Annotated[str | None, typer.Option("--in", help=field_help("in"))]
 TzOpt = Annotated[str | None, typer.Option("--tz", help=field_help("tz"))]
 NameOpt = Annotated[str | None, typer.Option("--name", help=field_help("name"))]
 ScriptOpt = Annotated[str | None, typer.Option("--script", help="Pre-script file, or - for standard input.")]
@@ -59,6 +62,8 @@ def schedule(
     """Schedule a task (or a reminder)."""
     # the parameters are NewTask's fields by name (in_ for --in), besides --json
     fields = {key: value for key, value in locals().items() if key != "as_json"}
+    from inbox.task_fields import NewTask, validated  # the models load for a command that uses them, not for --help
+
     task = validated(NewTask, {**fields, "script": read_script(script)}, by_name=True)
     with open_inbox() as inbox:
         made = inbox.schedule(task)
@@ -295,6 +300,8 @@ def update(
         fields["after"] = [ident for ident in after if ident != ""]  # --after '' removes every upstream
     if tags is not None:
         fields["tags"] = [tag for tag in tags if tag != ""]  # --tag '' removes every tag
+    from inbox.task_fields import TaskChange, validated
+
     change = validated(TaskChange, {**fields, "script": read_script(script)})
     with open_inbox() as inbox:
         task = inbox.update(ident, change)

@@ -1,12 +1,16 @@
 """``inbox token create|list|revoke``: the tokens of the HTTP API, shared by every host on the store."""
 
-from typing import Annotated
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from inbox.cli.options import Json, open_inbox
 from inbox.cli.render import console, errors, print_json, table, when
-from inbox.views import TokenInfo
+
+if TYPE_CHECKING:
+    from inbox.views import TokenInfo
 
 app = typer.Typer(
     help="Tokens of the HTTP API and the dashboard (the store keeps only their digests).", no_args_is_help=True

@@ -9,11 +9,8 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from inbox.api import preview
 from inbox.cli.options import Json
 from inbox.cli.render import console, print_json
-from inbox.config import load_settings
-from inbox.doctor import run_checks
 from inbox.errors import InvalidInput
 from inbox.event_names import check_name, parse_data
 from inbox.schedules.durations import MAX_DURATION, MAX_DURATION_TEXT
@@ -31,6 +28,10 @@ def next_runs(
     as_json: Json = False,
 ) -> None:
     """Preview fire times; writes nothing."""
+    # The settings (pydantic) and the store's API load in the commands that use them: not for --help.
+    from inbox.api import preview
+    from inbox.config import load_settings
+
     zone = load_settings().zone(tz)
     now = datetime.now(UTC)
     begin = now if start is None else _parse_from(start, zone, now)
@@ -54,6 +55,9 @@ def _parse_from(text: str, zone: ZoneInfo, now: datetime) -> datetime:
 
 def doctor(as_json: Json = False) -> None:
     """Check the configuration, the store, the timezone, the container engine and the model provider."""
+    from inbox.config import load_settings
+    from inbox.doctor import run_checks
+
     checks = run_checks(load_settings())
     if as_json:
         print_json({c.name: {"ok": c.ok, "detail": c.detail, "required": c.required} for c in checks})

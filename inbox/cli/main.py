@@ -1,11 +1,11 @@
 """The ``inbox`` command. Exit codes: 0 success, 2 invalid input (nothing written), 1 runtime failure."""
 
+import copy
 import sys
 from collections.abc import Sequence
 from typing import Annotated, NoReturn
 
 import typer
-from sqlalchemy.exc import OperationalError
 
 from inbox import __version__
 from inbox.cli import (
@@ -81,6 +81,28 @@ def _options(
     """A scheduler for a personal AI assistant: every task is a delayed message."""
 
 
+def _command_name(command: typer.models.CommandInfo) -> str | None:
+    if command.name is not None:
+        return command.name
+    return None if command.callback is None else typer.main.get_command_name(command.callback.__name__)
+
+
+def _for(args: Sequence[str]) -> typer.Typer:
+    """The app to run ``args`` with: only the command they name, when they start with one.
+
+    Typer builds the options of every command it holds before it reads the arguments, about as long as the rest
+    of a short command's start. The help, the version, a mistyped command (and its "did you mean") get them all.
+    """
+    name = args[0] if args else ""
+    commands = [command for command in app.registered_commands if _command_name(command) == name]
+    groups = [group for group in app.registered_groups if group.name == name]
+    if not commands and not groups:
+        return app
+    narrow = copy.copy(app)
+    narrow.registered_commands, narrow.registered_groups = commands, groups
+    return narrow
+
+
 def _exit(code: int, message: str) -> NoReturn:
     fail(message)
     sys.exit(code)
@@ -110,12 +132,13 @@ def _not_utf8(argv: Sequence[str]) -> str | None:
 
 def run(argv: Sequence[str] | None = None) -> None:
     """The ``inbox`` command on ``argv`` (default: the process's arguments); always ends in ``sys.exit``."""
-    problem = _not_utf8(sys.argv[1:] if argv is None else argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    problem = _not_utf8(args)
     if problem is not None:
         _exit(2, f"error: {problem}")
     try:
         # Not standalone: usage errors become one line on stderr like every other invalid input.
-        code = app(args=None if argv is None else list(argv), prog_name="inbox", standalone_mode=False)
+        code = _for(args)(args=args, prog_name="inbox", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except _USAGE_ERROR as error:
         if type(error).__name__ == "NoArgsIsHelpError":  # plain `inbox`: the help itself, not an error about it
@@ -130,10 +153,22 @@ def run(argv: Sequence[str] | None = None) -> None:
         _exit(2, f"error: {in_flags(error)}")
     except (NotFound, Conflict) as error:
         _exit(2, f"error: {error}")
-    except OperationalError as error:
-        _exit(1, f"the store could not be used: {error.orig}")
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as error:
+        if _store_unusable(error):
+            _exit(1, f"the store could not be used: {error.orig}")  # type: ignore[attr-defined]
+        raise
+
+
+def _store_unusable(error: Exception) -> bool:
+    """Whether the store's database refused the command (locked, unreachable, disk full).
+
+    SQLAlchemy is looked up rather than imported: a command that never opened the store has not loaded it, and
+    then the error cannot be one of its.
+    """
+    sql_errors = sys.modules.get("sqlalchemy.exc")
+    return sql_errors is not None and isinstance(error, sql_errors.OperationalError)
 
 
 if __name__ == "__main__":

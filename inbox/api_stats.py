@@ -11,11 +11,11 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from inbox.schedules import parse_duration
+from inbox.stats_window import DEFAULT_SINCE
 from inbox.store import lookup, rollups, stats
 from inbox.store.engine import read_transaction
 from inbox.store.models import MessageIn
 
-DEFAULT_SINCE = "7d"
 TOP_SERIES = 20  # the busiest tasks listed in the whole store's stats
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from inbox.api_stats import DEFAULT_SINCE, StatsReport
 from inbox.cli.options import Json, open_inbox
 from inbox.cli.render import console, print_json, table, when
+from inbox.stats_window import DEFAULT_SINCE
+
+if TYPE_CHECKING:
+    from inbox.api_stats import StatsReport
 
 
 def _seconds(value: float | None) -> str:

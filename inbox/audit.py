@@ -12,13 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from inbox import validation as check
+from inbox.audit_limits import DEFAULT_LIMIT as DEFAULT_LIMIT
+from inbox.audit_limits import MAX_LIMIT as MAX_LIMIT
 from inbox.store import audit
 from inbox.store.engine import read_transaction
 from inbox.store.models import AuditRecord
 from inbox.views import Instant
-
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 
 
 class AuditEntry(BaseModel):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from inbox.audit import DEFAULT_LIMIT, MAX_LIMIT, AuditEntry, count_older
+from inbox.audit_limits import DEFAULT_LIMIT, MAX_LIMIT
 from inbox.cli.options import Json, open_inbox
 from inbox.cli.render import console, errors, print_json, table, when
+
+if TYPE_CHECKING:
+    from inbox.audit import AuditEntry
 
 SHOWN_CHARS = 60  # a value longer than this is cut in the table (--json has it whole)
 
@@ -37,6 +40,8 @@ def audit(
     as_json: Json = False,
 ) -> None:
     """Who changed what and when: task, token, hook, channel and session changes, newest first."""
+    from inbox.audit import count_older  # the store's modules load when the command runs, not for --help
+
     with open_inbox() as inbox:
         found = inbox.audit(ident, limit=MAX_LIMIT if every else limit)
         entries = list(found.entries)

@@ -24,8 +24,11 @@ from agent_runner.protocol import (
     HeartbeatReply,
     HistoryReply,
     HistoryRequest,
+    HttpAnswer,
+    HttpCall,
     ModelFailure,
     ModelRequest,
+    Progress,
     ResultReply,
     RunResult,
     ToolAnswer,
@@ -138,6 +141,25 @@ class HostClient:
         resp = self._post("/history", HistoryRequest(message_id=message_id).model_dump(mode="json"))
         resp.raise_for_status()
         return HistoryReply.model_validate(resp.json())
+
+    def http(self, call: HttpCall, *, timeout_s: float) -> HttpAnswer:
+        """An ``http`` task's request, made by the host; :class:`LeaseLost` when the row is no longer this
+        runner's. The host's own time limit is ``timeout_s``; this waits a little longer for its answer."""
+        try:
+            resp = self._post("/http", call.model_dump(mode="json"), timeout=timeout_s + 10, patience_s=timeout_s)
+        except (httpx.RequestError, StoreAway) as exc:
+            return HttpAnswer(error=f"cannot reach the host for the request: {exc}", transient=True)
+        if resp.status_code in (403, 409):
+            raise LeaseLost(resp.json().get("error", "lease lost"))
+        resp.raise_for_status()
+        return HttpAnswer.model_validate(resp.json())
+
+    def progress(self, report: Progress) -> None:
+        """Tell the host how far a run has come; a report that cannot be given is dropped (the work goes on)."""
+        try:
+            self._post("/progress", report.model_dump(mode="json"), patience_s=0)
+        except (httpx.RequestError, StoreAway) as exc:
+            log.warning("progress of %s not recorded: %s", report.message_id, exc)
 
     def tool(self, request: ToolRequest) -> ToolAnswer:
         resp = self._post("/tools", request.model_dump(mode="json"))

@@ -12,25 +12,18 @@ Standard library only: this module also runs inside the minimal runner container
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import selectors
 import shutil
-import signal
-import subprocess
 import tempfile
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import IO, Any
+from typing import Any
 
-DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+from agent_runner.processes import TIMEOUT, run_process, signal_name, size_text
+
 TAIL_CHARS = 4096
-_CHUNK = 65536
-_POLL_S = 0.1  # how often the process is checked while its pipes are still open
-_DRAIN_S = 1.0  # after the script exits, how long to wait for output still held by escaped descendants
 MAX_STATE_BYTES = 16 * 1024  # a pre-script's ``state``, serialized as compact JSON (UTF-8)
 
 
@@ -77,57 +70,12 @@ def input_document(
     return json.dumps(document, ensure_ascii=False, default=str).encode("utf-8", errors="replace") + b"\n"
 
 
-def _size(n: int) -> str:
-    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= scale and n % scale == 0:
-            return f"{n // scale} {unit}"
-    return f"{n} bytes"
-
-
 def _clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _tail(raw: bytes) -> str:
+def tail_text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")[-TAIL_CHARS:]
-
-
-def _child_env(env: Mapping[str, str] | None) -> dict[str, str]:
-    home = os.path.expanduser("~")
-    base = {"PATH": DEFAULT_PATH, "HOME": home if home != "~" else "/", "LANG": "C.UTF-8"}
-    return {**base, **(env or {})}
-
-
-def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
-    """True once the script's main process has exited, without reaping it where the platform allows.
-
-    Leaving the zombie in place keeps its pid (and so its process group id) reserved until the group is killed.
-    """
-    if hasattr(os, "waitid"):
-        try:
-            return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-        except ChildProcessError:
-            return True
-    return proc.poll() is not None
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:  # no such group: at least make sure the script itself is gone
-        with contextlib.suppress(OSError):
-            os.kill(proc.pid, signal.SIGKILL)
-
-
-def _wait_exit(proc: subprocess.Popen[bytes], deadline: float) -> bool:
-    delay = 0.001
-    while not _has_exited(proc):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        time.sleep(min(delay, remaining))
-        delay = min(delay * 2, 0.05)
-    return True
 
 
 @dataclass(frozen=True)
@@ -147,7 +95,7 @@ def state_problem(state: Any) -> str | None:
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError (a lone surrogate) is a ValueError
         return f"state is not storable JSON: {_clip(str(exc))}"
     if size > MAX_STATE_BYTES:
-        return f"state is {size} bytes as JSON; the limit is {_size(MAX_STATE_BYTES)}"
+        return f"state is {size} bytes as JSON; the limit is {size_text(MAX_STATE_BYTES)}"
     return None
 
 
@@ -189,48 +137,6 @@ def _verdict(stdout: bytes) -> tuple[ScriptVerdict, Any, str | None]:
     return ScriptVerdict.SKIPPED, None, None
 
 
-def _collect(proc: subprocess.Popen[bytes], deadline: float, cap: int) -> tuple[dict[str, bytearray], str | None]:
-    """Read stdout and stderr until both close. Returns the bytes and why the group had to be killed, if it did."""
-    streams: dict[str, IO[bytes] | None] = {"stdout": proc.stdout, "stderr": proc.stderr}
-    out = {name: bytearray() for name in streams}
-    problem: str | None = None
-    drain_until: float | None = None
-    with selectors.DefaultSelector() as sel, contextlib.ExitStack() as cleanup:
-        for name, stream in streams.items():
-            if stream is not None:
-                sel.register(stream, selectors.EVENT_READ, name)
-        if hasattr(os, "pidfd_open"):  # wakes the loop as soon as the script exits, even if its pipes stay open
-            with contextlib.suppress(OSError):
-                pidfd = os.pidfd_open(proc.pid)
-                cleanup.callback(os.close, pidfd)
-                sel.register(pidfd, selectors.EVENT_READ, None)
-        while problem is None and any(key.data for key in sel.get_map().values()):
-            now = time.monotonic()
-            if now >= deadline:
-                problem = "timeout"
-                break
-            if drain_until is None and _has_exited(proc):
-                _kill_group(proc)  # descendants left behind would keep the pipes open; they do not outlive the script
-                drain_until = now + _DRAIN_S
-            if drain_until is not None and now >= drain_until:
-                break
-            for key, _ in sel.select(min(deadline - now, _POLL_S)):
-                if key.data is None:
-                    sel.unregister(key.fileobj)
-                    continue
-                chunk = os.read(key.fd, _CHUNK)
-                if not chunk:
-                    sel.unregister(key.fileobj)
-                    continue
-                buf = out[key.data]
-                buf += chunk
-                if len(buf) > cap:
-                    del buf[cap:]
-                    problem = f"{key.data} exceeded {_size(cap)}"
-                    break
-    return out, problem
-
-
 def run_prescript(
     script: str,
     *,
@@ -242,13 +148,7 @@ def run_prescript(
 ) -> ScriptResult:
     """Run ``script`` as a task's pre-script would be run and return the decision. Never raises for script faults.
 
-    ``stdin`` is what the script reads on its standard input (from a file, so a script that ignores it never
-    blocks the runner, and one that reads it to the end gets end-of-file)."""
-    if timeout_s <= 0:
-        raise ValueError("timeout_s must be greater than zero")
-    if max_output_bytes <= 0:
-        raise ValueError("max_output_bytes must be greater than zero")
-    started = time.monotonic()
+    ``stdin`` is what the script reads on its standard input (agent_runner.processes says how it is given)."""
     workdir = tempfile.mkdtemp(prefix="inbox-prescript-")
     try:
         path = os.path.join(workdir, "prescript")
@@ -256,70 +156,29 @@ def run_prescript(
             fh.write(script)
         os.chmod(path, 0o700)
         argv = [path] if script.startswith("#!") else ["bash", path]
-        input_path = os.path.join(workdir, "stdin")
-        with open(input_path, "wb") as fh:
-            fh.write(stdin)
-        try:
-            with open(input_path, "rb") as given:
-                proc = subprocess.Popen(
-                    argv,
-                    stdin=given,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    env=_child_env(env),
-                    cwd=cwd,
-                    start_new_session=True,
-                )
-        except OSError as exc:
-            why = f"could not start: {exc.strerror or exc}"
-            return ScriptResult(ScriptVerdict.SCRIPT_ERROR, None, why, None, "", "", time.monotonic() - started)
-        try:
-            out, problem = _collect(proc, started + timeout_s, max_output_bytes)
-            if problem is None and not _wait_exit(proc, started + timeout_s):
-                problem = "timeout"  # closed its pipes but kept running
-        finally:
-            _kill_group(proc)  # before reaping, while the group id cannot have been reused
-            proc.wait()
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
-        duration = time.monotonic() - started
-        stdout, stderr = bytes(out["stdout"]), bytes(out["stderr"])
-        code: int | None = proc.returncode
-        if problem is not None:
-            code = None
-            decision = _Decision(
-                ScriptVerdict.SCRIPT_ERROR,
-                reason=f"timed out after {timeout_s:g} s" if problem == "timeout" else problem,
-            )
-        elif proc.returncode < 0:
-            decision = _Decision(
-                ScriptVerdict.SCRIPT_ERROR, reason=f"killed by signal {_signal_name(-proc.returncode)}"
-            )
-        elif proc.returncode != 0:
-            decision = _Decision(ScriptVerdict.SCRIPT_ERROR, reason=f"exit code {proc.returncode}")
-        else:
-            decision = _decide(stdout)
-        return ScriptResult(
-            decision.verdict,
-            decision.data,
-            decision.reason,
-            code,
-            _tail(stdout),
-            _tail(stderr),
-            duration,
-            state_given=decision.state_given,
-            state=decision.state,
-        )
+        done = run_process(argv, timeout_s=timeout_s, env=env, cwd=cwd, max_output_bytes=max_output_bytes, stdin=stdin)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return str(number)
+    if done.problem is not None:
+        reason = f"timed out after {timeout_s:g} s" if done.problem == TIMEOUT else done.problem
+        decision = _Decision(ScriptVerdict.SCRIPT_ERROR, reason=reason)
+    elif done.returncode is not None and done.returncode < 0:
+        decision = _Decision(ScriptVerdict.SCRIPT_ERROR, reason=f"killed by signal {signal_name(-done.returncode)}")
+    elif done.returncode != 0:
+        decision = _Decision(ScriptVerdict.SCRIPT_ERROR, reason=f"exit code {done.returncode}")
+    else:
+        decision = _decide(done.stdout)
+    return ScriptResult(
+        decision.verdict,
+        decision.data,
+        decision.reason,
+        done.returncode,
+        tail_text(done.stdout),
+        tail_text(done.stderr),
+        done.duration_s,
+        state_given=decision.state_given,
+        state=decision.state,
+    )
 
 
 def describe(result: ScriptResult) -> str:

@@ -14,6 +14,8 @@ runner that claims the retry of its own taken-back attempt still cannot report t
                                                -> 409 when the runner does not hold the row's lease
     POST /runner/v1/tools        ToolRequest   -> ToolAnswer     (a scheduling tool, applied by the host)
     POST /runner/v1/history      HistoryRequest -> HistoryReply  (the conversation a run continues)
+    POST /runner/v1/http         HttpCall      -> HttpAnswer     (an ``http`` task's request, made by the host)
+    POST /runner/v1/progress     Progress      -> 204            (how far a run has come)
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from agent_runner.prescript import state_problem
 PREFIX = "/runner/v1"
 # Sent by every runner as the VERSION_HEADER; the host refuses a runner built from other code (426), so a stale
 # runner image fails at once with a message saying so, not later with puzzling errors.
-PROTOCOL_VERSION = "8"
+PROTOCOL_VERSION = "9"
 VERSION_HEADER = "x-inbox-runner-protocol"
 AGENT_PREFIX = "agent:"  # who wrote a row or a script, when an agent session did: "agent:SESSION"
 
@@ -104,6 +106,8 @@ class WorkItem(_Wire):
     tools: list[ToolSpec] = Field(default_factory=list)  # the host's tools offered to the model for this item
     event: EventInfo | None = None  # the event that started this occurrence
     state: Any = None  # the state the series' pre-script returned last (None: none yet)
+    do: str = "agent"  # what the run does: agent, remind, http, command or a worker's name (inbox.kinds)
+    input: dict[str, Any] | None = None  # the kind's ``with``, as checked when the task was made
 
 
 def _keepable(state: Any) -> Any:
@@ -206,6 +210,36 @@ class ToolAnswer(_Wire):
     ok: bool
     result: Any = None
     error: str | None = None
+
+
+class HttpCall(_Wire):
+    """Make the ``http`` request of ``message_id``, an attempt this runner holds: the host reads the request from
+    the task itself (never from the runner) and checks where it goes (docs/kinds.md)."""
+
+    message_id: Text
+    attempt: Count
+
+
+class HttpAnswer(_Wire):
+    """How the request went: ``status`` (None: no answer), the answer's text (capped), or why it failed."""
+
+    status: int | None = None
+    body: str = ""
+    error: str | None = None
+    transient: bool = False
+    retry_after_s: float | None = None
+
+
+MAX_NOTE = 500
+
+
+class Progress(_Wire):
+    """How far the attempt ``attempt`` of ``message_id`` has come: 0..1 and a short note."""
+
+    message_id: Text
+    attempt: Count
+    fraction: Annotated[float, Field(ge=0, le=1)]
+    note: Annotated[Text, Field(max_length=MAX_NOTE)] = ""
 
 
 class HistoryRequest(_Wire):

@@ -16,6 +16,7 @@ from typing import Any
 from agent_runner.agent import AgentRun, is_silence
 from agent_runner.client import HostClient
 from agent_runner.conversation import ProviderError
+from agent_runner.doing import Done, do_command, do_http, do_worker
 from agent_runner.prescript import ScriptResult, ScriptVerdict, describe, input_document, run_prescript
 from agent_runner.protocol import AGENT_PREFIX, RunResult, StateUpdate, WorkItem
 
@@ -35,11 +36,14 @@ class Sandbox:
     def refuses(self, item: WorkItem) -> str | None:
         """Why ``item``'s script may not run here, or None. Whoever wrote the script counts, not who made the
         task: an agent may attach a script to a task a person made. An unknown author counts as an agent."""
-        author = item.script_by or "an unknown author"
-        by_person = item.script_by is not None and not item.script_by.startswith(AGENT_PREFIX)
+        return self.refuses_author(item.script_by, "script")
+
+    def refuses_author(self, author: str | None, what: str) -> str | None:
+        """Why a program ``author`` wrote may not run here (None: it may); an unknown author counts as an agent."""
+        by_person = author is not None and not author.startswith(AGENT_PREFIX)
         if not by_person and self.kind == "none" and not self.allow_unsandboxed:
             return (
-                f"script written by {author} refused: no sandbox on the process runtime; "
+                f"{what} written by {author or 'an unknown author'} refused: no sandbox on the process runtime; "
                 "set INBOX_ALLOW_UNSANDBOXED=1 to allow"
             )
         return None
@@ -138,7 +142,31 @@ def do_item(item: WorkItem, host: HostClient, sandbox: Sandbox) -> RunResult:
         if item.script and script_data is not None:
             text += "\n" + json.dumps(script_data, ensure_ascii=False, default=str)
         return RunResult(outcome="completed", reply=text, **base)
+    if item.do != "agent":
+        done = _do_kind(item, host, sandbox, script_data)
+        return RunResult(
+            outcome=done.outcome,
+            reply=done.text or None,
+            model_output=done.text or None,
+            error=done.error,
+            transient=done.transient,
+            retry_after_s=done.retry_after_s,
+            **base,
+        )
     return _ask_model(item, host, sandbox, base, script_data, clock_start)
+
+
+def _do_kind(item: WorkItem, host: HostClient, sandbox: Sandbox, script_data: Any) -> Done:
+    """A run that is not a model call; a pre-script's ``data`` (when it woke the run) stands for the item's."""
+    data = script_data if item.script else item.data
+    if item.do == "http":
+        return do_http(item, host)
+    if item.do == "command":
+        refusal = sandbox.refuses_author(item.created_by, "command")
+        if refusal:
+            return Done("failed", error=refusal)
+        return do_command(item, env=_script_env(item, sandbox), cwd=sandbox.workspace, stdin=script_input(item))
+    return do_worker(item, host, data)
 
 
 def _ask_model(

@@ -1,9 +1,12 @@
-"""Which network addresses the host refuses to send to: link-local and cloud-metadata addresses.
+"""Which network addresses the host refuses to send to: link-local and cloud-metadata addresses, and for a request
+the assistant wrote (an ``http`` task), every address that is not public.
 
 A webhook URL is the user's, but what its name resolves to can change after it was checked (DNS rebinding), and
 the text that reaches it may come from the model. So a name is resolved once, every address it gives is checked,
 and the connection goes to an address that was checked, never to the name again. Loopback and private addresses
-are the user's own (a phone bridge on the LAN, a relay on localhost) and allowed.
+are the user's own (a phone bridge on the LAN, a relay on localhost) and allowed for what a person configured; a
+request the model wrote gets no more reach than its sandbox, so ``public_only`` refuses them too (the host's own
+API on loopback, the LAN's routers and printers, the container engine's networks).
 
 ``Resolver`` is what turns a host name into addresses; the host uses :func:`system_resolver`, and tests hand in
 their own to make a name resolve to a refused address without touching the machine's resolver.
@@ -31,14 +34,16 @@ class RefusedAddress(Exception):
     """The destination is, or resolves to, an address the host never sends to."""
 
 
-def refusal(address: str | IPAddress) -> str | None:
-    """Why ``address`` is refused (None: it is not)."""
+def refusal(address: str | IPAddress, *, public_only: bool = False) -> str | None:
+    """Why ``address`` is refused (None: it is not); ``public_only``: also every address that is not public."""
     parsed = ipaddress.ip_address(address) if isinstance(address, str) else address
     if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
         parsed = parsed.ipv4_mapped  # ::ffff:169.254.169.254 reaches the IPv4 address
     for network in REFUSED_NETWORKS:
         if parsed in network:
             return f"{parsed} is a link-local or cloud-metadata address ({network})"
+    if public_only and (not parsed.is_global or parsed.is_multicast):
+        return f"{parsed} is not a public address (loopback, private, reserved or multicast)"
     return None
 
 
@@ -56,7 +61,9 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in found))
 
 
-def checked_addresses(host: str, port: int, resolver: Resolver = system_resolver) -> list[str]:
+def checked_addresses(
+    host: str, port: int, resolver: Resolver = system_resolver, *, public_only: bool = False
+) -> list[str]:
     """Every address ``host`` resolves to, once each has been checked; :class:`RefusedAddress` when any is refused
     (a name that also points at a metadata address is not trusted with the others). Raises ``OSError`` when the
     name does not resolve."""
@@ -65,7 +72,7 @@ def checked_addresses(host: str, port: int, resolver: Resolver = system_resolver
     if not addresses:
         raise OSError(f"{host} resolves to no address")
     for address in addresses:
-        why = refusal(address)
+        why = refusal(address, public_only=public_only)
         if why is not None:
             shown = "" if given is not None else f"{host} resolves to "
             raise RefusedAddress(f"{shown}{why}: the host never sends there")

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from inbox import emitting, task_fields
+from agent_runner.protocol import AGENT_PREFIX
+from inbox import emitting, kinds, task_fields
 from inbox import validation as check
 from inbox.api_admin import AdminMethods
 from inbox.api_delivery import DeliveryMethods
@@ -159,6 +160,8 @@ class Inbox(DeliveryMethods, ListingMethods, LimitMethods, StatsMethods, AdminMe
         if isinstance(plan, EverySchedule):
             now = whole_second(now)  # the anchor of an interval series sits on a whole second
         limit = parse_duration(task.timeout, field="timeout") if task.timeout is not None else None
+        do = "remind" if task.remind else (task.do or kinds.AGENT)
+        given = kinds.checked_with(do, task.with_, by_agent=self.actor.startswith(AGENT_PREFIX))
         new = series.NewTask(
             prompt=task.prompt,
             schedule=plan,
@@ -171,7 +174,9 @@ class Inbox(DeliveryMethods, ListingMethods, LimitMethods, StatsMethods, AdminMe
             max_runs=task.max_runs,
             timeout_s=limit.total_seconds() if limit else None,
             retries=task.retries,
-            remind=task.remind,
+            remind=do == kinds.REMIND,
+            do=do,
+            with_=given,
             model=task.model,
             provider=task.provider,
             on=tuple(task.on or ()),

@@ -76,6 +76,16 @@ Tags = Annotated[list[str], AfterValidator(check.tags)]
 Priority = Annotated[int, AfterValidator(check.priority)]
 Deliver = Annotated[str, AfterValidator(lambda v: deliver_choice(v))]
 DeliverChange = Annotated[str, AfterValidator(lambda v: deliver_choice(v) if v.strip() else "")]
+_KIND = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+
+
+def _kind_name(value: str) -> str:
+    if not _KIND.fullmatch(value):
+        raise InvalidInput("do", f"{value!r} is not a kind's name (agent, remind, http, command or a worker's)")
+    return value
+
+
+Kind = Annotated[str, AfterValidator(_kind_name)]
 
 
 class _Fields(BaseModel):
@@ -110,8 +120,10 @@ class NewTask(_Fields):
     deliver: Deliver | None = Field(default=None, description=_D["deliver"])
     tags: Tags | None = Field(default=None, description=_D["tags"])
     priority: Priority = Field(default=0, description=_D["priority"], json_schema_extra={"minimum": -10, "maximum": 10})
+    do: Kind | None = Field(default=None, description=_D["do"])
+    with_: dict[str, Any] | None = Field(default=None, alias="with", description=_D["with"])
 
-    _whole = model_validator(mode="after")(lambda task: _exactly_one_schedule(task))
+    _whole = model_validator(mode="after")(lambda task: _exactly_one_schedule(_one_kind(task)))
 
 
 class TaskChange(_Fields):
@@ -143,6 +155,16 @@ class TaskChange(_Fields):
     )
 
     _whole = model_validator(mode="after")(lambda change: _a_change(change))
+
+
+def _one_kind(task: M) -> M:
+    """``remind`` is the ``remind`` kind: beside another ``do`` it would say two things."""
+    do = getattr(task, "do", None)
+    if getattr(task, "remind", False) and do not in (None, "remind"):
+        raise InvalidInput(
+            "do", f"{do} cannot be combined with remind (remind is the kind remind)", mentions=("remind",)
+        )
+    return task
 
 
 def _exactly_one_schedule(task: M) -> M:

@@ -33,6 +33,10 @@ FIELD_HELP = {
     "remind": "Deliver the prompt text itself at its time; no model call.",
     "model": "This task's model; default INBOX_MODEL.",
     "provider": "This task's model provider; default INBOX_PROVIDER.",
+    "do": "What a run does: agent (the default: ask the model, the text is the prompt), remind (deliver the text), "
+    "http (one request, with: url, method, headers, body), command (with: argv, timeout), or a registered "
+    "worker's name (inbox workers lists them). Only agent calls the model.",
+    "with": "The kind's input, a JSON object checked by the kind when the task is made.",
     "deliver": "The channel this task's messages are sent through (inbox channel list), or none for the outbox "
     "only; default: its session's channel.",
     "tags": "Tags to find the task by (inbox tasks --tag) and to limit how many such tasks run at once "

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from inbox.channels import NO_CHANNEL, shown_target
 from inbox.enums import ChannelKind, DeliveryStatus, Status, TokenScope, TokenStatus
+from inbox.store import progress
 from inbox.store.models import ApiToken, Channel, Dependency, MessageIn, MessageOut, Run, SessionSettings
 from inbox.store.types import is_forever
 
@@ -18,7 +19,7 @@ Instant = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), w
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, serialize_by_alias=True, validate_by_name=True)  # Task.with_ is "with"
 
 
 class _FromRow(_Frozen):
@@ -61,6 +62,9 @@ class Task(_Frozen):
     script: str | None
     script_by: str | None  # who wrote the script ("agent:SESSION" when an agent did); None without a script
     remind: bool
+    do: str  # what a run does: agent, remind, http, command or a worker (inbox.kinds)
+    with_: dict[str, Any] | None = Field(alias="with")  # the kind's input
+    progress: dict[str, Any] | None  # the live (or last) run's latest {fraction, note, at}
     deliver: str | None  # its own channel, "none" (the outbox only), or None: its session's channel
     tags: list[str]
     priority: int
@@ -319,6 +323,9 @@ def task_view(
         script=row.script,
         script_by=row.script_author if row.script else None,
         remind=row.remind,
+        do=row.do,
+        with_=row.content.get("with"),
+        progress=progress.latest(row),
         deliver=row.deliver,
         tags=list(row.tags or []),
         priority=row.priority,

@@ -42,6 +42,7 @@ from sweeper.http.agent_limits import AgentLimits
 from sweeper.http.app import HostState, make_app
 from sweeper.http.model_proxy import ModelProxy
 from sweeper.http.server import Server
+from sweeper.http_work import HttpWork
 from sweeper.loop import run_loop
 from sweeper.outage import Outage
 from sweeper.retention import RetentionPolicy, apply_retention, retention_due
@@ -145,6 +146,7 @@ class Host:
             lease=config.lease,
             backoff=config.backoff,
             outage=Outage(inbox.engine, log),
+            http=HttpWork(own=[sock.getsockname()[:2] for sock in tcp]),  # never reached by the agent's requests
             agent_limits=AgentLimits(
                 max_live_tasks=settings.agent_max_tasks,
                 min_interval=settings.agent_min_interval,

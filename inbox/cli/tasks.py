@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from inbox.cli.graph import neighbours, print_neighbours
 from inbox.cli.options import Every, Json, Limit, Session, field_help, open_inbox, read_script, rows_wanted
 from inbox.cli.render import console, print_json, table, tell_more, when
+from inbox.event_names import parse_data
 
 if TYPE_CHECKING:
     from inbox.views import MessageDetail, RunRecord, Task
@@ -57,14 +59,17 @@ def schedule(
     deliver: Annotated[str | None, typer.Option("--deliver", help=field_help("deliver"))] = None,
     tags: Annotated[list[str] | None, typer.Option("--tag", help=field_help("tags") + " Repeatable.")] = None,
     priority: Annotated[int, typer.Option("--priority", help=field_help("priority"))] = 0,
+    do: Annotated[str | None, typer.Option("--do", help=field_help("do"))] = None,
+    with_: Annotated[str | None, typer.Option("--with", help=field_help("with_") + " JSON.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Schedule a task (or a reminder)."""
+    """Schedule a task (or a reminder, a request, a command, a worker's job)."""
     # the parameters are NewTask's fields by name (in_ for --in), besides --json
     fields = {key: value for key, value in locals().items() if key != "as_json"}
     from inbox.task_fields import NewTask, validated  # the models load for a command that uses them, not for --help
 
-    task = validated(NewTask, {**fields, "script": read_script(script)}, by_name=True)
+    fields.update(script=read_script(script), with_=parse_data(with_, field="with") if with_ is not None else None)
+    task = validated(NewTask, fields, by_name=True)
     with open_inbox() as inbox:
         made = inbox.schedule(task)
     if as_json:
@@ -128,6 +133,14 @@ def _short(text: str, width: int = 40) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def shown_progress(progress: dict[str, Any] | None) -> str:
+    """``40% copying 2 of 5`` (reported at ...), or ``-``."""
+    if not progress:
+        return "-"
+    note = f" {progress['note']}" if progress.get("note") else ""
+    return f"{float(progress['fraction']):.0%}{note} (reported {progress.get('at', '?')})"
+
+
 def _print_task(task: Task) -> None:
     console.print(f"{task.series_id}  {task.name or ''}".rstrip())
     fields = {
@@ -142,7 +155,8 @@ def _print_task(task: Task) -> None:
         "catch-up": task.catch_up,
         "max runs": str(task.max_runs or "-"),
         "runs": f"{task.runs} (last: {task.last_outcome or '-'})",
-        "kind": "reminder" if task.remind else "prompt",
+        "kind": task.do + (f" {json.dumps(task.with_, ensure_ascii=False)}" if task.with_ else ""),
+        "progress": shown_progress(task.progress),
         "deliver": task.deliver or "its session's channel",
         "tags": ", ".join(task.tags) or "-",
         "priority": str(task.priority),

@@ -34,7 +34,8 @@ from inbox.tool_arguments import arguments_schema, at_instant, at_or_in, checked
 ACTOR = "mcp"
 _SESSION_TEXT = "The session (conversation) to act in: tasks are made, listed and found there. Default main."
 _TASK_ID_TEXT = "The task's series id, any occurrence id, a unique prefix of one (6+ characters), or its name."
-_AS_ARGUMENT = {"tz": "timezone"}  # the API's field -> the tool's argument (as the agent's tools name it)
+# the API's field -> the tool's argument (as the agent's tools name it)
+_AS_ARGUMENT = {"tz": "timezone", "with_": "with"}
 MAX_LIST = 100
 
 

@@ -129,6 +129,11 @@ class MessageIn(SQLModel, table=True):
         return str(value) if value else None
 
     @property
+    def do(self) -> str:
+        """What a run of this row does (inbox.kinds): ``remind`` is its own column, other kinds are in content."""
+        return "remind" if self.remind else str(self.content.get("do") or "agent")
+
+    @property
     def script_author(self) -> str:
         return self.script_by or self.created_by
 

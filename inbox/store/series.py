@@ -53,15 +53,19 @@ SERIES_SETTINGS = (
 )
 
 
+OWN_TO_THE_ROW = frozenset({"pending_update", "progress"})  # content an occurrence never passes on
+
+
 def is_untimed(row: MessageIn) -> bool:
     """A chain row that no time starts: the live row of a series only triggers start."""
     return not row.is_extra and row.recurrence is None and row.occurrence_at is None and is_forever(row.process_after)
 
 
 def inherited_settings(row: MessageIn) -> dict[str, Any]:
-    """The series definition a new occurrence takes from ``row``; an update waiting on ``row`` is not part of it."""
+    """The series definition a new occurrence takes from ``row``; an update waiting on ``row`` and how far its run
+    came (``progress``) are not part of it."""
     settings = {name: getattr(row, name) for name in SERIES_SETTINGS}
-    settings["content"] = {k: v for k, v in row.content.items() if k != "pending_update"}
+    settings["content"] = {k: v for k, v in row.content.items() if k not in OWN_TO_THE_ROW}
     return settings
 
 
@@ -90,6 +94,8 @@ class NewTask:
     deliver: str | None = None  # a channel's name, "none", or None: its session's channel
     tags: tuple[str, ...] = ()  # checked names
     priority: int = 0
+    do: str = "agent"  # what a run does (inbox.kinds); remind is also the ``remind`` column
+    with_: dict[str, Any] | None = None  # the kind's input, as inbox.kinds checked it
 
 
 def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -> MessageIn:
@@ -111,6 +117,10 @@ def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -
         content["model"] = task.model
     if task.provider:
         content["provider"] = task.provider
+    if task.do not in ("agent", "remind"):
+        content["do"] = task.do
+    if task.with_ is not None:
+        content["with"] = task.with_
     row_id = new_id()
     row = MessageIn(
         id=row_id,

@@ -41,7 +41,7 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, sha256).hexdigest()
 
 
-class _PinnedHTTPS(http.client.HTTPSConnection):
+class PinnedHTTPS(http.client.HTTPSConnection):
     """HTTPS to a checked address, with the URL's host name for SNI and the certificate check."""
 
     def __init__(self, address: str, port: int, *, server_name: str, timeout: float, context: ssl.SSLContext) -> None:
@@ -67,7 +67,7 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
         return True
 
 
-def _host_header(target: WebhookTarget) -> str:
+def host_header(target: WebhookTarget) -> str:
     host = f"[{target.host}]" if ":" in target.host else target.host
     default = 443 if target.scheme == "https" else 80
     return host if target.port == default else f"{host}:{target.port}"
@@ -124,7 +124,7 @@ class WebhookSender:
         scheme, host, port, address = key
         made: http.client.HTTPConnection
         if scheme == "https":
-            made = _PinnedHTTPS(address, port, server_name=host, timeout=self.timeout_s, context=self._tls)
+            made = PinnedHTTPS(address, port, server_name=host, timeout=self.timeout_s, context=self._tls)
         else:
             made = http.client.HTTPConnection(address, port, timeout=self.timeout_s)
         made.connect()  # a refused connection raises here, before anything is sent
@@ -148,7 +148,7 @@ class WebhookSender:
         except (OSError, UnicodeError) as exc:
             return retry(f"cannot resolve {target.host}: {exc}")
         headers = {
-            "Host": _host_header(target),
+            "Host": host_header(target),
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": f"inbox/{__version__}",
             "Idempotency-Key": delivery.item.id,

@@ -21,21 +21,26 @@ from fastapi.responses import JSONResponse
 
 from agent_runner.conversation import ModelReply, ProviderError
 from agent_runner.protocol import (
+    AGENT_PREFIX,
     PREFIX,
     ClaimReply,
     ClaimRequest,
     EventInfo,
     Heartbeat,
     HeartbeatReply,
+    HttpAnswer,
+    HttpCall,
     ModelFailure,
     ModelRequest,
+    Progress,
     ResultReply,
     RunResult,
     WorkItem,
 )
 from inbox.errors import NotFound
 from inbox.http.errors import error_responses, token_first
-from inbox.store.claims import NotHeld, OtherSession, claim_due, renew
+from inbox.store import progress
+from inbox.store.claims import NotHeld, OtherSession, claim_due, held_row, renew
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
 from inbox.store.series_state import states_of
@@ -47,6 +52,7 @@ from sweeper.http.tool_specs import HOST_TOOLS
 from sweeper.meter import AttemptClosed
 from sweeper.results import ask_model, record_result
 
+DEFAULT_HTTP_TIMEOUT_S = 30.0  # an http task's request without a --timeout of its own
 router = APIRouter(prefix=PREFIX, tags=["runner"], route_class=token_first(runner_identity))
 Runner = Annotated[RunnerIdentity, Depends(runner_identity)]
 Host = Annotated[HostState, Depends(host_state)]
@@ -60,6 +66,7 @@ def _has_schedule(row: MessageIn) -> bool:
 def work_item(row: MessageIn, *, state: Any = None) -> WorkItem:
     """What a runner is given to do ``row``; ``state``: its series' kept pre-script state."""
     event = row.content.get("event")
+    do = row.do
     return WorkItem(
         id=row.id,
         session=row.session,
@@ -80,7 +87,9 @@ def work_item(row: MessageIn, *, state: Any = None) -> WorkItem:
         script_by=row.script_author if row.script else None,
         model=row.content.get("model"),
         provider=row.content.get("provider"),
-        tools=[] if row.remind else list(HOST_TOOLS),
+        tools=list(HOST_TOOLS) if do == "agent" else [],
+        do=do,
+        input=row.content.get("with"),
         event=EventInfo(id=event["id"], name=event["name"], data=event.get("data"), session=event.get("session"))
         if isinstance(event, dict)
         else None,
@@ -177,3 +186,30 @@ def model_call(request: ModelRequest, runner: Runner, host: Host) -> ModelReply 
             retry_after_s=exc.retry_after_s,
         )
         return JSONResponse(failure.model_dump(mode="json"), status_code=502)
+
+
+def _held_task(host: HostState, runner: RunnerIdentity, message_id: str, attempt: int) -> MessageIn:
+    with transaction(host.inbox.engine) as db:
+        row = held_row(db, message_id, session=runner.session, owner=runner.owner, attempt=attempt, lock=False)
+        db.expunge(row)
+        return row
+
+
+@router.post("/http", response_model=HttpAnswer, responses=error_responses(404, 409))
+def http_call(call: HttpCall, runner: Runner, host: Host) -> HttpAnswer:
+    """An ``http`` task's request for an attempt the runner holds, as the task stored it (sweeper.http_work)."""
+    with lease_refusals():
+        row = _held_task(host, runner, call.message_id, call.attempt)
+    if row.do != "http":
+        return HttpAnswer(error=f"{row.id} is a {row.do} task, not an http one")
+    by_agent = row.created_by.startswith(AGENT_PREFIX)
+    timeout = row.timeout_s or DEFAULT_HTTP_TIMEOUT_S
+    return host.http.call(dict(row.content.get("with") or {}), by_agent=by_agent, timeout_s=timeout, key=row.id)
+
+
+@router.post("/progress", status_code=204, responses=error_responses(404, 409))
+def report_progress(report: Progress, runner: Runner, host: Host) -> None:
+    """Keep how far a held attempt has come (inbox.store.progress)."""
+    with lease_refusals(), transaction(host.inbox.engine) as db:
+        row = held_row(db, report.message_id, session=runner.session, owner=runner.owner, attempt=report.attempt)
+        progress.record(row, fraction=report.fraction, note=report.note, now=utcnow())

@@ -14,6 +14,7 @@ from sweeper.http.agent_limits import AgentLimits
 from sweeper.http.doorbells import Doorbells
 from sweeper.http.model_proxy import ModelProxy
 from sweeper.http.runner_auth import RunnerTokens
+from sweeper.http_work import HttpWork
 from sweeper.meter import TokenMeter
 from sweeper.outage import Outage
 
@@ -35,6 +36,7 @@ class HostState:
     backoff: tuple[timedelta, ...] = BACKOFF
     agent_limits: AgentLimits = field(default_factory=AgentLimits)
     draining: threading.Event = field(default_factory=threading.Event)  # shutting down: hand out no new work
+    http: HttpWork = field(default_factory=HttpWork)  # http tasks' requests (sweeper.http_work)
     outage: Outage | None = None  # the host's, shared with its loop: a store that cannot be used is told once
     last_sweep_s: float | None = None  # how long this host's latest sweep pass took (GET /metrics)
 

@@ -20,7 +20,8 @@ from inbox.tool_arguments import arguments_schema as shown_schema_of
 
 _TASK_ID_TEXT = "The task's series id, any occurrence id, or its name."
 _TASK_ID = {"task_id": {"type": "string", "description": _TASK_ID_TEXT}}
-_AS_TOOL = {"tz": "timezone"}  # the API's field -> the tool's argument ("at" also takes what the API's "in" does)
+# the API's field -> the tool's argument ("at" also takes what the API's "in" does)
+_AS_TOOL = {"tz": "timezone", "with_": "with"}
 
 _SCHEDULE_FIELDS: tuple[str, ...] = (
     "prompt",
@@ -37,6 +38,7 @@ _SCHEDULE_FIELDS: tuple[str, ...] = (
 )
 _SCHEDULE_FIELDS += ("catch_up", "max_runs", "remind", "deliver")  # deliver: none, or its session's own channel
 _SCHEDULE_FIELDS += ("tags", "priority")
+_SCHEDULE_FIELDS += ("do", "with_")  # what a run does (inbox.kinds): an http or command task is checked by author
 ARGUMENTS: dict[str, type[BaseModel]] = {
     "schedule_task": tool_model(
         NewTask,

@@ -189,7 +189,19 @@ INVALID_TASKS: list[tuple[Any, str]] = [
     ({"prompt": "x", "every": "1h", "tz": "Mars/Olympus"}, "tz"),  # named as in the request, not "--tz"
     ({"prompt": "x", "at": "2026-03-27T11:00:00Z"}, "at"),  # in the past
     (["prompt", "x"], "body"),
+    ({"prompt": "x", "every": "1h", "do": "http", "with": {"url": "gopher://x"}}, "with.url"),
+    ({"prompt": "x", "every": "1h", "do": "command", "with": {"argv": []}}, "with.argv"),
+    ({"prompt": "x", "every": "1h", "do": "teleport"}, "do"),
 ]
+
+
+def test_a_task_says_what_it_does_and_with_what(api: Served) -> None:
+    body = {"prompt": "ping", "every": "5m", "do": "http", "with": {"url": "https://example.com/up", "method": "GET"}}
+    sid = ok(api.http.post("/v1/tasks", json=body), 201)["series_id"]
+    shown = ok(api.http.get(f"/v1/tasks/{sid}"))
+    assert shown["do"] == "http"
+    assert shown["with"] == {"url": "https://example.com/up", "method": "GET", "headers": {}}
+    assert shown["progress"] is None
 
 
 def test_invalid_input_is_refused_naming_the_field_and_writes_nothing(api: Served) -> None:

@@ -25,7 +25,7 @@ from sweeper.http.runner_auth import RunnerIdentity
 from tests.integration.unix_server import serving_on_unix_socket
 
 ADMIN = "admin-token"
-AS_TOOL = {"tz": "timezone"}  # the one argument a tool spells differently
+AS_TOOL = {"tz": "timezone", "with_": "with"}  # the arguments a tool spells differently
 
 
 @dataclass

@@ -2,14 +2,15 @@
 #
 # BASE is any image with python3 (3.11 or newer) and its venv module: python:3.12-slim for most people; tests and CI
 # use a Debian base built offline (debootstrap, then docker import). The runner needs only httpx and pydantic:
-# wheels placed in the context's wheels/ folder are installed without an index, else pip downloads them.
+# wheels placed in the context's wheels/ folder are installed without an index, else pip downloads them. Every
+# wheel given is installed: a package of workers (the inbox.workers entry points) is added to the image this way.
 ARG BASE=python:3.12-slim
 FROM ${BASE}
 
 COPY wheels/ /tmp/wheels/
 RUN python3 -m venv /opt/runner \
  && if ls /tmp/wheels/*.whl >/dev/null 2>&1; then \
-      /opt/runner/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheels httpx pydantic; \
+      /opt/runner/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheels httpx pydantic /tmp/wheels/*.whl; \
     else \
       /opt/runner/bin/pip install --no-cache-dir httpx pydantic; \
     fi \

@@ -27,6 +27,7 @@ from inbox.cli import (
     token,
     tools,
     transfer,
+    workers,
 )
 from inbox.cli.options import in_flags
 from inbox.cli.render import fail
@@ -63,6 +64,7 @@ channels.register(app)
 stats.register(app)
 audit.register(app)
 limits.register(app)
+workers.register(app)
 
 
 def _print_version(asked: bool) -> None:

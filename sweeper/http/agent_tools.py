@@ -27,7 +27,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from agent_runner.protocol import AGENT_PREFIX, PREFIX, ToolAnswer, ToolRequest
+from agent_runner.protocol import AGENT_PREFIX, MAX_NOTE, PREFIX, ToolAnswer, ToolRequest
 from inbox import emitting
 from inbox import validation as check
 from inbox.api import Inbox, preview
@@ -36,6 +36,7 @@ from inbox.enums import LIVE_STATUSES, Kind, OutboxKind
 from inbox.errors import Conflict, InvalidInput, NotFound
 from inbox.http.errors import error_responses, token_first
 from inbox.schedules import format_duration, load_zone, parse_cron, parse_every
+from inbox.store import progress
 from inbox.store.channels import session_channels
 from inbox.store.claims import NotHeld, OtherSession, held_row
 from inbox.store.endings import post_outbox
@@ -321,8 +322,17 @@ def emit_event(call: Call, a: dict[str, Any]) -> Any:
     return {key: value for key, value in done.model_dump(mode="json").items() if key != "session"}
 
 
+def report_progress(call: Call, a: dict[str, Any]) -> Any:
+    """The held run's latest progress (inbox.store.progress), in the transaction that checked its lease."""
+    note = str(a.get("note", ""))
+    if len(note) > MAX_NOTE:
+        raise InvalidInput("note", f"at most {MAX_NOTE} characters")
+    progress.record(call.held, fraction=float(a["fraction"]), note=note, now=call.inbox.clock())
+    return {"recorded": True}
+
+
 _ALL = [schedule_task, list_tasks, get_task, get_task_runs, update_task, pause_task, resume_task, cancel_task]
-_ACTIONS = [run_task_now, send_message, emit_event]
+_ACTIONS = [run_task_now, send_message, emit_event, report_progress]
 TOOLS: dict[str, Callable[[Call, dict[str, Any]], Any]] = {t.__name__: t for t in [*_ALL, *_ACTIONS]}
 assert set(TOOLS) == set(SCHEMAS), "every tool the model is shown is applied here"
 

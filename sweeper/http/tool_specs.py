@@ -115,6 +115,18 @@ HOST_TOOLS: tuple[ToolSpec, ...] = (
         ),
     ),
     ToolSpec(
+        name="report_progress",
+        description="Say how far this run has come, for the user watching it (inbox show, the dashboard); the "
+        "latest report is kept.",
+        parameters=_obj(
+            {
+                "fraction": {"type": "number", "minimum": 0, "maximum": 1, "description": "Done so far, 0 to 1."},
+                "note": {"type": "string", "description": "A few words on what is being done."},
+            },
+            ["fraction"],
+        ),
+    ),
+    ToolSpec(
         name="send_message",
         description="Send a message to the user now (besides your final answer).",
         parameters=_obj({"text": {"type": "string"}}, ["text"]),

@@ -49,7 +49,9 @@ class ProcessRuntime:
         env = {key: os.environ[key] for key in PASSED_THROUGH if key in os.environ}
         env.update(
             HOME=str(workspace),
-            PYTHONPATH=str(PROJECT_ROOT),
+            # the host's own import path after the project: workers installed where the host finds them (a
+            # target folder on PYTHONPATH too) are found by its runners (docs/kinds.md)
+            PYTHONPATH=os.pathsep.join([str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
             INBOX_RUNNER_SOCKET=str(self.context.socket_path),
             INBOX_RUNNER_TOKEN=token,
             INBOX_RUNNER_SESSION=session,

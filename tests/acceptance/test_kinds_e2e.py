@@ -179,3 +179,17 @@ def test_an_agent_written_command_is_refused_on_the_process_runtime(served: Serv
         "set INBOX_ALLOW_UNSANDBOXED=1 to allow"
     ]
     assert not planted.exists()
+
+
+def test_the_model_reports_how_far_its_run_has_come(served: Served) -> None:
+    def model(request: RecordedRequest) -> ScriptedReply:
+        if request.json["messages"][-1]["role"] == "user":
+            return ScriptedReply("", tool_calls=(("report_progress", {"fraction": 0.5, "note": "half way"}),))
+        return ScriptedReply("done")
+
+    served.fake.respond_with(model)
+    served.start_host()
+    task = served.inbox.schedule("work", in_="1s")
+    assert _ended(served, task.series_id) == ["completed"]
+    progress = served.inbox.get(task.series_id).progress
+    assert progress is not None and (progress["fraction"], progress["note"]) == (0.5, "half way")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from inbox.errors import InvalidInput
+from tests.acceptance.receiver import receiving
 from tests.acceptance.served import Served, serving
 from tests.worker_wheel import build_worker_wheel
 
@@ -104,3 +105,13 @@ def test_a_worker_and_an_agent_written_command_run_in_the_container(boxed: Serve
         "both texts", lambda: [t for s in (counted, command) for t in _outcome_and_text(boxed, s.series_id)[1]]
     )
     assert texts == [f"2 words (session main, event none, run {counted.id})", "in /workspace as 10001"]
+
+
+@pytest.mark.container
+def test_an_http_task_of_a_container_runner_is_made_by_the_host(boxed: Served) -> None:
+    with receiving() as receiver:
+        boxed.start_host()
+        task = boxed.inbox.schedule("ping", in_="1s", do="http", with_={"url": receiver.url("/ok"), "body": "hi"})
+        assert _outcome_and_text(boxed, task.series_id)[0] == ["completed"]
+        assert boxed.wait_for("the answer", lambda: _outcome_and_text(boxed, task.series_id)[1]) == ["pong"]
+        assert [(r.method, r.body) for r in receiver.requests] == [("POST", b"hi")]

@@ -60,7 +60,7 @@ def schedule(
     tags: Annotated[list[str] | None, typer.Option("--tag", help=field_help("tags") + " Repeatable.")] = None,
     priority: Annotated[int, typer.Option("--priority", help=field_help("priority"))] = 0,
     do: Annotated[str | None, typer.Option("--do", help=field_help("do"))] = None,
-    with_: Annotated[str | None, typer.Option("--with", help=field_help("with_") + " JSON.")] = None,
+    with_: Annotated[str | None, typer.Option("--with", help=field_help("with") + " JSON.")] = None,
     as_json: Json = False,
 ) -> None:
     """Schedule a task (or a reminder, a request, a command, a worker's job)."""

@@ -7,7 +7,6 @@ import sys
 
 import typer
 
-from inbox import kinds
 from inbox.cli.options import Json
 from inbox.cli.render import console, table
 
@@ -15,6 +14,8 @@ from inbox.cli.render import console, table
 def workers(as_json: Json = False) -> None:
     """List the kinds of work (--do): built-in ones and workers installed through the inbox.workers entry points,
     with the JSON schema of what --with takes."""
+    from inbox import kinds  # the kinds' models load when the command runs, not for --help
+
     found = kinds.kinds()
     if as_json:
         sys.stdout.write(json.dumps([kind.as_json() for kind in found], indent=2, ensure_ascii=False) + "\n")

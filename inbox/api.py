@@ -41,19 +41,8 @@ from inbox.store import channels as channel_store
 from inbox.store.endings import end_failed_rounds
 from inbox.store.engine import open_engine, read_transaction, transaction
 from inbox.store.types import Clock, utcnow
-from inbox.views import (
-    EventEmitted,
-    EventSeen,
-    Graph,
-    Message,
-    MessageDetail,
-    Scheduled,
-    Task,
-    describe_schedule,
-    graph_view,
-    message_detail,
-    message_view,
-)
+from inbox.trigger_views import EventEmitted, EventSeen, Graph, graph_view
+from inbox.views import Message, MessageDetail, Scheduled, Task, describe_schedule, message_detail, message_view
 
 
 def whole_second(instant: datetime) -> datetime:

@@ -15,7 +15,8 @@ from inbox.enums import AuditAction, TokenScope
 from inbox.store import audit as audit_store
 from inbox.store import tokens as token_store
 from inbox.store.engine import read_transaction, transaction
-from inbox.views import HookInfo, NewHook, NewToken, TokenInfo, token_view
+from inbox.trigger_views import HookInfo, NewHook
+from inbox.views import NewToken, TokenInfo, token_view
 
 
 class AdminMethods:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from inbox.api import Inbox
 from inbox.errors import InvalidInput
 from inbox.store.engine import one_transaction
-from inbox.store.models import DropIngested
+from inbox.store.trigger_tables import DropIngested
 from inbox.store.types import utcnow
 from inbox.validation import session_name
 

@@ -17,7 +17,7 @@ from inbox.store.engine import read_transaction, transaction
 from inbox.store.lookup import find_series_id
 from inbox.store.models import MessageIn
 from inbox.store.types import Clock
-from inbox.views import EventEmitted, EventSeen
+from inbox.trigger_views import EventEmitted, EventSeen
 
 
 def emit(

@@ -26,9 +26,10 @@ from inbox.errors import InvalidInput
 from inbox.event_names import MAX_DATA_BYTES, check_data, check_key
 from inbox.store import audit, bulk, events
 from inbox.store.engine import read_transaction, transaction
-from inbox.store.models import Hook, MessageIn
+from inbox.store.models import MessageIn
+from inbox.store.trigger_tables import Hook
 from inbox.store.types import Clock
-from inbox.views import HookAccepted, HookInfo, NewHook
+from inbox.trigger_views import HookAccepted, HookInfo, NewHook
 
 MAX_BODY = MAX_DATA_BYTES  # 1 MiB, the most an event's data may be
 SIGNATURE_PREFIX = "sha256="

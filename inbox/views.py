@@ -11,24 +11,24 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from inbox.channels import NO_CHANNEL, shown_target
 from inbox.enums import ChannelKind, DeliveryStatus, Status, TokenScope, TokenStatus
 from inbox.store import progress
-from inbox.store.models import ApiToken, Channel, Dependency, MessageIn, MessageOut, Run, SessionSettings
+from inbox.store.models import ApiToken, Channel, MessageIn, MessageOut, Run, SessionSettings
 from inbox.store.types import is_forever
 
 # ISO 8601 with a numeric offset everywhere ("+00:00", never "Z"), in the zone the value carries.
 Instant = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), when_used="json")]
 
 
-class _Frozen(BaseModel):
+class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, serialize_by_alias=True, validate_by_name=True)  # Task.with_ is "with"
 
 
-class _FromRow(_Frozen):
+class _FromRow(Frozen):
     """A view whose fields are its row's attributes of the same names: ``model_validate(row)``."""
 
     model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
-class Scheduled(_Frozen):
+class Scheduled(Frozen):
     """The echo of a created task: where it lives and when it fires next."""
 
     id: str
@@ -40,7 +40,7 @@ class Scheduled(_Frozen):
     next_runs: list[Instant]  # aware, in the task's zone
 
 
-class Task(_Frozen):
+class Task(Frozen):
     """One series, as ``inbox tasks`` lists it."""
 
     series_id: str
@@ -110,7 +110,7 @@ class OutboxItem(_FromRow):
     delivered_at: Instant | None
 
 
-class ChannelInfo(_Frozen):
+class ChannelInfo(Frozen):
     """A delivery channel as ``inbox channel list`` shows it: never its secret, nor an SMTP password."""
 
     name: str
@@ -129,7 +129,7 @@ class NewChannel(ChannelInfo):
     secret: str | None
 
 
-class SessionInfo(_Frozen):
+class SessionInfo(Frozen):
     """What a session is set to."""
 
     session: str
@@ -149,7 +149,7 @@ class Message(_FromRow):
     created_at: Instant
 
 
-class MessageDetail(_Frozen):
+class MessageDetail(Frozen):
     """One inbound row as ``inbox show ID`` gives it for a message: what became of it, and each attempt."""
 
     id: str
@@ -168,82 +168,7 @@ class MessageDetail(_Frozen):
     runs: list[RunRecord]  # newest first
 
 
-class HookInfo(_Frozen):
-    """A webhook, as ``inbox hook list`` shows it (never its secret). ``url``: the path on the host's HTTP API."""
-
-    name: str
-    session: str | None  # None: its events are for every session's tasks (its messages go to "main")
-    message: bool
-    url: str
-    created_at: Instant
-    created_by: str
-
-
-class NewHook(HookInfo):
-    """A hook just made, with its secret: shown this once."""
-
-    secret: str
-
-
-class HookAccepted(_Frozen):
-    """What a call of a webhook did: the event it emitted (``id``), the tasks it started, and the message it
-    dropped into the session (``--message`` hooks). ``duplicate``: the ``Idempotency-Key`` was used within 24 h;
-    this is the first call's event and nothing was written."""
-
-    id: str
-    name: str
-    session: str | None
-    matched: list[str]
-    duplicate: bool
-    message_id: str | None
-
-
-class EventEmitted(_Frozen):
-    """What ``inbox emit`` did: the event's id, and the series it started (``matched``; those of them waiting behind
-    a running occurrence are also in ``queued``) or did not start because one was already waiting (``coalesced``).
-    ``duplicate``: its key was used by an earlier event within 24 h, whose answer this is; nothing was started."""
-
-    id: str
-    name: str
-    session: str | None  # None: for every session's tasks
-    matched: list[str]
-    queued: list[str]
-    coalesced: list[str]
-    duplicate: bool
-    created_at: Instant
-
-
-class EventSeen(_Frozen):
-    """An event that matched a task, as ``inbox show`` lists it."""
-
-    event_id: str
-    name: str
-    state: str  # started | queued | coalesced
-    message_id: str | None  # the occurrence it started
-    created_at: Instant
-    created_by: str
-
-
-class GraphNode(_Frozen):
-    series_id: str
-    name: str | None
-    status: str  # as in Task: active | running | paused | ended | cancelled
-
-
-class GraphEdge(_Frozen):
-    upstream: str  # series id: the task that runs first
-    downstream: str  # series id: the task that runs after it
-    when: str
-
-
-class Graph(_Frozen):
-    """The dependency graph as ``inbox graph --json`` prints it."""
-
-    nodes: list[GraphNode]
-    edges: list[GraphEdge]
-
-
-class TokenInfo(_Frozen):
+class TokenInfo(Frozen):
     """An API token as ``inbox token list`` shows it: never the token, nor its digest."""
 
     id: str
@@ -337,13 +262,6 @@ def task_view(
         created_at=created_at or row.created_at,
         reason=row.reason,
     )
-
-
-def graph_view(heads: list[MessageIn], edges: list[Dependency]) -> Graph:
-    """``heads``: each node's current row (inbox.store.queries.heads_of)."""
-    nodes = [GraphNode(series_id=h.series_id or h.id, name=h.name, status=series_status(h)) for h in heads]
-    links = [GraphEdge(upstream=e.upstream_id, downstream=e.downstream_id, when=str(e.when)) for e in edges]
-    return Graph(nodes=nodes, edges=links)
 
 
 def run_view(run: Run) -> RunRecord:

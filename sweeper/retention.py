@@ -36,7 +36,8 @@ from sqlalchemy import Delete, Engine, Select, Table, and_, delete, exists, or_,
 from inbox.config import DEFAULT_KEEP_AUDIT_DAYS, DEFAULT_KEEP_OUTBOX_DAYS, DEFAULT_KEEP_RUNS_DAYS
 from inbox.enums import LIVE_STATUSES, DeliveryStatus
 from inbox.store.engine import read_transaction, transaction
-from inbox.store.models import AuditRecord, DependencyRound, Event, EventMatch, MessageIn, MessageOut, Run
+from inbox.store.models import AuditRecord, MessageIn, MessageOut, Run
+from inbox.store.trigger_tables import DependencyRound, Event, EventMatch
 
 _LIVE = sorted(s.value for s in LIVE_STATUSES)
 

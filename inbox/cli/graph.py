@@ -11,7 +11,7 @@ from inbox.cli.options import Json, open_inbox
 from inbox.cli.render import console, print_json, table
 
 if TYPE_CHECKING:
-    from inbox.views import Graph, GraphNode
+    from inbox.trigger_views import Graph, GraphNode
 
 
 def _label(node: GraphNode | None, series_id: str) -> str:

@@ -18,8 +18,8 @@ from inbox import emitting, hooks
 from inbox.api import Inbox
 from inbox.http.errors import ErrorBody, error_responses
 from inbox.http.public import wake_host
-from inbox.store.models import Hook
-from inbox.views import HookAccepted
+from inbox.store.trigger_tables import Hook
+from inbox.trigger_views import HookAccepted
 
 router = APIRouter(prefix="/v1", tags=["hooks"])
 

@@ -25,7 +25,8 @@ from inbox.http.auth import Caller, check_token
 from inbox.http.errors import error_responses, token_first
 from inbox.paging import DEFAULT_PAGE, MAX_PAGE, Page
 from inbox.task_fields import NewTask, TaskChange
-from inbox.views import EventEmitted, Graph, Message, MessageDetail, OutboxItem, RunRecord, Scheduled, Task
+from inbox.trigger_views import EventEmitted, Graph
+from inbox.views import Message, MessageDetail, OutboxItem, RunRecord, Scheduled, Task
 
 router = APIRouter(
     prefix="/v1",

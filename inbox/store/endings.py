@@ -20,14 +20,7 @@ from inbox.errors import NotFound
 from inbox.schedules import Recurring, from_recurrence, load_zone
 from inbox.store.alerts import alert_after_ending
 from inbox.store.changes import apply_changes
-from inbox.store.models import (
-    MAX_ERROR_CHARS,
-    MAX_MODEL_OUTPUT_CHARS,
-    MAX_SCRIPT_OUTPUT_CHARS,
-    MessageIn,
-    Run,
-    clip,
-)
+from inbox.store.models import MAX_ERROR_CHARS, MAX_MODEL_OUTPUT_CHARS, MAX_SCRIPT_OUTPUT_CHARS, MessageIn, Run, clip
 from inbox.store.outbox import post_outbox
 from inbox.store.rounds import FailedRound, UpstreamEnding, upstream_ended
 from inbox.store.series import inherited_settings

@@ -36,7 +36,8 @@ from inbox.ids import new_id
 from inbox.store import series, triggers
 from inbox.store.bulk import insert_dicts
 from inbox.store.lookup import live_row
-from inbox.store.models import Event, EventMatch, MessageIn
+from inbox.store.models import MessageIn
+from inbox.store.trigger_tables import Event, EventMatch
 from inbox.store.types import Clock
 
 KEY_WINDOW = timedelta(hours=24)

@@ -21,7 +21,7 @@ from inbox.enums import Status, When
 from inbox.errors import InvalidInput, NotFound
 from inbox.store import queries
 from inbox.store.lookup import find_series_id, latest_row
-from inbox.store.models import Dependency
+from inbox.store.trigger_tables import Dependency
 from inbox.validation import MAX_UPSTREAMS
 
 _GRAPH_LOCK = 0x1B0C_DE95  # the PostgreSQL advisory lock every change of the graph takes (any constant will do)

@@ -33,8 +33,9 @@ from sqlmodel import Session, col, select
 from inbox.enums import SUCCESS_OUTCOMES, Outcome, Status, When
 from inbox.store import graph, queries
 from inbox.store.lookup import live_row
-from inbox.store.models import Dependency, DependencyRound, MessageIn, Run, clip
+from inbox.store.models import MessageIn, Run, clip
 from inbox.store.series import pause, start_extra
+from inbox.store.trigger_tables import Dependency, DependencyRound
 
 MAX_REPLY_CHARS = 4000  # of each upstream's reply in data.upstream
 

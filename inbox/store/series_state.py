@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from inbox.store.models import SeriesState
+from inbox.store.trigger_tables import SeriesState
 
 
 def states_of(db: Session, series_ids: list[str]) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from inbox.store.models import Event, EventMatch, Hook
 from inbox.store.pages import Page
+from inbox.store.trigger_tables import Event, EventMatch, Hook
 
 
 def events_page(db: Session, *, name: str | None, before: str | None, limit: int) -> Page[Event]:

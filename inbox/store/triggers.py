@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, delete
 from sqlmodel import Session, col, select
 
 from inbox.event_names import ANY_HEAD, head_of, matches, name_head, tail_of
-from inbox.store.models import EventTrigger
+from inbox.store.trigger_tables import EventTrigger
 
 CHUNK = 500  # first words per query
 _UNDER = select(EventTrigger.head, EventTrigger.series_id, EventTrigger.pattern, EventTrigger.session).where(

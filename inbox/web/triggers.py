@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from inbox.event_names import check_name
 from inbox.hooks import url_of
 from inbox.store import pages, queries, trigger_pages
-from inbox.views import Graph, GraphNode
+from inbox.trigger_views import Graph, GraphNode
 from inbox.web.access import Viewer, host_inbox, viewer
 from inbox.web.common import PAGE, id_cursor, refusing, router, text_filter
 from inbox.web.render import page

@@ -18,7 +18,8 @@ from sqlmodel import col, select
 
 from inbox.drop_files import PAUSE_VAR
 from inbox.store.engine import read_transaction
-from inbox.store.models import Event, MessageIn
+from inbox.store.models import MessageIn
+from inbox.store.trigger_tables import Event
 from tests.acceptance.served import Served
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from inbox.store.engine import transaction
-from inbox.store.models import SeriesState
+from inbox.store.trigger_tables import SeriesState
 from tests.acceptance.served import Served
 
 pytestmark = pytest.mark.slow

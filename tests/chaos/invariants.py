@@ -22,7 +22,8 @@ from sqlmodel import col, select
 
 from inbox.enums import STATUS_AFTER, OutboxKind, Outcome, Status
 from inbox.store.engine import transaction
-from inbox.store.models import DependencyRound, Event, EventMatch, MessageIn, MessageOut, Run
+from inbox.store.models import MessageIn, MessageOut, Run
+from inbox.store.trigger_tables import DependencyRound, Event, EventMatch
 from tests.chaos.plan import Gate, ScheduledTask, answer_for, reminder_text
 
 DUPLICATE = "duplicate"

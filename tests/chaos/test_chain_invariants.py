@@ -17,7 +17,8 @@ from inbox.enums import Outcome, Status, When
 from inbox.store.claims import claim_due
 from inbox.store.endings import RunReport, end_occurrence
 from inbox.store.engine import transaction
-from inbox.store.models import DependencyRound, MessageIn, Run
+from inbox.store.models import MessageIn, Run
+from inbox.store.trigger_tables import DependencyRound
 from tests.chaos.chains import ChainPlan, ScheduledChain, check_chains, schedule_chain
 from tests.chaos.invariants import DUPLICATE, LOSS, Snapshot, Violation
 from tests.chaos.plan import Gate, Shape, TaskPlan, answer_for, schedule

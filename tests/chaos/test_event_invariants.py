@@ -19,7 +19,8 @@ from inbox.store import events as store_events
 from inbox.store.claims import claim_due
 from inbox.store.endings import RunReport, end_occurrence
 from inbox.store.engine import transaction
-from inbox.store.models import Event, EventMatch, MessageIn, Run
+from inbox.store.models import MessageIn, Run
+from inbox.store.trigger_tables import Event, EventMatch
 from tests.chaos.events import Emission, check_events
 from tests.chaos.invariants import DUPLICATE, LOSS, Snapshot, Violation
 from tests.chaos.plan import Gate, Shape, TaskPlan, answer_for, schedule

@@ -16,7 +16,8 @@ from sqlmodel import Session, select
 
 from inbox import Inbox, hooks
 from inbox.store.engine import transaction
-from inbox.store.models import Event, MessageIn
+from inbox.store.models import MessageIn
+from inbox.store.trigger_tables import Event
 from tests.chaos.hooks import BY_NAME, HOOK, check_hooks, create_hooks
 from tests.chaos.invariants import DUPLICATE, LOSS, Snapshot, Violation
 from tests.conftest import Clock

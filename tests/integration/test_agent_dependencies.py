@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import select
 
 from inbox.store.engine import transaction
-from inbox.store.models import Dependency
+from inbox.store.trigger_tables import Dependency
 from tests.integration import test_agent_tools as agent_tools
 from tests.integration.test_agent_tools import NOT_HERE, Host, working_on_chat, working_on_task_run
 

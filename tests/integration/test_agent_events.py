@@ -8,7 +8,8 @@ import pytest
 from sqlmodel import select, update
 
 from inbox.store.engine import transaction
-from inbox.store.models import Event, MessageIn
+from inbox.store.models import MessageIn
+from inbox.store.trigger_tables import Event
 from tests.integration.test_agent_tools import Host, Working, host, limits, working_on_chat, working_on_task_run
 
 __all__ = ["host", "limits"]  # the fixtures, shared with the other agent-tool tests

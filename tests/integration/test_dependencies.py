@@ -11,8 +11,9 @@ from sqlmodel import select
 from inbox import Inbox, InvalidInput
 from inbox.enums import Outcome
 from inbox.store.engine import transaction
-from inbox.store.models import Dependency, DependencyRound, MessageIn
+from inbox.store.models import MessageIn
 from inbox.store.reminders import deliver_one_shot_reminders, deliver_recurring_reminders
+from inbox.store.trigger_tables import Dependency, DependencyRound
 from inbox.store.types import FOREVER
 from sweeper.retention import RetentionPolicy, apply_retention
 from tests.conftest import Clock

@@ -14,7 +14,7 @@ from inbox import Inbox
 from inbox.enums import Outcome
 from inbox.store.endings import RunReport, end_occurrence
 from inbox.store.engine import transaction
-from inbox.store.models import DependencyRound
+from inbox.store.trigger_tables import DependencyRound
 from tests.conftest import Clock, pg_store
 from tests.integration.helpers import wait_until_blocked_by
 

@@ -11,7 +11,8 @@ from sqlmodel import select
 from inbox import Inbox, InvalidInput
 from inbox.enums import MatchState
 from inbox.store.engine import transaction
-from inbox.store.models import Event, EventMatch, MessageIn
+from inbox.store.models import MessageIn
+from inbox.store.trigger_tables import Event, EventMatch
 from tests.conftest import Clock
 from tests.integration.helpers import claim, end, run_due, stored_text
 

@@ -19,8 +19,9 @@ from inbox import Inbox
 from inbox.enums import MatchState, Status
 from inbox.store.engine import transaction
 from inbox.store.lookup import live_row
-from inbox.store.models import Event, EventMatch, MessageIn
-from inbox.views import EventEmitted
+from inbox.store.models import MessageIn
+from inbox.store.trigger_tables import Event, EventMatch
+from inbox.trigger_views import EventEmitted
 from tests.conftest import Clock
 from tests.integration.helpers import claim, end
 

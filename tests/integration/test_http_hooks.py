@@ -14,7 +14,8 @@ from sqlmodel import select
 
 from inbox.enums import Kind
 from inbox.store.engine import read_transaction
-from inbox.store.models import Event, MessageIn
+from inbox.store.models import MessageIn
+from inbox.store.trigger_tables import Event
 from tests.integration.helpers import stored_text
 from tests.integration.test_public_api import JSON, TOKEN, Served, api, ok, refused
 

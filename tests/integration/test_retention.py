@@ -17,7 +17,8 @@ from inbox.config import load_settings
 from inbox.enums import OutboxKind
 from inbox.store.endings import post_outbox
 from inbox.store.engine import transaction
-from inbox.store.models import Event, EventMatch, MessageIn
+from inbox.store.models import MessageIn
+from inbox.store.trigger_tables import Event, EventMatch
 from sweeper.retention import RetentionPolicy, RetentionReport, apply_retention, retention_due
 from tests.conftest import Clock
 from tests.integration.helpers import claim, end, run_due, runs

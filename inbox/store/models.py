@@ -54,7 +54,7 @@ class MessageIn(SQLModel, table=True):
         UniqueConstraint("series_id", "occurrence_at", name="uq_messages_in_series_slot"),
         # "What is due" walks this index from the oldest pending row: cost O(due rows), not O(table).
         Index("ix_messages_in_status_due", "status", "process_after", "id"),
-        Index("ix_messages_in_session_status", "session", "status"),
+        Index("ix_messages_in_session_status", "session", "status", "process_after", "id"),  # a session's listing
         # What a claim walks: per lane (``gate``) and priority, the oldest due rows first (inbox.store.due). Only
         # pending rows: a row leaves it once claimed, and what ends never costs it a write again.
         Index(

@@ -3,8 +3,9 @@
 ``python -m bench.dashboard [--series 100000] [--repeat 20] [--db sqlite|postgres]`` fills a fresh store by
 multi-row Core inserts: ``--series`` series over 50 sessions (90% active and due over the next 30 days, 5% paused,
 5% ended), each active one with an ended occurrence behind it, one run per series over the last 7 days (5% failed,
-3% timed out, some script errors and silent ones, tokens on each), 20% as many outbox items and 10% as many chat
-messages. It runs the hosts' roll-up chore once over that history (and prints how long it took, a cost paid once
+3% timed out, some script errors and silent ones, tokens on each), 20% as many outbox items, 10% as many chat
+messages and as many events (each with what it started), five hooks, and a task after another for one series in
+200. It runs the hosts' roll-up chore once over that history (and prints how long it took, a cost paid once
 per store, then a minute's runs at a time). Then it signs in as the dashboard does and times every page
 ``--repeat`` times through the host's ASGI app with httpx (no socket: the time is the server's, rendering
 included), after one untimed request per page (a running host has compiled its templates), and prints p50 and
@@ -21,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,13 @@ from sqlalchemy import Engine, insert, text
 
 from bench.common import insert_rows, message_row, open_store, percentile, timed_gets
 from inbox import Inbox
-from inbox.enums import Kind, OutboxKind, Outcome, Status
+from inbox.enums import Kind, MatchState, OutboxKind, Outcome, Status, When
 from inbox.ids import new_id
 from inbox.store import rollups, web_sessions
 from inbox.store.engine import transaction
 from inbox.store.models import MessageOut, Run
 from inbox.store.tokens import hash_token
+from inbox.store.trigger_tables import Dependency, Event, EventMatch, Hook
 from inbox.store.types import utcnow
 from sweeper.http.app import HostState, make_app
 
@@ -46,6 +48,7 @@ TOKEN = "bench-dashboard-admin-token"
 OUTCOMES = [Outcome.COMPLETED] * 85 + [Outcome.FAILED] * 5 + [Outcome.TIMEOUT] * 3 + [Outcome.SCRIPT_ERROR] * 2
 OUTCOMES += [Outcome.SILENT] * 5
 CHUNK = 5_000
+EVENT_NAMES = ("mail.received", "github.push", "hook.github", "deploy.done")
 
 
 def series_rows(count: int, now: datetime, dice: random.Random) -> Iterator[dict[str, Any]]:
@@ -107,12 +110,58 @@ def fill(inbox: Inbox, series: int) -> dict[str, Any]:
         chains = conn.execute(text("SELECT id, series_id, session FROM messages_in WHERE occurrence_no = 1")).all()
     _insert(engine, Run, _runs(chains, now, dice))
     _insert(engine, MessageOut, _outbox(series // 5, now))
+    _triggers(engine, chains, now, dice)
     if engine.dialect.name == "postgresql":  # as autovacuum leaves a table: statistics and the visibility map
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
     with engine.connect() as conn:
         failed = conn.execute(text("SELECT id FROM runs WHERE outcome = 'failed' ORDER BY id DESC LIMIT 1")).scalar()
     return {"failed_run": failed, "now": now}
+
+
+def _triggers(engine: Engine, chains: Sequence[Any], now: datetime, dice: random.Random) -> None:
+    """10% as many events as series (each started one series, or was coalesced), five hooks, and a task after
+    another for one series in 200."""
+    chains = [chain for chain in chains if chain[1] is not None]  # chat messages are no series
+    events, matches = [], []
+    for i in range(len(chains) // 10):
+        event_id = new_id()
+        name = EVENT_NAMES[i % len(EVENT_NAMES)]
+        at = now - timedelta(seconds=i * 13)
+        events.append(
+            {"id": event_id, "name": name, "session": None, "data": {"n": i}, "key": None, "scope": "",
+             "created_by": "hook:github" if name.startswith("hook.") else "user", "created_at": at}
+        )  # fmt: skip
+        row_id, series_id, _ = chains[dice.randrange(len(chains))]
+        coalesced = i % 4 == 3
+        matches.append(
+            {"event_id": event_id, "series_id": series_id, "message_id": None if coalesced else row_id,
+             "state": (MatchState.COALESCED if coalesced else MatchState.STARTED).value, "created_at": at}
+        )  # fmt: skip
+    _insert(engine, Event, iter(events))
+    _insert(engine, EventMatch, iter(matches))
+    hooks = [
+        {
+            "name": f"hook{i}",
+            "secret": "s" * 40,
+            "session": None,
+            "message": False,
+            "created_at": now,
+            "created_by": "cli",
+        }
+        for i in range(5)
+    ]
+    _insert(engine, Hook, iter(hooks))
+    edges = [
+        {
+            "upstream_id": chains[i][1],
+            "downstream_id": chains[i + 1][1],
+            "when": When.ALL_SUCCESS.value,
+            "created_at": now,
+        }
+        for i in range(0, len(chains) - 1, 200)
+    ]
+    _insert(engine, Dependency, iter(edges))
 
 
 def roll_up(inbox: Inbox) -> float:
@@ -123,7 +172,7 @@ def roll_up(inbox: Inbox) -> float:
     return time.perf_counter() - began
 
 
-def _runs(chains: list[Any], now: datetime, dice: random.Random) -> Iterator[dict[str, Any]]:
+def _runs(chains: Sequence[Any], now: datetime, dice: random.Random) -> Iterator[dict[str, Any]]:
     for row_id, series_id, session in chains:
         ended = now - timedelta(seconds=dice.randint(60, 7 * 86_400))
         outcome = dice.choice(OUTCOMES)
@@ -191,6 +240,10 @@ def pages(seed: dict[str, Any]) -> dict[str, str]:
         "stats (7 days)": "/stats",
         "stats (30 days)": "/stats?since=30d",
         "chat": "/chat?session=s7",
+        "events and hooks": "/events",
+        "events of one name": f"/events?name={EVENT_NAMES[0]}",
+        "graph": "/graph",
+        "audit": "/audit",
         "/metrics": "/metrics",
     }
 

@@ -28,7 +28,7 @@ def _postgres(module: str, args: list[str], headline: str) -> object:
         ("bench.fanout", ["--series", "50"], "fanout (sqlite): 50 series' next rows written "),
         ("bench.claims", ["--rows", "2000", "--repeat", "5"], "claims (sqlite, 2000 due rows, 10 limited tags): "),
         _postgres("bench.claims", ["--rows", "2000", "--repeat", "5"], "claims (postgres, 2000 due rows, "),
-        ("bench.dashboard", ["--series", "200", "--repeat", "2"], "dashboard (sqlite): 200 series, 18 pages"),
+        ("bench.dashboard", ["--series", "200", "--repeat", "2"], "dashboard (sqlite): 200 series, 22 pages"),
         ("bench.paging", ["--sizes", "50,250", "--repeat", "2"], "paging (sqlite): first page of GET /v1/tasks "),
         _postgres(
             "bench.paging", ["--sizes", "250", "--repeat", "2"], "paging (postgres): first page of GET /v1/tasks "

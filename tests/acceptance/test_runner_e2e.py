@@ -201,12 +201,17 @@ def test_two_hosts_never_run_one_slot_twice(served: Served) -> None:
     series = [served.inbox.schedule(f"job {i}", every="1s").series_id for i in range(4)]
     served.start_host()
     served.start_host()
-    time.sleep(6.0)
+
+    def completed_runs() -> Counter[str] | None:
+        with transaction(served.inbox.engine) as db:
+            found = Counter(r.message_id for r in db.exec(select(Run)).all() if r.outcome == "completed")
+        return found if len(found) >= 4 * 3 else None
+
+    # Until both hosts have run three slots of each series (however slowly a loaded machine starts them).
+    served.wait_for("twelve completed runs", completed_runs, timeout_s=120)
     served.stop_hosts()
-    with transaction(served.inbox.engine) as db:
-        runs = db.exec(select(Run)).all()
-    completed = Counter(r.message_id for r in runs if r.outcome == "completed")
-    assert len(completed) >= 4 * 3
+    completed = completed_runs()
+    assert completed is not None
     assert max(completed.values()) == 1
     replies = Counter(o.in_reply_to for o in served.inbox.outbox(limit=1000))
     assert max(replies.values()) == 1 and len(replies) == len(completed)

@@ -205,4 +205,5 @@ def test_a_runner_token_fuzzed_on_every_runner_route_reaches_only_its_session(
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     assert not failures, "\n\n".join(failures)
     if backend == "sqlite":  # the bigger budget: the fuzzer got past the checks on every route, not only refused
-        assert [path for path, codes in answered.items() if 200 not in codes] == [], answered
+        accepted = {path for path, codes in answered.items() if any(200 <= code < 300 for code in codes)}
+        assert sorted(set(answered) - accepted) == [], answered  # a 2xx: 200, or 204 for what answers nothing

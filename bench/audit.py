@@ -25,7 +25,9 @@ from sqlalchemy import insert, text
 
 from bench.common import open_store, percentile, timed_gets
 from inbox import Inbox
+from inbox.audit import LISTING
 from inbox.ids import new_ids
+from inbox.paging import encode_cursor
 from inbox.store import web_sessions
 from inbox.store.engine import transaction
 from inbox.store.models import AuditRecord
@@ -67,14 +69,14 @@ def fill(inbox: Inbox, count: int) -> list[str]:
 
 
 def routes(ids: list[str]) -> dict[str, str]:
-    middle, oldest = ids[len(ids) // 2], ids[150]
+    middle, oldest = (encode_cursor(LISTING, (ids[i],)) for i in (len(ids) // 2, 150))
     one = "subject-00042"
     return {
         "newest 100": "/v1/audit",
         "100 at the middle": f"/v1/audit?cursor={middle}",
         "100 at the end": f"/v1/audit?cursor={oldest}",
         "one subject, newest": f"/v1/audit?subject={one}",
-        "one subject, oldest": f"/v1/audit?subject={one}&cursor={ids[100]}",
+        "one subject, oldest": f"/v1/audit?subject={one}&cursor={encode_cursor(LISTING, (ids[100],))}",
         "dashboard page": "/audit",
         "dashboard, one subject": f"/audit?subject={one}",
     }

@@ -9,9 +9,10 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from inbox import audit, hooks
+from inbox import audit, hooks, paging
 from inbox import validation as check
 from inbox.enums import AuditAction, TokenScope
+from inbox.paging import Page
 from inbox.store import audit as audit_store
 from inbox.store import tokens as token_store
 from inbox.store.engine import read_transaction, transaction
@@ -72,9 +73,21 @@ class AdminMethods:
             return token_view(row)
 
     # -- the audit trail (docs/audit.md) -------------------------------------------------------------------
-    def audit(
-        self, ident: str | None = None, *, limit: int = audit.DEFAULT_LIMIT, before: str | None = None
-    ) -> audit.AuditPage:
+    def audit_page(
+        self,
+        ident: str | None = None,
+        *,
+        limit: int | None = paging.DEFAULT_PAGE,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[audit.AuditEntry]:
         """The newest ``limit`` changes (to what ``ident`` names: a task or occurrence id or name, a token's,
-        hook's, channel's or session's name; else every change), older than the record ``before``."""
-        return audit.read(self.engine, ident, limit=limit, before=before)
+        hook's, channel's or session's name; else every change; ``limit`` None: every one), after ``cursor``
+        (the previous page's ``next_cursor``); with ``count``, how many older ones follow."""
+        return audit.read(self.engine, ident, limit=limit, cursor=cursor, count=count)
+
+    def audit(
+        self, ident: str | None = None, *, limit: int | None = paging.DEFAULT_PAGE, cursor: str | None = None
+    ) -> list[audit.AuditEntry]:
+        """The changes alone, newest first; :meth:`audit_page` says where the next page starts."""
+        return self.audit_page(ident, limit=limit, cursor=cursor).rows

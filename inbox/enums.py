@@ -164,3 +164,5 @@ class AuditAction(StrEnum):
     CHANNEL_ADD = "channel.add"
     CHANNEL_REMOVE = "channel.remove"
     SESSION_SET = "session.set"
+    STORE_IMPORT = "store.import"
+    STORE_RESTORE = "store.restore"

@@ -20,8 +20,11 @@ from sqlalchemy import Engine, create_engine
 from inbox.atomic import replacing
 from inbox.backup import json_lines, pg_dump, rows, sqlite_file
 from inbox.backup.formats import BackupFormat, detect
+from inbox.enums import AuditAction
 from inbox.errors import Conflict, InvalidInput
-from inbox.store.engine import open_engine
+from inbox.store import audit
+from inbox.store.engine import open_engine, transaction
+from inbox.store.types import utcnow
 
 BOOKKEEPING = frozenset({"chores"})  # tables a store fills by itself: they do not make it "hold something"
 
@@ -92,7 +95,9 @@ def check(engine: Engine, path: Path) -> tuple[BackupFormat, str]:
     return fmt, revision
 
 
-def restore(url: str, path: Path, *, force: bool) -> Outcome:
+def restore(url: str, path: Path, *, force: bool, actor: str) -> Outcome:
+    """Replace the store at ``url`` with the backup ``path``; the restored store's trail then ends with a
+    ``store.restore`` record by ``actor`` naming the file (what the backup held of the trail is kept before it)."""
     engine = open_engine(url, migrate=False)
     try:
         fmt, revision = check(engine, path)
@@ -110,7 +115,13 @@ def restore(url: str, path: Path, *, force: bool) -> Outcome:
     upgraded = open_engine(url)
     try:
         with rows.snapshot(upgraded) as conn:
-            return Outcome(fmt, revision, rows.row_counts(conn))
+            restored = Outcome(fmt, revision, rows.row_counts(conn))  # what the backup held, before the record
+        with transaction(upgraded) as db:
+            done = {"file": str(path), "format": fmt.value, "revision": revision}
+            audit.record(
+                db, actor=actor, action=AuditAction.STORE_RESTORE, subject=audit.STORE, now=utcnow(), after=done
+            )
+        return restored
     finally:
         upgraded.dispose()
 

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from inbox.audit_limits import DEFAULT_LIMIT, MAX_LIMIT
-from inbox.cli.options import Json, open_inbox
-from inbox.cli.render import console, errors, print_json, table, when
+from inbox.cli.options import Every, Json, Limit, open_inbox, rows_wanted
+from inbox.cli.render import console, print_json, table, tell_more, when
 
 if TYPE_CHECKING:
     from inbox.audit import AuditEntry
@@ -35,31 +34,23 @@ def audit(
             help="A task's or occurrence's id or name, or a token's, hook's, channel's or session's name.",
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help=f"At most this many (1-{MAX_LIMIT}).")] = DEFAULT_LIMIT,
-    every: Annotated[bool, typer.Option("--all", help="Every record, however many.")] = False,
+    limit: Limit = None,
+    every: Every = False,
     as_json: Json = False,
 ) -> None:
     """Who changed what and when: task, token, hook, channel and session changes, newest first."""
-    from inbox.audit import count_older  # the store's modules load when the command runs, not for --help
-
     with open_inbox() as inbox:
-        found = inbox.audit(ident, limit=MAX_LIMIT if every else limit)
-        entries = list(found.entries)
-        while every and found.more:
-            found = inbox.audit(ident, limit=MAX_LIMIT, before=entries[-1].id)
-            entries += found.entries
-        more = count_older(inbox.engine, ident, before=entries[-1].id) if found.more and entries else 0
+        page = inbox.audit_page(ident, limit=rows_wanted(limit, every), count=True)
     if as_json:
-        print_json(entries)
+        print_json(page.rows)
     else:
         grid = table("WHEN", "ACTOR", "ACTION", "SUBJECT", "SESSION", "CHANGES")
-        for entry in entries:
+        for entry in page.rows:
             grid.add_row(
                 when(entry.at), entry.actor, entry.action, entry.subject, entry.session or "", changes_text(entry)
             )
         console.print(grid)
-    if more:
-        errors.print(f"{more} more; see them with --all or a larger --limit", highlight=False)
+    tell_more(page, "older")
 
 
 def register(root: typer.Typer) -> None:

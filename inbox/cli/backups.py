@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from inbox.cli.options import Json, open_inbox
+from inbox.cli.options import ACTOR, Json, open_inbox
 from inbox.cli.render import console, errors, print_json
 from inbox.errors import InvalidInput
 
@@ -67,7 +67,7 @@ def restore(
         raise InvalidInput("FILE", f"no such file: {file}")
     settings = load_settings()
     try:
-        done = restore_backup(settings.database_url, path, force=force)
+        done = restore_backup(settings.database_url, path, force=force, actor=ACTOR)
     except ToolFailed as failed:
         errors.print(f"inbox restore: {failed}", highlight=False)
         raise typer.Exit(1) from failed

@@ -55,7 +55,7 @@ def import_(
         text = path.read_bytes()
     checked = parse(text)
     with open_inbox() as inbox:
-        counts = import_checked(inbox.engine, checked, now=inbox.clock())
+        counts = import_checked(inbox.engine, checked, now=inbox.clock(), actor=inbox.actor)
     if as_json:
         print_json({name: {"added": c.added, "present": c.present} for name, c in counts.items()})
         return

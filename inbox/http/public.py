@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inbox import emitting
 from inbox.api import Inbox
-from inbox.audit import DEFAULT_LIMIT, MAX_LIMIT, AuditEntry
+from inbox.audit import AuditEntry
 from inbox.errors import NotFound
 from inbox.http.auth import Caller, check_token
 from inbox.http.errors import error_responses, token_first
@@ -242,7 +242,7 @@ def outbox(
     return _paged(request, response, page)
 
 
-@router.get("/audit", response_model=list[AuditEntry], tags=["audit"])
+@router.get("/audit", response_model=list[AuditEntry], responses={200: _PAGED}, tags=["audit"])
 def audit_trail(
     inbox: Api,
     request: Request,
@@ -251,16 +251,9 @@ def audit_trail(
         str | None,
         Query(description="A task's or occurrence's id or name, or a token's, hook's, channel's or session's name."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None, Query(max_length=26, pattern="^[0-9A-Za-z]+$", description="From the `Link` header's next page.")
-    ] = None,
+    limit: Limit = DEFAULT_PAGE,
+    cursor: Cursor = None,
 ) -> list[AuditEntry]:
     """Who changed what and when, newest first: task, token, hook, channel and session changes, each with the
-    fields it changed (before and after). When older records follow, a `Link: <...>; rel="next"` header gives the
-    next page's address."""
-    found = inbox.audit(subject, limit=limit, before=cursor.upper() if cursor else None)
-    if found.more and found.entries:
-        following = request.url.include_query_params(cursor=found.entries[-1].id, limit=limit)
-        response.headers["Link"] = f'<{following}>; rel="next"'
-    return found.entries
+    fields it changed (before and after)."""
+    return _paged(request, response, inbox.audit_page(subject, limit=limit, cursor=cursor))

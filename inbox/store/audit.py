@@ -34,6 +34,9 @@ MAY_CHANGE_NOTHING = frozenset(
     }
 )
 
+HOST = "host"  # the actor of what the host does by itself (pausing a series that keeps failing, ...)
+STORE = "store"  # the subject of what acts on the whole store (an import, a restore)
+
 # How a task's own status reads in a record: its live row's (or what that row turns into once its run ends).
 _STATUS_WORDS = {Status.PENDING: "active"}
 
@@ -73,6 +76,21 @@ def task_change(db: Session, actor: str, action: AuditAction, row: MessageIn, no
     subject = row.series_id or row.id
     after = task_fields(row)
     record(db, actor=actor, action=action, subject=subject, session=row.session, now=now, before=before, after=after)
+
+
+def host_paused(db: Session, row: MessageIn, *, reason: str, now: datetime) -> None:
+    """Record that the host paused ``row``'s series by itself (too many failures, the token budget, a cancelled
+    upstream), with the reason its live row now carries."""
+    record(
+        db,
+        actor=HOST,
+        action=AuditAction.TASK_PAUSE,
+        subject=row.series_id or row.id,
+        session=row.session,
+        now=now,
+        before={"status": "active", "reason": None},
+        after={"status": "paused", "reason": reason},
+    )
 
 
 def task_fields(row: MessageIn) -> dict[str, Any]:
@@ -117,12 +135,14 @@ def newest(db: Session, subjects: Sequence[str] | None, *, before: str | None, l
     return list(db.exec(query.order_by(col(AuditRecord.id).desc()).limit(limit)).all())
 
 
-def count_older(db: Session, subjects: Sequence[str] | None, *, before: str) -> int:
-    """How many records are older than the record ``before`` (the command line's "N more")."""
-    query = select(func.count()).select_from(AuditRecord).where(col(AuditRecord.id) < before)
+def count_older(db: Session, subjects: Sequence[str] | None, *, before: str, cap: int) -> int:
+    """How many records are older than the record ``before`` (the command line's "N more"), counting at most
+    ``cap``: the count walks the same index range a page does, and stops."""
+    query = select(AuditRecord.id).where(col(AuditRecord.id) < before)
     if subjects is not None:
         query = query.where(col(AuditRecord.subject).in_(list(subjects)))
-    return int(db.exec(query).one())
+    found = query.order_by(col(AuditRecord.id).desc()).limit(cap).subquery()
+    return int(db.exec(select(func.count()).select_from(found)).one())
 
 
 def subjects_of(db: Session, ident: str) -> list[str]:

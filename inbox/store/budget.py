@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from inbox.enums import OutboxKind, Status
+from inbox.store import audit
 from inbox.store.endings import post_outbox
 from inbox.store.models import MessageIn, Run
 
@@ -35,6 +36,7 @@ def enforce(db: Session, follow_up: MessageIn | None, *, limit: int, now: dateti
         return False
     follow_up.status = Status.PAUSED
     follow_up.reason = f"budget: {used} tokens in 24 h, over the daily budget of {limit} (INBOX_SERIES_DAILY_TOKENS)"
+    audit.host_paused(db, follow_up, reason=follow_up.reason, now=now)
     post_outbox(
         db,
         session=follow_up.session,

@@ -18,6 +18,7 @@ from inbox.channels import NO_CHANNEL
 from inbox.enums import FAILED_OUTCOMES, STATUS_AFTER, OutboxKind, Outcome, Status
 from inbox.errors import NotFound
 from inbox.schedules import Recurring, from_recurrence, load_zone
+from inbox.store import audit
 from inbox.store.alerts import alert_after_ending
 from inbox.store.changes import apply_changes
 from inbox.store.models import MAX_ERROR_CHARS, MAX_MODEL_OUTPUT_CHARS, MAX_SCRIPT_OUTPUT_CHARS, MessageIn, Run, clip
@@ -311,6 +312,7 @@ def _write_follow_up(
     if decided is None:
         return None
     if decided.paused_by_failures:
+        audit.host_paused(db, row, reason=decided.reason or "", now=now)
         post_outbox(
             db,
             session=row.session,

@@ -31,7 +31,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from inbox.enums import SUCCESS_OUTCOMES, Outcome, Status, When
-from inbox.store import graph, queries
+from inbox.store import audit, graph, queries
 from inbox.store.lookup import live_row
 from inbox.store.models import MessageIn, Run, clip
 from inbox.store.series import pause, start_extra
@@ -97,7 +97,9 @@ def upstream_cancelled(db: Session, cancelled: MessageIn, *, now: datetime) -> N
         live = live_row(db, downstream_id)
         if live is None or Status.PAUSED in (live.status, live.next_status) or live.next_status == Status.CANCELLED:
             continue
-        pause(db, downstream_id, now=now, reason=f"upstream task {label} was cancelled")
+        reason = f"upstream task {label} was cancelled"
+        pause(db, downstream_id, now=now, reason=reason)
+        audit.host_paused(db, live, reason=reason, now=now)
 
 
 def _edges(db: Session, downstream_id: str) -> list[Dependency]:

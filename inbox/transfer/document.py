@@ -21,7 +21,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from inbox.enums import AuditAction
 from inbox.errors import InvalidInput
+from inbox.store import audit
 from inbox.store.engine import read_transaction, transaction
 from inbox.transfer.registry import FORMAT, SECTIONS, VERSION
 from inbox.transfer.section import Item
@@ -87,8 +89,11 @@ def check_document(document: object) -> dict[str, list[Item]]:
     return checked
 
 
-def import_checked(engine: Engine, checked: Mapping[str, list[Item]], *, now: datetime) -> dict[str, Counts]:
-    """Write what the store does not hold yet, all in one transaction; say what was added and what was there."""
+def import_checked(
+    engine: Engine, checked: Mapping[str, list[Item]], *, now: datetime, actor: str
+) -> dict[str, Counts]:
+    """Write what the store does not hold yet, all in one transaction with its audit record (``store.import``: how
+    many of each section were added, and which were there already); say what was added and what was there."""
     counts: dict[str, Counts] = {}
     with transaction(engine) as db:
         for section in SECTIONS:
@@ -97,4 +102,6 @@ def import_checked(engine: Engine, checked: Mapping[str, list[Item]], *, now: da
             new = [item for item in items if section.key(item) not in there]
             section.write(db, new, now)
             counts[section.name] = Counts(added=len(new), present=len(items) - len(new))
+        added = {name: {"added": c.added, "present": c.present} for name, c in counts.items() if c.added or c.present}
+        audit.record(db, actor=actor, action=AuditAction.STORE_IMPORT, subject=audit.STORE, now=now, after=added)
     return counts

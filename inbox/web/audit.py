@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from inbox.audit import read
 from inbox.store import pages, queries
 from inbox.web.access import Viewer, host_inbox, viewer
-from inbox.web.common import PAGE, id_cursor, refusing, router, text_filter
+from inbox.web.common import PAGE, refusing, router, text_filter
 from inbox.web.render import page
 
 Seen = Annotated[Viewer, Depends(viewer)]
@@ -29,22 +29,22 @@ def shown(value: Any) -> str:
 
 
 @router.get("/audit")
-def audit_page(request: Request, seen: Seen, subject: str | None = None, before: str | None = None) -> Response:
+def audit_page(request: Request, seen: Seen, subject: str | None = None, cursor: str | None = None) -> Response:
     wanted = text_filter(subject, "subject")
     engine = host_inbox(request).engine
     with refusing():
-        found = read(engine, wanted, limit=PAGE, before=id_cursor(before, "before"))
+        found = read(engine, wanted, limit=PAGE, cursor=cursor)
     with pages.reading(engine) as db:  # the tasks' names, for the eye; the record keeps the series id
-        names = queries.series_names(db, [e.subject for e in found.entries if e.action.startswith("task.")])
+        names = queries.series_names(db, [e.subject for e in found.rows if e.action.startswith("task.")])
     return page(
         request,
         "audit.html",
         seen,
         title="Audit",
         active="audit",
-        entries=found.entries,
+        entries=found.rows,
         subject=wanted or "",
         shown=shown,
         names=names,
-        following=found.entries[-1].id if found.more and found.entries else None,
+        following=found.next_cursor,
     )

@@ -433,7 +433,7 @@ def test_the_agents_changes_are_recorded_as_its_session_and_it_cannot_name_anoth
     ]
 
     assert [answer.ok for answer in forged] == [False] * 4
-    entries = host.inbox.audit().entries
+    entries = host.inbox.audit()
     assert [(e.actor, e.action, e.subject, e.session) for e in reversed(entries)] == [
         ("agent:a", "task.create", made["series_id"], "a"),
         ("agent:a", "task.pause", made["series_id"], "a"),

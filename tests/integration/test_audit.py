@@ -7,6 +7,7 @@ where those are served: test_audit_http.py, test_dashboard.py, test_agent_tools.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -14,17 +15,21 @@ import pytest
 from sqlmodel import col, func, select
 
 from inbox import Inbox
+from inbox.enums import Outcome
 from inbox.errors import Conflict, InvalidInput, NotFound
-from inbox.store.engine import one_transaction, read_transaction
+from inbox.store import budget
+from inbox.store.endings import RunReport, end_occurrence
+from inbox.store.engine import one_transaction, read_transaction, transaction
 from inbox.store.models import AuditRecord
+from inbox.transfer.document import export_document, import_checked, parse
 from sweeper.retention import RetentionPolicy, apply_retention
 from tests.conftest import Clock
-from tests.integration.helpers import claim, stored_text
+from tests.integration.helpers import claim, run_due, stored_text
 
 
 def trail(inbox: Inbox, ident: str | None = None) -> list[tuple[str, str, str]]:
     """(actor, action, subject) of every record (of ``ident``), oldest first."""
-    return [(e.actor, e.action, e.subject) for e in reversed(inbox.audit(ident, limit=1000).entries)]
+    return [(e.actor, e.action, e.subject) for e in reversed(inbox.audit(ident, limit=1000))]
 
 
 def count(inbox: Inbox) -> int:
@@ -33,7 +38,7 @@ def count(inbox: Inbox) -> int:
 
 
 def changes(inbox: Inbox, action: str) -> dict[str, Any]:
-    [entry] = [e for e in inbox.audit(limit=1000).entries if e.action == action]
+    [entry] = [e for e in inbox.audit(limit=1000) if e.action == action]
     return entry.changes
 
 
@@ -86,7 +91,7 @@ def test_each_kind_of_change_leaves_exactly_one_record_naming_who_made_it(inbox:
         "session": {"before": "ops", "after": None},
         "message": {"before": False, "after": None},
     }
-    made = inbox.audit("main", limit=10).entries
+    made = inbox.audit("main", limit=10)
     assert [e.changes for e in made] == [
         {"deliver": {"before": "phone", "after": "none"}},
         {"deliver": {"before": None, "after": "phone"}},
@@ -105,7 +110,7 @@ def test_an_update_records_only_the_fields_it_changed_before_and_after(inbox: In
     inbox.update(task.series_id, prompt="report", name="daily")  # the same values: no change, no record
     inbox.update(task.series_id, prompt="short report", cron="0 8 * * *")
 
-    [update] = [e for e in inbox.audit(task.series_id).entries if e.action == "task.update"]
+    [update] = [e for e in inbox.audit(task.series_id) if e.action == "task.update"]
     assert set(update.changes) == {"prompt", "schedule", "next_run"}
     assert update.changes["prompt"] == {"before": "report", "after": "short report"}
     assert update.changes["schedule"] == {"before": "cron 0 9 * * *", "after": "cron 0 8 * * *"}
@@ -121,7 +126,7 @@ def test_an_update_of_a_running_task_is_recorded_when_made(inbox: Inbox, clock: 
 
     inbox.update(task.series_id, prompt="tock")  # waits on the running occurrence; recorded now
 
-    [update] = [e for e in inbox.audit(task.series_id).entries if e.action == "task.update"]
+    [update] = [e for e in inbox.audit(task.series_id) if e.action == "task.update"]
     assert update.changes == {"prompt": {"before": "tick", "after": "tock"}}
 
 
@@ -179,11 +184,12 @@ def test_pages_walk_by_keyset_and_a_subject_is_found_by_any_name_of_it(inbox: In
     clock.advance(hours=1)
     occurrence = claim(inbox)[0]
 
-    first = inbox.audit(limit=4)
-    second = inbox.audit(limit=4, before=first.entries[-1].id)
-    rest = inbox.audit(limit=4, before=second.entries[-1].id)
-    walked = [e.id for page in (first, second, rest) for e in page.entries]
-    assert (first.more, second.more, rest.more) == (True, True, False)
+    first = inbox.audit_page(limit=4, count=True)
+    second = inbox.audit_page(limit=4, cursor=first.next_cursor, count=True)
+    rest = inbox.audit_page(limit=4, cursor=second.next_cursor, count=True)
+    walked = [e.id for page in (first, second, rest) for e in page.rows]
+    assert [str(page.more) for page in (first, second, rest)] == ["7", "3", "0"]
+    assert rest.next_cursor is None and inbox.audit(limit=None) == [*first.rows, *second.rows, *rest.rows]
     assert walked == sorted(walked, reverse=True) and len(walked) == len(set(walked)) == 11
 
     by_id = trail(inbox, task.series_id)
@@ -192,9 +198,45 @@ def test_pages_walk_by_keyset_and_a_subject_is_found_by_any_name_of_it(inbox: In
     assert trail(inbox, occurrence.id) == trail(inbox, occurrence.series_id or "")  # any occurrence of it
     assert trail(inbox, other.series_id[:10]) == [("user", "task.create", other.series_id)]  # a unique prefix
     assert trail(inbox, token.id) == trail(inbox, "laptop") == [("user", "token.create", "laptop")]
-    assert inbox.audit("nothing by that name").entries == []
-    with pytest.raises(InvalidInput, match="limit"):
-        inbox.audit(limit=1001)
+    assert inbox.audit("nothing by that name") == []
+    with pytest.raises(InvalidInput, match="cursor"):
+        inbox.audit(cursor=first.rows[-1].id)  # a record's id is not a cursor: the page's own is
+
+
+def test_what_the_host_pauses_by_itself_is_recorded_as_host_with_the_reason(inbox: Inbox, clock: Clock) -> None:
+    flaky = inbox.schedule("flaky", every="1m", retries=0, name="flaky")
+    for _ in range(10):
+        clock.advance(minutes=1)
+        run_due(inbox, Outcome.FAILED)
+    up = inbox.schedule("feeds", every="1h", name="feeds")
+    down = inbox.schedule("digest", after=["feeds"], name="digest")
+    clock.advance(hours=1)
+    [row] = claim(inbox, limit=1000)
+    with transaction(inbox.engine) as db:  # the token budget, as the host applies it after a run (sweeper.results)
+        report = RunReport(Outcome.COMPLETED, started_at=clock(), input_tokens=900, output_tokens=200)
+        ending = end_occurrence(db, row.id, report, now=clock())
+        assert budget.enforce(db, ending.follow_up, limit=1000, now=clock())
+    inbox.cancel("feeds")
+
+    assert trail(inbox, "flaky")[-1] == ("host", "task.pause", flaky.series_id)
+    pauses = {e.subject: e for e in inbox.audit(limit=None) if e.action == "task.pause"}
+    assert set(pauses) == {flaky.series_id, up.series_id, down.series_id}
+    assert {e.actor for e in pauses.values()} == {"host"}
+    for subject, why in [(flaky.series_id, "10 consecutive failed runs"), (up.series_id, "over the daily budget")]:
+        assert pauses[subject].changes["status"] == {"before": "active", "after": "paused"}
+        assert why in pauses[subject].changes["reason"]["after"]
+    assert pauses[down.series_id].changes["reason"]["after"] == inbox.get("digest").reason
+    assert trail(inbox, "feeds")[-1] == ("user", "task.cancel", up.series_id)  # the person's cancel, then the host's
+
+
+def test_an_import_is_one_record_of_what_it_added_by_the_importer(inbox: Inbox, clock: Clock) -> None:
+    inbox.schedule("already here", every="1h", name="here")
+    document = export_document(inbox.engine, now=clock())
+    document["tasks"].append({**document["tasks"][0], "series_id": "01M96AYHEXCHBQFK8VFF8X36JE", "name": "new"})
+    import_checked(inbox.engine, parse(json.dumps(document)), now=clock(), actor="cli")
+    [entry] = [e for e in inbox.audit() if e.action == "store.import"]
+    assert (entry.actor, entry.subject) == ("cli", "store")
+    assert entry.changes["tasks"] == {"before": None, "after": {"added": 1, "present": 1}}
 
 
 def test_retention_deletes_records_older_than_its_horizon_and_only_those(inbox: Inbox, clock: Clock) -> None:

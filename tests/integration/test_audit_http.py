@@ -102,5 +102,5 @@ def test_a_change_made_through_mcp_is_recorded_as_mcp_whichever_token_opened_it(
     task = result(tool_call(url, made.token, "schedule_task", {"prompt": "from mcp", "every": "1h"}))
     result(tool_call(url, made.token, "pause_task", {"task_id": task["id"]}))
 
-    entries = inbox.audit(task["series_id"]).entries
+    entries = inbox.audit(task["series_id"])
     assert [(e.actor, e.action) for e in reversed(entries)] == [("mcp", "task.create"), ("mcp", "task.pause")]

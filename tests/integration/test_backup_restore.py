@@ -61,10 +61,20 @@ def test_a_backup_restores_every_row_into_either_backend(
     with opened(target, tmp_path / "to", clock) as new:
         url = url_of(new)
         new.close()
-        done = restore(url, tmp_path / "backup", force=False)
+        done = restore(url, tmp_path / "backup", force=False, actor="cli")
         assert done.rows == {name: len(found) for name, found in before.items()}
         with Inbox(url, env={"INBOX_HOME": str(tmp_path / "to"), "INBOX_TZ": "UTC"}, clock=clock) as reopened:
-            assert everything(reopened.engine) == before
+            restored = everything(reopened.engine)
+            trail, [made_record] = restored["audit"][: len(before["audit"])], restored["audit"][len(before["audit"]) :]
+            assert (
+                everything(reopened.engine) == {**before, "audit": [*trail, made_record]} and trail == before["audit"]
+            )
+            assert (made_record["actor"], made_record["action"], made_record["subject"]) == (
+                "cli",
+                "store.restore",
+                "store",
+            )
+            assert made_record["changes"]["file"]["after"] == str(tmp_path / "backup")
             assert listed(reopened) == tasks
             assert [t.name for t in reopened.tokens()] == ["laptop"]
 
@@ -102,7 +112,7 @@ def test_a_backup_taken_while_hosts_write_is_one_moment_of_the_store(
             writer.join()
         assert written[0] > 0
     for path in copies:  # each copy, restored over the store (a pg_dump restores into its own schema only)
-        restore(store_url, path, force=True)
+        restore(store_url, path, force=True, actor="cli")
         with Inbox(store_url, env={"INBOX_HOME": str(home)}) as restored, restored.engine.connect() as conn:
             inbound = conn.execute(text("SELECT count(*) FROM messages_in WHERE session = 'w'")).scalar_one()
             outbound = conn.execute(text("SELECT count(*) FROM messages_out")).scalar_one()
@@ -116,10 +126,10 @@ def test_restore_refuses_a_store_that_holds_anything_unless_forced(inbox: Inbox,
     inbox.schedule("made after the backup", every="2h")
     url = url_of(inbox)
     with pytest.raises(Conflict, match=r"not empty.*--force"):
-        restore(url, tmp_path / "b", force=False)
+        restore(url, tmp_path / "b", force=False, actor="cli")
     assert {t.prompt for t in inbox.tasks()} == {"in the backup", "made after the backup"}
 
-    restore(url, tmp_path / "b", force=True)
+    restore(url, tmp_path / "b", force=True, actor="cli")
     assert {t.prompt for t in inbox.tasks()} == {"in the backup"}
 
 
@@ -147,7 +157,7 @@ def test_a_damaged_backup_is_refused_and_the_store_left_as_it_was(
     backup(inbox.engine, made, choose(inbox.engine, None if fmt == "native" else BackupFormat.JSON), now=utcnow())
     spoiled = spoil(made)
     with pytest.raises(InvalidInput, match=says) as refused:
-        restore(url_of(inbox), spoiled, force=True)
+        restore(url_of(inbox), spoiled, force=True, actor="cli")
     assert refused.value.field == "FILE"
     assert [t.prompt for t in inbox.tasks()] == ["kept"]
 
@@ -159,7 +169,7 @@ def test_a_json_backup_of_a_newer_release_is_refused(inbox: Inbox, tmp_path: Pat
     lines[0] = lines[0].replace('"revision": "', '"revision": "9999')
     made.write_text("\n".join(lines) + "\n")
     with pytest.raises(InvalidInput, match="newer release"):
-        restore(url_of(inbox), made, force=True)
+        restore(url_of(inbox), made, force=True, actor="cli")
 
 
 def test_a_json_backup_with_a_bad_value_is_refused_naming_its_line(inbox: Inbox, tmp_path: Path) -> None:
@@ -169,7 +179,7 @@ def test_a_json_backup_with_a_bad_value_is_refused_naming_its_line(inbox: Inbox,
     made.write_text(made.read_text().replace('"process_after": "', '"process_after": "soon'))
     # line 1 says what the file is, line 2 holds the task's audit record, line 3 the task
     with pytest.raises(InvalidInput, match=r"line 3: messages_in.process_after: 'soon"):
-        restore(url_of(inbox), made, force=True)
+        restore(url_of(inbox), made, force=True, actor="cli")
     assert [t.prompt for t in inbox.tasks()] == ["kept"]
 
 
@@ -178,7 +188,7 @@ def test_a_store_of_an_older_release_restores_and_upgrades(backend: str, store_u
     old = tmp_path / "old.db"
     with sqlite3.connect(old) as conn:
         conn.executescript((DATA / "store.sql").read_text(encoding="utf-8"))
-    restore(store_url, old, force=False)
+    restore(store_url, old, force=False, actor="cli")
     with Inbox(store_url, env={"INBOX_HOME": str(tmp_path), "INBOX_TZ": "UTC"}) as inbox:
         stretch = inbox.get("stretch")
         assert stretch.next_run == datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
@@ -194,9 +204,9 @@ def test_a_pg_dump_goes_into_postgresql_and_its_own_schema_only(tmp_path: Path, 
         made = backup(inbox.engine, tmp_path / "d", choose(inbox.engine, None), now=clock())
     assert made.format is BackupFormat.PG_DUMP
     with pytest.raises(InvalidInput, match="PostgreSQL store only"):
-        restore(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "d", force=True)
+        restore(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "d", force=True, actor="cli")
     with pg_store() as elsewhere, pytest.raises(InvalidInput, match="holds schema"):
-        restore(elsewhere, tmp_path / "d", force=True)
+        restore(elsewhere, tmp_path / "d", force=True, actor="cli")
 
 
 @pytest.mark.postgres
@@ -210,7 +220,7 @@ def test_a_pg_restore_that_fails_leaves_the_store_as_it_was(tmp_path: Path, cloc
         with inbox.engine.begin() as conn:  # something of the user's that pg_restore cannot drop the table under
             conn.execute(text("CREATE VIEW prompts AS SELECT content FROM messages_in"))
         with pytest.raises(pg_dump.ToolFailed, match="pg_restore failed"):
-            restore(url, tmp_path / "d", force=True)
+            restore(url, tmp_path / "d", force=True, actor="cli")
         assert {t.prompt for t in inbox.tasks()} == {"in the dump", "made after the dump"}
 
 

@@ -348,7 +348,7 @@ def test_the_buttons_are_recorded_as_the_web_token_and_the_audit_page_shows_and_
     for action in ("pause", "resume", "run", "cancel"):
         assert client.post(f"/tasks/{task.series_id}/{action}", data={"csrf": csrf}).status_code == 303
 
-    entries = host.inbox.audit(task.series_id).entries
+    entries = host.inbox.audit(task.series_id)
     assert [(e.actor, e.action) for e in reversed(entries)] == [
         ("api", "task.create"),
         ("web:laptop", "task.pause"),
@@ -365,7 +365,7 @@ def test_the_buttons_are_recorded_as_the_web_token_and_the_audit_page_shows_and_
     only = viewer.get("/audit", params={"subject": "plants"}).text
     assert re.findall(r'data-audit="(\w+)"', only) == [e.id for e in entries]
     assert other.series_id not in only and "<dt>status</dt>" in only and "paused" in only
-    assert viewer.get("/audit", params={"before": "not a cursor!"}).status_code == 422
+    assert viewer.get("/audit", params={"cursor": "not a cursor!"}).status_code == 422
 
 
 def test_the_audit_page_is_cut_into_pages_by_cursor(host: Host) -> None:

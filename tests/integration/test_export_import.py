@@ -31,7 +31,7 @@ def test_every_live_series_moves_with_its_next_run(source: str, target: str, tmp
     text_form = json.dumps(document)
 
     with opened(target, tmp_path / "to", clock) as new:
-        counts = import_checked(new.engine, parse(text_form), now=clock())
+        counts = import_checked(new.engine, parse(text_form), now=clock(), actor="cli")
         assert (counts["tasks"].added, counts["messages"].added) == (6, 1)
         after = listed(new)
         # a running occurrence arrives pending at its slot; a pause waiting on it still waits
@@ -52,7 +52,7 @@ def test_imported_series_go_on_as_they_would_have(source: str, target: str, tmp_
         ids = fill(old, clock)
         document = json.dumps(export_document(old.engine, now=clock()))
     with opened(target, tmp_path / "to", clock) as new:
-        import_checked(new.engine, parse(document), now=clock())
+        import_checked(new.engine, parse(document), now=clock(), actor="cli")
 
         # the occurrence that was running ends here: the update and the pause that waited on it apply
         [long_row] = [r for r in claim(new) if r.series_id == ids["long"]]
@@ -72,8 +72,8 @@ def test_importing_twice_adds_nothing_the_second_time(inbox: Inbox, clock: Clock
         fill(old, clock)
         old.send("later", in_="1h")
         document = json.dumps(export_document(old.engine, now=clock()))
-    first = import_checked(inbox.engine, parse(document), now=clock())
-    again = import_checked(inbox.engine, parse(document), now=clock())
+    first = import_checked(inbox.engine, parse(document), now=clock(), actor="cli")
+    again = import_checked(inbox.engine, parse(document), now=clock(), actor="cli")
     assert (first["tasks"].added, first["tasks"].present) == (6, 0)
     assert (again["tasks"].added, again["tasks"].present) == (0, 6)
     assert (again["messages"].added, again["messages"].present) == (0, 1)
@@ -85,7 +85,7 @@ def test_a_store_holding_one_of_the_series_gets_only_the_others(inbox: Inbox, cl
     mine = inbox.schedule("already here", every="1h")
     document = export_document(inbox.engine, now=clock())
     document["tasks"].append({**document["tasks"][0], "series_id": "01M96AYHEXCHBQFK8VFF8X36JE", "name": "new"})
-    counts = import_checked(inbox.engine, parse(json.dumps(document)), now=clock())
+    counts = import_checked(inbox.engine, parse(json.dumps(document)), now=clock(), actor="cli")
     assert (counts["tasks"].added, counts["tasks"].present) == (1, 1)
     assert {t.name for t in inbox.tasks()} == {None, "new"}
     assert inbox.get(mine.series_id).prompt == "already here"
@@ -168,7 +168,7 @@ def test_a_task_started_by_events_listens_on_the_new_store(
         mixed = old.schedule("digest", every="1h", on=["github.**"]).series_id
         document = json.dumps(export_document(old.engine, now=clock()))
     with opened(target, tmp_path / "to", clock) as new:
-        import_checked(new.engine, parse(document), now=clock())
+        import_checked(new.engine, parse(document), now=clock(), actor="cli")
         assert new.get(only_events).next_run is None and new.get(only_events).on == ["mail.*"]
         assert new.get(mixed).schedule == "every 1h or on github.**"
         assert new.emit("mail.received").matched == [only_events]
@@ -184,7 +184,7 @@ def test_tasks_after_others_run_after_them_on_the_new_store(
         down = old.schedule("digest", after=["fetch"], when="all_done").series_id
         document = json.dumps(export_document(old.engine, now=clock()))
     with opened(target, tmp_path / "to", clock) as new:
-        import_checked(new.engine, parse(document), now=clock())
+        import_checked(new.engine, parse(document), now=clock(), actor="cli")
         assert (new.get(down).after, new.get(down).when) == ([up], "all_done")
         assert [(e.upstream, e.downstream, e.when) for e in new.graph().edges] == [(up, down, "all_done")]
         end(new, new.run_now(up).id)
@@ -202,5 +202,5 @@ def test_a_task_keeps_the_name_of_its_channel_but_channels_stay_behind(inbox: In
     assert "do-not-export" not in exported and "hooks.example.org" not in exported
     with transaction(inbox.engine) as db:
         db.execute(text("DELETE FROM messages_in"))
-    import_checked(inbox.engine, parse(exported), now=clock())
+    import_checked(inbox.engine, parse(exported), now=clock(), actor="cli")
     assert (inbox.get(made.series_id).deliver, inbox.get(quiet.series_id).deliver) == ("phone", "none")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ class RunnerHost:
     headers: dict[str, str]
     mine: list[str]  # ids of this runner's session's rows, some claimed by it
     theirs: list[str]  # ids of the other session's rows
+    held: list[str] = field(default_factory=list)  # chats of mine it holds at attempt 1 (see _held_now)
 
     def state(self) -> StoreState:
         return store_state(self.inbox.engine)
@@ -141,13 +142,20 @@ def _held_now(host: RunnerHost) -> list[str]:
     return [item["id"] for item in claimed.json()["items"] if item["id"] in sent]
 
 
-def _aim(body: Any, ids: list[str], draw: Callable[[st.SearchStrategy[Any]], Any]) -> Any:
-    """Point the body's id fields (and heartbeat leases, tool arguments) at real rows, often the other's."""
+def _aim(body: Any, ids: list[str], held: list[str], draw: Callable[[st.SearchStrategy[Any]], Any]) -> Any:
+    """Point the body's id fields (and heartbeat leases, tool arguments) at real rows, often the other's; a model
+    turn's id often at a row held right now, and its turns often at a plain user line: without that, a generated
+    conversation (a tool turn answering no call, an unknown model) is refused 422 before the lease is looked at,
+    and the route's own work would go unfuzzed."""
     if not isinstance(body, dict):
         return body
     often = st.integers(0, 3).map(bool)
+    if "turns" in body and draw(often):
+        body.update(turns=[{"role": "user", "text": "hello"}], tools=[], model=None, provider=None, max_tokens=64)
     for key in ID_FIELDS & set(body):
-        if draw(often):
+        if key == "message_id" and held and draw(often):
+            body[key] = draw(st.sampled_from(held))
+        elif draw(often):
             body[key] = draw(st.sampled_from(ids))
     if isinstance(body.get("leases"), dict) and draw(often):
         body["leases"] = {draw(st.sampled_from(ids)): draw(st.integers(0, 3))}
@@ -173,7 +181,7 @@ def _operation_test(host: RunnerHost, operation: Any, examples: int, answered: s
     @fuzz_settings(default_examples=examples)
     @given(case=modes, data=st.data())
     def each_case(case: Case[Any], data: st.DataObject) -> None:
-        case.body = _aim(case.body, ids, data.draw)
+        case.body = _aim(case.body, ids, host.held, data.draw)
         before, theirs_before = host.state(), host.theirs_state()
         response = case.call(base_url=host.base_url, headers=host.headers, timeout=60)
         answered.add(response.status_code)
@@ -198,7 +206,8 @@ def test_a_runner_token_fuzzed_on_every_runner_route_reaches_only_its_session(
     for operation in _runner_operations(runner_host):
         answered[operation.path] = set()
         if operation.path == "/runner/v1/model":
-            runner_host.mine.extend(_held_now(runner_host))
+            runner_host.held = _held_now(runner_host)
+            runner_host.mine.extend(runner_host.held)
         try:
             _operation_test(runner_host, operation, examples, answered[operation.path])()
         except (Exception, BaseExceptionGroup) as exc:  # report every operation's finding, not only the first

@@ -172,6 +172,7 @@ class Inbox(DeliveryMethods, ListingMethods, LimitMethods, StatsMethods, AdminMe
             deliver=task.deliver,
             tags=tuple(task.tags or ()),
             priority=task.priority,
+            active_hours=task.active_hours,
         )
         with transaction(self.engine) as db:
             channel_store.existing(db, task.deliver)
@@ -247,6 +248,7 @@ class Inbox(DeliveryMethods, ListingMethods, LimitMethods, StatsMethods, AdminMe
                 deliver=given.deliver,
                 tags=tuple(given.tags) if given.tags is not None else None,
                 priority=given.priority,
+                active_hours=given.active_hours,
                 script_by=self.actor,
             )
             channel_store.existing(db, given.deliver or None)

@@ -12,6 +12,8 @@ from sqlalchemy import Engine
 from inbox import validation as check
 from inbox.channels import NO_CHANNEL, define_channel, deliver_choice
 from inbox.enums import AuditAction, ChannelKind
+from inbox.errors import InvalidInput
+from inbox.schedules.active_hours import normalized as window_of
 from inbox.store import channels as channel_store
 from inbox.store.audit import record
 from inbox.store.engine import read_transaction, transaction
@@ -67,26 +69,31 @@ class DeliveryMethods:
             )
             return gone
 
-    def set_session(self, session: str, *, deliver: str) -> SessionInfo:
-        """Set the channel ``session``'s outbox rows go to by default (``none``: the outbox only)."""
+    def set_session(self, session: str, *, deliver: str | None = None, active_hours: str | None = None) -> SessionInfo:
+        """Set the channel ``session``'s outbox rows go to by default (``none``: the outbox only) and the active hours
+        of its tasks that have no window of their own (``HH:MM-HH:MM``; ``""`` removes them). None leaves a setting
+        as it is; give at least one."""
         check.session_name(session)
-        choice = deliver_choice(deliver)
+        if deliver is None and active_hours is None:
+            raise InvalidInput("session", "nothing to set; give deliver or active_hours", mentions=_SETTINGS)
+        choice = deliver_choice(deliver) if deliver is not None else None
+        window = None if active_hours is None else window_of(active_hours) if active_hours.strip() else ""
         with transaction(self.engine) as db:
             now = self.clock()
             kept = db.get(SessionSettings, session, with_for_update=True)  # before: as no other change leaves it
-            before = {"deliver": (kept.deliver or NO_CHANNEL) if kept is not None else None}
-            row = channel_store.set_session(db, session, deliver=choice, now=now, updated_by=self.actor)
-            after = {"deliver": row.deliver or NO_CHANNEL}
-            action = AuditAction.SESSION_SET
+            before = _settings(kept) if kept is not None else dict.fromkeys(_SETTINGS)
+            row = channel_store.set_session(
+                db, session, deliver=choice, active_hours=window, now=now, updated_by=self.actor
+            )
             record(
                 db,
                 actor=self.actor,
-                action=action,
+                action=AuditAction.SESSION_SET,
                 subject=session,
                 session=session,
                 now=now,
                 before=before,
-                after=after,
+                after=_settings(row),
             )
             return session_view(row)
 
@@ -94,6 +101,14 @@ class DeliveryMethods:
         """The sessions that have settings."""
         with read_transaction(self.engine) as db:
             return [session_view(row) for row in channel_store.sessions(db)]
+
+
+_SETTINGS = ("deliver", "active_hours")
+
+
+def _settings(row: SessionSettings) -> dict[str, str | None]:
+    """What the audit trail records of a session's settings."""
+    return {"deliver": row.deliver or NO_CHANNEL, "active_hours": row.active_hours}
 
 
 def _fields(channel: ChannelInfo) -> dict[str, object]:

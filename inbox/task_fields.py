@@ -24,6 +24,7 @@ from inbox.channels import deliver_choice
 from inbox.errors import InvalidInput
 from inbox.event_names import check_patterns
 from inbox.schedules import load_zone, parse_cron, parse_duration, parse_every
+from inbox.schedules.active_hours import normalized as window_of
 from inbox.task_help import FIELD_HELP as _D
 
 M = TypeVar("M", bound=BaseModel)
@@ -76,6 +77,8 @@ Tags = Annotated[list[str], AfterValidator(check.tags)]
 Priority = Annotated[int, AfterValidator(check.priority)]
 Deliver = Annotated[str, AfterValidator(lambda v: deliver_choice(v))]
 DeliverChange = Annotated[str, AfterValidator(lambda v: deliver_choice(v) if v.strip() else "")]
+Window = Annotated[str, AfterValidator(lambda v: window_of(v))]
+WindowChange = Annotated[str, AfterValidator(lambda v: window_of(v) if v.strip() else "")]
 _KIND = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 
 
@@ -122,8 +125,9 @@ class NewTask(_Fields):
     priority: Priority = Field(default=0, description=_D["priority"], json_schema_extra={"minimum": -10, "maximum": 10})
     do: Kind | None = Field(default=None, description=_D["do"])
     with_: dict[str, Any] | None = Field(default=None, alias="with", description=_D["with"])
+    active_hours: Window | None = Field(default=None, description=_D["active_hours"])
 
-    _whole = model_validator(mode="after")(lambda task: _exactly_one_schedule(_one_kind(task)))
+    _whole = model_validator(mode="after")(lambda task: _exactly_one_schedule(_one_kind(_window_recurs(task))))
 
 
 class TaskChange(_Fields):
@@ -153,6 +157,9 @@ class TaskChange(_Fields):
     priority: Priority | None = Field(
         default=None, description=_D["priority"], json_schema_extra={"minimum": -10, "maximum": 10}
     )
+    active_hours: WindowChange | None = Field(
+        default=None, description=_D["active_hours"] + ' "" removes it (its session\'s window applies again).'
+    )
 
     _whole = model_validator(mode="after")(lambda change: _a_change(change))
 
@@ -163,6 +170,18 @@ def _one_kind(task: M) -> M:
     if getattr(task, "remind", False) and do not in (None, "remind"):
         raise InvalidInput(
             "do", f"{do} cannot be combined with remind (remind is the kind remind)", mentions=("remind",)
+        )
+    return task
+
+
+def _window_recurs(task: M) -> M:
+    """Active hours hold back occurrences that come again; a one-shot runs at the one time it was given."""
+    once = [spelled(type(task), name) for name in schedules_given(task) if name in ONE_SHOTS]
+    if getattr(task, "active_hours", None) and once:
+        raise InvalidInput(
+            "active_hours",
+            f"is for tasks that run again and again (cron, every, on, after); a one-shot ({once[0]}) runs at its time",
+            mentions=(once[0],),
         )
     return task
 

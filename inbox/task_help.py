@@ -43,4 +43,6 @@ FIELD_HELP = {
     "(inbox limit): lowercase letters, digits, _ . : -.",
     "priority": "-10 to 10, default 0: due tasks of a higher priority start first; a task waiting counts one step "
     "higher per 5 minutes, so none waits for ever.",
+    "active_hours": "HH:MM-HH:MM on the task's clock (22:00-06:00 crosses midnight): an occurrence whose time is "
+    "outside is recorded skipped, with no model call; default: its session's active hours, if any.",
 }

@@ -69,6 +69,7 @@ class Task(Frozen):
     tags: list[str]
     priority: int
     waiting_on: str | None  # due but held back by a full limit of one of its tags: which, in words
+    active_hours: str | None  # its own window "HH:MM-HH:MM" in its zone; None: its session's, if any
     catch_up: str
     max_runs: int | None
     context: str | None
@@ -134,6 +135,7 @@ class SessionInfo(Frozen):
 
     session: str
     deliver: str  # its channel, or "none": the outbox only
+    active_hours: str | None  # the window of its tasks that have none of their own; None: any hour
     updated_at: Instant
     updated_by: str
 
@@ -255,6 +257,7 @@ def task_view(
         tags=list(row.tags or []),
         priority=row.priority,
         waiting_on=waiting_on,
+        active_hours=row.active_hours,
         catch_up=str(row.catch_up),
         max_runs=row.max_runs,
         context=row.context,
@@ -287,7 +290,11 @@ def channel_view(row: Channel, *, sessions: list[str]) -> ChannelInfo:
 
 def session_view(row: SessionSettings) -> SessionInfo:
     return SessionInfo(
-        session=row.session, deliver=row.deliver or NO_CHANNEL, updated_at=row.updated_at, updated_by=row.updated_by
+        session=row.session,
+        deliver=row.deliver or NO_CHANNEL,
+        active_hours=row.active_hours,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
     )
 
 

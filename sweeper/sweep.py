@@ -22,6 +22,7 @@ from inbox.store.claims import BACKOFF, claim_due, reclaim_expired
 from inbox.store.endings import RunReport, describe_row, end_occurrence, post_outbox
 from inbox.store.engine import transaction
 from inbox.store.filters import FOR_A_RUNNER
+from inbox.store.hours import skip_outside
 from inbox.store.models import MessageIn
 from inbox.store.reminders import deliver_one_shot_reminders, deliver_recurring_reminders
 
@@ -56,7 +57,10 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: i
         bulk += deliver_recurring_reminders(db, now=now, limit=batch - bulk, runner=HOST_OWNER, grace=grace)
     if bulk == batch:
         return bulk  # a full batch: the caller comes back for more
-    due = claim_due(db, owner=HOST_OWNER, now=now, limit=batch - bulk, grace=grace, only_reminders=True, clock=clock)
+    held: list[MessageIn] = []  # outside their active hours: ended skipped, and counted so the caller comes back
+    due = claim_due(
+        db, owner=HOST_OWNER, now=now, limit=batch - bulk, grace=grace, only_reminders=True, clock=clock, held=held
+    )
     for row in due:
         at = row.updated_at  # when it was claimed: not before the ending of the occurrence it follows
         post_outbox(
@@ -70,7 +74,7 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: i
             deliver=row.deliver,
         )
         end_occurrence(db, row.id, RunReport(outcome=Outcome.COMPLETED, started_at=at, runner=HOST_OWNER), now=at)
-    return bulk + len(due)
+    return bulk + len(due) + len(held)
 
 
 def _waiting_sessions(db: Session, now: datetime) -> dict[str, int]:
@@ -107,6 +111,10 @@ def sweep_once(
         log.warning(
             "%s: its runner stopped renewing the lease (no heartbeat); %s", describe_row(row), fate, extra=context(row)
         )
+    with transaction(engine) as db:  # before any claim: due work outside its active hours wakes no runner
+        held = len(skip_outside(db, now=now, grace=grace))
+    if held:
+        log.info("sweep: %d occurrences outside their active hours skipped", held)
     delivered, batch = 0, reminder_batch(engine)
     while True:  # batches in their own transactions so a large backlog does not hold the write lock long
         with transaction(engine) as db:

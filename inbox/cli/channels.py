@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from inbox.views import ChannelInfo
 
 channel_app = typer.Typer(help="Delivery channels: where outbox rows are sent (webhook, command, smtp).")
-session_app = typer.Typer(help="Session settings: the channel a session's outbox rows go to.")
+session_app = typer.Typer(help="Session settings: the channel a session's outbox rows go to, its active hours.")
 
 
 @channel_app.command()
@@ -86,30 +86,42 @@ def remove(
 def set_session(
     session: Annotated[str, typer.Argument(help="The session (conversation), e.g. main.")],
     deliver: Annotated[
-        str, typer.Option("--deliver", help="The channel its outbox rows go to; none: the outbox only.")
-    ],
+        str | None, typer.Option("--deliver", help="The channel its outbox rows go to; none: the outbox only.")
+    ] = None,
+    active_hours: Annotated[
+        str | None,
+        typer.Option(
+            "--active-hours",
+            help="HH:MM-HH:MM: its tasks without their own window run only then (each in its own zone); '' removes.",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Set a session's default channel (a task's own --deliver wins over it)."""
+    """Set a session's default channel and active hours (a task's own --deliver and --active-hours win over them)."""
     with open_inbox() as inbox:
-        settings = inbox.set_session(session, deliver=deliver)
+        settings = inbox.set_session(session, deliver=deliver, active_hours=active_hours)
     if as_json:
         print_json(settings)
     else:
-        console.print(f"Session {settings.session} delivers to: {settings.deliver}", highlight=False)
+        console.print(
+            f"Session {settings.session} delivers to: {settings.deliver}; "
+            f"active hours: {settings.active_hours or 'any hour'}",
+            highlight=False,
+        )
 
 
 @session_app.command(name="list")
 def list_sessions(as_json: Json = False) -> None:
-    """The sessions that have settings, and their channels."""
+    """The sessions that have settings: their channels and active hours."""
     with open_inbox() as inbox:
         found = inbox.sessions()
     if as_json:
         print_json(found)
         return
-    grid = table("session", "deliver", "set")
+    grid = table("session", "deliver", "active hours", "set")
     for settings in found:
-        grid.add_row(settings.session, settings.deliver, f"{when(settings.updated_at)} by {settings.updated_by}")
+        set_by = f"{when(settings.updated_at)} by {settings.updated_by}"
+        grid.add_row(settings.session, settings.deliver, settings.active_hours or "any hour", set_by)
     console.print(grid)
 
 

@@ -33,6 +33,7 @@ OnOpt = Annotated[list[str] | None, typer.Option("--on", help=field_help("on") +
 AfterOpt = Annotated[list[str] | None, typer.Option("--after", help=field_help("after") + " Repeatable.")]
 WhenOpt = Annotated[str | None, typer.Option("--when", help=field_help("when"))]
 PriorityOpt = Annotated[int | None, typer.Option("--priority", help=field_help("priority"))]
+ActiveHoursOpt = Annotated[str | None, typer.Option("--active-hours", help=field_help("active_hours"))]
 
 
 def schedule(
@@ -61,6 +62,7 @@ def schedule(
     priority: Annotated[int, typer.Option("--priority", help=field_help("priority"))] = 0,
     do: Annotated[str | None, typer.Option("--do", help=field_help("do"))] = None,
     with_: Annotated[str | None, typer.Option("--with", help=field_help("with") + " JSON.")] = None,
+    active_hours: ActiveHoursOpt = None,
     as_json: Json = False,
 ) -> None:
     """Schedule a task (or a reminder, a request, a command, a worker's job)."""
@@ -160,12 +162,13 @@ def _print_task(task: Task) -> None:
         "deliver": task.deliver or "its session's channel",
         "tags": ", ".join(task.tags) or "-",
         "priority": str(task.priority),
+        "active hours": f"{task.active_hours} {task.timezone}" if task.active_hours else "its session's, if any",
         "script": f"yes, written by {task.script_by}" if task.script else "no",
         "created": f"{when(task.created_at)} by {task.created_by}",
         "prompt": task.prompt,
     }
     for key, value in fields.items():
-        console.print(f"  {key + ':':<10} {value}", highlight=False)
+        console.print(f"  {key + ':':<13} {value}", highlight=False)
 
 
 def show(ident: AnyId, as_json: Json = False) -> None:
@@ -303,6 +306,9 @@ def update(
         list[str] | None, typer.Option("--tag", help="A tag (repeatable); replaces the task's; '' removes them.")
     ] = None,
     priority: PriorityOpt = None,
+    active_hours: Annotated[
+        str | None, typer.Option("--active-hours", help="HH:MM-HH:MM in its zone; '': its session's.")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Change a task; a new schedule moves its next run at once. Past runs are untouched."""

@@ -23,10 +23,17 @@ ALERT_REASON_CHARS = 300
 
 
 def alert_after_ending(
-    db: Session, row: MessageIn, run: Run, follow_up: MessageIn | None, *, what: str, now: datetime
+    db: Session,
+    row: MessageIn,
+    run: Run,
+    follow_up: MessageIn | None,
+    *,
+    what: str,
+    now: datetime,
+    held_back: bool = False,
 ) -> None:
     """Alert (or say it recovered) for ``row``'s series, whose occurrence ``row`` just ended with ``run``;
-    ``what`` names the task as notices do."""
+    ``what`` names the task as notices do. ``held_back``: the occurrence did not run (outside its active hours)."""
     if not row.recurrence or row.series_id is None:
         return  # one-shots and messages have no run of failures
     alerted = row.alerted_at
@@ -42,7 +49,7 @@ def alert_after_ending(
                 f"{reason}. See: inbox runs {row.series_id}",
             )
             alerted = now
-    elif run.outcome != Outcome.MISSED and alerted is not None:  # a missed slot neither ends the run nor adds to it
+    elif run.outcome != Outcome.MISSED and not held_back and alerted is not None:  # a slot not run says nothing
         after = f" after {row.consecutive_failures} failed runs in a row" if row.consecutive_failures else ""
         _post(db, row, now, f"Recovered: {what} ran without failing ({run.outcome}){after}.")
         alerted = None

@@ -115,6 +115,7 @@ def task_fields(row: MessageIn) -> dict[str, Any]:
         "after": list(content.get("after") or []) or None,
         "when": content.get("when") if content.get("after") else None,
         "deliver": (pending.get("deliver", row.deliver)) or None,
+        "active_hours": row.active_hours,
         "catch_up": str(row.catch_up),
         "retries": row.retries,
         "max_runs": row.max_runs,

@@ -37,11 +37,12 @@ class TaskChanges:
     deliver: str | None = None  # "" goes back to the session's channel
     tags: tuple[str, ...] | None = None  # () removes every tag
     priority: int | None = None
+    active_hours: str | None = None  # "" removes the task's own window (its session's applies again)
     script_by: str = "user"  # who gives ``script``: the actor of the change, never a value from its caller's input
 
     def is_empty(self) -> bool:
         values = (self.prompt, self.schedule, self.zone, self.script, self.name, self.on, self.after, self.when)
-        return all(value is None for value in (*values, self.deliver, self.tags, self.priority))
+        return all(value is None for value in (*values, self.deliver, self.tags, self.priority, self.active_hours))
 
 
 def update(db: Session, ident: str, changes: TaskChanges, *, now: datetime) -> MessageIn:
@@ -68,15 +69,17 @@ def update(db: Session, ident: str, changes: TaskChanges, *, now: datetime) -> M
 
 
 def _order_at_once(db: Session, row: MessageIn, changes: TaskChanges) -> None:
-    """Tags and priority say how the series' rows wait to be claimed, not what a run does: they change on the live
-    row at once, a running one included (it counts against its new tags' limits from now on), and its follow-ups
-    inherit them."""
+    """Tags, priority and active hours say how the series' rows wait to be claimed, not what a run does: they change
+    on the live row at once, a running one included (it counts against its new tags' limits from now on), and its
+    follow-ups inherit them."""
     if changes.tags is not None:
         row.tags = list(changes.tags) or None
         row.gate = tags.gate_of(changes.tags, tags.limited(db))
         tags.replace(db, row.series_id or row.id, changes.tags)
     if changes.priority is not None:
         row.priority = changes.priority
+    if changes.active_hours is not None:
+        row.active_hours = changes.active_hours or None
 
 
 def _check_triggers(row: MessageIn, changes: TaskChanges) -> None:

@@ -1,4 +1,4 @@
-"""Channels and the session settings that name them, and which channel an outbox row goes to.
+"""Channels and the session settings (a session's channel and active hours), and which channel an outbox row goes to.
 
 A row's channel is decided once, when the row is written (:func:`channel_for`): the task's own ``deliver`` when it
 has one (``none`` meaning the outbox only), else its session's channel, else none. Changing a session's channel
@@ -81,14 +81,26 @@ def existing(db: Session, deliver: str | None, *, field: str = "deliver") -> str
     raise InvalidInput(field, f"no channel named {deliver!r}; {known}")
 
 
-def set_session(db: Session, session: str, *, deliver: str, now: datetime, updated_by: str) -> SessionSettings:
-    """Set ``session``'s channel (``none``: the outbox only)."""
+def set_session(
+    db: Session,
+    session: str,
+    *,
+    deliver: str | None,
+    active_hours: str | None = None,
+    now: datetime,
+    updated_by: str,
+) -> SessionSettings:
+    """Set ``session``'s channel (``none``: the outbox only) and its tasks' active hours (checked; ``""`` removes
+    them); None leaves a setting as it is."""
     existing(db, deliver)
     row = db.get(SessionSettings, session, with_for_update=True)
     if row is None:
         row = SessionSettings(session=session)
         db.add(row)
-    row.deliver = None if deliver == NO_CHANNEL else deliver
+    if deliver is not None:
+        row.deliver = None if deliver == NO_CHANNEL else deliver
+    if active_hours is not None:
+        row.active_hours = active_hours or None
     row.updated_at, row.updated_by = now, updated_by
     db.flush()
     return row

@@ -19,6 +19,7 @@ from inbox.errors import Conflict, InboxError, NotFound
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE, apply_catch_up
 from inbox.store.due import Candidate, due_candidates
 from inbox.store.endings import Ending, RunReport, end_occurrence, record_run
+from inbox.store.hours import hold_back
 from inbox.store.limits import Room
 from inbox.store.models import MessageIn
 
@@ -67,9 +68,11 @@ def claim_due(
     grace: timedelta = DEFAULT_MISFIRE_GRACE,
     only_reminders: bool = False,
     clock: Callable[[], datetime] | None = None,
+    held: list[MessageIn] | None = None,
 ) -> list[MessageIn]:
     """Mark up to ``limit`` due rows running for ``owner``, in claim order (inbox.store.due: priority, raised by
-    waiting, then the oldest); catch-up is applied to each first.
+    waiting, then the oldest); catch-up is applied to each first, and a row outside its active hours is ended
+    ``skipped`` instead (inbox.store.hours; ``held``, when given, collects those).
 
     With ``clock``, the claim (its lease and the run's start) is stamped with a time read once the due rows are
     locked: ``now`` may have been read before another host's ending committed the very row claimed here, and a
@@ -98,13 +101,21 @@ def claim_due(
             chosen.append(candidate.id)
     loaded = {row.id: row for row in db.exec(select(MessageIn).where(col(MessageIn.id).in_(chosen)))} if chosen else {}
     stamp = max(now, clock()) if clock is not None else now
-    claimed: list[MessageIn] = []
+    ready: list[MessageIn] = []
     for row_id in chosen:
         row = loaded[row_id]
         apply_catch_up(db, row, now=now, grace=grace)
         if row.process_after > now:
             room.give_back(row.tags)
             continue  # catch-up moved it to a future slot
+        ready.append(row)
+    kept, outside = hold_back(db, ready, now=now)
+    for row in outside:
+        room.give_back(row.tags)
+    if held is not None:
+        held.extend(outside)
+    claimed: list[MessageIn] = []
+    for row in kept:
         row.status = Status.RUNNING
         row.lease_owner = owner
         row.lease_expires_at = stamp + lease

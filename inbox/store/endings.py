@@ -50,6 +50,9 @@ class RunReport:
     # The attempt failed because the model provider was unavailable (rate limited, 5xx, no answer in time,
     # unreachable), as the host saw its model calls fail: it does not count toward the pause after failures.
     outage: bool = False
+    # The occurrence did not run at all (outside its active hours, inbox.store.hours): like a missed slot, it neither
+    # ends a run of failures nor adds to it.
+    held_back: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,11 +115,11 @@ def end_occurrence(db: Session, message_id: str, report: RunReport, *, now: date
     run = record_run(db, row, report, now=now)
     for column, value in ended_columns(report.outcome, report.error, now=now).items():
         setattr(row, column, value)
-    follow_up = None if row.is_extra else _write_follow_up(db, row, report.outcome, now=now, outage=report.outage)
+    follow_up = None if row.is_extra else _write_follow_up(db, row, report, now=now)
     if row.status == Status.FAILED:
         _notify_failure(db, row, run, follow_up, now=now)
     if not row.is_extra:
-        alert_after_ending(db, row, run, follow_up, what=describe_row(row), now=now)
+        alert_after_ending(db, row, run, follow_up, what=describe_row(row), now=now, held_back=report.held_back)
     db.flush()
     if row.series_id is not None:
         tell_downstreams(db, UpstreamEnding(row.series_id, row.id, run.id, report.outcome, now), now=now)
@@ -258,6 +261,7 @@ def follow_up_of(
     outcome: Outcome,
     slots: NextSlots,
     outage: bool = False,
+    held_back: bool = False,
 ) -> FollowUp | None:
     """Whether and how a series goes on after an occurrence (its columns as given) ended with ``outcome``.
 
@@ -273,7 +277,7 @@ def follow_up_of(
     # A run that did not fail ends a streak of failures; a missed slot, or a failure while the provider was down,
     # neither ends nor adds to it.
     failures = 0
-    if outcome == Outcome.MISSED or (outage and outcome in FAILED_OUTCOMES):
+    if outcome == Outcome.MISSED or held_back or (outage and outcome in FAILED_OUTCOMES):
         failures = consecutive_failures
     elif outcome in FAILED_OUTCOMES:
         failures = consecutive_failures + 1
@@ -290,9 +294,7 @@ def follow_up_of(
     return FollowUp(status, kept_reason, occurrence_no + 1, failures, slot, paused_by_failures)
 
 
-def _write_follow_up(
-    db: Session, row: MessageIn, outcome: Outcome, *, now: datetime, outage: bool = False
-) -> MessageIn | None:
+def _write_follow_up(db: Session, row: MessageIn, report: RunReport, *, now: datetime) -> MessageIn | None:
     pending_update: dict[str, Any] = dict(row.content.get("pending_update") or {})
     decided = follow_up_of(
         series_id=row.series_id,
@@ -305,9 +307,10 @@ def _write_follow_up(
         next_status=row.next_status,
         reason=row.reason,
         pending_update=pending_update,
-        outcome=outcome,
+        outcome=report.outcome,
         slots=NextSlots(),
-        outage=outage,
+        outage=report.outage,
+        held_back=report.held_back,
     )
     if decided is None:
         return None

@@ -42,6 +42,7 @@ from inbox.store.types import UTCDateTime, utcnow
 
 LIVE_SQL = "status IN ('pending', 'running', 'paused')"
 PENDING_SQL = "status = 'pending'"
+WINDOWED_SQL = "status = 'pending' AND active_hours IS NOT NULL"
 
 
 def _instant(*, index: bool = False, nullable: bool = False) -> Any:
@@ -80,6 +81,14 @@ class MessageIn(SQLModel, table=True):
             unique=True,
             sqlite_where=text(f"{LIVE_SQL} AND NOT is_extra"),
             postgresql_where=text(f"{LIVE_SQL} AND NOT is_extra"),
+        ),
+        # The host's pass finds due rows held to their own window without reading the other due rows.
+        Index(
+            "ix_messages_in_windowed",
+            "process_after",
+            "id",
+            sqlite_where=text(WINDOWED_SQL),
+            postgresql_where=text(WINDOWED_SQL),
         ),
     )
 
@@ -126,6 +135,9 @@ class MessageIn(SQLModel, table=True):
     priority: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     # The claim lane: the first of the row's tags that has a limit, "" when none has (inbox.store.limits).
     gate: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
+    # The daily window its occurrences may run in, "HH:MM-HH:MM" on its zone's clock (inbox.schedules.active_hours);
+    # None: its session's window, if the session has one.
+    active_hours: str | None = Field(default=None, max_length=11)
 
     @property
     def text(self) -> str:
@@ -237,12 +249,14 @@ class Channel(SQLModel, table=True):
 
 
 class SessionSettings(SQLModel, table=True):
-    """What a session is set to beyond its messages: for now, the channel its outbox rows go to by default."""
+    """What a session is set to beyond its messages: the channel its outbox rows go to by default, and the active
+    hours of its tasks that have no window of their own."""
 
     __tablename__ = "session_settings"
 
     session: str = Field(primary_key=True, max_length=200)
     deliver: str | None = Field(default=None, max_length=64)  # a channel's name; None: the outbox only
+    active_hours: str | None = Field(default=None, max_length=11)  # "HH:MM-HH:MM"; None: no window
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_by: str = Field(default="user", max_length=200)
 

@@ -29,6 +29,7 @@ from inbox.store.endings import FollowUp, NextSlots, ended_columns, follow_up_of
 from inbox.store.engine import DELIVERABLE
 from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES
 from inbox.store.graph import with_downstreams
+from inbox.store.hours import session_windows
 from inbox.store.models import MessageIn, MessageOut, Run
 from inbox.store.outbox import delivery_columns
 from inbox.store.rounds import UpstreamEnding
@@ -46,6 +47,7 @@ def _due_recurring_reminders(db: Session, *, now: datetime, limit: int) -> list[
             _TABLE.c.gate == "",  # a limit holds the others: the general path counts them (inbox.store.limits)
             _TABLE.c.recurrence.is_not(None),
             _TABLE.c.is_extra.is_(False),
+            _TABLE.c.active_hours.is_(None),  # held to a window: the general path weighs it (inbox.store.hours)
             IDLE_SERIES,
         )
         .order_by(*DUE_ORDER)
@@ -167,11 +169,12 @@ def deliver_recurring_reminders(db: Session, *, now: datetime, limit: int, runne
     Returns how many were ended; rows that need catch-up or carry an update are left pending for the general path.
     """
     candidates = _due_recurring_reminders(db, now=now, limit=limit)
+    windowed = session_windows(db) if candidates else {}  # their sessions' active hours: the general path's too
     slots = NextSlots()
     ended: list[RowMapping] = []
     following: list[tuple[RowMapping, FollowUp]] = []
     for row in candidates:
-        decided = _plain_follow_up(row, slots, now=now, grace=grace)
+        decided = False if row["session"] in windowed else _plain_follow_up(row, slots, now=now, grace=grace)
         if decided is False:
             continue
         ended.append(row)

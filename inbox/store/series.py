@@ -31,6 +31,7 @@ from inbox.store.lookup import extra_rows, find_series_id, latest_row, live_row
 from inbox.store.models import MessageIn
 from inbox.store.types import FOREVER, is_forever
 
+RUN_NOW = "run_now"
 SERIES_SETTINGS = (
     "content",
     "recurrence",
@@ -50,10 +51,13 @@ SERIES_SETTINGS = (
     "tags",
     "priority",
     "gate",
+    "active_hours",
 )
 
 
-OWN_TO_THE_ROW = frozenset({"pending_update", "progress"})  # content an occurrence never passes on
+# Content an occurrence never passes on; ``run_now`` marks a person's (or the agent's) explicit ask, which active
+# hours never hold back (inbox.store.hours).
+OWN_TO_THE_ROW = frozenset({"pending_update", "progress", RUN_NOW})
 
 
 def is_untimed(row: MessageIn) -> bool:
@@ -96,6 +100,7 @@ class NewTask:
     priority: int = 0
     do: str = "agent"  # what a run does (inbox.kinds); remind is also the ``remind`` column
     with_: dict[str, Any] | None = None  # the kind's input, as inbox.kinds checked it
+    active_hours: str | None = None  # "HH:MM-HH:MM", checked; None: its session's window, if any
 
 
 def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -> MessageIn:
@@ -144,6 +149,7 @@ def create_task(db: Session, task: NewTask, *, now: datetime, created_by: str) -
         tags=list(task.tags) or None,
         priority=task.priority,
         gate=tags.gate_of(task.tags, tags.limited(db)) if task.tags else "",
+        active_hours=task.active_hours,
         created_by=created_by,
         script_by=created_by,
         created_at=now,
@@ -316,5 +322,6 @@ def start_extras(db: Session, starts: Sequence[tuple[MessageIn, dict[str, Any]]]
 
 
 def run_now(db: Session, ident: str, *, now: datetime) -> MessageIn:
-    """An extra occurrence now (``inbox run``), paused or ended series included; cancelled ones refuse."""
-    return start_extra(db, ident, now=now, require_active=False)
+    """An extra occurrence now (``inbox run``), paused or ended series included; cancelled ones refuse. Marked as
+    asked for, so active hours do not hold it back."""
+    return start_extra(db, ident, now=now, content={RUN_NOW: True}, require_active=False)

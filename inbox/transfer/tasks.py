@@ -27,6 +27,7 @@ from inbox.enums import LIVE_STATUSES, CatchUp, ContextMode, Kind, Status, When
 from inbox.errors import InvalidInput
 from inbox.event_names import check_patterns
 from inbox.schedules import from_recurrence
+from inbox.schedules.active_hours import normalized as window_of
 from inbox.store import graph, triggers
 from inbox.store import tags as tag_index
 from inbox.store.models import MessageIn
@@ -85,6 +86,7 @@ class TaskItem(Item):
     deliver: Annotated[str, AfterValidator(lambda v: deliver_choice(v))] | None = None  # the channel's name
     tags: Annotated[list[str], AfterValidator(check.tags)] = Field(default_factory=list)
     priority: Annotated[int, AfterValidator(check.priority)] = 0
+    active_hours: Annotated[str, AfterValidator(lambda v: window_of(v))] | None = None
     tries: Count = 0
     consecutive_failures: Count = 0
     reason: Reason | None = None
@@ -141,6 +143,7 @@ def _item(row: MessageIn, created_at: datetime) -> TaskItem:
             "deliver": row.deliver,
             "tags": row.tags or [],
             "priority": row.priority,
+            "active_hours": row.active_hours,
             "tries": row.tries,
             "consecutive_failures": row.consecutive_failures,
             "reason": row.reason,
@@ -188,6 +191,7 @@ def _write(db: Session, items: Sequence[TaskItem], now: datetime) -> None:
                 tags=item.tags or None,
                 priority=item.priority,
                 gate=gate_of(item.tags, limited_tags),
+                active_hours=item.active_hours,
                 tries=item.tries,
                 consecutive_failures=item.consecutive_failures,
                 reason=item.reason,

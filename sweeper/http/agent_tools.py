@@ -55,7 +55,7 @@ Host = Annotated[HostState, Depends(host_state)]
 
 SCHEMAS: dict[str, dict[str, Any]] = {tool.name: tool.parameters for tool in HOST_TOOLS}
 TASK_FIELDS: tuple[str, ...] = ("series_id", "name", "status", "schedule", "timezone", "next_run_local")
-TASK_FIELDS += ("last_outcome", "runs", "prompt", "tags", "priority")  # a task as the model sees it
+TASK_FIELDS += ("last_outcome", "runs", "prompt", "tags", "priority", "active_hours")  # a task as the model sees it
 SCHEDULED_FIELDS = ("id", "series_id", "name", "timezone", "schedule", "next_runs")
 CRON_SAMPLE = 12  # fire times looked at to find a cron expression's shortest gap
 _TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,)}

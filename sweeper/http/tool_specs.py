@@ -37,8 +37,22 @@ _SCHEDULE_FIELDS: tuple[str, ...] = (
     "context",
 )
 _SCHEDULE_FIELDS += ("catch_up", "max_runs", "remind", "deliver")  # deliver: none, or its session's own channel
-_SCHEDULE_FIELDS += ("tags", "priority")
+_SCHEDULE_FIELDS += ("tags", "priority", "active_hours")
 _SCHEDULE_FIELDS += ("do", "with_")  # what a run does (inbox.kinds): an http or command task is checked by author
+_UPDATE_FIELDS: tuple[str, ...] = (
+    "prompt",
+    "cron",
+    "every",
+    "at",
+    "on",
+    "after",
+    "when",
+    "tz",
+    "script",
+    "name",
+    "deliver",
+)
+_UPDATE_FIELDS += ("tags", "priority", "active_hours")
 ARGUMENTS: dict[str, type[BaseModel]] = {
     "schedule_task": tool_model(
         NewTask,
@@ -50,7 +64,7 @@ ARGUMENTS: dict[str, type[BaseModel]] = {
     "update_task": tool_model(
         TaskChange,
         "UpdateTaskArguments",
-        ("prompt", "cron", "every", "at", "on", "after", "when", "tz", "script", "name", "deliver", "tags", "priority"),
+        _UPDATE_FIELDS,
         rename=_AS_TOOL,
         extra={"task_id": (str, Field(description=_TASK_ID_TEXT))},
     ),

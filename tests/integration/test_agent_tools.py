@@ -28,7 +28,7 @@ from sweeper.http.runner_auth import RunnerIdentity
 from tests.integration.unix_server import serving_on_unix_socket
 
 TASK_VIEW = {"series_id", "name", "status", "schedule", "timezone", "next_run_local", "last_outcome", "runs", "prompt"}
-TASK_VIEW |= {"tags", "priority"}
+TASK_VIEW |= {"tags", "priority", "active_hours"}
 NOT_HERE = "in this conversation"
 
 
@@ -189,6 +189,7 @@ def test_schedule_task_with_every_at_and_a_duration(host: Host) -> None:
         ("schedule_task", {"prompt": "p", "at": "2001-01-01T09:00"}, "at"),
         ("schedule_task", {"prompt": "p", "at": "next tuesday"}, "at"),
         ("schedule_task", {"prompt": "p", "every": "1h", "timezone": "Mars/Olympus"}, "timezone"),
+        ("schedule_task", {"prompt": "p", "every": "1h", "active_hours": "09:00-09:00"}, "active_hours"),
         ("update_task", {"task_id": "anything"}, "task_id"),
         ("update_task", {"task_id": "anything", "cron": "@daily", "every": "1d"}, "schedule"),
         ("get_task_runs", {"task_id": "anything", "limit": 1000}, "limit"),
@@ -226,6 +227,8 @@ def test_the_task_tools_act_on_this_sessions_tasks(host: Host) -> None:
 
     changed = tools.ok("update_task", task_id=made.id, prompt="water the ferns", every="2h")
     assert (changed["prompt"], changed["schedule"]) == ("water the ferns", "every 2h")
+    assert tools.ok("update_task", task_id="water", active_hours="8:00-20:00")["active_hours"] == "08:00-20:00"
+    assert tools.ok("update_task", task_id="water", active_hours="")["active_hours"] is None
     assert tools.ok("pause_task", task_id="water")["status"] == "paused"
     assert tools.ok("list_tasks", status="active") == [] and len(tools.ok("list_tasks")) == 1
     assert tools.ok("resume_task", task_id="water")["status"] == "active"

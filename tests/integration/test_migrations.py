@@ -147,3 +147,17 @@ def test_tokens_made_before_scopes_keep_every_power_they_had(store_url: str) -> 
         scopes = conn.execute(text("SELECT scope FROM api_tokens")).scalars().all()
     assert scopes == ["admin"]
     engine.dispose()
+
+
+def test_tasks_and_sessions_from_before_active_hours_run_at_any_hour(store_url: str) -> None:
+    engine = create_engine(store_url)
+    upgrade_to(engine, "0018")
+    with engine.begin() as conn:
+        conn.execute(text(FILL["messages_in"]), {"id": "01OLDROW000000000000000000"})
+        conn.execute(text(FILL["session_settings"]), {"id": "main"})
+    upgrade_to_head(engine)
+    with engine.connect() as conn:
+        tasks = conn.execute(text("SELECT active_hours FROM messages_in")).scalars().all()
+        sessions = conn.execute(text("SELECT active_hours FROM session_settings")).scalars().all()
+    assert (tasks, sessions) == ([None], [None])
+    engine.dispose()

@@ -20,9 +20,9 @@ from inbox.logs import context
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.claims import BACKOFF, claim_due, reclaim_expired
 from inbox.store.endings import RunReport, describe_row, end_occurrence, post_outbox
-from inbox.store.engine import transaction
+from inbox.store.engine import read_transaction, transaction
 from inbox.store.filters import FOR_A_RUNNER
-from inbox.store.hours import skip_outside
+from inbox.store.hours import may_hold_back, skip_outside
 from inbox.store.models import MessageIn
 from inbox.store.reminders import deliver_one_shot_reminders, deliver_recurring_reminders
 
@@ -111,8 +111,12 @@ def sweep_once(
         log.warning(
             "%s: its runner stopped renewing the lease (no heartbeat); %s", describe_row(row), fate, extra=context(row)
         )
-    with transaction(engine) as db:  # before any claim: due work outside its active hours wakes no runner
-        held = len(skip_outside(db, now=now, grace=grace))
+    with read_transaction(engine) as db:  # before any claim: due work outside its active hours wakes no runner
+        windowed = may_hold_back(db, now=now)
+    held = 0
+    if windowed:
+        with transaction(engine) as db:
+            held = len(skip_outside(db, now=now, grace=grace))
     if held:
         log.info("sweep: %d occurrences outside their active hours skipped", held)
     delivered, batch = 0, reminder_batch(engine)

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from inbox.enums import Outcome, Status
 from inbox.schedules import load_zone
@@ -88,10 +89,8 @@ def hold_back(db: Session, rows: Sequence[MessageIn], *, now: datetime) -> tuple
     return kept, held
 
 
-def skip_outside(db: Session, *, now: datetime, grace: timedelta, limit: int = 500) -> list[MessageIn]:
-    """End up to ``limit`` due occurrences outside their active hours, before a host claims anything: those held to
-    their own window (through its partial index) and those of sessions that have one. Returns the rows ended."""
-    postgres = db.get_bind().dialect.name == "postgresql"
+def _windowed_due(db: Session, *, now: datetime, limit: int) -> list[SelectOfScalar[MessageIn]]:
+    """The queries of due pending rows that a window may hold back: their own, or their session's."""
     base = select(MessageIn).where(col(MessageIn.process_after) <= now, IDLE_SERIES).order_by(*DUE_ORDER).limit(limit)
     queries = [base.where(_OWN_WINDOW)]
     for session in session_windows(db):
@@ -103,8 +102,21 @@ def skip_outside(db: Session, *, now: datetime, grace: timedelta, limit: int = 5
                 col(MessageIn.series_id).is_not(None),
             )
         )
+    return queries
+
+
+def may_hold_back(db: Session, *, now: datetime) -> bool:
+    """Whether any due row has a window to be weighed against: a read, so that a pass with none (the common case)
+    takes no write lock for :func:`skip_outside`."""
+    return any(db.exec(query).first() is not None for query in _windowed_due(db, now=now, limit=1))
+
+
+def skip_outside(db: Session, *, now: datetime, grace: timedelta, limit: int = 500) -> list[MessageIn]:
+    """End up to ``limit`` due occurrences outside their active hours, before a host claims anything: those held to
+    their own window (through its partial index) and those of sessions that have one. Returns the rows ended."""
+    postgres = db.get_bind().dialect.name == "postgresql"
     due: list[MessageIn] = []
-    for query in queries:
+    for query in _windowed_due(db, now=now, limit=limit):
         found = db.exec(query.with_for_update(skip_locked=True, of=MessageIn) if postgres else query).all()
         for row in found:
             apply_catch_up(db, row, now=now, grace=grace)

@@ -293,7 +293,7 @@ class Inbox(DeliveryMethods, ListingMethods, LimitMethods, StatsMethods, AdminMe
             edges = graph.component(db, series_id)
             ids = {node for edge in edges for node in (edge.upstream_id, edge.downstream_id)}
             ids |= {series_id} if series_id else set()
-            return graph_view(queries.heads_of(db, sorted(ids)), edges)
+            return graph_view(queries.head_states(db, sorted(ids)), edges)
 
     def message(self, ident: str, *, runs: int = 100) -> MessageDetail:
         """One inbound row by id (a unique prefix will do): a chat message, a webhook's, or a task occurrence

@@ -88,7 +88,9 @@ class StatsMethods:
                 top = stats.by_series(db, since=start, limit=TOP_SERIES)
                 names = _names(db, [sid for sid, _ in top])
                 busiest = [_series_stats(sid, names.get(sid), counts) for sid, counts in top]
-            late = stats.lateness(db, since=start, series_id=series_id)
+            # One series' runs are read live through its index; everything's from the roll-ups.
+            one = series_id is not None
+            late = stats.lateness(db, since=start, series_id=series_id) if one else rollups.lateness(db, since=start)
         return StatsReport(
             since=start,
             until=now,

@@ -3,9 +3,8 @@ docs/dependencies.md): the same shapes from the CLI's --json, the Python API, HT
 
 from __future__ import annotations
 
-from inbox.store.models import MessageIn
 from inbox.store.trigger_tables import Dependency
-from inbox.views import Frozen, Instant, series_status
+from inbox.views import Frozen, Instant, status_word
 
 
 class HookInfo(Frozen):
@@ -83,8 +82,11 @@ class Graph(Frozen):
     edges: list[GraphEdge]
 
 
-def graph_view(heads: list[MessageIn], edges: list[Dependency]) -> Graph:
-    """``heads``: each node's current row (inbox.store.queries.heads_of)."""
-    nodes = [GraphNode(series_id=h.series_id or h.id, name=h.name, status=series_status(h)) for h in heads]
+def graph_view(heads: list[tuple[str, str | None, str, str | None]], edges: list[Dependency]) -> Graph:
+    """``heads``: each node's (series id, name, status, next status) (inbox.store.queries.head_states)."""
+    nodes = [
+        GraphNode(series_id=sid, name=name, status=status_word(status, following))
+        for sid, name, status, following in heads
+    ]
     links = [GraphEdge(upstream=e.upstream_id, downstream=e.downstream_id, when=str(e.when)) for e in edges]
     return Graph(nodes=nodes, edges=links)

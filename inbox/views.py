@@ -190,11 +190,16 @@ class NewToken(TokenInfo):
 
 
 def series_status(row: MessageIn) -> str:
-    if row.status == Status.PENDING:
+    return status_word(row.status, row.next_status)
+
+
+def status_word(status: str, next_status: str | None) -> str:
+    """A series' status as listings say it, from its head row's ``status`` and ``next_status``."""
+    if status == Status.PENDING:
         return "active"
-    if row.status in (Status.RUNNING, Status.PAUSED):
-        return str(row.status)
-    if row.status == Status.CANCELLED or row.next_status == Status.CANCELLED:
+    if status in (Status.RUNNING, Status.PAUSED):
+        return str(status)
+    if status == Status.CANCELLED or next_status == Status.CANCELLED:
         return "cancelled"
     return "ended"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Float, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from inbox.enums import (
@@ -368,7 +368,8 @@ class RunRollup(SQLModel, table=True):
 
     A host writes the rows of each hour once it has passed (a chore); the stats page reads them instead of the runs,
     so its cost does not grow with the history. ``durations`` counts the runs per duration bucket
-    (``inbox.store.stats.DURATION_BUCKETS``, then one for longer).
+    (``inbox.store.stats.DURATION_BUCKETS``, then one for longer); ``lateness`` the first attempts among them per
+    lateness bucket (``LATENESS_BUCKETS``), empty in hours rolled up before it was counted.
     """
 
     __tablename__ = "run_rollups"
@@ -380,6 +381,8 @@ class RunRollup(SQLModel, table=True):
     output_tokens: int = Field(default=0, sa_type=BigInteger)
     duration_s: float = 0.0
     durations: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    lateness: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    lateness_s: float = Field(default=0.0, sa_column=Column(Float, nullable=False, server_default="0"))
 
 
 # Size limits applied before writing run history, documented in docs/data-model.md.

@@ -61,6 +61,24 @@ def series_names(db: Session, series_ids: list[str]) -> dict[str, str]:
     return {series_id: name for series_id, name in found if series_id and name}
 
 
+def head_states(db: Session, series_ids: list[str]) -> list[tuple[str, str | None, str, str | None]]:
+    """(series id, name, status, next status) of each of these series' head row (as :func:`heads_of` finds it),
+    by series id: four columns, no row objects, for a graph of a thousand tasks."""
+    if not series_ids:
+        return []
+    newest = (
+        select(func.max(MessageIn.id))
+        .where(col(MessageIn.series_id).in_(sorted(set(series_ids))), col(MessageIn.is_extra).is_(False))
+        .group_by(col(MessageIn.series_id))
+    )
+    query = (
+        select(MessageIn.series_id, MessageIn.name, MessageIn.status, MessageIn.next_status)
+        .where(col(MessageIn.id).in_(newest))
+        .order_by(col(MessageIn.series_id))
+    )
+    return [(str(sid), name, str(status), next_status) for sid, name, status, next_status in db.exec(query).all()]
+
+
 def heads_of(db: Session, series_ids: list[str]) -> list[MessageIn]:
     """The row holding each of these series' current definition (its live row, else its newest chain row)."""
     if not series_ids:

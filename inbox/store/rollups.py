@@ -84,6 +84,13 @@ def roll_up(db: Session, *, now: datetime, keep: timedelta | None = None) -> int
         row.output_tokens += int(spent_out or 0)
         row.duration_s += float(seconds or 0.0)
         row.durations = [n + (int(count) if i == int(index) else 0) for i, n in enumerate(row.durations)]
+    late = stats.lateness_query(db, ended >= start, ended < end, by=(hour, col(Run.outcome)))
+    for when, outcome, index, count, seconds in db.exec(late).all():
+        at = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
+        row = made[(at.replace(tzinfo=UTC), str(outcome))]  # a first attempt is one of the hour's runs
+        counted = row.lateness or [0] * (len(stats.LATENESS_BUCKETS) + 1)
+        row.lateness = [n + (int(count) if i == int(index) else 0) for i, n in enumerate(counted)]
+        row.lateness_s += float(seconds or 0.0)
     if all(at != end - HOUR for at, _ in made):
         # The newest hour had no runs, so no row: an empty one (no outcome) marks where the roll-ups end.
         made[(end - HOUR, "")] = RunRollup(
@@ -152,6 +159,26 @@ def window(db: Session, *, since: datetime, now: datetime) -> tuple[stats.RunTot
         days[later.day] = days[later.day] + later if later.day in days else later
     rolled = stats.RunTotals(by_outcome, tokens_in, tokens_out, seconds, tuple(buckets))
     return rolled + stats.run_totals(db, since=done), [days[day] for day in sorted(days)]
+
+
+def lateness(db: Session, *, since: datetime) -> stats.Lateness:
+    """How late the first attempts that ended since ``since`` (its hour) started: the roll-ups of the hours done,
+    and the runs after them read live (:func:`inbox.store.stats.lateness`)."""
+    done = rolled_until(db)
+    start = hour_of(since)
+    if done is None or done <= start:
+        return stats.lateness(db, since=since)
+    query = select(RunRollup.lateness, RunRollup.lateness_s).where(
+        col(RunRollup.hour) >= start, col(RunRollup.hour) < done, RunRollup.outcome != ""
+    )
+    buckets = [0] * (len(stats.LATENESS_BUCKETS) + 1)
+    seconds = 0.0
+    for counted, spent_s in db.exec(query).all():
+        if counted:  # empty in hours rolled up before lateness was counted (migration 0020)
+            buckets = [have + more for have, more in zip(buckets, counted, strict=True)]
+        seconds += spent_s
+    live = stats.lateness(db, since=done)
+    return stats.Lateness(tuple(a + b for a, b in zip(buckets, live.buckets, strict=True)), seconds + live.sum_s)
 
 
 def totals(db: Session, *, since: datetime, now: datetime) -> stats.RunTotals:

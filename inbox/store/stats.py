@@ -247,22 +247,27 @@ def lateness(db: Session, *, since: datetime, until: datetime | None = None, ser
     """How late the first attempts that ended in ``[since, until)`` started: from the slot an occurrence stands
     for, or, for a message and an extra run, its due time. A first attempt of a message whose retry moved its due
     time later cannot be told apart and is left out (it would read as early); docs/dashboard.md says so."""
+    buckets = [0] * (len(LATENESS_BUCKETS) + 1)
+    total_s = 0.0
+    for index, count, seconds in db.exec(lateness_query(db, *_window(since, until, series_id))).all():
+        buckets[int(index)] += int(count)
+        total_s += float(seconds or 0.0)
+    return Lateness(tuple(buckets), total_s)
+
+
+def lateness_query(db: Session, *where: ColumnElement[bool], by: tuple[Any, ...] = ()) -> Any:
+    """(``by``..., lateness bucket, first attempts, their summed lateness) of the runs ``where`` selects, grouped by
+    ``by`` and bucket: one pass over the runs joined to their rows."""
     dialect = db.get_bind().dialect.name
     due = func.coalesce(col(MessageIn.occurrence_at), col(MessageIn.process_after))
     late = seconds_between(due, col(Run.started_at), dialect)
     bucket = bucket_of(late, LATENESS_BUCKETS)  # one expression: PostgreSQL groups by what it selects
-    rows = db.exec(
-        select(bucket, func.count(), func.sum(late))
+    return (
+        select(*by, bucket, func.count(), func.sum(late))  # type: ignore[call-overload]
         .join(MessageIn, col(MessageIn.id) == col(Run.message_id))
-        .where(*_window(since, until, series_id), col(Run.attempt) == 1, late >= 0)
-        .group_by(bucket)
-    ).all()
-    buckets = [0] * (len(LATENESS_BUCKETS) + 1)
-    total_s = 0.0
-    for index, count, seconds in rows:
-        buckets[int(index)] += int(count)
-        total_s += float(seconds or 0.0)
-    return Lateness(tuple(buckets), total_s)
+        .where(*where, col(Run.attempt) == 1, late >= 0)
+        .group_by(*by, bucket)
+    )
 
 
 def by_series(db: Session, *, since: datetime, limit: int) -> list[tuple[str, dict[str, int]]]:

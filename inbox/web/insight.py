@@ -30,7 +30,7 @@ def stats_page(request: Request, seen: Seen, since: str = "7d") -> Response:
     start = now - SPANS[span]
     with pages.reading(host_inbox(request).engine) as db:
         totals, days = rollups.window(db, since=start, now=now)
-        late = stats.lateness(db, since=start)
+        late = rollups.lateness(db, since=start)
     failures = {
         outcome: count for outcome, count in sorted(totals.by_outcome.items()) if outcome in stats.FAILED_OUTCOMES
     }

@@ -141,6 +141,7 @@ def graph_page(request: Request, seen: Seen, task: str | None = None) -> Respons
         graph=found,
         drawn=drawn,
         names=names,
+        statuses={node.series_id: node.status for node in found.nodes},  # a lookup per row, not a walk of the nodes
         task=ident or "",
         box=(BOX_W, BOX_H),
         most=MOST_DRAWN,

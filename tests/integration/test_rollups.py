@@ -117,3 +117,26 @@ def test_the_chore_is_due_only_when_it_would_write_something(inbox: Inbox, clock
     clock.advance(hours=30)
     assert not due()  # hours without a run: nothing to add up
     assert due(keep=timedelta(hours=12))  # but roll-ups older than the history kept are pruned
+
+
+def test_lateness_read_from_roll_ups_equals_lateness_read_from_the_runs(inbox: Inbox, clock: Clock) -> None:
+    end = clock()
+    for hours, late_s in [(30, 0.004), (26, 0.3), (5, 12.0), (5, 90.0), (2, 4000.0), (0, 0.02)]:
+        clock.set(end - timedelta(hours=hours, minutes=-1, seconds=late_s))
+        inbox.send(f"due {hours} hours ago")
+        clock.advance(seconds=late_s)  # claimed this late
+        [row] = claim(inbox, limit=1)
+        with transaction(inbox.engine) as db:
+            end_occurrence(db, row.id, RunReport(outcome=Outcome.COMPLETED, started_at=clock()), now=clock())
+    clock.set(end + timedelta(minutes=10))
+    since = clock() - timedelta(days=2)
+    with read_transaction(inbox.engine) as db:
+        live = stats.lateness(db, since=rollups.hour_of(since))
+    with transaction(inbox.engine) as db:
+        rollups.roll_up(db, now=clock())
+    with read_transaction(inbox.engine) as db:
+        rolled = rollups.lateness(db, since=since)
+        assert rollups.rolled_until(db) is not None
+    assert live.count == 6 and rolled.buckets == live.buckets
+    assert rolled.sum_s == pytest.approx(live.sum_s)
+    assert rolled.quantile(0.5) == 0.5 and rolled.quantile(0.99) == float("inf")  # 4,000 s is past the last bound

@@ -31,6 +31,7 @@ MAY_CHANGE_NOTHING = frozenset(
         AuditAction.TASK_CANCEL,
         AuditAction.TOKEN_REVOKE,
         AuditAction.SESSION_SET,
+        AuditAction.LIMIT_SET,
     }
 )
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from inbox import validation as check
 from inbox.enums import AuditAction
@@ -103,6 +104,11 @@ class LimitMethods:
 
     def limits(self) -> list[LimitInfo]:
         with read_transaction(self.engine) as db:
-            rows = limit_store.listed(db)
-            running = limit_store.running_counts(db, [row.tag for row in rows])
-            return [_view(row, running.get(row.tag, 0)) for row in rows]
+            return views(db)
+
+
+def views(db: Session) -> list[LimitInfo]:
+    """Every tag's limit by tag, with how many of its rows run now (the API's answer, the dashboard's block)."""
+    rows = limit_store.listed(db)
+    running = limit_store.running_counts(db, [row.tag for row in rows])
+    return [_view(row, running.get(row.tag, 0)) for row in rows]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from agent_runner.protocol import HttpCall
 from inbox import Inbox
 from inbox.errors import InvalidInput
 from sweeper.http.runner_api import work_item
@@ -135,3 +136,15 @@ def test_the_agents_update_task_is_held_to_what_it_may_create(host: Host) -> Non
     tools.ok("update_task", task_id=made["series_id"], do="http", **{"with": {"url": "https://example.com/"}})
     row = host.row(made["id"])
     assert (row.do, row.kind_author) == ("http", "agent:a")
+
+
+def test_a_request_an_agent_re_pointed_never_reaches_a_local_name_at_run_time(host: Host) -> None:
+    """A name (not a literal) passes when the task changes; the host refuses it when it resolves it at the run."""
+    made = host.inbox.schedule("ping", in_="1h", session="a", retries=0, do="http", with_={"url": "https://a.example"})
+    host.inbox.acting_as("agent:a").update(made.series_id, with_={"url": "http://localhost:9/private"})
+    host.make_due(made.id)
+    runner = host.runner("a")
+    [item] = runner.claim(limit=1, wait_s=0).items
+    answer = runner.http(HttpCall(message_id=item.id, attempt=item.attempt), timeout_s=5)
+    assert answer.error is not None and "not a public address" in answer.error, answer
+    assert answer.status is None  # refused before any connection

@@ -40,6 +40,7 @@ from inbox.store import audit, bulk, changes, graph, lookup, queries, rounds, se
 from inbox.store import channels as channel_store
 from inbox.store.endings import end_failed_rounds
 from inbox.store.engine import open_engine, read_transaction, transaction
+from inbox.store.models import MessageIn
 from inbox.store.types import Clock, utcnow
 from inbox.trigger_views import EventEmitted, EventSeen, Graph, graph_view
 from inbox.views import Message, MessageDetail, Scheduled, Task, describe_schedule, message_detail, message_view
@@ -236,6 +237,7 @@ class Inbox(DeliveryMethods, ListingMethods, LimitMethods, StatsMethods, AdminMe
                 if given.at is not None
                 else None
             )
+            kind = self._new_kind(head, given)
             changed = changes.TaskChanges(
                 prompt=given.prompt,
                 schedule=plan,
@@ -250,6 +252,7 @@ class Inbox(DeliveryMethods, ListingMethods, LimitMethods, StatsMethods, AdminMe
                 priority=given.priority,
                 active_hours=given.active_hours,
                 script_by=self.actor,
+                kind=kind,
             )
             channel_store.existing(db, given.deliver or None)
             row = changes.update(db, ident, changed, now=now)
@@ -302,6 +305,16 @@ class Inbox(DeliveryMethods, ListingMethods, LimitMethods, StatsMethods, AdminMe
         with read_transaction(self.engine) as db:
             row = lookup.find_message(db, ident)
             return message_detail(row, queries.runs_of_message(db, row.id, limit=runs, outcome=None))
+
+    def _new_kind(self, head: MessageIn, given: task_fields.TaskChange) -> changes.NewKind | None:
+        """A new ``do`` (its ``with`` checked by its model as at creation, none given: none) or a new ``with`` for
+        the kind the task has (or is about to have, when a change waits on its running occurrence)."""
+        if given.do is None and given.with_ is None:
+            return None
+        waiting = head.content.get("pending_update") or {}
+        do = given.do or waiting.get("do") or head.do
+        checked = kinds.checked_with(do, given.with_, by_agent=self.actor.startswith(AGENT_PREFIX))
+        return changes.NewKind(do=do, with_=checked, by=self.actor)
 
     def _before(self, db: Session, ident: str) -> dict[str, Any]:
         """A task's fields before a change (inbox.store.audit.task_fields)."""

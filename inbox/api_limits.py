@@ -9,12 +9,15 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from inbox import validation as check
+from inbox.enums import AuditAction
 from inbox.errors import InvalidInput
 from inbox.schedules import parse_duration
 from inbox.schedules.durations import format_duration
 from inbox.store import limits as limit_store
+from inbox.store.audit import record
 from inbox.store.engine import read_transaction, transaction
 from inbox.store.tag_tables import TagLimit
 from inbox.views import Instant
@@ -46,14 +49,24 @@ def parse_rate(value: str) -> tuple[int, timedelta]:
     return count, parse_duration(found.group(2), field="rate")
 
 
+def _fields(row: TagLimit | None) -> dict[str, object]:
+    """A limit as the audit trail compares it (docs/audit.md)."""
+    if row is None:
+        return {}
+    return {"max_running": row.max_running, "rate": _rate(row)}
+
+
+def _rate(row: TagLimit) -> str | None:
+    if row.rate_count is None or row.rate_seconds is None:
+        return None
+    return f"{row.rate_count}/{format_duration(timedelta(seconds=row.rate_seconds))}"
+
+
 def _view(row: TagLimit, running: int) -> LimitInfo:
-    rate = None
-    if row.rate_count is not None and row.rate_seconds is not None:
-        rate = f"{row.rate_count}/{format_duration(timedelta(seconds=row.rate_seconds))}"
     return LimitInfo(
         tag=row.tag,
         max_running=row.max_running,
-        rate=rate,
+        rate=_rate(row),
         running=running,
         created_at=row.created_at,
         created_by=row.created_by,
@@ -74,18 +87,28 @@ class LimitMethods:
         if max_running is None and bounds is None:
             raise InvalidInput("max_running", "give a limit: max_running, rate, or both", mentions=("rate",))
         with transaction(self.engine) as db:
-            row = limit_store.set_limit(
-                db, tag, max_running=max_running, rate=bounds, now=self.clock(), actor=self.actor
-            )
+            now = self.clock()
+            before = _fields(limit_store.get(db, tag))
+            row = limit_store.set_limit(db, tag, max_running=max_running, rate=bounds, now=now, actor=self.actor)
+            after = _fields(row)
+            record(db, actor=self.actor, action=AuditAction.LIMIT_SET, subject=tag, now=now, before=before, after=after)
             return _view(row, limit_store.running_counts(db, [tag]).get(tag, 0))
 
     def remove_limit(self, tag: str) -> LimitInfo:
         check.tag(tag)
         with transaction(self.engine) as db:
-            return _view(limit_store.remove_limit(db, tag), limit_store.running_counts(db, [tag]).get(tag, 0))
+            row = limit_store.remove_limit(db, tag)
+            action = AuditAction.LIMIT_REMOVE
+            record(db, actor=self.actor, action=action, subject=tag, now=self.clock(), before=_fields(row))
+            return _view(row, limit_store.running_counts(db, [tag]).get(tag, 0))
 
     def limits(self) -> list[LimitInfo]:
         with read_transaction(self.engine) as db:
-            rows = limit_store.listed(db)
-            running = limit_store.running_counts(db, [row.tag for row in rows])
-            return [_view(row, running.get(row.tag, 0)) for row in rows]
+            return views(db)
+
+
+def views(db: Session) -> list[LimitInfo]:
+    """Every tag's limit by tag, with how many of its rows run now (the API's answer, the dashboard's block)."""
+    rows = limit_store.listed(db)
+    running = limit_store.running_counts(db, [row.tag for row in rows])
+    return [_view(row, running.get(row.tag, 0)) for row in rows]

@@ -166,3 +166,5 @@ class AuditAction(StrEnum):
     SESSION_SET = "session.set"
     STORE_IMPORT = "store.import"
     STORE_RESTORE = "store.restore"
+    LIMIT_SET = "limit.set"
+    LIMIT_REMOVE = "limit.remove"

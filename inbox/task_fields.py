@@ -160,6 +160,10 @@ class TaskChange(_Fields):
     active_hours: WindowChange | None = Field(
         default=None, description=_D["active_hours"] + ' "" removes it (its session\'s window applies again).'
     )
+    do: Kind | None = Field(default=None, description=_D["do"] + " Checked with `with` as when a task is made.")
+    with_: dict[str, Any] | None = Field(
+        default=None, alias="with", description=_D["with"] + " Replaces the task's; checked by its (new) kind."
+    )
 
     _whole = model_validator(mode="after")(lambda change: _a_change(change))
 

@@ -309,6 +309,8 @@ def update(
     active_hours: Annotated[
         str | None, typer.Option("--active-hours", help="HH:MM-HH:MM in its zone; '': its session's.")
     ] = None,
+    do: Annotated[str | None, typer.Option("--do", help=field_help("do") + " Give --with for its input.")] = None,
+    with_: Annotated[str | None, typer.Option("--with", help="The kind's input, JSON; replaces the task's.")] = None,
     as_json: Json = False,
 ) -> None:
     """Change a task; a new schedule moves its next run at once. Past runs are untouched."""
@@ -322,7 +324,8 @@ def update(
         fields["tags"] = [tag for tag in tags if tag != ""]  # --tag '' removes every tag
     from inbox.task_fields import TaskChange, validated
 
-    change = validated(TaskChange, {**fields, "script": read_script(script)})
+    given_with = parse_data(with_, field="with") if with_ is not None else None
+    change = validated(TaskChange, {**fields, "script": read_script(script), "with_": given_with}, by_name=True)
     with open_inbox() as inbox:
         task = inbox.update(ident, change)
     if as_json:

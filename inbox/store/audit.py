@@ -31,6 +31,7 @@ MAY_CHANGE_NOTHING = frozenset(
         AuditAction.TASK_CANCEL,
         AuditAction.TOKEN_REVOKE,
         AuditAction.SESSION_SET,
+        AuditAction.LIMIT_SET,
     }
 )
 
@@ -120,9 +121,16 @@ def task_fields(row: MessageIn) -> dict[str, Any]:
         "retries": row.retries,
         "max_runs": row.max_runs,
         "timeout_s": row.timeout_s,
-        "remind": row.remind or None,
+        "remind": pending.get("do", row.do) == "remind" or None,
+        "do": _kind(pending.get("do", row.do)),
+        "with": pending["with_"] if "do" in pending else row.content.get("with"),
         "status": _STATUS_WORDS.get(Status(status), str(status)),
     }
+
+
+def _kind(do: str) -> str | None:
+    """A task's kind as a record shows it: None for the default (agent) and for remind, which ``remind`` says."""
+    return None if do in ("agent", "remind") else do
 
 
 def newest(db: Session, subjects: Sequence[str] | None, *, before: str | None, limit: int) -> list[AuditRecord]:

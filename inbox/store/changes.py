@@ -23,6 +23,18 @@ from inbox.store.lookup import find_series_id, live_row
 from inbox.store.models import MessageIn
 from inbox.store.series import is_untimed
 
+AGENT, REMIND = "agent", "remind"
+
+
+@dataclass(frozen=True)
+class NewKind:
+    """What the series' runs do from now on (inbox.kinds), and who said so: a run's reach (an ``http`` request to
+    private addresses, a ``command`` outside a sandbox) is judged by who wrote what it does, as a script's is."""
+
+    do: str
+    with_: dict[str, Any] | None
+    by: str
+
 
 @dataclass(frozen=True)
 class TaskChanges:
@@ -39,10 +51,12 @@ class TaskChanges:
     priority: int | None = None
     active_hours: str | None = None  # "" removes the task's own window (its session's applies again)
     script_by: str = "user"  # who gives ``script``: the actor of the change, never a value from its caller's input
+    kind: NewKind | None = None  # a new ``do`` and its ``with``, as inbox.kinds checked them
 
     def is_empty(self) -> bool:
         values = (self.prompt, self.schedule, self.zone, self.script, self.name, self.on, self.after, self.when)
-        return all(value is None for value in (*values, self.deliver, self.tags, self.priority, self.active_hours))
+        others = (self.deliver, self.tags, self.priority, self.active_hours, self.kind)
+        return all(value is None for value in (*values, *others))
 
 
 def update(db: Session, ident: str, changes: TaskChanges, *, now: datetime) -> MessageIn:
@@ -125,6 +139,8 @@ def _changes_as_json(changes: TaskChanges, row: MessageIn, now: datetime) -> dic
         out["name"] = changes.name
     if changes.deliver is not None:
         out["deliver"] = changes.deliver
+    if changes.kind is not None:
+        out.update(do=changes.kind.do, with_=changes.kind.with_, kind_by=changes.kind.by)
     if changes.schedule is None and changes.zone is not None and is_untimed(row):
         out["timezone"] = changes.zone.key  # nothing to move: no time starts the series
     elif changes.schedule is not None or changes.zone is not None:
@@ -161,6 +177,8 @@ def apply_changes(row: MessageIn, change: dict[str, Any]) -> None:
             content.pop("after", None)
             content.pop("when", None)
         row.content = content
+    if "do" in change:
+        _apply_kind(row, change)
     if "name" in change:
         row.name = change["name"] or None
     if "deliver" in change:
@@ -173,3 +191,20 @@ def apply_changes(row: MessageIn, change: dict[str, Any]) -> None:
         slot = datetime.fromisoformat(change["slot"])
         row.occurrence_at = slot
         row.process_after = slot
+
+
+def _apply_kind(row: MessageIn, change: dict[str, Any]) -> None:
+    """``remind`` is its own column (the host delivers those rows itself); the other kinds live in content."""
+    content = dict(row.content)
+    do = change["do"]
+    row.remind = do == REMIND
+    if do in (AGENT, REMIND):
+        content.pop("do", None)
+    else:
+        content["do"] = do
+    if change.get("with_") is None:
+        content.pop("with", None)
+    else:
+        content["with"] = change["with_"]
+    content["kind_by"] = change["kind_by"]
+    row.content = content

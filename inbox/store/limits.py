@@ -192,6 +192,11 @@ def remove_limit(db: Session, tag: str) -> TagLimit:
     return row
 
 
+def get(db: Session, tag: str) -> TagLimit | None:
+    """``tag``'s limit as it stands (locked on PostgreSQL: it is about to change), or None."""
+    return db.get(TagLimit, tag, with_for_update=True)
+
+
 def listed(db: Session) -> list[TagLimit]:
     return list(db.exec(select_rows(TagLimit).order_by(col(TagLimit.tag))).all())
 

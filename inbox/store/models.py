@@ -157,6 +157,11 @@ class MessageIn(SQLModel, table=True):
     def script_author(self) -> str:
         return self.script_by or self.created_by
 
+    @property
+    def kind_author(self) -> str:
+        """Who wrote what a run does (``do`` and ``with``): the task's maker, or whoever changed them since."""
+        return str(self.content.get("kind_by") or self.created_by)
+
 
 class Run(SQLModel, table=True):
     """One attempt at one occurrence, from start to recorded outcome."""

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from inbox.api_limits import views as limit_views
 from inbox.enums import OutboxKind, Outcome, Status, TaskFilter
-from inbox.store import lookup, pages, queries
+from inbox.store import lookup, pages, progress, queries
 from inbox.store.models import MessageIn, Run
 from inbox.views import series_status
 from inbox.web.access import Viewer, host_inbox, viewer
@@ -38,6 +39,11 @@ class TaskRow:
     @property
     def last_outcome(self) -> str | None:
         return self.recent[-1].outcome if self.recent else None
+
+    @property
+    def progress(self) -> dict[str, Any] | None:
+        """How far the running occurrence has come (its latest report), shown while it runs."""
+        return progress.latest(self.row) if self.row.status == Status.RUNNING else None
 
 
 @router.get("/")
@@ -69,6 +75,7 @@ def tasks(
             start = cursor(after, "after")
             found = pages.live_series(db, status=tab, session=where, after=start, limit=PAGE)
         recent = pages.recent_outcomes(db, [r.series_id for r in found.rows if r.series_id])
+        limits = limit_views(db) if tab == TaskFilter.ACTIVE else []  # what the live tasks wait on
     rows = [TaskRow(r, series_status(r), recent.get(r.series_id or "", [])[::-1]) for r in found.rows]
     following = None
     if found.more and rows:
@@ -87,6 +94,7 @@ def tasks(
         q=search or "",
         following=following,
         first_page=after is None,
+        limits=limits,
     )
 
 
@@ -214,6 +222,7 @@ def message_detail(request: Request, seen: Seen, message_id: str) -> Response:
         answers=answers,
         task_name=task_name,
         live=Status(row.status).is_live,
+        progress=progress.latest(row),
     )
 
 

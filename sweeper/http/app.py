@@ -19,6 +19,7 @@ from starlette.routing import Route
 from inbox.http.auth import check_admin
 from inbox.http.errors import error_responses, install_error_handlers
 from inbox.http.hooks import router as hooks_router
+from inbox.http.limits import router as limits_router
 from inbox.http.metrics import router as metrics_router
 from inbox.http.public import router as public_router
 from inbox.mcp.server import PATH as MCP_PATH
@@ -84,6 +85,7 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(public_router)
+    app.include_router(limits_router)
     app.include_router(hooks_router)  # authenticated by each hook's own secret, not by API tokens
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
     app.include_router(metrics_router)

@@ -83,7 +83,7 @@ def work_item(row: MessageIn, *, state: Any = None) -> WorkItem:
         process_after=row.process_after,
         attempt=row.tries + 1,
         timeout_s=row.timeout_s,
-        created_by=row.created_by,
+        created_by=row.kind_author,  # what the runner judges a command's reach by: who wrote it
         script_by=row.script_author if row.script else None,
         model=row.content.get("model"),
         provider=row.content.get("provider"),
@@ -202,7 +202,7 @@ def http_call(call: HttpCall, runner: Runner, host: Host) -> HttpAnswer:
         row = _held_task(host, runner, call.message_id, call.attempt)
     if row.do != "http":
         return HttpAnswer(error=f"{row.id} is a {row.do} task, not an http one")
-    by_agent = row.created_by.startswith(AGENT_PREFIX)
+    by_agent = row.kind_author.startswith(AGENT_PREFIX)  # an agent re-pointing a person's task is an agent's
     timeout = row.timeout_s or DEFAULT_HTTP_TIMEOUT_S
     return host.http.call(dict(row.content.get("with") or {}), by_agent=by_agent, timeout_s=timeout, key=row.id)
 

@@ -53,6 +53,7 @@ _UPDATE_FIELDS: tuple[str, ...] = (
     "deliver",
 )
 _UPDATE_FIELDS += ("tags", "priority", "active_hours")
+_UPDATE_FIELDS += ("do", "with_")  # an agent re-pointing a task is checked as when it makes one
 ARGUMENTS: dict[str, type[BaseModel]] = {
     "schedule_task": tool_model(
         NewTask,

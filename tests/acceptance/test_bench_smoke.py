@@ -61,6 +61,12 @@ def _postgres(module: str, args: list[str], headline: str) -> object:
             "bench.wake", ["--runs", "2", "--runtime", "process"], "wake (process): cold p50=", marks=pytest.mark.slow
         ),
         pytest.param(
+            "bench.dispatch_http",
+            ["--tasks", "40", "--sessions", "2"],
+            "dispatch_http (sqlite, process runtime): ",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
             "bench.memory",
             ["--series", "400", "--seconds", "12", "--baseline-seconds", "2"],
             "memory: host RSS ",

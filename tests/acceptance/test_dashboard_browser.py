@@ -214,3 +214,15 @@ def test_a_pause_through_the_page_is_on_the_audit_page_as_made_by_its_token(host
     assert "web:INBOX_API_TOKEN" in newest and "task.pause" in newest
     assert "status" in newest and "active" in newest and "paused" in newest
     assert "task.create" in rows.nth(1).inner_text()
+
+
+def test_the_tasks_page_shows_each_tags_limit(host: ApiHost, page: Page) -> None:
+    tag = unique("net")
+    host.served.inbox.set_limit(tag, max_running=2, rate="30/1m")
+    sign_in(page, host)
+    row = page.locator(f"section.limits tr[data-tag='{tag}']")
+    row.wait_for()
+    assert row.is_visible()
+    cells = [text.strip() for text in row.locator("td").all_inner_texts()]
+    assert cells == [tag, "2", "30/1m", "0"]
+    host.served.inbox.remove_limit(tag)

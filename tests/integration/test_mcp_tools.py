@@ -57,7 +57,9 @@ def test_the_task_tools_show_every_field_of_the_one_task_model() -> None:
     assert scheduled == {spelled(NewTask, f) for f in NewTask.model_fields} - {"in", "tz"} | {"timezone"}
     assert BY_NAME["schedule_task"].input_schema["required"] == ["prompt"]
     changed = set(BY_NAME["update_task"].input_schema["properties"])
-    assert changed == {"task_id", "session", "timezone"} | set(TaskChange.model_fields) - {"tz"}
+    assert changed == {"task_id", "session", "timezone"} | {spelled(TaskChange, f) for f in TaskChange.model_fields} - {
+        "tz"
+    }
     described = BY_NAME["schedule_task"].input_schema["properties"]["cron"]["description"]
     assert described == NewTask.model_fields["cron"].description
 
@@ -151,7 +153,7 @@ def test_an_update_that_changes_nothing_or_an_ended_task_is_refused(mcp: Inbox) 
     message = refused(mcp, "update_task", task_id=made["id"], session="main")
     assert message.startswith(
         "task_id: nothing to change; give prompt, cron, every, at, on, after, when, timezone, script, name, deliver, "
-        "tags or priority"
+        "tags, priority, active_hours, do or with"
     )
     use(mcp, "cancel_task", task_id=made["id"])
     assert refused(mcp, "resume_task", task_id=made["id"]).startswith("task_id: ")

@@ -21,7 +21,8 @@ from sqlmodel import Session, col, select
 
 from inbox.store import stats
 from inbox.store.engine import read_transaction, transaction
-from inbox.store.models import Run, RunRollup
+from inbox.store.models import Run
+from inbox.store.page_tables import RunRollup
 
 ROLLUPS = "rollups"  # the chore's name
 EVERY = timedelta(minutes=1)

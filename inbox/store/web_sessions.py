@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from inbox.store.models import WebSession
+from inbox.store.page_tables import WebSession
 from inbox.store.tokens import hash_token, new_token
 
 

@@ -13,7 +13,7 @@ from inbox.enums import Outcome
 from inbox.store import rollups, stats
 from inbox.store.endings import RunReport, end_occurrence
 from inbox.store.engine import read_transaction, transaction
-from inbox.store.models import RunRollup
+from inbox.store.page_tables import RunRollup
 from tests.conftest import Clock
 from tests.integration.helpers import claim
 

@@ -30,7 +30,6 @@ from inbox.api import Inbox
 from inbox.errors import InvalidInput
 from inbox.store.engine import one_transaction
 from inbox.store.trigger_tables import DropIngested
-from inbox.store.types import utcnow
 from inbox.validation import session_name
 
 log = logging.getLogger("inbox.drop")
@@ -215,7 +214,7 @@ def _ingest(inbox: Inbox, root: Path, path: Path, key: str, write: Write) -> Fat
         with one_transaction(inbox.engine) as db:
             if db.get(DropIngested, key) is not None:
                 return Fate.ALREADY
-            db.add(DropIngested(key=key, path=path.relative_to(root).as_posix(), created_at=utcnow()))
+            db.add(DropIngested(key=key, path=path.relative_to(root).as_posix(), created_at=inbox.clock()))
             db.flush()  # PostgreSQL: a host writing the same key at once makes this wait, then fail
             message_id, event_id = write(box)
             row = db.get(DropIngested, key)

@@ -9,7 +9,10 @@ What goes, once older than its horizon:
 - events and what each did to each task (``events``, ``event_matches``) older than ``keep_runs``;
 - rounds of tasks that run after others (``dependency_rounds``) made longer than ``keep_runs`` ago, but the newest
   of each task, which its next round is numbered on from;
-- records of the audit trail (``audit``) older than ``keep_audit`` (default 365 days): the only way one ever goes.
+- records of the audit trail (``audit``) older than ``keep_audit`` (default 365 days): the only way one ever goes;
+- what the drop folder ingested (``drop_ingested``) longer than ``keep_runs`` ago: a key only guards a file that a
+  host stopped between writing its message and moving it out of the folder, and such a file is moved at the
+  host's next start.
 
 What stays: every live row, whatever its age, and two rows of every series. Its newest chain row (not
 ``is_extra``): ``inbox tasks --status ended``, ``inbox show`` and a task's name find a series through it, and
@@ -37,7 +40,7 @@ from inbox.config import DEFAULT_KEEP_AUDIT_DAYS, DEFAULT_KEEP_OUTBOX_DAYS, DEFA
 from inbox.enums import LIVE_STATUSES, DeliveryStatus
 from inbox.store.engine import read_transaction, transaction
 from inbox.store.models import AuditRecord, MessageIn, MessageOut, Run
-from inbox.store.trigger_tables import DependencyRound, Event, EventMatch
+from inbox.store.trigger_tables import DependencyRound, DropIngested, Event, EventMatch
 
 _LIVE = sorted(s.value for s in LIVE_STATUSES)
 
@@ -59,9 +62,13 @@ class RetentionReport:
     events: int = 0  # events deleted (with what each did to each task)
     rounds: int = 0
     audit: int = 0
+    drops: int = 0  # keys of files the drop folder ingested
 
 
-def _table(model: type[Run | MessageOut | MessageIn | Event | EventMatch | DependencyRound | AuditRecord]) -> Table:
+_Model = type[Run | MessageOut | MessageIn | Event | EventMatch | DependencyRound | AuditRecord | DropIngested]
+
+
+def _table(model: _Model) -> Table:
     return model.metadata.tables[str(model.__tablename__)]
 
 
@@ -140,6 +147,11 @@ def _old_audit(cutoff: datetime, batch: int) -> _Old:
     return _Old(_table(AuditRecord), select(old.c.id).where(old.c.at < cutoff).limit(batch))
 
 
+def _old_drops(cutoff: datetime, batch: int) -> _Old:
+    old = _table(DropIngested).alias("old")
+    return _Old(_table(DropIngested), select(old.c.key).where(old.c.created_at < cutoff).limit(batch), ("key",))
+
+
 def _delete_in_batches(engine: Engine, old: _Old, batch: int) -> int:
     statement, total = old.deleting(), 0
     while True:
@@ -161,6 +173,7 @@ def _everything_old(now: datetime, policy: RetentionPolicy, batch: int) -> list[
         _old_events(runs_cutoff, batch),
         _old_rounds(runs_cutoff, batch),
         _old_audit(now - policy.keep_audit, batch),
+        _old_drops(runs_cutoff, batch),
     ]
 
 
@@ -174,7 +187,9 @@ def apply_retention(engine: Engine, *, now: datetime, policy: RetentionPolicy, b
     """Delete history older than the policy's horizons, ``batch`` rows per transaction."""
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
-    runs, outbox, messages, _, events, rounds, audit = (
+    runs, outbox, messages, _, events, rounds, audit, drops = (
         _delete_in_batches(engine, old, batch) for old in _everything_old(now, policy, batch)
     )
-    return RetentionReport(runs=runs, outbox=outbox, messages=messages, events=events, rounds=rounds, audit=audit)
+    return RetentionReport(
+        runs=runs, outbox=outbox, messages=messages, events=events, rounds=rounds, audit=audit, drops=drops
+    )

@@ -12,13 +12,13 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 import sweeper.retention
-from inbox import Inbox, InvalidInput
+from inbox import Inbox, InvalidInput, drop_files
 from inbox.config import load_settings
 from inbox.enums import OutboxKind
 from inbox.store.endings import post_outbox
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn
-from inbox.store.trigger_tables import Event, EventMatch
+from inbox.store.trigger_tables import DropIngested, Event, EventMatch
 from sweeper.retention import RetentionPolicy, RetentionReport, apply_retention, retention_due
 from tests.conftest import Clock
 from tests.integration.helpers import claim, end, run_due, runs
@@ -177,8 +177,8 @@ def test_batches_of_two_delete_everything_old_each_in_its_own_transaction(
 
     assert report == RetentionReport(runs=5, outbox=7, messages=4)  # the first row carries the series id
     # 2 + 2 + 1 runs; 2 + 2 + 2 + 1 notes; 2 + 2 ended rows, then one finding none; no event matches, no events,
-    # no old rounds; the audit trail (the task's creation) is younger than its year
-    assert opened == 3 + 4 + 3 + 1 + 1 + 1 + 1
+    # no old rounds; the audit trail (the task's creation) is younger than its year; no drop folder keys
+    assert opened == 3 + 4 + 3 + 1 + 1 + 1 + 1 + 1
     assert outbox_texts(inbox) == [] and runs(inbox, task.series_id) == []
     assert [r.status for r in series_rows(inbox, task.series_id)] == ["completed", "pending"]  # first, live
 
@@ -289,3 +289,18 @@ def test_old_events_go_with_what_they_did_and_newer_ones_stay(inbox: Inbox, cloc
         assert db.exec(select(Event.id)).all() == [kept.id]
         assert db.exec(select(func.count()).select_from(EventMatch)).one() == 1
     assert not inbox.emit("tick", key="old").duplicate  # its key went with it
+
+
+def test_the_drop_folders_old_keys_go_and_newer_ones_stay(inbox: Inbox, clock: Clock, tmp_path: Path) -> None:
+    root = tmp_path / "drop"
+    drop_files.prepare(root)
+    (root / "old.txt").write_text("dropped long ago")
+    assert [fate for _, fate in drop_files.consume(inbox, root, settle_s=0)] == ["written"]
+    clock.advance(days=91)
+    (root / "new.txt").write_text("dropped today")
+    drop_files.consume(inbox, root, settle_s=0)
+    assert retention_due(inbox.engine, now=clock(), policy=POLICY)
+    assert retain(inbox).drops == 1
+    with transaction(inbox.engine) as db:
+        assert db.exec(select(DropIngested.path)).all() == ["new.txt"]
+    assert not retention_due(inbox.engine, now=clock(), policy=POLICY)

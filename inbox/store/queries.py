@@ -6,6 +6,7 @@ The listings (tasks, runs, the outbox), a page at a time, are :mod:`inbox.store.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -66,14 +67,9 @@ def head_states(db: Session, series_ids: list[str]) -> list[tuple[str, str | Non
     by series id: four columns, no row objects, for a graph of a thousand tasks."""
     if not series_ids:
         return []
-    newest = (
-        select(func.max(MessageIn.id))
-        .where(col(MessageIn.series_id).in_(sorted(set(series_ids))), col(MessageIn.is_extra).is_(False))
-        .group_by(col(MessageIn.series_id))
-    )
     query = (
         select(MessageIn.series_id, MessageIn.name, MessageIn.status, MessageIn.next_status)
-        .where(col(MessageIn.id).in_(newest))
+        .where(col(MessageIn.id).in_(_head_ids(series_ids)))
         .order_by(col(MessageIn.series_id))
     )
     return [(str(sid), name, str(status), next_status) for sid, name, status, next_status in db.exec(query).all()]
@@ -83,9 +79,14 @@ def heads_of(db: Session, series_ids: list[str]) -> list[MessageIn]:
     """The row holding each of these series' current definition (its live row, else its newest chain row)."""
     if not series_ids:
         return []
-    newest = (
+    heads = select(MessageIn).where(col(MessageIn.id).in_(_head_ids(series_ids)))
+    return list(db.exec(heads.order_by(col(MessageIn.series_id))))
+
+
+def _head_ids(series_ids: list[str]) -> Any:
+    """The id of each series' head row: its newest chain row (the live one while it lives)."""
+    return (
         select(func.max(MessageIn.id))
         .where(col(MessageIn.series_id).in_(sorted(set(series_ids))), col(MessageIn.is_extra).is_(False))
         .group_by(col(MessageIn.series_id))
     )
-    return list(db.exec(select(MessageIn).where(col(MessageIn.id).in_(newest)).order_by(col(MessageIn.series_id))))

@@ -23,37 +23,28 @@ _TASK_ID = {"task_id": {"type": "string", "description": _TASK_ID_TEXT}}
 # the API's field -> the tool's argument ("at" also takes what the API's "in" does)
 _AS_TOOL = {"tz": "timezone", "with_": "with"}
 
+# What both tools take: the trigger, the schedule and how a run goes. "name" and "deliver" are in both too; the
+# order is the one the model reads them in.
+_WHEN_AND_WHAT = ("prompt", "cron", "every", "at", "on", "after", "when", "tz")
 _SCHEDULE_FIELDS: tuple[str, ...] = (
-    "prompt",
-    "cron",
-    "every",
-    "at",
-    "on",
-    "after",
-    "when",
-    "tz",
+    *_WHEN_AND_WHAT,
     "name",
     "script",
     "context",
+    "catch_up",
+    "max_runs",
+    "remind",
+    "deliver",
 )
-_SCHEDULE_FIELDS += ("catch_up", "max_runs", "remind", "deliver")  # deliver: none, or its session's own channel
-_SCHEDULE_FIELDS += ("tags", "priority", "active_hours")
-_SCHEDULE_FIELDS += ("do", "with_")  # what a run does (inbox.kinds): an http or command task is checked by author
 _UPDATE_FIELDS: tuple[str, ...] = (
-    "prompt",
-    "cron",
-    "every",
-    "at",
-    "on",
-    "after",
-    "when",
-    "tz",
+    *_WHEN_AND_WHAT,
     "script",
     "name",
     "deliver",
-)
-_UPDATE_FIELDS += ("tags", "priority", "active_hours")
-_UPDATE_FIELDS += ("do", "with_")  # an agent re-pointing a task is checked as when it makes one
+)  # deliver: none, or its session's own channel
+_LATER_FIELDS = ("tags", "priority", "active_hours", "do", "with_")  # an http or command task is checked by author
+_SCHEDULE_FIELDS += _LATER_FIELDS
+_UPDATE_FIELDS += _LATER_FIELDS  # an agent re-pointing a task (do, with) is checked as when it makes one
 ARGUMENTS: dict[str, type[BaseModel]] = {
     "schedule_task": tool_model(
         NewTask,

@@ -7,11 +7,13 @@ test's own schema is passed as ``INBOX_DATABASE_URL``. Commands that must not to
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.acceptance.served import Served, serving
+from tests.acceptance.warm_cli import WarmCli
 
 Result = subprocess.CompletedProcess[str]
 TIMEOUT_S = 60
@@ -39,6 +42,21 @@ def _clean_environment() -> dict[str, str]:
     return env | {"PYTHONPYCACHEPREFIX": str(PYCACHE)}
 
 
+_WARM: list[WarmCli] = []  # this test process's warm inbox, made at the first command
+_WARM_LOCK = threading.Lock()
+
+
+def _warm_cli() -> WarmCli | None:
+    """This test process's warm ``inbox`` (tests/acceptance/warm_cli.py), None when every command runs fresh."""
+    if os.environ.get("INBOX_TEST_FRESH_CLI") == "1":
+        return None
+    with _WARM_LOCK:
+        if not _WARM:
+            _WARM.append(WarmCli(_clean_environment()))
+            atexit.register(_WARM[0].close)
+        return _WARM[0]
+
+
 @dataclass
 class Cli:
     home: Path
@@ -47,18 +65,29 @@ class Cli:
 
     def run(self, *args: str, stdin: str | None = None, env: Mapping[str, str | None] | None = None) -> Result:
         """``inbox ARGS``; ``env`` adds variables (a value of None removes one). Stdin is empty unless given."""
-        environment = dict(self.env)
-        for key, value in (env or {}).items():
-            if value is None:
-                environment.pop(key, None)
-            else:
-                environment[key] = value
+        environment = self._with(env)
+        warm = _warm_cli()
+        if warm is not None and warm.serves(args, environment):
+            return warm.run(self.executable, args, environment, stdin, TIMEOUT_S)
+        return self.fresh(args, environment, stdin)
+
+    def fresh(self, args: Sequence[str], environment: Mapping[str, str], stdin: str | None) -> Result:
+        """``inbox ARGS`` as a process of its own, started from nothing."""
         command = [self.executable, *args]
         if stdin is None:
             return subprocess.run(
                 command, env=environment, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT_S
             )
         return subprocess.run(command, env=environment, capture_output=True, text=True, input=stdin, timeout=TIMEOUT_S)
+
+    def _with(self, env: Mapping[str, str | None] | None) -> dict[str, str]:
+        environment = dict(self.env)
+        for key, value in (env or {}).items():
+            if value is None:
+                environment.pop(key, None)
+            else:
+                environment[key] = value
+        return environment
 
     def ok(self, *args: str, **kwargs: Any) -> str:
         result = self.run(*args, **kwargs)
@@ -78,8 +107,8 @@ class Cli:
         """Independent commands at once, each with its own extra ``env`` (only once the store exists)."""
         extra = list(envs) if envs is not None else [{}] * len(commands)
         assert len(extra) == len(commands)
-        with ThreadPoolExecutor(PARALLEL) as pool:
-            return list(pool.map(lambda args, env: self.run(*args, env=env), commands, extra))
+        with ThreadPoolExecutor(PARALLEL) as pool:  # fresh processes: really at the same time
+            return list(pool.map(lambda args, env: self.fresh(args, self._with(env), None), commands, extra))
 
     @property
     def executable(self) -> str:

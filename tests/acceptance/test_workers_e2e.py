@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -69,7 +70,7 @@ def test_a_worker_runs_in_the_runner_reports_progress_and_delivers_its_text(serv
     progress = served.inbox.get(task.series_id).progress
     assert progress is not None and (progress["fraction"], progress["note"]) == (1.0, "step 3 of 3")
     shown = subprocess.run(["inbox", "show", task.series_id], env=served.env, capture_output=True, text=True)
-    assert "progress:  100% step 3 of 3" in shown.stdout
+    assert re.search(r"^  progress: +100% step 3 of 3 ", shown.stdout, re.MULTILINE), shown.stdout
     assert served.fake.requests == []
 
 

@@ -30,12 +30,18 @@ def _plan(engine: Engine, backend: str) -> str:
     return "\n".join(str(row[-1]) for row in rows)
 
 
-def _changes_counted(engine: Engine, at_least: int) -> None:
-    """PostgreSQL's statistics views see a backend's writes once it reports them, after its commit."""
+def _changes_counted(engine: Engine, at_least: int, *, inserted: int, updated: int) -> None:
+    """PostgreSQL's statistics views see a backend's writes once it reports them, after its commit. Every write is
+    waited for (the inserts of the pool's other connections too): one reported after the ANALYZE would count as a
+    change since it, and the statistics would look stale again."""
     deadline = time.monotonic() + 15  # an idle backend reports at least every 10 s
-    query = text("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relid = 'messages_in'::regclass")
+    query = text(
+        "SELECT n_mod_since_analyze >= :changed AND n_tup_ins >= :inserted AND n_tup_upd >= :updated"
+        " FROM pg_stat_user_tables WHERE relid = 'messages_in'::regclass"
+    )
+    counts = {"changed": at_least, "inserted": inserted, "updated": updated}
     with engine.connect() as conn:
-        while int(conn.execute(query).scalar_one() or 0) < at_least:
+        while not conn.execute(query, counts).scalar_one():
             assert time.monotonic() < deadline, "the statistics views never counted the writes"
             time.sleep(0.1)
             conn.rollback()  # each look is a snapshot of its own
@@ -56,7 +62,7 @@ def test_after_a_burst_of_endings_the_due_scan_walks_the_index_and_stops_after_a
         if backend == "postgres" and int(conn.execute(text("SHOW server_version_num")).scalar_one()) >= 150000:
             conn.execute(text("SELECT pg_stat_force_next_flush()"))  # reported at commit, not up to 10 s later
     if backend == "postgres":
-        _changes_counted(inbox.engine, 19_000)
+        _changes_counted(inbox.engine, 19_000, inserted=20_000, updated=19_000)
 
     assert refresh_statistics(inbox.engine) is (backend == "postgres")
     plan = _plan(inbox.engine, backend)

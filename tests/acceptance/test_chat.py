@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -21,6 +22,14 @@ pytestmark = pytest.mark.slow
 WAIT_S = 20.0
 
 
+def _as_a_shell_starts_it() -> None:
+    """In the child before it starts: Ctrl-C deliverable and not ignored, as a shell leaves it. A test process
+    may hold SIGINT blocked or ignored (both are inherited across exec), and Python then never raises
+    KeyboardInterrupt: the Ctrl-C test hung twice in full runs and never alone."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class ChatProcess:
     """``inbox chat`` with its standard input and output on pipes; output lines are read by a thread."""
 
@@ -32,6 +41,7 @@ class ChatProcess:
             stderr=subprocess.PIPE,
             text=True,
             env=served.env,
+            preexec_fn=_as_a_shell_starts_it,
         )
         self.lines: queue.Queue[tuple[float, str] | None] = queue.Queue()
         self.seen: list[str] = []
@@ -66,7 +76,14 @@ class ChatProcess:
 
     def finish(self, timeout_s: float = 10.0) -> tuple[int, str]:
         """Its exit status and standard error, once it has exited."""
-        code = self.process.wait(timeout=timeout_s)
+        try:
+            code = self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+            signals = [
+                line for line in status.splitlines() if line.startswith(("SigPnd", "ShdPnd", "SigBlk", "SigIgn"))
+            ]
+            raise AssertionError(f"inbox chat still running after {timeout_s:g} s; its signals: {signals}") from None
         assert self.process.stderr is not None
         return code, self.process.stderr.read()
 

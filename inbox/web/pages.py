@@ -15,7 +15,9 @@ from fastapi.responses import Response
 
 from inbox.api_limits import views as limit_views
 from inbox.enums import OutboxKind, Outcome, Status, TaskFilter
+from inbox.store import channels as channel_store
 from inbox.store import lookup, pages, progress, queries
+from inbox.store.hours import session_windows
 from inbox.store.models import MessageIn, Run
 from inbox.views import series_status
 from inbox.web.access import Viewer, host_inbox, viewer
@@ -31,6 +33,7 @@ class TaskRow:
     row: MessageIn
     status: str  # active | running | paused | ended | cancelled
     recent: list[pages.Tick]  # oldest first, for the strip
+    window: str | None = None  # the active hours it is held to: its own, else its session's (marked so)
 
     @property
     def series_id(self) -> str:
@@ -76,7 +79,11 @@ def tasks(
             found = pages.live_series(db, status=tab, session=where, after=start, limit=PAGE)
         recent = pages.recent_outcomes(db, [r.series_id for r in found.rows if r.series_id])
         limits = limit_views(db) if tab == TaskFilter.ACTIVE else []  # what the live tasks wait on
-    rows = [TaskRow(r, series_status(r), recent.get(r.series_id or "", [])[::-1]) for r in found.rows]
+        settings = channel_store.sessions(db) if tab == TaskFilter.ACTIVE else []
+        windows = session_windows(db, {r.session for r in found.rows if r.active_hours is None})
+    rows = [
+        TaskRow(r, series_status(r), recent.get(r.series_id or "", [])[::-1], _window(r, windows)) for r in found.rows
+    ]
     following = None
     if found.more and rows:
         last = rows[-1].row
@@ -95,7 +102,16 @@ def tasks(
         following=following,
         first_page=after is None,
         limits=limits,
+        sessions=settings,
     )
+
+
+def _window(row: MessageIn, sessions: dict[str, str]) -> str | None:
+    if row.active_hours:
+        return row.active_hours
+    if row.session in sessions:
+        return f"{sessions[row.session]} (session {row.session})"
+    return None
 
 
 def _in_tab(row: MessageIn, tab: TaskFilter) -> bool:

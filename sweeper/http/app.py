@@ -22,6 +22,7 @@ from inbox.http.hooks import router as hooks_router
 from inbox.http.limits import router as limits_router
 from inbox.http.metrics import router as metrics_router
 from inbox.http.public import router as public_router
+from inbox.http.sessions import router as sessions_router
 from inbox.mcp.server import PATH as MCP_PATH
 from inbox.mcp.server import McpEndpoint, acting_inbox
 from inbox.store.outage import STORE_ERRORS, describe_outage, is_outage
@@ -86,6 +87,7 @@ def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
 
     app.include_router(public_router)
     app.include_router(limits_router)
+    app.include_router(sessions_router)
     app.include_router(hooks_router)  # authenticated by each hook's own secret, not by API tokens
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
     app.include_router(metrics_router)

@@ -52,3 +52,26 @@ def test_a_running_occurrence_shows_its_latest_progress(host: Host) -> None:
     assert 'data-fraction="0.6"' in page and "60% · second batch" in page and "first" not in page
     detail = client.get(f"/messages/{row_id}").text
     assert "<dt>Progress</dt>" in detail and "60% · second batch" in detail
+
+
+def test_the_tasks_page_shows_active_hours_a_task_is_held_to(host: Host) -> None:
+    client, _ = host.signed_in(CONFIGURED)
+    own = host.inbox.schedule("water the plants", every="1h", active_hours="08:00-20:00")
+    inherited = host.inbox.schedule("read the news", every="1h", session="home")
+    free = host.inbox.schedule("back up", every="1h", session="work")
+    page = client.get("/tasks").text
+    assert "<h2>Sessions" not in page and "(session home)" not in page  # no session has settings yet
+    host.inbox.set_session("home", active_hours="22:00-06:00")
+    page = client.get("/tasks").text
+
+    def row(series_id: str) -> str:
+        return page[page.index(f'id="task-{series_id}"') :].split("</tr>")[0]
+
+    assert "active 08:00-20:00</span>" in row(own.series_id)
+    assert "active 22:00-06:00 (session home)</span>" in row(inherited.series_id)
+    assert "active " not in row(free.series_id)
+    sessions = page[page.index('<tr data-session="home">') :].split("</tr>")[0]
+    assert "22:00-06:00" in sessions and ">none</td>" in sessions
+    detail = client.get(f"/messages/{own.id}").text
+    assert "<dt>Active hours</dt>" in detail and "08:00-20:00 " in detail
+    assert "<dt>Active hours</dt>" not in client.get(f"/messages/{free.id}").text

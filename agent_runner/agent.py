@@ -122,7 +122,7 @@ class AgentRun:
         return ChatTurn(role="tool", tool_call_id=call.id, text=text, is_error=not ok)
 
     def run(self, script_data: Any, *, has_script_data: bool, deadline: float | None, now: Any) -> Exchange:
-        past = self.host.history(self.item.id)
+        past = self.item.history or self.host.history(self.item.id)  # it came with the claim, or ask
         summary, turns = self._fit(past, deadline)
         system = system_prompt(self.item, now)
         if summary:

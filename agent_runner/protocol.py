@@ -5,7 +5,9 @@ carries the runner's bearer token, which the host issued for one session; the ho
 session's work and accepts results only for rows the runner's lease still holds. A lease is (row, attempt): a
 runner that claims the retry of its own taken-back attempt still cannot report the old attempt.
 
-    POST /runner/v1/claim        ClaimRequest  -> ClaimReply     (long-polls up to wait_s when nothing is due)
+    POST /runner/v1/claim        ClaimRequest  -> ClaimReply     (long-polls up to wait_s when nothing is due;
+                                                                  an agent item without a pre-script comes with
+                                                                  its history)
     POST /runner/v1/heartbeat    Heartbeat     -> HeartbeatReply (renews leases; names the ones lost)
     POST /runner/v1/results      RunResult     -> ResultReply    (records the outcome; 409 if the lease was lost)
     POST /runner/v1/model        ModelRequest  -> ModelReply     (the host calls the provider with its key and
@@ -31,7 +33,7 @@ from agent_runner.prescript import state_problem
 PREFIX = "/runner/v1"
 # Sent by every runner as the VERSION_HEADER; the host refuses a runner built from other code (426), so a stale
 # runner image fails at once with a message saying so, not later with puzzling errors.
-PROTOCOL_VERSION = "9"
+PROTOCOL_VERSION = "10"
 VERSION_HEADER = "x-inbox-runner-protocol"
 AGENT_PREFIX = "agent:"  # who wrote a row or a script, when an agent session did: "agent:SESSION"
 
@@ -80,6 +82,20 @@ class EventInfo(_Wire):
     session: str | None = None  # None: the event was for every session's tasks
 
 
+class HistoryRequest(_Wire):
+    message_id: Text
+
+
+class HistoryReply(_Wire):
+    """The conversation the run of ``message_id`` continues (empty for ``fresh``)."""
+
+    mode: str  # session | series | fresh
+    summary: str | None = None  # stands for every turn older than ``turns``
+    turns: list[ChatTurn] = Field(default_factory=list)
+    newest_id: str | None = None  # the id of the last turn given, for a later summary to replace up to
+    budget_tokens: int = 8000  # keep what is sent to the model under this; summarize the rest
+
+
 class WorkItem(_Wire):
     """One claimed occurrence (or chat message) and what the runner needs to do it."""
 
@@ -108,6 +124,9 @@ class WorkItem(_Wire):
     state: Any = None  # the state the series' pre-script returned last (None: none yet)
     do: str = "agent"  # what the run does: agent, remind, http, command or a worker's name (inbox.kinds)
     input: dict[str, Any] | None = None  # the kind's ``with``, as checked when the task was made
+    # The conversation the model continues, read as the item was claimed, for an agent run the model starts at
+    # once (no pre-script first): it saves the runner a request to /history. None: ask /history when needed.
+    history: HistoryReply | None = None
 
 
 def _keepable(state: Any) -> Any:
@@ -240,17 +259,3 @@ class Progress(_Wire):
     attempt: Count
     fraction: Annotated[float, Field(ge=0, le=1)]
     note: Annotated[Text, Field(max_length=MAX_NOTE)] = ""
-
-
-class HistoryRequest(_Wire):
-    message_id: Text
-
-
-class HistoryReply(_Wire):
-    """The conversation the run of ``message_id`` continues (empty for ``fresh``)."""
-
-    mode: str  # session | series | fresh
-    summary: str | None = None  # stands for every turn older than ``turns``
-    turns: list[ChatTurn] = Field(default_factory=list)
-    newest_id: str | None = None  # the id of the last turn given, for a later summary to replace up to
-    budget_tokens: int = 8000  # keep what is sent to the model under this; summarize the rest

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
+from sqlmodel import Session
 
 from agent_runner.conversation import ChatTurn
 from agent_runner.protocol import PREFIX, HistoryReply, HistoryRequest
@@ -32,11 +33,16 @@ def read_history(
         row = db.get(MessageIn, body.message_id)
         if row is None or row.session != runner.session or row.lease_owner != runner.owner:
             raise HTTPException(403, f"message {body.message_id} is not held by this runner")
-        mode = history.context_of(row)
-        scope = history.scope_of(row)
-        if scope is None:
-            return HistoryReply(mode=mode, budget_tokens=host.agent_limits.history_tokens)
-        stored = history.load(db, scope)
+        return history_of(db, row, budget_tokens=host.agent_limits.history_tokens)
+
+
+def history_of(db: Session, row: MessageIn, *, budget_tokens: int) -> HistoryReply:
+    """The conversation ``row``'s run continues: for /history, and with the claim (sweeper.http.runner_api)."""
+    mode = history.context_of(row)
+    scope = history.scope_of(row)
+    if scope is None:
+        return HistoryReply(mode=mode, budget_tokens=budget_tokens)
+    stored = history.load(db, scope)
     summary = next((t.turn.get("text") for t in stored if t.role == history.SUMMARY), None)
     turns = [ChatTurn.model_validate(t.turn) for t in stored if t.role != history.SUMMARY]
     return HistoryReply(
@@ -44,5 +50,5 @@ def read_history(
         summary=str(summary) if summary else None,
         turns=turns,
         newest_id=stored[-1].id if stored else None,
-        budget_tokens=host.agent_limits.history_tokens,
+        budget_tokens=budget_tokens,
     )

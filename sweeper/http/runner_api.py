@@ -41,11 +41,12 @@ from inbox.errors import NotFound
 from inbox.http.errors import error_responses, token_first
 from inbox.store import progress
 from inbox.store.claims import NotHeld, OtherSession, claim_due, held_row, renew
-from inbox.store.engine import transaction
+from inbox.store.engine import read_transaction, transaction
 from inbox.store.models import MessageIn
 from inbox.store.series_state import states_of
 from inbox.store.types import utcnow
 from inbox.views import describe_schedule
+from sweeper.http.history_api import history_of
 from sweeper.http.runner_auth import RunnerIdentity, runner_identity
 from sweeper.http.state import HostState, host_state
 from sweeper.http.tool_specs import HOST_TOOLS
@@ -103,7 +104,17 @@ def _claim(host: HostState, runner: RunnerIdentity, limit: int) -> list[WorkItem
             db, owner=runner.owner, now=utcnow(), clock=utcnow, session=runner.session, limit=limit, lease=host.lease
         )
         states = states_of(db, [row.series_id for row in rows if row.series_id and row.script])
-        return [work_item(row, state=states.get(row.series_id or "")) for row in rows]
+        items = [work_item(row, state=states.get(row.series_id or "")) for row in rows]
+    # An agent run without a pre-script asks the model first thing: its history comes with the claim, read after
+    # the claim's commit (no write lock held for it), which saves the runner a round trip before the model. One
+    # with a pre-script asks /history after the script, as the conversation may have moved on by then.
+    starts_model = [i for i, row in enumerate(rows) if row.do == "agent" and not row.script and not row.remind]
+    if starts_model:
+        budget = host.agent_limits.history_tokens
+        with read_transaction(host.inbox.engine) as db:
+            for i in starts_model:
+                items[i] = items[i].model_copy(update={"history": history_of(db, rows[i], budget_tokens=budget)})
+    return items
 
 
 @router.post("/claim", response_model=ClaimReply)

@@ -450,3 +450,30 @@ def test_a_fault_inside_the_runner_is_reported_with_its_cause_not_left_to_the_le
     [run] = host.runs(message.id)
     assert run.outcome == "failed" and (run.error or "").startswith("runner error: ZoneInfoNotFoundError")
     assert (host.row(message.id).status, host.row(message.id).tries) == ("pending", 1)  # retried, not lost
+
+
+def test_an_agent_item_comes_with_its_conversation_unless_a_pre_script_runs_first(host: Host) -> None:
+    """The runner asks the model first thing for a chat line: its history comes with the claim, so no request to
+    /history stands between the claim and the model. An item with a pre-script asks for it after the script."""
+    first = host.inbox.send("my name is Ada", session="a")
+    runner = host.runner()
+    [item] = runner.claim(limit=1, wait_s=0).items
+    assert item.history is not None and (item.history.mode, item.history.turns) == ("session", [])
+    said = [ChatTurn(role="user", text="my name is Ada"), ChatTurn(role="assistant", text="Hello Ada")]
+    runner.report(result(first.id, reply="Hello Ada", new_turns=said))
+
+    second = host.inbox.send("what is my name?", session="a")
+    host.inbox.schedule("remember this", in_="1s", session="b")  # another session's conversation stays its own
+    time.sleep(1.1)
+    items = {item.text: item for item in runner.claim(limit=10, wait_s=0).items}
+    assert set(items) == {"what is my name?"}
+    shipped = items["what is my name?"].history
+    assert shipped is not None and [(t.role, t.text) for t in shipped.turns] == [
+        ("user", "my name is Ada"),
+        ("assistant", "Hello Ada"),
+    ]
+    assert shipped == runner.history(second.id)  # what /history answers for the same row
+    scripted = host.inbox.schedule("run the script", in_="1s", session="a", script="echo '{\"wakeAgent\": true}'")
+    time.sleep(1.1)
+    [later] = runner.claim(limit=10, wait_s=0).items
+    assert (later.id, later.history) == (scripted.id, None)

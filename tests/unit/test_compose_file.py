@@ -1,6 +1,6 @@
 """compose.yaml describes a host that can work: the engine's socket, INBOX_HOME at the same path inside and out,
-PostgreSQL by a variable image name, and a build from the host Dockerfile. ``docker compose config`` checks it too
-when the compose plugin is installed."""
+PostgreSQL by a variable image name, and a build from the host Dockerfile. Each compose command found (the plugin,
+Debian's ``docker-compose`` 1.29) checks it too, with and without its required settings."""
 
 from __future__ import annotations
 
@@ -62,13 +62,34 @@ def test_every_variable_it_needs_is_named_with_a_default_or_a_message() -> None:
     assert {"INBOX_HOME", "POSTGRES_PASSWORD"} <= {m for m in re.findall(r"\$\{(\w+):\?", text)}
 
 
-@pytest.mark.skipif(shutil.which("docker") is None, reason="no docker command")
-def test_docker_compose_accepts_it(tmp_path: Path) -> None:
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=30)
-    if probe.returncode != 0:
-        pytest.skip("the docker compose plugin is not installed")
-    env = {**os.environ, "INBOX_HOME": str(tmp_path), "POSTGRES_PASSWORD": "secret"}
-    checked = subprocess.run(
-        ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True, env=env
-    )
-    assert checked.returncode == 0, checked.stderr
+def _composes() -> list[list[str]]:
+    """Each compose command here: the engine's plugin and Debian's own ``docker-compose`` (1.29)."""
+    found = []
+    if shutil.which("docker") is not None:
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=30)
+        if probe.returncode == 0:
+            found.append(["docker", "compose"])
+    if shutil.which("docker-compose") is not None:
+        found.append(["docker-compose"])
+    return found
+
+
+def test_docker_compose_accepts_it_and_names_a_missing_setting(tmp_path: Path) -> None:
+    composes = _composes()
+    if not composes:
+        pytest.skip("neither the docker compose plugin nor docker-compose is installed")
+    checkout = tmp_path / "checkout"  # as a user's, after `pip wheel -w wheels .` (1.29 wants the build folder)
+    (checkout / "wheels").mkdir(parents=True)
+    shutil.copytree(ROOT / "dockerfiles", checkout / "dockerfiles")
+    shutil.copy(COMPOSE, checkout / "compose.yaml")
+    required = {"INBOX_HOME": str(tmp_path / "home"), "POSTGRES_PASSWORD": "secret"}
+    base = {k: v for k, v in os.environ.items() if k not in required and not k.startswith("COMPOSE_")}
+    for compose in composes:
+        command = [*compose, "-f", str(checkout / "compose.yaml"), "config", "--quiet"]
+        checked = subprocess.run(command, capture_output=True, text=True, env={**base, **required}, cwd=tmp_path)
+        assert checked.returncode == 0, (compose, checked.stderr)
+        for missing in required:
+            env = {**base, **{k: v for k, v in required.items() if k != missing}}
+            refused = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+            assert refused.returncode != 0, (compose, missing)
+            assert f"set {missing}" in refused.stderr, (compose, refused.stderr)

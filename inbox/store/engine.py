@@ -18,6 +18,7 @@ from sqlalchemy.orm import UOWTransaction
 from sqlmodel import Session
 
 from inbox.store.migrate import upgrade_to_head
+from inbox.store.pg_ping import ping_when_idle
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL: a commit that wrote inbound messages notifies a channel, so sleeping sweepers look at once.
@@ -60,7 +61,8 @@ def open_engine(url: str, *, migrate: bool = True, echo: bool = False) -> Engine
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
-        engine = create_engine(url, echo=echo, pool_pre_ping=True)
+        engine = create_engine(url, echo=echo)
+        ping_when_idle(engine)
     if migrate:
         upgrade_to_head(engine)
     return engine

@@ -1,8 +1,8 @@
 """The work of a run that is not a model call: an ``http`` request (made by the host), a ``command`` (run here,
 in the sandbox, as a pre-script is) or a registered worker (called here).
 
-Each ends in a :class:`Done`; agent_runner.work turns it into the run's result. A non-empty text result is the
-run's reply, delivered like a model's; an empty one or ``NO_REPLY`` ends the run ``silent``.
+Each ends in a :class:`~agent_runner.ending.Done`, which agent_runner.ending turns into the run's result by the
+rule the host uses too for the requests it makes alone.
 """
 
 from __future__ import annotations
@@ -10,44 +10,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
 from agent_runner.client import HostClient
+from agent_runner.ending import Done, finished, http_done
 from agent_runner.kinds import CommandInput, Context, TransientError, registered_workers
 from agent_runner.processes import TIMEOUT, run_process, signal_name
 from agent_runner.protocol import MAX_NOTE, HttpCall, Progress, WorkItem
 
-MAX_RESULT = 16_000  # characters of a kind's text result kept as its reply
 DEFAULT_TIMEOUT_S = 30.0
 STDERR_IN_ERROR = 1000
-SILENCE = "NO_REPLY"
-
-
-@dataclass(frozen=True)
-class Done:
-    outcome: Literal["completed", "silent", "failed", "timeout"]
-    text: str = ""
-    error: str | None = None
-    transient: bool = False
-    retry_after_s: float | None = None
-
-
-def finished(text: str | None) -> Done:
-    """A kind's text result: delivered, or silence."""
-    kept = (text or "").strip()
-    if not kept or kept == SILENCE:
-        return Done("silent")
-    return Done("completed", kept[:MAX_RESULT])
 
 
 def do_http(item: WorkItem, host: HostClient) -> Done:
     limit = item.timeout_s or DEFAULT_TIMEOUT_S
-    answer = host.http(HttpCall(message_id=item.id, attempt=item.attempt), timeout_s=limit)
-    if answer.error is not None:
-        return Done("failed", error=answer.error, transient=answer.transient, retry_after_s=answer.retry_after_s)
-    return finished(answer.body)
+    return http_done(host.http(HttpCall(message_id=item.id, attempt=item.attempt), timeout_s=limit))
 
 
 def do_command(item: WorkItem, *, env: Mapping[str, str], cwd: str | None, stdin: bytes) -> Done:

@@ -16,7 +16,8 @@ from typing import Any
 from agent_runner.agent import AgentRun, is_silence
 from agent_runner.client import HostClient
 from agent_runner.conversation import ProviderError
-from agent_runner.doing import Done, do_command, do_http, do_worker
+from agent_runner.doing import do_command, do_http, do_worker
+from agent_runner.ending import Done, kind_result
 from agent_runner.prescript import ScriptResult, ScriptVerdict, describe, input_document, run_prescript
 from agent_runner.protocol import AGENT_PREFIX, RunResult, StateUpdate, WorkItem
 
@@ -143,16 +144,7 @@ def do_item(item: WorkItem, host: HostClient, sandbox: Sandbox) -> RunResult:
             text += "\n" + json.dumps(script_data, ensure_ascii=False, default=str)
         return RunResult(outcome="completed", reply=text, **base)
     if item.do != "agent":
-        done = _do_kind(item, host, sandbox, script_data)
-        return RunResult(
-            outcome=done.outcome,
-            reply=done.text or None,
-            model_output=done.text or None,
-            error=done.error,
-            transient=done.transient,
-            retry_after_s=done.retry_after_s,
-            **base,
-        )
+        return kind_result(_do_kind(item, host, sandbox, script_data), **base)
     return _ask_model(item, host, sandbox, base, script_data, clock_start)
 
 

@@ -3,10 +3,10 @@
 ``python -m bench.dispatch_http [--tasks 50000] [--sessions 8] [--slots 4]`` fills a fresh SQLite home with N
 one-shot ``--do http`` tasks (a person's, so loopback is allowed: docs/kinds.md) spread over ``--sessions``
 sessions, not yet due; starts ``inbox serve`` on the process runtime; then makes them all due at once and times
-until none is left: each is claimed by its session's runner, whose request the host makes (``POST
-/runner/v1/http``) to a tiny asyncio receiver in this process on 127.0.0.1, and ended by the runner's report. The
-receiver answers 200 with an empty body, so the runs end ``silent`` (nothing for the outbox). The last line printed
-is the headline; see docs/benchmarks.md.
+until none is left. Without a pre-script each is run by the host itself (sweeper/host_requests.py: claimed and ended
+in batches, its request made to a tiny asyncio receiver in this process on 127.0.0.1); no runner is started, so
+``--slots`` only matters to a tree where runners still take them. The receiver answers 200 with an empty body, so
+the runs end ``silent`` (nothing for the outbox). The last line printed is the headline; see docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def operations(engine: Engine) -> dict[str, Callable[[], object]]:
         ),
         "reminder claim (claims.claim_due)": _in_transaction(
             engine,
-            lambda db: claim_due(db, owner=HOST_OWNER, now=utcnow(), limit=REMINDER_BATCH, only_reminders=True),
+            lambda db: claim_due(db, owner=HOST_OWNER, now=utcnow(), limit=REMINDER_BATCH, work="reminders"),
         ),
         "waiting sessions": _in_transaction(engine, lambda db: _waiting_sessions(db, utcnow())),
         "next_due": lambda: next_due(engine, after=utcnow()),

@@ -38,6 +38,7 @@ from sweeper.chores import RETENTION, run_chore
 from sweeper.delivery.deliverer import Deliverer, DeliveryConfig
 from sweeper.drop_watch import DropWatch
 from sweeper.host_config import HostConfig
+from sweeper.host_requests import OWNER_SUFFIX, HostRequests
 from sweeper.http.agent_limits import AgentLimits
 from sweeper.http.app import HostState, make_app
 from sweeper.http.model_proxy import ModelProxy
@@ -156,6 +157,16 @@ class Host:
             ),
         )
         self._listeners = [unix, *tcp]
+        # Script-less http tasks: run by this host itself, in its own thread (sweeper/host_requests.py).
+        self.requests = HostRequests(
+            inbox.engine,
+            self.state.http,
+            owner=f"{self.id}{OWNER_SUFFIX}",
+            lease=config.lease,
+            backoff=config.backoff,
+            grace=config.grace,
+            daily_series_tokens=settings.series_daily_tokens,
+        )
         self.runtime = runtime_factory(
             RunnerContext(
                 host_id=self.id,
@@ -227,6 +238,8 @@ class Host:
         """After a sweep: stop hung runners, do the shared chores when due, and (``wake``) get a runner going
         for every session with due work."""
         self.state.last_sweep_s = report.seconds
+        if report.host_requests:
+            self.requests.kick()  # without waiting: a slow target must not hold the loop
         for owner in report.silent_owners:
             self.runtime.discard(owner)  # hung: its rows were retried, it must not hold the session's place
         now = time.monotonic()
@@ -288,13 +301,16 @@ class Host:
         while not self.server.started and server_thread.is_alive():
             self.stop.wait(0.01)  # runners started by the first pass must find the socket listening
         self.deliverer.start()
+        self.requests.start()
         try:
             yield
         finally:
             self.state.draining.set()
+            self.requests.stop_soon(self.config.shutdown_grace_s)  # its requests share the runners' grace
             for session in self.runtime.active():
                 self.state.doorbells.ring(session)  # waiting claims return empty at once
             self.runtime.shutdown(self.config.shutdown_grace_s)
+            self.requests.join(self.config.shutdown_grace_s)  # what is still in flight is handed back below
             self._hand_back()
             self.deliverer.stop()  # what the runners' last results wrote was rung already; sends under way finish
             self.server.stop_soon()

@@ -16,9 +16,9 @@ import http.client
 import json
 import ssl
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Protocol
 
-from agent_runner.protocol import HttpAnswer
+from agent_runner.protocol import AGENT_PREFIX, HttpAnswer
 from inbox import __version__
 from inbox.addresses import RefusedAddress, Resolver, checked_addresses, system_resolver
 from inbox.channels import webhook_target
@@ -28,6 +28,7 @@ from sweeper.delivery.webhook import MAX_ANSWER, RETRIED_STATUSES, PinnedHTTPS, 
 from sweeper.providers.base import parse_retry_after
 
 WILDCARDS = frozenset({"0.0.0.0", "::"})
+DEFAULT_TIMEOUT_S = 30.0  # an http task's request without a --timeout of its own
 
 
 def _body(value: HttpInput) -> tuple[bytes | None, str | None]:
@@ -50,6 +51,21 @@ def _answer(status: int, text: str, headers: http.client.HTTPMessage) -> HttpAns
     return HttpAnswer(status=status, body=text, error=error)
 
 
+class HttpTask(Protocol):
+    """What a request is made from: an ``http`` task's occurrence (a MessageIn, or the host's own claim of one)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def do(self) -> str: ...
+    @property
+    def content(self) -> dict[str, Any]: ...
+    @property
+    def kind_author(self) -> str: ...
+    @property
+    def timeout_s(self) -> float | None: ...
+
+
 class HttpWork:
     """Makes ``http`` tasks' requests; ``own``: the (address, port) pairs this host's API listens on."""
 
@@ -66,6 +82,18 @@ class HttpWork:
 
     def _own(self, address: str, port: int) -> bool:
         return any(p == port and (a == address or a in WILDCARDS) for a, p in self.own)
+
+    def run(self, row: HttpTask) -> HttpAnswer:
+        """The request of ``row``, an ``http`` task's occurrence, as the task stored it, judged by who wrote it
+        (an agent re-pointing a person's task is held to an agent's reach), under the task's time limit."""
+        if row.do != "http":
+            return HttpAnswer(error=f"{row.id} is a {row.do} task, not an http one")
+        return self.call(
+            dict(row.content.get("with") or {}),
+            by_agent=row.kind_author.startswith(AGENT_PREFIX),
+            timeout_s=row.timeout_s or DEFAULT_TIMEOUT_S,
+            key=row.id,
+        )
 
     def call(self, given: dict[str, Any], *, by_agent: bool, timeout_s: float, key: str) -> HttpAnswer:
         """Make the request ``given`` (a task's checked ``with``); ``key`` is sent as ``Idempotency-Key``."""

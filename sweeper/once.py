@@ -2,9 +2,10 @@
 
 The pass runs the same :class:`~sweeper.host.Host` as ``inbox serve`` (socket server, runtime, model proxy), only
 without the endless loop: a sweep delivers reminders and names the sessions with due work, a runner is started
-for each, and the pass waits until every runner has drained its session and exited. Runners are told to stop as
-soon as they find nothing more to claim (a short ``INBOX_RUNNER_IDLE``); each run is bounded by its own timeout,
-and a runner that stops renewing its leases is killed by the recovery sweep made while waiting.
+for each, and the pass waits until the http tasks the host runs itself have ended (sweeper.host_requests) and every
+runner has drained its session and exited. Runners are told to stop as soon as they find nothing more to claim (a
+short ``INBOX_RUNNER_IDLE``); each run is bounded by its own timeout, and a runner that stops renewing its leases is
+killed by the recovery sweep made while waiting.
 
 Outbox rows are sent through their channels while the pass runs (the host's deliverer), and before it exits
 the pass waits until every row due by then has had its attempt, up to ``DELIVERY_WAIT_S``; a row whose attempt
@@ -133,9 +134,9 @@ def sweep_pass(host: Host, *, max_rounds: int = MAX_ROUNDS) -> OnceReport:
             swept = _sweep(host)
             report.add(swept)
             host.on_pass(swept)
-            if not host.runtime.active():
-                break  # nothing was waiting, or no runner could be started
-            _wait_for_runners(host, report)
+            host.requests.wait_idle()  # the http tasks the host runs itself: each bounded by its time limit
+            if host.runtime.active():
+                _wait_for_runners(host, report)
             if _outcomes(host.inbox.engine, host.id, began).total() == ran_before:
                 break  # the runners found nothing to do: what still waits is held elsewhere (another pass)
         if not host.stop.is_set() and not host.deliverer.drain(DELIVERY_WAIT_S):

@@ -63,7 +63,8 @@ def ask_model(
         return reply
 
 
-def _report(result: RunResult, owner: str, used: Usage, *, outage: bool) -> RunReport:
+def run_report(result: RunResult, owner: str, used: Usage, *, outage: bool = False) -> RunReport:
+    """The run row's part of ``result``, with the tokens the host counted (``used``)."""
     return RunReport(
         outcome=Outcome(result.outcome),
         started_at=result.started_at,
@@ -122,43 +123,59 @@ def _record(
     with transaction(engine) as db:
         now = utcnow()
         row = held_row(db, result.id, session=session, owner=owner, attempt=result.attempt)
-        report = _report(result, owner, used, outage=outage)
-        if report.outcome == Outcome.FAILED and result.transient:
-            wait = timedelta(seconds=min(result.retry_after_s, MAX_RETRY_AFTER_S)) if result.retry_after_s else None
-            ended = fail_attempt(db, row.id, report, now=now, backoff=backoff, not_before=wait)
-            if isinstance(ended, MessageIn):
-                retry_at = ended.process_after.isoformat(timespec="seconds")
-                what = describe_row(row)
-                log.warning(
-                    "%s: attempt %d failed, retried at %s: %s",
-                    *(what, ended.tries, retry_at, report.error),
-                    extra=context(row, attempt=result.attempt, outcome=Outcome.FAILED.value),
-                )
-                return ResultReply(status=ended.status)
-            if ended.run is not None:
-                log.warning("%s", describe_ending(ended.row, ended.run), extra=_ran(ended.row, ended.run))
-            return ResultReply(status=ended.row.status, follow_up_id=ended.follow_up.id if ended.follow_up else None)
-        if result.reply and report.outcome == Outcome.COMPLETED:
-            post_outbox(
-                db,
-                session=row.session,
-                kind=OutboxKind.REMINDER if row.remind else OutboxKind.REPLY,
-                text=result.reply,
-                now=now,
-                in_reply_to=row.id,
-                series_id=row.series_id,
-                deliver=row.deliver,
+        return record_held(
+            db, row, run_report(result, owner, used, outage=outage), result, now=now, backoff=backoff, limit=limit
+        )
+
+
+def record_held(
+    db: Session,
+    row: MessageIn,
+    report: RunReport,
+    result: RunResult,
+    *,
+    now: datetime,
+    backoff: Sequence[timedelta],
+    limit: int,
+) -> ResultReply:
+    """Record the attempt of ``row`` (locked, and held by the one reporting it) that ended as ``result`` says: the
+    one place for what a result writes, whoever made the run (a runner, or the host for its own http requests)."""
+    if report.outcome == Outcome.FAILED and result.transient:
+        wait = timedelta(seconds=min(result.retry_after_s, MAX_RETRY_AFTER_S)) if result.retry_after_s else None
+        ended = fail_attempt(db, row.id, report, now=now, backoff=backoff, not_before=wait)
+        if isinstance(ended, MessageIn):
+            retry_at = ended.process_after.isoformat(timespec="seconds")
+            what = describe_row(row)
+            log.warning(
+                "%s: attempt %d failed, retried at %s: %s",
+                *(what, ended.tries, retry_at, report.error),
+                extra=context(row, attempt=result.attempt, outcome=Outcome.FAILED.value),
             )
-        record_exchange(db, row, result, now=now)
-        if result.state is not None and row.series_id and report.outcome in KEEPS_STATE:
-            series_state.keep(db, row.series_id, result.state.value, now=now)
-        ending = end_occurrence(db, row.id, report, now=now)
-        if ending.run is not None:
-            failed = ending.row.status == Status.FAILED
-            level = logging.WARNING if failed else logging.INFO
-            log.log(level, "%s", describe_ending(ending.row, ending.run), extra=_ran(ending.row, ending.run))
-        budget.enforce(db, ending.follow_up, limit=limit, now=now)
-        return ResultReply(status=ending.row.status, follow_up_id=ending.follow_up.id if ending.follow_up else None)
+            return ResultReply(status=ended.status)
+        if ended.run is not None:
+            log.warning("%s", describe_ending(ended.row, ended.run), extra=_ran(ended.row, ended.run))
+        return ResultReply(status=ended.row.status, follow_up_id=ended.follow_up.id if ended.follow_up else None)
+    if result.reply and report.outcome == Outcome.COMPLETED:
+        post_outbox(
+            db,
+            session=row.session,
+            kind=OutboxKind.REMINDER if row.remind else OutboxKind.REPLY,
+            text=result.reply,
+            now=now,
+            in_reply_to=row.id,
+            series_id=row.series_id,
+            deliver=row.deliver,
+        )
+    record_exchange(db, row, result, now=now)
+    if result.state is not None and row.series_id and report.outcome in KEEPS_STATE:
+        series_state.keep(db, row.series_id, result.state.value, now=now)
+    ending = end_occurrence(db, row.id, report, now=now)
+    if ending.run is not None:
+        failed = ending.row.status == Status.FAILED
+        level = logging.WARNING if failed else logging.INFO
+        log.log(level, "%s", describe_ending(ending.row, ending.run), extra=_ran(ending.row, ending.run))
+    budget.enforce(db, ending.follow_up, limit=limit, now=now)
+    return ResultReply(status=ending.row.status, follow_up_id=ending.follow_up.id if ending.follow_up else None)
 
 
 def record_exchange(db: Session, row: MessageIn, result: RunResult, *, now: datetime) -> None:

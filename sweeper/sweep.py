@@ -1,8 +1,10 @@
 """One sweep pass: recover dead runners' work, deliver due reminders, and say which sessions need a runner.
 
 Reminders need no model and no runner: the host claims them in a batch and ends them in the same
-transaction, their text delivered to the session's outbox and their follow-up written. Everything else that
-is due stays pending for the session's runner (started through a runtime, see the next layers).
+transaction, their text delivered to the session's outbox and their follow-up written. Script-less ``http`` tasks
+need no runner either: the pass only says whether any is due, and the host's dispatcher (sweeper.host_requests)
+runs them in its own thread, so a slow target never holds the pass. Everything else that is due stays pending for
+the session's runner (started through a runtime, see the next layers).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.claims import BACKOFF, claim_due, reclaim_expired
 from inbox.store.endings import RunReport, describe_row, end_occurrence, post_outbox
 from inbox.store.engine import read_transaction, transaction
-from inbox.store.filters import FOR_A_RUNNER
+from inbox.store.filters import FOR_A_RUNNER, HOST_REQUESTS
 from inbox.store.hours import may_hold_back, skip_outside
 from inbox.store.models import MessageIn
 from inbox.store.reminders import deliver_one_shot_reminders, deliver_recurring_reminders
@@ -46,6 +48,7 @@ class PassReport:
     silent_owners: frozenset[str] = frozenset()  # runners whose leases expired: hung or gone
     delivered: int = 0
     waiting_sessions: dict[str, int] = field(default_factory=dict)  # session -> due rows needing a runner
+    host_requests: bool = False  # due http tasks the host runs itself (sweeper.host_requests)
     seconds: float = 0.0  # how long the pass took (set by the loop that timed it)
 
 
@@ -59,7 +62,7 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: i
         return bulk  # a full batch: the caller comes back for more
     held: list[MessageIn] = []  # outside their active hours: ended skipped, and counted so the caller comes back
     due = claim_due(
-        db, owner=HOST_OWNER, now=now, limit=batch - bulk, grace=grace, only_reminders=True, clock=clock, held=held
+        db, owner=HOST_OWNER, now=now, limit=batch - bulk, grace=grace, work="reminders", clock=clock, held=held
     )
     for row in due:
         at = row.updated_at  # when it was claimed: not before the ending of the occurrence it follows
@@ -78,7 +81,8 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: i
 
 
 def _waiting_sessions(db: Session, now: datetime) -> dict[str, int]:
-    """Sessions with due rows only a runner can take: not the script-free reminders the host delivers itself.
+    """Sessions with due rows only a runner can take: not the script-free reminders the host delivers itself,
+    nor the http tasks it runs itself (inbox.store.filters).
 
     Such a reminder can still be due after the pass (another sweeper holds it, or its series is busy), and
     counting it would start a runner per session for nothing, which then competes with the sweepers for it.
@@ -89,6 +93,13 @@ def _waiting_sessions(db: Session, now: datetime) -> dict[str, int]:
         .group_by(col(MessageIn.session))
     )
     return {session: int(count) for session, count in db.exec(query).all()}
+
+
+def _host_requests_due(db: Session, now: datetime) -> bool:
+    query = select(MessageIn.id).where(
+        MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now, HOST_REQUESTS
+    )
+    return db.exec(query.limit(1)).first() is not None
 
 
 def sweep_once(
@@ -128,10 +139,15 @@ def sweep_once(
             break  # also after a short batch: under catch-up "all" an ending can leave the next missed slot due
     with transaction(engine) as db:
         waiting = _waiting_sessions(db, now)
+        requests = _host_requests_due(db, now)
     if recovered or delivered:
         log.info("sweep: %d recovered, %d reminders delivered", recovered, delivered)
     return PassReport(
-        recovered=recovered, delivered=delivered, waiting_sessions=waiting, silent_owners=frozenset(silent)
+        recovered=recovered,
+        delivered=delivered,
+        waiting_sessions=waiting,
+        host_requests=requests,
+        silent_owners=frozenset(silent),
     )
 
 

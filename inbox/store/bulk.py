@@ -5,7 +5,7 @@ Due reminders are ended set-based too, in inbox.store.reminders.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -30,9 +30,14 @@ def column_defaults() -> dict[str, Any]:
 
 def driver_instant(db: Session, instant: datetime) -> Any:
     """``instant`` as the database driver takes it for an instant column (what SQLAlchemy would bind)."""
+    return driver_instants(db)(instant)
+
+
+def driver_instants(db: Session) -> Callable[[datetime], Any]:
+    """:func:`driver_instant` for many instants: the conversion is looked up once."""
     dialect = db.get_bind().dialect
     convert = _bind_processor(dialect, UTCDateTime())
-    return convert(instant) if convert is not None else instant
+    return convert if convert is not None else lambda instant: instant
 
 
 def _bind_processor(dialect: Dialect, column_type: TypeEngine[Any]) -> Any:

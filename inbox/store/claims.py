@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from inbox.enums import Outcome, Status
 from inbox.errors import Conflict, InboxError, NotFound
 from inbox.store.catchup import DEFAULT_MISFIRE_GRACE, apply_catch_up
-from inbox.store.due import Candidate, due_candidates
+from inbox.store.due import Candidate, Work, due_candidates
 from inbox.store.endings import Ending, RunReport, end_occurrence, record_run
 from inbox.store.hours import hold_back
 from inbox.store.limits import Room
@@ -66,13 +66,14 @@ def claim_due(
     limit: int = 10,
     lease: timedelta = DEFAULT_LEASE,
     grace: timedelta = DEFAULT_MISFIRE_GRACE,
-    only_reminders: bool = False,
+    work: Work = "any",
     clock: Callable[[], datetime] | None = None,
     held: list[MessageIn] | None = None,
 ) -> list[MessageIn]:
     """Mark up to ``limit`` due rows running for ``owner``, in claim order (inbox.store.due: priority, raised by
     waiting, then the oldest); catch-up is applied to each first, and a row outside its active hours is ended
-    ``skipped`` instead (inbox.store.hours; ``held``, when given, collects those).
+    ``skipped`` instead (inbox.store.hours; ``held``, when given, collects those). ``work`` narrows what is taken
+    (inbox.store.due.Work).
 
     With ``clock``, the claim (its lease and the run's start) is stamped with a time read once the due rows are
     locked: ``now`` may have been read before another host's ending committed the very row claimed here, and a
@@ -81,7 +82,7 @@ def claim_due(
     postgres = db.get_bind().dialect.name == "postgresql"
     room = Room.take_limits(db, now=now)
     chosen: list[str] = []
-    with due_candidates(db, room.lanes(limit), now=now, session=session, only_reminders=only_reminders) as merged:
+    with due_candidates(db, room.lanes(limit), now=now, session=session, work=work) as merged:
         candidates: Iterable[Candidate] = merged
         startable: set[str] = set()  # PostgreSQL: the series no other claimer may start now (SQLite: any)
         if postgres:

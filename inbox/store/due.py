@@ -16,12 +16,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import CursorResult, Select, TextClause, bindparam, select, text
+from sqlalchemy import ColumnElement, CursorResult, Select, TextClause, bindparam, select, text
 from sqlmodel import Session
 
-from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES
+from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, HOST_REQUESTS, IDLE_SERIES, PLAIN_HOST_REQUESTS
 from inbox.store.models import PENDING_SQL, MessageIn
 
 AGING_STEP = timedelta(minutes=5)
@@ -61,8 +61,19 @@ def claim_order(row: Candidate, now: datetime) -> tuple[int, datetime, str]:
     return (-standing(row, now), row.process_after, row.id)
 
 
+# What a claim may take: ``any`` due row; ``reminders`` or ``http`` (the host's own work, inbox.store.filters), or
+# the plain part of the latter (``plain_http``); ``runner``: any row but the host's http requests.
+Work = Literal["any", "reminders", "http", "plain_http", "runner"]
+_ONLY: dict[str, ColumnElement[bool]] = {
+    "reminders": HOST_DELIVERS,
+    "http": HOST_REQUESTS,
+    "plain_http": PLAIN_HOST_REQUESTS,
+    "runner": ~HOST_REQUESTS,
+}
+
+
 @cache
-def _lane_query(by_session: bool, only_reminders: bool, locking: bool) -> Select[Any]:
+def _lane_query(by_session: bool, work: Work, locking: bool) -> Select[Any]:
     """Built once per shape (building it costs more than running it); bound with gate, level, now, limit.
     Only the columns a claim weighs: building a whole row object for each of them cost more than the query."""
     query = (
@@ -79,8 +90,8 @@ def _lane_query(by_session: bool, only_reminders: bool, locking: bool) -> Select
     )
     if by_session:
         query = query.where(_TABLE.c.session == bindparam("session"))
-    if only_reminders:
-        query = query.where(HOST_DELIVERS)
+    if work in _ONLY:
+        query = query.where(_ONLY[work])
     if locking:
         query = query.with_for_update(skip_locked=True, of=_TABLE)
     return query
@@ -93,14 +104,14 @@ def due_candidates(
     *,
     now: datetime,
     session: str | None,
-    only_reminders: bool,
+    work: Work,
 ) -> Iterator[Iterator[Candidate]]:
     """Up to each lane's count of due rows per priority present in it (``lanes``: gate and how many it may give),
     merged in claim order. On SQLite the rows are read as the merge reaches them: a claim that stops after ``n``
     reads about ``n`` rows plus one per priority, not ``n`` per priority. PostgreSQL's driver reads each query's
     rows at once, and locks them (skipping rows other claimers hold)."""
     locking = db.get_bind().dialect.name == "postgresql"
-    query = _lane_query(session is not None, only_reminders, locking)
+    query = _lane_query(session is not None, work, locking)
     connection = db.connection()
     results: list[CursorResult[Any]] = []
     try:

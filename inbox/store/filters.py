@@ -6,7 +6,7 @@ anew takes 0.1 to 1 ms of Python each time, more than the indexed query itself.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy import ColumnElement, and_, exists, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
@@ -14,12 +14,30 @@ from inbox.enums import Status
 from inbox.store.models import MessageIn
 
 _SCRIPT = col(MessageIn.content)["script"].as_string()
+_DO = col(MessageIn.content)["do"].as_string()
 _RUNNING = aliased(MessageIn, name="running")
 
+_NO_SCRIPT = or_(_SCRIPT.is_(None), _SCRIPT == "")
 # A reminder the host delivers itself: one with a pre-script is gated by it, and scripts run only in a runner's
 # sandbox.
-HOST_DELIVERS: ColumnElement[bool] = and_(col(MessageIn.remind).is_(True), or_(_SCRIPT.is_(None), _SCRIPT == ""))
-FOR_A_RUNNER: ColumnElement[bool] = ~HOST_DELIVERS
+HOST_DELIVERS: ColumnElement[bool] = and_(col(MessageIn.remind).is_(True), _NO_SCRIPT)
+# An ``http`` task the host runs itself (sweeper.host_requests): its request is the host's to make whoever holds
+# the run, and without a pre-script nothing else of it needs a runner (an http run reads no event or upstream data
+# and reports no progress). A runner never claims one.
+HOST_REQUESTS: ColumnElement[bool] = and_(
+    col(MessageIn.remind).is_(False),
+    func.coalesce(_DO, "") == "http",
+    _NO_SCRIPT,  # never NULL: negated below
+)
+FOR_A_RUNNER: ColumnElement[bool] = ~or_(HOST_DELIVERS, HOST_REQUESTS)
+# One of those the host claims set-based (inbox.store.host_requests): a one-shot, so no catch-up applies to it, of
+# its own series, and held to no window of its own.
+PLAIN_HOST_REQUESTS: ColumnElement[bool] = and_(
+    HOST_REQUESTS,
+    col(MessageIn.recurrence).is_(None),
+    col(MessageIn.is_extra).is_(False),
+    col(MessageIn.active_hours).is_(None),
+)
 # No occurrence of the row's series is running: two occurrences of one series never run together.
 IDLE_SERIES: ColumnElement[bool] = ~exists().where(
     and_(col(_RUNNING.series_id) == col(MessageIn.series_id), col(_RUNNING.status) == Status.RUNNING.value)

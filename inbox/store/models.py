@@ -152,7 +152,7 @@ class MessageIn(SQLModel, table=True):
     @property
     def do(self) -> str:
         """What a run of this row does (inbox.kinds): ``remind`` is its own column, other kinds are in content."""
-        return "remind" if self.remind else str(self.content.get("do") or "agent")
+        return kind_of(self.remind, self.content)
 
     @property
     def script_author(self) -> str:
@@ -161,7 +161,17 @@ class MessageIn(SQLModel, table=True):
     @property
     def kind_author(self) -> str:
         """Who wrote what a run does (``do`` and ``with``): the task's maker, or whoever changed them since."""
-        return str(self.content.get("kind_by") or self.created_by)
+        return kind_author_of(self.content, self.created_by)
+
+
+def kind_of(remind: bool, content: dict[str, Any]) -> str:
+    """``MessageIn.do`` of a row read without building the model (inbox.store.host_requests)."""
+    return "remind" if remind else str(content.get("do") or "agent")
+
+
+def kind_author_of(content: dict[str, Any], created_by: str) -> str:
+    """``MessageIn.kind_author`` of a row read without building the model."""
+    return str(content.get("kind_by") or created_by)
 
 
 class Run(SQLModel, table=True):

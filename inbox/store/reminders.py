@@ -23,16 +23,11 @@ from sqlmodel import Session, col
 
 from inbox.enums import CatchUp, OutboxKind, Outcome, Status
 from inbox.ids import new_ids
-from inbox.store.bulk import driver_instant, insert_driver_rows
-from inbox.store.channels import decide, session_channels
-from inbox.store.endings import FollowUp, NextSlots, ended_columns, follow_up_of, tell_downstreams
-from inbox.store.engine import DELIVERABLE
+from inbox.store.batch_ends import BatchEnd, record_batch_ends
+from inbox.store.endings import FollowUp, NextSlots, ended_columns, follow_up_of
 from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES
-from inbox.store.graph import with_downstreams
 from inbox.store.hours import session_windows
-from inbox.store.models import MessageIn, MessageOut, Run
-from inbox.store.outbox import delivery_columns
-from inbox.store.rounds import UpstreamEnding
+from inbox.store.models import MessageIn
 
 _TABLE = MessageIn.__table__  # type: ignore[attr-defined]
 
@@ -109,10 +104,10 @@ def deliver_one_shot_reminders(db: Session, *, now: datetime, limit: int, runner
     returned = db.connection().execute(ending, {"now": now, "limit": limit}).all()  # Core: no ORM layer on the way
     rows = sorted(returned, key=lambda row: (row[6], row[0]))  # RETURNING has no set order: keep the due order
     ended = [
-        (row_id, session, text or "", series_id, tries, deliver)
+        BatchEnd(row_id, session, text or "", series_id, tries, deliver)
         for row_id, session, text, series_id, tries, deliver, _ in rows
     ]
-    _record_delivered(db, ended, now=now, runner=runner)
+    record_batch_ends(db, ended, now=now, runner=runner, kind=OutboxKind.REMINDER)
     return len(rows)
 
 
@@ -201,65 +196,7 @@ def _end_delivered(db: Session, rows: list[RowMapping], *, now: datetime, runner
         .values(ended_columns(Outcome.COMPLETED, None, now=now))
     )
     ended = [
-        (r["id"], r["session"], r["content"].get("text") or "", r["series_id"], r["tries"], r["deliver"]) for r in rows
+        BatchEnd(r["id"], r["session"], r["content"].get("text") or "", r["series_id"], r["tries"], r["deliver"])
+        for r in rows
     ]
-    _record_delivered(db, ended, now=now, runner=runner)
-
-
-# What an ended reminder's run and outbox row are made from: (id, session, text, series_id, tries, deliver).
-_Delivered = tuple[str, str, str, str | None, int, str | None]
-_RUN_KEYS = (
-    "id",
-    "message_id",
-    "series_id",
-    "session",
-    "attempt",
-    "started_at",
-    "ended_at",
-    "outcome",
-    "input_tokens",
-    "output_tokens",
-    "runner",
-)
-_DELIVERY_KEYS = ("channel", "delivery", "attempts", "next_attempt_at")  # in the table's order: bound as they are
-_OUTBOX_KEYS = ("id", "session", "kind", "text", "in_reply_to", "series_id", "created_at", *_DELIVERY_KEYS)
-
-
-def _delivery(channel: str | None, *, now: datetime, at: object) -> tuple[object, ...]:
-    """The delivery columns of a new outbox row (``delivery_columns``), its instant ``at`` as the driver takes it."""
-    columns = delivery_columns(channel, now=now)
-    if columns["next_attempt_at"] is not None:
-        columns["next_attempt_at"] = at
-    return tuple(columns[key] for key in _DELIVERY_KEYS)
-
-
-def _record_delivered(db: Session, ended: list[_Delivered], *, now: datetime, runner: str) -> None:
-    """Each ended reminder's run, recorded ``completed``, and its text in its session's outbox (to be sent through
-    its channel, when it has one: inbox.store.channels)."""
-    if not ended:
-        return
-    ids, at = new_ids(2 * len(ended)), driver_instant(db, now)
-    done, reminder = Outcome.COMPLETED.value, OutboxKind.REMINDER.value
-    runs = [
-        (run_id, row_id, series_id, session, tries + 1, at, at, done, 0, 0, runner)
-        for (row_id, session, _text, series_id, tries, _deliver), run_id in zip(ended, ids[::2], strict=True)
-    ]
-    defaults = session_channels(db, [session for _, session, _, _, _, deliver in ended if deliver is None])
-    channels = [decide(deliver, defaults.get(session)) for _, session, _, _, _, deliver in ended]
-    columns = {channel: _delivery(channel, now=now, at=at) for channel in set(channels)}
-    keys: tuple[str, ...] = _OUTBOX_KEYS
-    if columns.keys() == {None}:  # nothing to send: the table's defaults say so, at the cost of the plain path
-        columns[None], keys = (), _OUTBOX_KEYS[: -len(_DELIVERY_KEYS)]
-    texts = [
-        (text_id, session, reminder, text, row_id, series_id, at, *columns[channel])
-        for (row_id, session, text, series_id, _, _), text_id, channel in zip(ended, ids[1::2], channels, strict=True)
-    ]
-    if any(channel is not None for channel in columns):
-        db.info[DELIVERABLE] = True
-    insert_driver_rows(db, Run.__table__, _RUN_KEYS, runs)  # type: ignore[attr-defined]
-    insert_driver_rows(db, MessageOut.__table__, keys, texts)  # type: ignore[attr-defined]
-    # The tasks that run after a reminder learn of its ending as end_occurrence tells them: one query finds them.
-    waiting = with_downstreams(db, {series_id for _, _, _, series_id, _, _ in ended if series_id})
-    for (row_id, _session, _text, series_id, _tries, _deliver), run_id in zip(ended, ids[::2], strict=True):
-        if series_id is not None and series_id in waiting:
-            tell_downstreams(db, UpstreamEnding(series_id, row_id, run_id, Outcome.COMPLETED, now), now=now)
+    record_batch_ends(db, ended, now=now, runner=runner, kind=OutboxKind.REMINDER)

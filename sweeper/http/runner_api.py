@@ -21,7 +21,6 @@ from fastapi.responses import JSONResponse
 
 from agent_runner.conversation import ModelReply, ProviderError
 from agent_runner.protocol import (
-    AGENT_PREFIX,
     PREFIX,
     ClaimReply,
     ClaimRequest,
@@ -53,7 +52,6 @@ from sweeper.http.tool_specs import HOST_TOOLS
 from sweeper.meter import AttemptClosed
 from sweeper.results import ask_model, record_result
 
-DEFAULT_HTTP_TIMEOUT_S = 30.0  # an http task's request without a --timeout of its own
 router = APIRouter(prefix=PREFIX, tags=["runner"], route_class=token_first(runner_identity))
 Runner = Annotated[RunnerIdentity, Depends(runner_identity)]
 Host = Annotated[HostState, Depends(host_state)]
@@ -101,7 +99,14 @@ def work_item(row: MessageIn, *, state: Any = None) -> WorkItem:
 def _claim(host: HostState, runner: RunnerIdentity, limit: int) -> list[WorkItem]:
     with transaction(host.inbox.engine) as db:
         rows = claim_due(
-            db, owner=runner.owner, now=utcnow(), clock=utcnow, session=runner.session, limit=limit, lease=host.lease
+            db,
+            owner=runner.owner,
+            now=utcnow(),
+            clock=utcnow,
+            session=runner.session,
+            limit=limit,
+            lease=host.lease,
+            work="runner",
         )
         states = states_of(db, [row.series_id for row in rows if row.series_id and row.script])
         items = [work_item(row, state=states.get(row.series_id or "")) for row in rows]
@@ -211,11 +216,7 @@ def http_call(call: HttpCall, runner: Runner, host: Host) -> HttpAnswer:
     """An ``http`` task's request for an attempt the runner holds, as the task stored it (sweeper.http_work)."""
     with lease_refusals():
         row = _held_task(host, runner, call.message_id, call.attempt)
-    if row.do != "http":
-        return HttpAnswer(error=f"{row.id} is a {row.do} task, not an http one")
-    by_agent = row.kind_author.startswith(AGENT_PREFIX)  # an agent re-pointing a person's task is an agent's
-    timeout = row.timeout_s or DEFAULT_HTTP_TIMEOUT_S
-    return host.http.call(dict(row.content.get("with") or {}), by_agent=by_agent, timeout_s=timeout, key=row.id)
+    return host.http.run(row)
 
 
 @router.post("/progress", status_code=204, responses=error_responses(404, 409))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,7 +15,10 @@ ANSWERS = {  # path -> (status, body, extra headers)
     "/broken": (500, "oops", {}),
     "/missing": (404, "no such thing", {}),
     "/redirect": (302, "", {"Location": "http://169.254.169.254/latest/meta-data/"}),
+    "/slow": (200, "", {}),  # after SLOW_S: how many are answered at once is counted
 }
+SLOW_S = 0.3
+HANG_S = 30.0  # "/hang": longer than any test waits
 
 
 @dataclass
@@ -29,6 +33,9 @@ class Received:
 class Receiver:
     port: int
     requests: list[Received] = field(default_factory=list)
+    in_flight: int = 0
+    most_in_flight: int = 0  # of "/slow" requests
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -43,7 +50,15 @@ def receiving() -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             receiver.requests.append(Received(self.command, self.path, dict(self.headers.items()), body))
-            status, text, extra = ANSWERS.get(self.path, (404, "unknown path", {}))
+            path = self.path.partition("?")[0]
+            if path in ("/slow", "/hang"):
+                with receiver.lock:
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                time.sleep(SLOW_S if path == "/slow" else HANG_S)
+                with receiver.lock:
+                    receiver.in_flight -= 1
+            status, text, extra = ANSWERS.get(path, (404, "unknown path", {}))
             data = text.encode()
             self.send_response(status)
             for name, value in extra.items():

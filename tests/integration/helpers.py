@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import Engine, inspect, text
@@ -10,10 +12,36 @@ from sqlmodel import Session, col, select
 
 from inbox import Inbox
 from inbox.enums import Outcome
-from inbox.store.claims import claim_due, fail_attempt
+from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
+from inbox.store.claims import BACKOFF, DEFAULT_LEASE, claim_due, fail_attempt
 from inbox.store.endings import Ending, RunReport, end_occurrence
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn, Run
+from sweeper.host_requests import HostRequests
+from sweeper.http_work import HttpWork
+
+
+@contextmanager
+def host_requests(
+    engine: Engine, work: HttpWork | None = None, owner: str = "h/http", **options: int
+) -> Iterator[HostRequests]:
+    """The host's own dispatcher of http tasks (sweeper.host_requests), running until the block ends; ``options``:
+    its ``workers`` and ``batch``."""
+    requests = HostRequests(
+        engine,
+        work or HttpWork(),
+        owner=owner,
+        lease=DEFAULT_LEASE,
+        backoff=BACKOFF,
+        grace=DEFAULT_MISFIRE_GRACE,
+        daily_series_tokens=1_000_000,
+        **options,
+    )
+    requests.start()
+    try:
+        yield requests
+    finally:
+        requests.stop(5)
 
 
 def claim(inbox: Inbox, *, owner: str = "runner-1", session: str | None = None, limit: int = 10) -> list[MessageIn]:

@@ -13,7 +13,7 @@ from inbox import Inbox
 from inbox.errors import InvalidInput
 from sweeper.http.runner_api import work_item
 from tests.conftest import Clock
-from tests.integration.helpers import claim, end, rows, stored_text
+from tests.integration.helpers import claim, end, host_requests, rows, runs, stored_text
 from tests.integration.test_agent_tools import Host, host, limits, working_on_chat
 from tests.integration.test_public_api import Served, api, ok, refused
 
@@ -139,12 +139,23 @@ def test_the_agents_update_task_is_held_to_what_it_may_create(host: Host) -> Non
 
 
 def test_a_request_an_agent_re_pointed_never_reaches_a_local_name_at_run_time(host: Host) -> None:
-    """A name (not a literal) passes when the task changes; the host refuses it when it resolves it at the run."""
-    made = host.inbox.schedule("ping", in_="1h", session="a", retries=0, do="http", with_={"url": "https://a.example"})
-    host.inbox.acting_as("agent:a").update(made.series_id, with_={"url": "http://localhost:9/private"})
-    host.make_due(made.id)
+    """A name (not a literal) passes when the task changes; the host refuses it when it resolves it at the run,
+    whether it makes the request alone (no pre-script) or for the runner that holds the run (one with a pre-script)."""
+    alone = host.inbox.schedule("ping", in_="1h", session="a", retries=0, do="http", with_={"url": "https://a.example"})
+    gated = host.inbox.schedule(
+        "ping", in_="1h", session="a", retries=0, do="http", with_={"url": "https://a.example"}, script="echo '{}'"
+    )
+    for made in (alone, gated):
+        host.inbox.acting_as("agent:a").update(made.series_id, with_={"url": "http://localhost:9/private"})
+        host.make_due(made.id)
     runner = host.runner("a")
-    [item] = runner.claim(limit=1, wait_s=0).items
+    [item] = runner.claim(limit=2, wait_s=0).items  # the one without a pre-script is never a runner's
+    assert item.id == gated.id
     answer = runner.http(HttpCall(message_id=item.id, attempt=item.attempt), timeout_s=5)
     assert answer.error is not None and "not a public address" in answer.error, answer
     assert answer.status is None  # refused before any connection
+    with host_requests(host.inbox.engine, host.state.http) as requests:
+        assert requests.wait_idle(timeout_s=30)
+    [run] = runs(host.inbox, alone.series_id)
+    assert (run.outcome, run.runner) == ("failed", "h/http")
+    assert run.error is not None and "not a public address" in run.error

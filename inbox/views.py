@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from inbox.channels import NO_CHANNEL, shown_target
 from inbox.enums import ChannelKind, DeliveryStatus, Status, TokenScope, TokenStatus
 from inbox.store import progress
+from inbox.store.changes import apply_changes
 from inbox.store.models import ApiToken, Channel, MessageIn, MessageOut, Run, SessionSettings
 from inbox.store.types import is_forever
 
@@ -64,6 +65,10 @@ class Task(Frozen):
     remind: bool
     do: str  # what a run does: agent, remind, http, command or a worker (inbox.kinds)
     with_: dict[str, Any] | None = Field(alias="with")  # the kind's input
+    # While an occurrence runs and a change of do/with waits on it: what that occurrence still does (do and with
+    # above are what the next one does); None otherwise.
+    running_do: str | None = None
+    running_with: dict[str, Any] | None = None
     progress: dict[str, Any] | None  # the live (or last) run's latest {fraction, note, at}
     deliver: str | None  # its own channel, "none" (the outbox only), or None: its session's channel
     tags: list[str]
@@ -231,7 +236,11 @@ def task_view(
     created_at: datetime | None = None,
     waiting_on: str | None = None,
 ) -> Task:
-    """``created_at``: the series' creation (its first row's); the row's own when not given."""
+    """``created_at``: the series' creation (its first row's); the row's own when not given. A running row with a
+    change waiting on it is shown as its follow-up will be: what the task does next."""
+    running = row
+    row = as_next(row)
+    kind_waits = (running.do, running.content.get("with")) != (row.do, row.content.get("with"))
     live = Status(row.status).is_live
     assert row.series_id is not None
     next_run = row.process_after if live and not is_forever(row.process_after) else None
@@ -257,6 +266,8 @@ def task_view(
         remind=row.remind,
         do=row.do,
         with_=row.content.get("with"),
+        running_do=running.do if kind_waits else None,
+        running_with=running.content.get("with") if kind_waits else None,
         progress=progress.latest(row),
         deliver=row.deliver,
         tags=list(row.tags or []),
@@ -270,6 +281,17 @@ def task_view(
         created_at=created_at or row.created_at,
         reason=row.reason,
     )
+
+
+def as_next(row: MessageIn) -> MessageIn:
+    """``row``, or when it runs with a change waiting on it (``content["pending_update"]``, applied to its follow-up
+    when it ends: inbox.store.changes) a detached copy with the change applied, so a view never writes the row."""
+    waiting = row.content.get("pending_update")
+    if row.status != Status.RUNNING or not waiting:
+        return row
+    shown = MessageIn(**row.model_dump(warnings=False))  # the columns hold plain strings where enums are typed
+    apply_changes(shown, dict(waiting))
+    return shown
 
 
 def run_view(run: Run) -> RunRecord:

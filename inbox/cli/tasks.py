@@ -143,6 +143,10 @@ def shown_progress(progress: dict[str, Any] | None) -> str:
     return f"{float(progress['fraction']):.0%}{note} (reported {progress.get('at', '?')})"
 
 
+def _kind(do: str, given: dict[str, Any] | None) -> str:
+    return do + (f" {json.dumps(given, ensure_ascii=False)}" if given else "")
+
+
 def _print_task(task: Task) -> None:
     console.print(f"{task.series_id}  {task.name or ''}".rstrip())
     fields = {
@@ -157,7 +161,8 @@ def _print_task(task: Task) -> None:
         "catch-up": task.catch_up,
         "max runs": str(task.max_runs or "-"),
         "runs": f"{task.runs} (last: {task.last_outcome or '-'})",
-        "kind": task.do + (f" {json.dumps(task.with_, ensure_ascii=False)}" if task.with_ else ""),
+        "kind": _kind(task.do, task.with_)
+        + (f" (the running occurrence does {_kind(task.running_do, task.running_with)})" if task.running_do else ""),
         "progress": shown_progress(task.progress),
         "deliver": task.deliver or "its session's channel",
         "tags": ", ".join(task.tags) or "-",

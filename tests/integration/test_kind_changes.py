@@ -15,7 +15,7 @@ from sweeper.http.runner_api import work_item
 from tests.conftest import Clock
 from tests.integration.helpers import claim, end, host_requests, rows, runs, stored_text
 from tests.integration.test_agent_tools import Host, host, limits, working_on_chat
-from tests.integration.test_public_api import Served, api, ok, refused
+from tests.integration.test_public_api import Served, all_tasks, api, ok, refused
 
 __all__ = ["api", "host", "limits"]  # the fixtures
 
@@ -81,11 +81,39 @@ def test_a_change_made_while_it_runs_waits_for_the_next_occurrence(inbox: Inbox,
     made = inbox.schedule("look", every="1h")
     clock.advance(hours=1, seconds=1)
     [running] = claim(inbox)
-    assert inbox.update(made.series_id, do="http", with_=PUBLIC).do == "agent"  # the run finishes as it started
+    changed = inbox.update(made.series_id, do="http", with_=PUBLIC)
+    # The view says what the task does next, and what the running occurrence still does.
+    assert (changed.do, changed.with_, changed.status) == ("http", {**PUBLIC, "headers": {}}, "running")
+    assert (changed.running_do, changed.running_with) == ("agent", None)
+    assert running.do == "agent" and [row.do for row in rows(inbox, made.series_id)] == ["agent"]  # it runs as begun
     end(inbox, running.id)
     by_age = sorted(rows(inbox, made.series_id), key=lambda row: row.created_at)
     assert [row.do for row in by_age] == ["agent", "http"]
     assert by_age[-1].content["with"]["url"] == PUBLIC["url"]
+    after = inbox.get(made.series_id)
+    assert (after.do, after.running_do, after.running_with) == ("http", None, None)
+
+
+def test_a_task_read_while_it_runs_shows_the_kind_its_next_occurrence_has(api: Served, clock: Clock) -> None:
+    """``GET /v1/tasks/{id}`` (what ``inbox show`` and ``inbox tasks`` read too) after a change that waits on the
+    running occurrence: the new kind and input, the new text, and what the running one does beside them."""
+    made = api.inbox.schedule("ping the box", every="1h", do="command", with_={"argv": ["true"]})
+    clock.advance(hours=1, seconds=1)
+    [running] = claim(api.inbox)
+    target = {"url": "http://127.0.0.1:9/up", "method": "GET"}
+    ok(api.http.patch(f"/v1/tasks/{made.series_id}", json={"do": "http", "with": target, "prompt": "ping it"}))
+    shown = ok(api.http.get(f"/v1/tasks/{made.series_id}"))
+    assert (shown["status"], shown["id"]) == ("running", running.id)
+    assert (shown["do"], shown["with"], shown["prompt"]) == ("http", {**target, "headers": {}}, "ping it")
+    assert (shown["running_do"], shown["running_with"]) == ("command", {"argv": ["true"]})
+    [listed] = [t for t in all_tasks(api) if t["series_id"] == made.series_id]
+    assert (listed["do"], listed["running_do"]) == ("http", "command")
+    ok(api.http.patch(f"/v1/tasks/{made.series_id}", json={"with": {"url": "http://127.0.0.1:9/again"}}))
+    again = ok(api.http.get(f"/v1/tasks/{made.series_id}"))
+    assert (again["do"], again["with"]["url"]) == ("http", "http://127.0.0.1:9/again")  # a --with on the waiting kind
+    end(api.inbox, running.id)
+    ended = ok(api.http.get(f"/v1/tasks/{made.series_id}"))
+    assert (ended["do"], ended["with"]["url"], ended["running_do"]) == ("http", "http://127.0.0.1:9/again", None)
 
 
 def test_an_agent_changing_a_persons_task_gets_an_agents_reach(inbox: Inbox) -> None:

@@ -82,9 +82,13 @@ def main() -> int:
     runner = Runner(host, config, sandbox)
     signal.signal(signal.SIGTERM, lambda *_: runner.stopping.set())
     try:
-        return runner.run()
+        code = runner.run()
     finally:
         host.close()
+    if runner.orphaned:  # not waiting for the work threads (Python joins them at exit): their programs die with it
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class Runner:
         self.config = config
         self.sandbox = sandbox
         self.stopping = threading.Event()  # stop claiming
+        self.orphaned = False  # its host died: nobody takes its results, and its leases are left to expire
         self._closed = threading.Event()  # all held work reported: stop renewing leases
         self._held: dict[str, WorkItem] = {}
         self._reporting: set[str] = set()  # held, done, and being reported
@@ -159,8 +160,15 @@ class Runner:
                     with self._lock:
                         self._held[item.id] = item
                     futures.add(self._pool.submit(self._finish, item))
+            if not self._host_alive():
+                # Its attempts are retried once their leases expire: work left going here would then run beside
+                # its own retry (and past the tag limits), so the runner exits at once (agent_runner.__main__),
+                # and the programs it started die with it (agent_runner.processes).
+                self.orphaned = True
+                log.error("host (pid %s) is gone: stopping at once, held work is retried", self.config.parent_pid)
             return 0
         finally:
             self.stopping.set()
-            self._pool.shutdown(wait=True)  # held work finishes and reports before the runner exits
+            if not self.orphaned:
+                self._pool.shutdown(wait=True)  # held work finishes and reports before the runner exits
             self._closed.set()

@@ -2,20 +2,27 @@
 environment made only of what the caller passes (plus a minimal ``PATH``, ``HOME`` and ``LANG``), and the caller's
 document on its standard input. Pre-scripts (agent_runner.prescript) and the ``command`` kind both run this way.
 
+On Linux the program is also killed when the runner dies (``PR_SET_PDEATHSIG``): a runner killed with SIGKILL
+cannot kill the group itself, and its host hands the attempt back at once, so a program left running would go on
+beside the retry of its own attempt, and beside whatever the freed slot of a tag limit lets start.
+
 Standard library only: this module runs inside the minimal runner container.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
 import selectors
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -24,6 +31,7 @@ _CHUNK = 65536
 _POLL_S = 0.1  # how often the process is checked while its pipes are still open
 _DRAIN_S = 1.0  # after the program exits, how long to wait for output still held by escaped descendants
 TIMEOUT = "timeout"
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,33 @@ def _child_env(env: Mapping[str, str] | None) -> dict[str, str]:
     home = os.path.expanduser("~")
     base = {"PATH": DEFAULT_PATH, "HOME": home if home != "~" else "/", "LANG": "C.UTF-8"}
     return {**base, **(env or {})}
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+        return prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _dies_with_the_runner() -> Callable[[], None] | None:
+    """What the child runs before ``exec``: it is killed when the thread that starts it ends, which is the runner's
+    thread waiting on it (so only when the runner dies). Looked up here, in the parent: the child only calls it."""
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def tie() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the runner died before the tie was made
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return tie
 
 
 def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
@@ -158,6 +193,8 @@ def run_process(
                     env=_child_env(env),
                     cwd=cwd,
                     start_new_session=True,
+                    # Between fork and exec with other threads about: one foreign call, looked up beforehand.
+                    preexec_fn=_dies_with_the_runner(),
                 )
         except OSError as exc:
             why = f"could not start: {exc.strerror or exc}"

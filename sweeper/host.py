@@ -213,6 +213,11 @@ class Host:
 
     def _runner_ended(self, session: str, owner: str, cause: str | None) -> None:
         released: list[MessageIn] = []
+        # Requests the host is making for it go on until they end: its rows are handed back after them. Not past
+        # a lease: by then the row's lease has expired (it was not renewed) and the sweep takes it back anyway.
+        wait_s = self.state.lease.total_seconds()
+        if not self.state.http_held.close(owner, timeout_s=wait_s):
+            log.warning("runner %s ended while a request it asked for went on past %g s", owner, wait_s)
         if cause is not None and not self.state.draining.is_set():  # when draining, _hand_back says why
             try:
                 with transaction(self.inbox.engine) as db:
@@ -230,6 +235,7 @@ class Host:
             for row in released:
                 fate = "failed (no tries left)" if row.status == "failed" else "to be retried"
                 log.warning("runner %s (session %s) died: %s; %s %s", owner, session, cause, describe_row(row), fate)
+        self.state.http_held.forget(owner)
         if cause is not None:
             self.runner_deaths.append((session, cause))
         self.nudge.set()  # its session may still have work: look now

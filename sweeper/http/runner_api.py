@@ -46,6 +46,7 @@ from inbox.store.series_state import states_of
 from inbox.store.types import utcnow
 from inbox.views import describe_schedule
 from sweeper.http.history_api import history_of
+from sweeper.http.requests_held import RunnerGone
 from sweeper.http.runner_auth import RunnerIdentity, runner_identity
 from sweeper.http.state import HostState, host_state
 from sweeper.http.tool_specs import HOST_TOOLS
@@ -158,7 +159,7 @@ def lease_refusals() -> Iterator[None]:
         raise HTTPException(404, f"no message {exc.ident!r}") from exc
     except OtherSession as exc:
         raise HTTPException(403, str(exc)) from exc
-    except (NotHeld, AttemptClosed) as exc:
+    except (NotHeld, AttemptClosed, RunnerGone) as exc:
         raise HTTPException(409, str(exc)) from exc
 
 
@@ -213,10 +214,12 @@ def _held_task(host: HostState, runner: RunnerIdentity, message_id: str, attempt
 
 @router.post("/http", response_model=HttpAnswer, responses=error_responses(404, 409))
 def http_call(call: HttpCall, runner: Runner, host: Host) -> HttpAnswer:
-    """An ``http`` task's request for an attempt the runner holds, as the task stored it (sweeper.http_work)."""
-    with lease_refusals():
+    """An ``http`` task's request for an attempt the runner holds, as the task stored it (sweeper.http_work). The
+    lease is checked once the request is counted: a runner that dies meanwhile has its rows handed back only after
+    the request ends (sweeper.http.requests_held)."""
+    with lease_refusals(), host.http_held.making(runner.owner):
         row = _held_task(host, runner, call.message_id, call.attempt)
-    return host.http.run(row)
+        return host.http.run(row)
 
 
 @router.post("/progress", status_code=204, responses=error_responses(404, 409))

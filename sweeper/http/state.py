@@ -13,6 +13,7 @@ from inbox.store.claims import BACKOFF, DEFAULT_LEASE
 from sweeper.http.agent_limits import AgentLimits
 from sweeper.http.doorbells import Doorbells
 from sweeper.http.model_proxy import ModelProxy
+from sweeper.http.requests_held import RequestsHeld
 from sweeper.http.runner_auth import RunnerTokens
 from sweeper.http_work import HttpWork
 from sweeper.meter import TokenMeter
@@ -37,6 +38,7 @@ class HostState:
     agent_limits: AgentLimits = field(default_factory=AgentLimits)
     draining: threading.Event = field(default_factory=threading.Event)  # shutting down: hand out no new work
     http: HttpWork = field(default_factory=HttpWork)  # http tasks' requests (sweeper.http_work)
+    http_held: RequestsHeld = field(default_factory=RequestsHeld)  # which runner's requests are under way
     outage: Outage | None = None  # the host's, shared with its loop: a store that cannot be used is told once
     last_sweep_s: float | None = None  # how long this host's latest sweep pass took (GET /metrics)
 

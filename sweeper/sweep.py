@@ -27,6 +27,7 @@ from inbox.store.filters import FOR_A_RUNNER, HOST_REQUESTS
 from inbox.store.hours import may_hold_back, skip_outside
 from inbox.store.models import MessageIn
 from inbox.store.reminders import deliver_one_shot_reminders, deliver_recurring_reminders
+from inbox.store.waiting import waiting_sessions
 
 log = logging.getLogger("inbox.sweeper")
 HOST_OWNER = "host"
@@ -47,7 +48,7 @@ class PassReport:
     recovered: int = 0
     silent_owners: frozenset[str] = frozenset()  # runners whose leases expired: hung or gone
     delivered: int = 0
-    waiting_sessions: dict[str, int] = field(default_factory=dict)  # session -> due rows needing a runner
+    waiting_sessions: dict[str, int] = field(default_factory=dict)  # session -> due rows for a runner, up to 10
     host_requests: bool = False  # due http tasks the host runs itself (sweeper.host_requests)
     seconds: float = 0.0  # how long the pass took (set by the loop that timed it)
 
@@ -81,18 +82,14 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: i
 
 
 def _waiting_sessions(db: Session, now: datetime) -> dict[str, int]:
-    """Sessions with due rows only a runner can take: not the script-free reminders the host delivers itself,
-    nor the http tasks it runs itself (inbox.store.filters).
+    """Sessions with due rows a runner could claim now (inbox.store.waiting), each with how many, up to 10.
 
-    Such a reminder can still be due after the pass (another sweeper holds it, or its series is busy), and
-    counting it would start a runner per session for nothing, which then competes with the sweepers for it.
+    Not the script-free reminders the host delivers itself, nor the http tasks it runs itself (inbox.store.filters):
+    such a reminder can still be due after the pass (another sweeper holds it, or its series is busy), and
+    counting it would start a runner per session for nothing, which then competes with the sweepers for it. Nor
+    rows waiting on a full tag limit, for which a runner would claim nothing.
     """
-    query = (
-        select(MessageIn.session, func.count())
-        .where(MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now, FOR_A_RUNNER)
-        .group_by(col(MessageIn.session))
-    )
-    return {session: int(count) for session, count in db.exec(query).all()}
+    return waiting_sessions(db, now=now, work=FOR_A_RUNNER)
 
 
 def _host_requests_due(db: Session, now: datetime) -> bool:

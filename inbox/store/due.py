@@ -1,64 +1,69 @@
-"""What a claim walks: the due rows of one lane and one priority at a time, oldest first, through the claim index.
+"""What a claim walks: the due rows of every open lane and priority, oldest first, through the claim index.
 
 Priorities with aging (docs/limits.md): a due row's *standing* is its priority plus one step per whole 5 minutes it
 has waited since it fell due. Claims take the highest standing first, then the oldest. Standing depends on the
 time, so no index can hold it; but within one lane (``gate``) and one priority, the oldest due row also stands
 highest. So a claim of ``n`` rows reads at most ``n`` rows per priority present in each open lane, through the
-index (gate, priority, process_after, id) of pending rows, and merges them: its cost follows the rows it claims and the
-number of priorities in use (at most 21), never the backlog. The priorities present are found by a skip scan of
-that index (one probe per priority), not by reading the rows.
+index (gate, priority, process_after, id) of pending rows: its cost follows the rows it claims and the number of
+priorities in use (at most 21), never the backlog. The priorities present are found by a skip scan of that index
+(one probe per priority), not by reading the rows.
+
+Two statements, whatever the number of lanes: one finds the priorities present in every open lane, the other
+reads each (lane, priority)'s first rows, all of them in one ``UNION ALL``, in claim order. A statement per lane
+and priority (66 with 10 limited tags open) cost more in per-statement overhead than the database took to run
+them (figures in docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-from functools import cache
+from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import ColumnElement, CursorResult, Select, TextClause, bindparam, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    TextClause,
+    bindparam,
+    literal_column,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, HOST_REQUESTS, IDLE_SERIES, PLAIN_HOST_REQUESTS
+from inbox.enums import Status
+from inbox.store.filters import HOST_DELIVERS, HOST_REQUESTS, PLAIN_HOST_REQUESTS
 from inbox.store.models import PENDING_SQL, MessageIn
 
 AGING_STEP = timedelta(minutes=5)
+_STEP_US = AGING_STEP // timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TABLE = MessageIn.__table__  # type: ignore[attr-defined]
 _PENDING = text(f"messages_in.{PENDING_SQL}")
-
-# The priorities of the pending rows of one lane, highest first: each step one probe of the claim index.
-_LEVELS: TextClause = text(
-    "WITH RECURSIVE levels(p) AS ("
-    " SELECT (SELECT priority FROM messages_in WHERE status = 'pending' AND gate = :gate"
-    "  ORDER BY priority DESC LIMIT 1)"
-    " UNION ALL"
-    " SELECT (SELECT priority FROM messages_in WHERE status = 'pending' AND gate = :gate AND priority < levels.p"
-    "  ORDER BY priority DESC LIMIT 1) FROM levels WHERE levels.p IS NOT NULL"
-    ") SELECT p FROM levels WHERE p IS NOT NULL"
+_RUNNING = aliased(_TABLE, name="running")
+# The series with a running row: no other occurrence of them may start (two never run together). Read once per
+# claim, as one list every lane and priority looks rows up in, rather than per candidate row: SQLite answered the
+# correlated form through the index of statuses, reading every running row again for each candidate.
+_BUSY = (
+    select(_RUNNING.c.series_id)
+    .where(_RUNNING.c.status == literal_column(f"'{Status.RUNNING.value}'"), _RUNNING.c.series_id.is_not(None))
+    .cte("busy")
 )
-
-
-class Candidate(NamedTuple):
-    """A due row as a claim weighs it: what its order and its limits need, not the whole row."""
-
-    id: str
-    series_id: str | None
-    priority: int
-    process_after: datetime
-    tags: list[str] | None
-
-
-def standing(row: Candidate, now: datetime) -> int:
-    """The row's priority, one step higher per whole 5 minutes it has waited since it fell due."""
-    waited = max(now - row.process_after, timedelta(0))
-    return row.priority + waited // AGING_STEP
-
-
-def claim_order(row: Candidate, now: datetime) -> tuple[int, datetime, str]:
-    """Highest standing first; then the oldest due, then the oldest row."""
-    return (-standing(row, now), row.process_after, row.id)
+_IDLE_SERIES = or_(_TABLE.c.series_id.is_(None), _TABLE.c.series_id.not_in(select(_BUSY.c.series_id)))
+# When a row fell due, in whole microseconds since 1970, as each database stores it (SQLite: ISO text with six
+# decimals): standing is then integer arithmetic, exact at every 5-minute step as the rule says.
+_DUE_US = {
+    "sqlite": "CAST(strftime('%s', messages_in.process_after) AS INTEGER) * 1000000"
+    " + CAST(substr(messages_in.process_after, 21, 6) AS INTEGER)",
+    "postgresql": "CAST(EXTRACT(EPOCH FROM messages_in.process_after) * 1000000 AS BIGINT)",
+}
 
 
 # What a claim may take: ``any`` due row; ``reminders`` or ``http`` (the host's own work, inbox.store.filters), or
@@ -72,29 +77,85 @@ _ONLY: dict[str, ColumnElement[bool]] = {
 }
 
 
+class Candidate(NamedTuple):
+    """A due row as a claim weighs it: what its order and its limits need, not the whole row."""
+
+    id: str
+    series_id: str | None
+    priority: int
+    process_after: datetime
+    tags: list[str] | None
+
+
 @cache
-def _lane_query(by_session: bool, work: Work, locking: bool) -> Select[Any]:
-    """Built once per shape (building it costs more than running it); bound with gate, level, now, limit.
-    Only the columns a claim weighs: building a whole row object for each of them cost more than the query."""
+def levels_query(lanes: int) -> TextClause:
+    """The priorities present among the pending rows of ``lanes`` lanes (bound as g0, g1, ...), highest first
+    within each: each step one probe of the claim index."""
+    seeds = ", ".join(f"(:g{index})" for index in range(lanes))
+    return text(
+        f"WITH RECURSIVE lanes(g) AS (VALUES {seeds}), levels(g, p) AS ("
+        " SELECT g, (SELECT priority FROM messages_in WHERE status = 'pending' AND gate = lanes.g"
+        "  ORDER BY priority DESC LIMIT 1) FROM lanes"
+        " UNION ALL"
+        " SELECT g, (SELECT priority FROM messages_in WHERE status = 'pending' AND gate = levels.g"
+        "  AND priority < levels.p ORDER BY priority DESC LIMIT 1) FROM levels WHERE levels.p IS NOT NULL"
+        ") SELECT g, p FROM levels WHERE p IS NOT NULL"
+    )
+
+
+def _standing(dialect: str) -> ColumnElement[int]:
+    """Priority plus whole aging steps waited by ``now_us``: integer division, which rounds down as the rule
+    says since every row read is due (the wait is never negative)."""
+    waited = bindparam("now_us", type_=BigInteger) - literal_column(f"({_DUE_US[dialect]})", BigInteger)
+    steps = waited.self_group().op("/", return_type=BigInteger)(literal_column(str(_STEP_US), BigInteger))
+    standing: ColumnElement[int] = (_TABLE.c.priority + steps).label("standing")
+    return standing
+
+
+def _arm(index: int, dialect: str, by_session: bool, work: Work) -> Select[Any]:
+    """The first due rows of one lane and priority (bound as g<index>, p<index>, n<index>), oldest first."""
     query = (
-        select(_TABLE.c.id, _TABLE.c.series_id, _TABLE.c.priority, _TABLE.c.process_after, _TABLE.c.tags)
+        select(
+            _TABLE.c.id,
+            _TABLE.c.series_id,
+            _TABLE.c.priority,
+            _TABLE.c.process_after,
+            _TABLE.c.tags,
+            _standing(dialect),
+        )
         .where(
             _PENDING,  # spelled out: only a literal lets the planners use the claim index, which holds pending rows
-            _TABLE.c.gate == bindparam("gate"),
-            _TABLE.c.priority == bindparam("level"),
-            _TABLE.c.process_after <= bindparam("now"),
-            IDLE_SERIES,
+            _TABLE.c.gate == bindparam(f"g{index}"),
+            _TABLE.c.priority == bindparam(f"p{index}"),
+            _TABLE.c.process_after <= bindparam("now", type_=_TABLE.c.process_after.type),
+            _IDLE_SERIES,
         )
-        .order_by(*DUE_ORDER)
-        .limit(bindparam("limit"))
+        .order_by(_TABLE.c.process_after, _TABLE.c.id)
+        .limit(bindparam(f"n{index}"))
     )
     if by_session:
         query = query.where(_TABLE.c.session == bindparam("session"))
     if work in _ONLY:
         query = query.where(_ONLY[work])
-    if locking:
+    if dialect == "postgresql":  # lock what is read, skipping rows other claimers hold
         query = query.with_for_update(skip_locked=True, of=_TABLE)
     return query
+
+
+@lru_cache(maxsize=256)
+def _candidates_query(arms: int, dialect: str, by_session: bool, work: Work) -> CompoundSelect[Any]:
+    """Built once per shape (building it costs more than running it): every arm's rows in claim order, highest
+    standing first, then the oldest due, then the oldest row."""
+    selects = []
+    for index in range(arms):
+        lane = _arm(index, dialect, by_session, work).subquery(f"lane{index}")
+        selects.append(select(*lane.c))  # each arm its own subquery: its LIMIT (and lock) stays its own
+    order: list[ColumnElement[Any]] = [
+        literal_column("standing").desc(),
+        literal_column("process_after"),
+        literal_column("id"),
+    ]
+    return union_all(*selects).order_by(*order)
 
 
 @contextmanager
@@ -107,22 +168,28 @@ def due_candidates(
     work: Work,
 ) -> Iterator[Iterator[Candidate]]:
     """Up to each lane's count of due rows per priority present in it (``lanes``: gate and how many it may give),
-    merged in claim order. On SQLite the rows are read as the merge reaches them: a claim that stops after ``n``
-    reads about ``n`` rows plus one per priority, not ``n`` per priority. PostgreSQL's driver reads each query's
-    rows at once, and locks them (skipping rows other claimers hold)."""
-    locking = db.get_bind().dialect.name == "postgresql"
-    query = _lane_query(session is not None, work, locking)
+    in claim order. On SQLite the rows are turned into candidates as the claim reaches them. PostgreSQL's driver
+    reads them at once, and locks them (skipping rows other claimers hold)."""
+    open_lanes = [(gate, count) for gate, count in lanes if count > 0]
+    if not open_lanes:
+        yield iter(())
+        return
     connection = db.connection()
-    results: list[CursorResult[Any]] = []
+    counts = dict(open_lanes)
+    found = connection.execute(levels_query(len(open_lanes)), {f"g{i}": g for i, (g, _) in enumerate(open_lanes)})
+    levels = found.all()
+    if not levels:
+        yield iter(())
+        return
+    dialect = connection.dialect.name
+    query = _candidates_query(len(levels), dialect, session is not None, work)
+    params: dict[str, Any] = {"now": now, "now_us": (now - _EPOCH) // timedelta(microseconds=1)}
+    for index, (gate, level) in enumerate(levels):
+        params.update({f"g{index}": gate, f"p{index}": level, f"n{index}": counts[gate]})
+    if session is not None:
+        params["session"] = session
+    result = connection.execute(query, params)
     try:
-        for gate, count in lanes:
-            if count <= 0:
-                continue
-            for level in connection.execute(_LEVELS, {"gate": gate}).scalars().all():
-                params = {"gate": gate, "level": level, "now": now, "limit": count}
-                results.append(connection.execute(query, params if session is None else {**params, "session": session}))
-        levels = [map(Candidate._make, result) for result in results]
-        yield heapq.merge(*levels, key=lambda row: claim_order(row, now))
+        yield (Candidate(*row[:5]) for row in result)
     finally:
-        for result in results:
-            result.close()  # what the merge did not reach: SQLite stops reading it here
+        result.close()  # what the claim did not reach: SQLite stops reading it here

@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import ColumnElement, Delete, Select, and_, bindparam, delete, func, insert, or_, select
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
@@ -43,15 +45,43 @@ _RUNNING_SERIES = select(_MESSAGES.c.series_id).where(
     _MESSAGES.c.status == Status.RUNNING.value, _MESSAGES.c.series_id.is_not(None)
 )
 _TAGS_OF = select(_TAGS_TABLE.c.tag).where(_TAGS_TABLE.c.series_id.in_(bindparam("ids", expanding=True)))
-_FORGET_STARTS = delete(_STARTS_TABLE).where(
-    _STARTS_TABLE.c.tag == bindparam("tag"), _STARTS_TABLE.c.started_at <= bindparam("since")
-)
 _COUNT_STARTS = (
     select(_STARTS_TABLE.c.tag, func.count())
     .where(_STARTS_TABLE.c.tag.in_(bindparam("tags", expanding=True)))
     .group_by(_STARTS_TABLE.c.tag)
 )
 CHUNK = 500
+
+
+def _in_windows(count: int, *, within: bool) -> ColumnElement[bool]:
+    """The starts of ``count`` rated tags (bound as t0, t1, ...) within (or, not ``within``, before) their windows,
+    each starting at s0, s1, ..."""
+    at = _STARTS_TABLE.c.started_at
+    terms = []
+    for index in range(count):
+        since = bindparam(f"s{index}", type_=at.type)
+        terms.append(and_(_STARTS_TABLE.c.tag == bindparam(f"t{index}"), at > since if within else at <= since))
+    return or_(*terms)
+
+
+@cache
+def _forget_starts(count: int) -> Delete:
+    """The starts of ``count`` rated tags that fell out of their windows: one statement for all of them."""
+    return delete(_STARTS_TABLE).where(_in_windows(count, within=False))
+
+
+@cache
+def _count_window_starts(count: int) -> Select[str, int]:
+    """Starts of ``count`` rated tags within their windows, read without forgetting the older ones."""
+    query = select(_STARTS_TABLE.c.tag, func.count()).where(_in_windows(count, within=True))
+    return query.group_by(_STARTS_TABLE.c.tag)
+
+
+def _window_params(windows: dict[str, float], now: datetime) -> dict[str, object]:
+    params: dict[str, object] = {}
+    for index, (tag, seconds) in enumerate(sorted(windows.items())):
+        params.update({f"t{index}": tag, f"s{index}": now - timedelta(seconds=seconds)})
+    return params
 
 
 def running_counts(db: Session, tags: Iterable[str]) -> dict[str, int]:
@@ -77,8 +107,7 @@ def _recent_starts(db: Session, windows: dict[str, float], now: datetime) -> dic
     if not windows:
         return {}
     connection = db.connection()
-    for tag, seconds in windows.items():
-        connection.execute(_FORGET_STARTS, {"tag": tag, "since": now - timedelta(seconds=seconds)})
+    connection.execute(_forget_starts(len(windows)), _window_params(windows, now))
     return {tag: int(count) for tag, count in connection.execute(_COUNT_STARTS, {"tags": sorted(windows)})}
 
 
@@ -86,6 +115,35 @@ def _starts_since(db: Session, tag: str, now: datetime, seconds: float) -> int:
     since = now - timedelta(seconds=seconds)
     query = select_rows(func.count()).where(TagStart.tag == tag, col(TagStart.started_at) > since)
     return int(db.exec(query).one())
+
+
+def _left(limits: Sequence[Any], held: set[str], running: dict[str, int], starts: dict[str, int]) -> dict[str, int]:
+    """How many more rows of each limited tag may start (none for a tag not ``held``)."""
+    left = {}
+    for tag, max_running, rate_count, rate_seconds in limits:
+        bounds = [] if max_running is None else [max_running - running.get(tag, 0)]
+        if rate_count and rate_seconds:
+            bounds.append(rate_count - starts.get(tag, 0))
+        left[tag] = max(min(bounds), 0) if tag in held and bounds else 0
+    return left
+
+
+def open_lanes(db: Session, *, now: datetime) -> list[str]:
+    """The lanes a claim would read now: the one of rows no limit holds (``""``) and each limited tag with room.
+    Only read (no lock taken, no start forgotten), for a caller that asks what is waiting rather than claiming it.
+    """
+    connection = db.connection()
+    limits = connection.execute(_ALL_LIMITS).all()
+    if not limits:
+        return [""]
+    tags = {tag for tag, *_ in limits}
+    windows = {tag: seconds for tag, _, count, seconds in limits if count and seconds}
+    starts: dict[str, int] = {}
+    if windows:
+        found = connection.execute(_count_window_starts(len(windows)), _window_params(windows, now))
+        starts = {tag: int(count) for tag, count in found}
+    left = _left(limits, tags, running_counts(db, tags), starts)
+    return ["", *sorted(tag for tag, room in left.items() if room > 0)]
 
 
 @dataclass
@@ -107,15 +165,7 @@ class Room:
         running = running_counts(db, held)
         windows = {tag: seconds for tag, _, count, seconds in limits if tag in held and count and seconds}
         starts = _recent_starts(db, windows, now)
-        room = cls(left={tag: 0 for tag, *_ in limits}, rated=set(windows))
-        for tag, max_running, rate_count, _ in limits:
-            if tag not in held:
-                continue
-            bounds = [] if max_running is None else [max_running - running.get(tag, 0)]
-            if tag in windows:
-                bounds.append(rate_count - starts.get(tag, 0))
-            room.left[tag] = max(min(bounds), 0)
-        return room
+        return cls(left=_left(limits, held, running, starts), rated=set(windows))
 
     def lanes(self, limit: int) -> list[tuple[str, int]]:
         """The lanes a claim of ``limit`` rows reads, and how many rows each may give: the one of rows no limit

@@ -16,7 +16,8 @@ them (figures in docs/benchmarks.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
@@ -26,6 +27,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     CompoundSelect,
+    CursorResult,
     Select,
     TextClause,
     bindparam,
@@ -43,6 +45,7 @@ from inbox.store.filters import HOST_DELIVERS, HOST_REQUESTS, PLAIN_HOST_REQUEST
 from inbox.store.models import PENDING_SQL, MessageIn
 
 AGING_STEP = timedelta(minutes=5)
+MAX_ARMS = 400  # lanes and priorities read by one statement; more (over 19 open limits, 21 priorities each) take two
 _STEP_US = AGING_STEP // timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TABLE = MessageIn.__table__  # type: ignore[attr-defined]
@@ -182,14 +185,21 @@ def due_candidates(
         yield iter(())
         return
     dialect = connection.dialect.name
-    query = _candidates_query(len(levels), dialect, session is not None, work)
-    params: dict[str, Any] = {"now": now, "now_us": (now - _EPOCH) // timedelta(microseconds=1)}
-    for index, (gate, level) in enumerate(levels):
-        params.update({f"g{index}": gate, f"p{index}": level, f"n{index}": counts[gate]})
-    if session is not None:
-        params["session"] = session
-    result = connection.execute(query, params)
+    results: list[CursorResult[Any]] = []
     try:
-        yield (Candidate(*row[:5]) for row in result)
+        for start in range(0, len(levels), MAX_ARMS):  # SQLite takes at most 500 arms in one compound statement
+            chunk = levels[start : start + MAX_ARMS]
+            query = _candidates_query(len(chunk), dialect, session is not None, work)
+            params: dict[str, Any] = {"now": now, "now_us": (now - _EPOCH) // timedelta(microseconds=1)}
+            for index, (gate, level) in enumerate(chunk):
+                params.update({f"g{index}": gate, f"p{index}": level, f"n{index}": counts[gate]})
+            if session is not None:
+                params["session"] = session
+            results.append(connection.execute(query, params))
+        rows: Iterable[Any] = results[0]
+        if len(results) > 1:  # each chunk comes in claim order: merged in the same order
+            rows = heapq.merge(*results, key=lambda row: (-row[5], row[3], row[0]))
+        yield (Candidate(*row[:5]) for row in rows)
     finally:
-        result.close()  # what the claim did not reach: SQLite stops reading it here
+        for result in results:
+            result.close()  # what the claim did not reach: SQLite stops reading it here

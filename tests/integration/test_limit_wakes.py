@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from inbox import Inbox
+from inbox.store import due
 from inbox.store.waiting import LOOKED_AT
 from sweeper.sweep import sweep_once
 from tests.conftest import Clock
@@ -58,9 +60,14 @@ def test_a_full_rate_wakes_no_runner_until_its_window_moves_on(inbox: Inbox, clo
     assert _waiting(inbox, clock) == {"post": 1}
 
 
-def test_aging_orders_the_rows_of_every_lane_together(inbox: Inbox, clock: Clock) -> None:
+@pytest.mark.parametrize("arms", [due.MAX_ARMS, 1], ids=["one statement", "a statement per lane and priority"])
+def test_aging_orders_the_rows_of_every_lane_together(
+    inbox: Inbox, clock: Clock, arms: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Rows of a limited lane and of no limit, weighed together, exactly at the 5-minute steps: a row that has
-    waited 10 minutes stands two steps higher, one that has waited a second less than 5 minutes none."""
+    waited 10 minutes stands two steps higher, one that has waited a second less than 5 minutes none. The same
+    when the lanes and priorities take more than one statement (over ``MAX_ARMS`` of them)."""
+    monkeypatch.setattr(due, "MAX_ARMS", arms)
     inbox.set_limit("net", max_running=5)
     inbox.schedule("A: net, priority 0, waits 15 minutes", in_="1m", tags=["net"])  # standing 0 + 3
     inbox.schedule("B: priority 1, waits 10 minutes", in_="6m", priority=1)  # 1 + 2: ties A, which is older

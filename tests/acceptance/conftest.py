@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.acceptance.receiver import Receiver, receiving
 from tests.acceptance.served import Served, serving
 from tests.acceptance.warm_cli import WarmCli
 
@@ -149,3 +150,10 @@ def served_sqlite(home: Path) -> Iterator[Served]:
     """Hosts on the embedded SQLite store only (for paths that do not differ by backend)."""
     with serving(home, None) as hosts:
         yield hosts
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A loopback HTTP server that records what it is sent (tests/acceptance/receiver.py)."""
+    with receiving() as found:
+        yield found

@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlmodel import select
 
 from inbox.store.engine import transaction
 from inbox.store.models import Run
-from tests.acceptance.receiver import Receiver, receiving
+from tests.acceptance.receiver import Receiver
 from tests.acceptance.served import Served
 
 pytestmark = pytest.mark.slow
 WAIT_S = 90.0  # a host's start on a loaded machine takes most of it; nothing here is a timing assertion
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as found:
-        yield found
 
 
 def test_an_http_backlog_starts_no_runner(served: Served, receiver: Receiver) -> None:

@@ -5,24 +5,17 @@ on both stores, against a loopback receiver; and what a request or a command the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from inbox.errors import InvalidInput
 from scripts.fake_provider.server import RecordedRequest, ScriptedReply
-from tests.acceptance.receiver import Receiver, receiving
+from tests.acceptance.receiver import Receiver
 from tests.acceptance.served import Served
 
 pytestmark = pytest.mark.slow
 WAIT_S = 90.0  # a host's start on a loaded machine takes most of it; nothing here is a timing assertion
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as found:
-        yield found
 
 
 def _ended(served: Served, series_id: str, count: int = 1) -> list[str]:

@@ -36,6 +36,9 @@ def test_every_live_series_moves_with_its_next_run(source: str, target: str, tmp
         after = listed(new)
         # a running occurrence arrives pending at its slot; a pause waiting on it still waits
         before[ids["long"]]["status"] = "active"
+        # the source shows what its next occurrence does (the rewording waits on the running one); here that
+        # occurrence is the imported one, which still does the old prompt: the rewording applies after it (below)
+        before[ids["long"]]["prompt"] = "Long job"
         assert after == before
         assert new.get("stretch").next_run == datetime(2026, 6, 1, 15, 0, tzinfo=UTC)
         assert new.message(later.id).process_after == datetime(2026, 6, 2, 8, 0, tzinfo=UTC)

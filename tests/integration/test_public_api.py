@@ -247,7 +247,7 @@ def v1_routes(app: FastAPI) -> list[tuple[str, str]]:
 def test_every_route_refuses_a_missing_or_wrong_token(api: Served) -> None:
     sid = ok(api.http.post("/v1/tasks", json={"prompt": "x", "every": "1h"}), 201)["series_id"]
     routes = v1_routes(api.app)
-    assert len(routes) == 19, routes
+    assert len(routes) == 21, routes
     for headers in [{}, {"Authorization": "Bearer wrong-token"}, {"Authorization": TOKEN}, {"Authorization": "Bearer"}]:
         with httpx.Client(base_url=api.url, headers=headers, timeout=10) as stranger:
             for (method, path), content in itertools.product(routes, [b'{"prompt": "y", "text": "y"}', b'{"pro']):

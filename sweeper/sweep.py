@@ -55,7 +55,14 @@ class PassReport:
 
 def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: int, clock: Clock | None) -> int:
     """End due reminders with their text in the outbox and their follow-ups written: set-based where the case is
-    plain (inbox.store.reminders), then one by one for what needs catch-up or carries an update."""
+    plain (inbox.store.reminders), then one by one for what needs catch-up or carries an update.
+
+    With ``clock``, their runs are stamped with a time read once this transaction holds the store (on SQLite the
+    write lock, taken as it begins): ``now`` was read before the pass, and a row it ends may be the follow-up of an
+    occurrence another host ended after that, whose run must not seem to end after this one started."""
+    if clock is not None:
+        db.connection()  # begins the transaction (SQLite: BEGIN IMMEDIATE) before the clock is read
+        now = max(now, clock())
     bulk = deliver_one_shot_reminders(db, now=now, limit=batch, runner=HOST_OWNER)
     if bulk < batch:
         bulk += deliver_recurring_reminders(db, now=now, limit=batch - bulk, runner=HOST_OWNER, grace=grace)

@@ -11,6 +11,7 @@ from inbox.store.claims import claim_due
 from inbox.store.engine import transaction
 from sweeper.sweep import sweep_once
 from tests.conftest import Clock
+from tests.integration.helpers import claim, end
 
 
 def test_a_reminder_with_a_script_waits_for_the_runner_that_runs_its_script(inbox: Inbox, clock: Clock) -> None:
@@ -72,3 +73,26 @@ def test_a_backlog_of_reminders_reaches_the_outbox_in_due_order_not_creation_ord
     assert [o.text for o in inbox.outbox()] == [f"due in {m}m" for m in (1, 2, 3, 4, 5)]
     assert [run.outcome for o in inbox.outbox() for run in inbox.runs(o.in_reply_to or "")] == ["completed"] * 5
     assert sweep_once(inbox.engine, now=clock()).delivered == 0
+
+
+def test_a_batched_reminder_never_seems_to_start_before_the_occurrence_it_follows_ended(
+    inbox: Inbox, clock: Clock
+) -> None:
+    """A pass reads ``now``, then waits for the store; meanwhile a runner ends an occurrence late and its follow-up
+    is written already due. The reminder the pass then delivers is stamped with the clock read once the pass holds
+    the store, so its run does not start before the occurrence it follows ended (the chaos suite saw two runs of
+    one series overlap by 70 ms before this)."""
+    made = inbox.schedule("drink water", every="5s", remind=True)
+    clock.advance(seconds=5)
+    [first] = claim(inbox)  # taken by a runner (as when its series had a run-now going): slot +5 s
+    clock.advance(seconds=4)
+    pass_read_now = clock()  # +9 s: the pass's now, read before the store was its
+    clock.advance(seconds=2)
+    end(inbox, first.id)  # ended at +11 s; its follow-up (slot +10 s) is due at once
+
+    report = sweep_once(inbox.engine, now=pass_read_now + timedelta(seconds=1, milliseconds=500), clock=clock)
+
+    assert report.delivered == 1
+    runs = sorted(inbox.runs(made.series_id), key=lambda r: r.started_at)
+    assert len(runs) == 2  # the runner's, then the pass's
+    assert runs[1].started_at >= runs[0].ended_at == clock()

@@ -1,12 +1,14 @@
 """HTTP dispatch benchmark: how fast a real host runs due ``http`` tasks against a receiver on loopback.
 
-``python -m bench.dispatch_http [--tasks 50000] [--sessions 8] [--slots 4]`` fills a fresh SQLite home with N
-one-shot ``--do http`` tasks (a person's, so loopback is allowed: docs/kinds.md) spread over ``--sessions``
+``python -m bench.dispatch_http [--tasks 50000] [--sessions 8] [--slots 4] [--closing]`` fills a fresh SQLite
+home with N one-shot ``--do http`` tasks (a person's, so loopback is allowed: docs/kinds.md) spread over ``--sessions``
 sessions, not yet due; starts ``inbox serve`` on the process runtime; then makes them all due at once and times
 until none is left. Without a pre-script each is run by the host itself (sweeper/host_requests.py: claimed and ended
 in batches, its request made to a tiny asyncio receiver in this process on 127.0.0.1); no runner is started, so
 ``--slots`` only matters to a tree where runners still take them. The receiver answers 200 with an empty body, so
-the runs end ``silent`` (nothing for the outbox). The last line printed is the headline; see docs/benchmarks.md.
+the runs end ``silent`` (nothing for the outbox), and keeps each connection open for more requests, as HTTP/1.1
+servers do (``--closing``: it ends each after one answer). The last line printed is the headline; see
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -34,14 +36,17 @@ from inbox.store.models import MessageIn, Run
 
 GOAL_RATE = 2_000.0
 TIMEOUT_S = 900.0
-ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+CLOSING = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 LIVE = [status.value for status in Status if status.is_live]
 
 
 class Receiver:
-    """An HTTP/1.1 server on 127.0.0.1 in its own thread that answers every request 200 and counts them."""
+    """An HTTP/1.1 server on 127.0.0.1 in its own thread that answers every request 200 and counts them; it keeps
+    connections open as HTTP/1.1 servers do, or (``closing``) ends each after one answer."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, closing: bool = False) -> None:
+        self.closing = closing
         self.count = 0
         self.port = 0
         self._ready = threading.Event()
@@ -50,17 +55,20 @@ class Receiver:
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value.strip())
-            if length:
-                await reader.readexactly(length)
-            writer.write(ANSWER)
-            await writer.drain()
-            self.count += 1  # one thread runs the loop: no lock needed
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value.strip())
+                if length:
+                    await reader.readexactly(length)
+                writer.write(CLOSING if self.closing else ANSWER)
+                await writer.drain()
+                self.count += 1  # one thread runs the loop: no lock needed
+                if self.closing:
+                    return
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -129,10 +137,10 @@ def run_span(inbox: Inbox) -> tuple[int, float, dict[str, int]]:
     return int(runs), span, outcomes
 
 
-def measure(tasks: int, sessions: int, slots: int, workdir: Path) -> tuple[float, bool]:
+def measure(tasks: int, sessions: int, slots: int, workdir: Path, *, closing: bool) -> tuple[float, bool]:
     home, log_path = workdir / "home", workdir / "serve.log"
     env = host_env(home, INBOX_SWEEP_INTERVAL="60", INBOX_RUNNER_SLOTS=str(slots))
-    with Receiver().running() as receiver, Inbox(env=env) as inbox:
+    with Receiver(closing=closing).running() as receiver, Inbox(env=env) as inbox:
         began = time.perf_counter()
         fill(inbox, tasks, sessions, f"http://127.0.0.1:{receiver.port}/hit")
         print(f"dispatch_http: inserted {tasks} http tasks in {time.perf_counter() - began:.2f} s (untimed)")
@@ -163,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=50_000, help="due http tasks (default 50000)")
     parser.add_argument("--sessions", type=int, default=8, help="sessions they are spread over: one runner each")
     parser.add_argument("--slots", type=int, default=4, help="items a runner works on at once (INBOX_RUNNER_SLOTS)")
+    parser.add_argument("--closing", action="store_true", help="the receiver ends each connection after one answer")
     args = parser.parse_args(argv)
     if args.tasks < 1 or args.sessions < 1 or args.slots < 1:
         parser.error("--tasks, --sessions and --slots must be at least 1")
@@ -170,11 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="inbox-bench-"))
     print(f"dispatch_http: {args.tasks} http tasks, {args.sessions} sessions x {args.slots} slots, SQLite, process")
     try:
-        rate, ok = measure(args.tasks, args.sessions, args.slots, workdir)
+        rate, ok = measure(args.tasks, args.sessions, args.slots, workdir, closing=args.closing)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     goal = f"goal >= {GOAL_RATE:.0f} tasks/s{'' if rate >= GOAL_RATE else ' MISSED'}"
-    print(f"dispatch_http (sqlite, process runtime): {rate:.0f} tasks/s ({goal})")
+    receiver = "a receiver ending each connection" if args.closing else "a keep-alive receiver"
+    print(f"dispatch_http (sqlite, process runtime, {receiver}): {rate:.0f} tasks/s ({goal})")
     return 0 if ok else 1
 
 

@@ -2,8 +2,9 @@
 
 The request is read from the task as stored, never from the runner. Its host name is resolved and every address
 checked (inbox.addresses), and the connection goes to a checked address, with the name in ``Host`` and in TLS, as
-webhook deliveries do. A request the assistant wrote reaches public addresses only, and never the address and port
-this host's own API listens on; redirects are not followed by anyone (the target was never checked).
+webhook deliveries do, kept open for the next request to that address (sweeper.kept_connections). A request the
+assistant wrote reaches public addresses only, and never the address and port this host's own API listens on;
+redirects are not followed by anyone (the target was never checked).
 
 A 2xx answer completes the run with the answer's text as its result; 408, 429, 5xx, a timeout, a refused or
 broken connection or a name that does not resolve fail it as transient (retried with backoff); any other status
@@ -24,7 +25,8 @@ from inbox.addresses import RefusedAddress, Resolver, checked_addresses, system_
 from inbox.channels import webhook_target
 from inbox.errors import InvalidInput
 from inbox.kinds import PUBLIC_ONLY, HttpInput
-from sweeper.delivery.webhook import MAX_ANSWER, RETRIED_STATUSES, PinnedHTTPS, host_header
+from sweeper.delivery.webhook import MAX_ANSWER, RETRIED_STATUSES, host_header
+from sweeper.kept_connections import KeptConnections
 from sweeper.providers.base import parse_retry_after
 
 WILDCARDS = frozenset({"0.0.0.0", "::"})
@@ -77,7 +79,7 @@ class HttpWork:
         own: Collection[tuple[str, int]] = (),
     ) -> None:
         self.resolver = resolver
-        self.tls = tls or ssl.create_default_context()
+        self.kept = KeptConnections(tls or ssl.create_default_context())
         self.own = frozenset(own)
 
     def _own(self, address: str, port: int) -> bool:
@@ -117,30 +119,23 @@ class HttpWork:
             headers["Content-Type"] = content_type
         refused: list[str] = []
         for address in addresses:
-            connection: http.client.HTTPConnection
-            if target.scheme == "https":
-                connection = PinnedHTTPS(
-                    address, target.port, server_name=target.host, timeout=timeout_s, context=self.tls
-                )
-            else:
-                connection = http.client.HTTPConnection(address, target.port, timeout=timeout_s)
+            route = (target.scheme, target.host, target.port, address)
             try:
-                try:
-                    connection.connect()
-                except ssl.SSLCertVerificationError as exc:
-                    return HttpAnswer(error=f"the TLS certificate of {target.host} was refused: {exc.verify_message}")
-                except OSError as exc:
-                    refused.append(f"{address}: {exc.strerror or exc}")
-                    continue  # nothing was sent: the next address may answer
-                try:
-                    connection.request(value.method, target.path, body=body, headers=headers)
-                    response = connection.getresponse()
-                    text = response.read(MAX_ANSWER).decode("utf-8", "replace")
-                except (OSError, http.client.HTTPException) as exc:
-                    what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc!r}"
-                    return HttpAnswer(error=f"{value.method} {target.host} {what}", transient=True)
-                return _answer(response.status, text, response.headers)
-            finally:
-                connection.close()
+                connection = self.kept.connection(route, timeout_s=timeout_s)
+            except ssl.SSLCertVerificationError as exc:
+                return HttpAnswer(error=f"the TLS certificate of {target.host} was refused: {exc.verify_message}")
+            except OSError as exc:
+                refused.append(f"{address}: {exc.strerror or exc}")
+                continue  # nothing was sent: the next address may answer
+            try:
+                connection.request(value.method, target.path, body=body, headers=headers)
+                response = connection.getresponse()
+                text = response.read(MAX_ANSWER).decode("utf-8", "replace")
+            except (OSError, http.client.HTTPException) as exc:
+                self.kept.forget(route)
+                what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc!r}"
+                return HttpAnswer(error=f"{value.method} {target.host} {what}", transient=True)
+            self.kept.after(route, response)
+            return _answer(response.status, text, response.headers)
         why = "; ".join(refused)
         return HttpAnswer(error=f"could not connect to {target.host} port {target.port} ({why})", transient=True)

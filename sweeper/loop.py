@@ -32,6 +32,11 @@ CHANGE_CHECK_S = 0.1  # how often a busy loop looks for writes by other processe
 # to a quiet host is looked at within half a second; one sent while it is busy, within a tenth.
 IDLE_CHECK_S = 0.5
 QUIET_AFTER_S = 60.0
+# Another process's commit asks for a pass, and so does the host's own dispatcher's (SQLite cannot tell them apart):
+# a pass that reads a large due backlog, kept up after every such commit, would take a core from the work it is
+# for. So writes elsewhere are looked for at most every WATCH_SPACING times the last pass's own length: passes they
+# start keep to about a fifth of the loop's time. A nudge or a due time still starts one at once.
+WATCH_SPACING = 4.0
 
 
 class ChangeWatch:
@@ -164,6 +169,7 @@ def run_loop(
             if report.recovered or report.delivered or report.waiting_sessions or due == deadline:
                 busy_until = time.monotonic() + QUIET_AFTER_S
             poll_s = CHANGE_CHECK_S if time.monotonic() < busy_until else IDLE_CHECK_S
+            poll_s = max(poll_s, WATCH_SPACING * report.seconds)
             if _sleep_until(
                 deadline, stop=stop, nudge=nudge, watch=watch, clock=clock, longest_s=interval_s, poll_s=poll_s
             ):

@@ -96,6 +96,8 @@ class Receiver:
         self.tls = tls  # serve HTTPS with this server context
         self.delay_s = delay_s  # how long each answer takes (the request is recorded when it is answered)
         self._received: list[Received] = []
+        self.connections = 0  # how many connections senders opened to it
+        self._open: set[asyncio.StreamWriter] = set()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
@@ -158,10 +160,24 @@ class Receiver:
         finally:
             loop.close()
 
+    def close_idle(self) -> None:
+        """End every open connection, as a server does with a connection idle past its keep-alive time."""
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._close_open(), self._loop).result(timeout=10)
+
+    async def _close_open(self) -> None:
+        for writer in list(self._open):
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1  # the loop's thread only
+        self._open.add(writer)
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
             while await self._one_request(reader, writer):
                 pass
+        self._open.discard(writer)
         writer.close()
 
     async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:

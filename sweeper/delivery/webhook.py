@@ -8,18 +8,15 @@ at once (a redirect too: it is not followed, its target was never checked).
 
 The host name is resolved for each attempt and every address checked (inbox.addresses); the connection goes to a
 checked address, with the name in ``Host`` and in TLS (SNI and certificate check), so a name that is re-pointed
-between the check and the connection cannot lead the host anywhere else. Connections are kept open and reused,
-one set per sending thread; one that the receiver has closed meanwhile is noticed before it is used, so a request
-is never sent twice because a connection went stale.
+between the check and the connection cannot lead the host anywhere else. Connections are kept open and reused
+(sweeper.kept_connections).
 """
 
 from __future__ import annotations
 
 import hmac
 import http.client
-import select
 import ssl
-import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from hashlib import sha256
@@ -29,42 +26,16 @@ from inbox.addresses import RefusedAddress, Resolver, checked_addresses, system_
 from inbox.channels import WebhookTarget, webhook_target
 from inbox.errors import InvalidInput
 from sweeper.delivery.base import DELIVERED, Delivery, Sent, fail, retry, tail
+from sweeper.kept_connections import KeptConnections, Key
 
 SIGNATURE_HEADER = "X-Inbox-Signature"
 MAX_ANSWER = 64 * 1024  # of a receiver's answer body read; the rest closes the connection
 MAX_RETRY_AFTER = timedelta(hours=6)
 RETRIED_STATUSES = frozenset({408, 429})
-_Key = tuple[str, str, int, str]  # scheme, host, port, address
 
 
 def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, sha256).hexdigest()
-
-
-class PinnedHTTPS(http.client.HTTPSConnection):
-    """HTTPS to a checked address, with the URL's host name for SNI and the certificate check."""
-
-    def __init__(self, address: str, port: int, *, server_name: str, timeout: float, context: ssl.SSLContext) -> None:
-        super().__init__(address, port, timeout=timeout, context=context)
-        self._server_name = server_name
-        self._tls = context
-
-    def connect(self) -> None:
-        http.client.HTTPConnection.connect(self)
-        self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_name)
-
-
-def _dropped(connection: http.client.HTTPConnection) -> bool:
-    """Whether a kept connection was closed by the receiver: readable while idle means end of stream."""
-    sock = connection.sock
-    if sock is None:
-        return True
-    try:
-        poller = select.poll()  # not select(): it cannot look at file descriptors above 1023
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
-    except (OSError, ValueError):
-        return True
 
 
 def host_header(target: WebhookTarget) -> str:
@@ -105,36 +76,7 @@ class WebhookSender:
     ) -> None:
         self.timeout_s = timeout_s
         self.resolver = resolver
-        self._local = threading.local()
-        self._tls = tls or ssl.create_default_context()  # the system's trusted authorities
-
-    def _pool(self) -> dict[_Key, http.client.HTTPConnection]:
-        pool: dict[_Key, http.client.HTTPConnection] | None = getattr(self._local, "pool", None)
-        if pool is None:
-            pool = self._local.pool = {}
-        return pool
-
-    def _connection(self, key: _Key) -> http.client.HTTPConnection:
-        pool = self._pool()
-        kept = pool.get(key)
-        if kept is not None and not _dropped(kept):
-            return kept
-        if kept is not None:
-            kept.close()
-        scheme, host, port, address = key
-        made: http.client.HTTPConnection
-        if scheme == "https":
-            made = PinnedHTTPS(address, port, server_name=host, timeout=self.timeout_s, context=self._tls)
-        else:
-            made = http.client.HTTPConnection(address, port, timeout=self.timeout_s)
-        made.connect()  # a refused connection raises here, before anything is sent
-        pool[key] = made
-        return made
-
-    def _forget(self, key: _Key) -> None:
-        dropped = self._pool().pop(key, None)
-        if dropped is not None:
-            dropped.close()
+        self._kept = KeptConnections(tls or ssl.create_default_context())  # the system's trusted authorities
 
     def send(self, delivery: Delivery) -> Sent:
         try:
@@ -160,12 +102,10 @@ class WebhookSender:
         for address in addresses:
             key = (target.scheme, target.host, target.port, address)
             try:
-                connection = self._connection(key)
+                connection = self._kept.connection(key, timeout_s=self.timeout_s)
             except ssl.SSLCertVerificationError as exc:
-                self._forget(key)
                 return fail(f"the TLS certificate of {target.host} ({address}) was refused: {exc.verify_message}")
             except OSError as exc:
-                self._forget(key)
                 refused.append(f"{address}: {exc.strerror or exc}")
                 continue  # nothing was sent: the next address may answer
             return self._post(connection, key, target, headers, delivery.body)
@@ -174,7 +114,7 @@ class WebhookSender:
     def _post(
         self,
         connection: http.client.HTTPConnection,
-        key: _Key,
+        key: Key,
         target: WebhookTarget,
         headers: dict[str, str],
         body: bytes,
@@ -184,9 +124,8 @@ class WebhookSender:
             response = connection.getresponse()
             answer = response.read(MAX_ANSWER)
         except (OSError, http.client.HTTPException) as exc:
-            self._forget(key)
+            self._kept.forget(key)
             what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc!r}"
             return retry(f"POST to {target.host} {what}")
-        if response.will_close or not response.isclosed():  # closing, or more answer than is read
-            self._forget(key)
+        self._kept.after(key, response)
         return verdict(response.status, answer.decode("utf-8", "replace"), response.getheader("Retry-After"))

@@ -32,7 +32,6 @@ from inbox import __version__
 from inbox.api import Inbox
 from inbox.mcp.tools import ACTOR, BY_NAME, TOOLS, Effect, Refusal, Tool, call
 
-PATH = "/mcp"
 Context = ServerRequestContext[Any]
 INSTRUCTIONS = (
     "A scheduler for a personal AI assistant: schedule tasks and reminders (schedule_task), manage them, talk to "

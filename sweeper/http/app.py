@@ -23,8 +23,8 @@ from inbox.http.limits import router as limits_router
 from inbox.http.metrics import router as metrics_router
 from inbox.http.public import router as public_router
 from inbox.http.sessions import router as sessions_router
-from inbox.mcp.server import PATH as MCP_PATH
-from inbox.mcp.server import McpEndpoint, acting_inbox
+from inbox.mcp.mount import PATH as MCP_PATH
+from inbox.mcp.mount import LazyMcp
 from inbox.store.outage import STORE_ERRORS, describe_outage, is_outage
 from inbox.store.tokens import hash_token
 from inbox.web import install as install_dashboard
@@ -40,8 +40,9 @@ STORE_RETRY_AFTER_S = 1
 
 def make_app(state: HostState, *, runner_routes: bool = True) -> FastAPI:
     # /mcp speaks MCP (JSON-RPC over streamable HTTP), not REST: it is left out of /openapi.json, and MCP clients
-    # learn its tools from the endpoint itself (tools/list). Its transport runs in the app's lifespan.
-    mcp = McpEndpoint(acting_inbox(state.inbox), check_admin)
+    # learn its tools from the endpoint itself (tools/list). Its transport runs in the app's lifespan, once the
+    # first request has loaded the SDK (inbox.mcp.mount says why not before).
+    mcp = LazyMcp(state.inbox, check_admin)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -1,4 +1,5 @@
-"""Opening a store that is already current leaves Alembic unloaded: every command and host is smaller for it."""
+"""Opening a store that is already current leaves Alembic unloaded, and a host's HTTP application leaves the MCP SDK
+unloaded until ``/mcp`` is first asked for: every command and host is smaller for it."""
 
 from __future__ import annotations
 
@@ -17,11 +18,15 @@ OPEN_AND_LIST_MODULES = (
     "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako', 'pygments'}))"
 )
 
+BUILD_HOST_APP = (
+    "import sys; from inbox import Inbox; from sweeper.http.app import make_app; "
+    "from sweeper.http.state import HostState; make_app(HostState(inbox=Inbox(sys.argv[1]))); "
+    "print(sorted({m.split('.')[0] for m in sys.modules} & {'mcp', 'mcp_types'}))"
+)
 
-def _modules_after_open(url: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", OPEN_AND_LIST_MODULES, url], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+
+def _modules_after_open(url: str, program: str = OPEN_AND_LIST_MODULES) -> str:
+    result = subprocess.run([sys.executable, "-c", program, url], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -48,3 +53,9 @@ def test_opening_a_new_store_still_migrates_it(store_url: str) -> None:
     engine = create_engine(store_url)
     assert current_revision(engine) == head_revision(engine)
     engine.dispose()
+
+
+def test_a_host_application_leaves_the_mcp_sdk_unloaded_until_mcp_is_asked_for(store_url: str) -> None:
+    """tests/integration/test_mcp_http.py asks it, through the same application."""
+    Inbox(store_url).close()
+    assert _modules_after_open(store_url, BUILD_HOST_APP) == "[]"

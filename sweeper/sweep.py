@@ -23,10 +23,10 @@ from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.claims import BACKOFF, claim_due, reclaim_expired
 from inbox.store.endings import RunReport, describe_row, end_occurrence, post_outbox
 from inbox.store.engine import read_transaction, transaction
-from inbox.store.filters import FOR_A_RUNNER, HOST_REQUESTS
+from inbox.store.filters import FOR_A_RUNNER, HOST_REQUESTS, PENDING_HTTP
 from inbox.store.hours import may_hold_back, skip_outside
 from inbox.store.models import MessageIn
-from inbox.store.reminders import deliver_one_shot_reminders, deliver_recurring_reminders
+from inbox.store.reminders import any_due_reminder, deliver_one_shot_reminders, deliver_recurring_reminders
 from inbox.store.waiting import waiting_sessions
 
 log = logging.getLogger("inbox.sweeper")
@@ -66,8 +66,8 @@ def _deliver_reminders(db: Session, *, now: datetime, grace: timedelta, batch: i
     bulk = deliver_one_shot_reminders(db, now=now, limit=batch, runner=HOST_OWNER)
     if bulk < batch:
         bulk += deliver_recurring_reminders(db, now=now, limit=batch - bulk, runner=HOST_OWNER, grace=grace)
-    if bulk == batch:
-        return bulk  # a full batch: the caller comes back for more
+    if bulk == batch or not any_due_reminder(db, now=now):
+        return bulk  # a full batch (the caller comes back for more), or none left for the general path
     held: list[MessageIn] = []  # outside their active hours: ended skipped, and counted so the caller comes back
     due = claim_due(
         db, owner=HOST_OWNER, now=now, limit=batch - bulk, grace=grace, work="reminders", clock=clock, held=held
@@ -100,9 +100,8 @@ def _waiting_sessions(db: Session, now: datetime) -> dict[str, int]:
 
 
 def _host_requests_due(db: Session, now: datetime) -> bool:
-    query = select(MessageIn.id).where(
-        MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) <= now, HOST_REQUESTS
-    )
+    pending_http = PENDING_HTTP[db.get_bind().dialect.name]  # the http tasks' index: not every due row is read
+    query = select(MessageIn.id).where(pending_http, col(MessageIn.process_after) <= now, HOST_REQUESTS)
     return db.exec(query.limit(1)).first() is not None
 
 

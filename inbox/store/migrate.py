@@ -10,6 +10,7 @@ Alembic itself decides and upgrades.
 from __future__ import annotations
 
 import ast
+import fcntl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,12 +50,24 @@ def current_revision(engine: Engine) -> str | None:
 
 @contextmanager
 def _one_migrator(engine: Engine) -> Iterator[None]:
-    """Hosts started together on one PostgreSQL store take turns: the first upgrades, the rest find it done.
+    """Hosts started together on one new or old store take turns: the first upgrades, the rest find it done.
 
-    (On SQLite every transaction, Alembic's included, takes the write lock first, which serializes them.)
+    PostgreSQL: an advisory lock. SQLite: a lock on a file beside the database (``inbox.db.migrate-lock``), held
+    across the whole upgrade. Its write lock does not serve: Alembic commits after each migration on SQLite (its
+    DDL is not transactional there), so a second host could take the lock between two migrations, read the
+    revision the first had reached, and both would then run the next ("table events already exists").
     """
-    if engine.dialect.name != "postgresql":
-        yield
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            yield  # one connection's own database: nobody else opens it
+            return
+        with open(f"{database}.migrate-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         return
     with engine.connect() as conn:
         key = text("hashtext('inbox.migrate.' || current_schema())")

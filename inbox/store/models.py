@@ -44,6 +44,13 @@ from inbox.store.types import UTCDateTime, utcnow
 LIVE_SQL = "status IN ('pending', 'running', 'paused')"
 PENDING_SQL = "status = 'pending'"
 WINDOWED_SQL = "status = 'pending' AND active_hours IS NOT NULL"
+REMINDERS_SQL = "status = 'pending' AND remind = true"
+# Pending http tasks: the JSON path is spelled per dialect (each planner matches a partial index's predicate by
+# its expression, so the queries spell it the same way: inbox.store.filters.PENDING_HTTP).
+HTTP_SQL = {
+    "sqlite": "status = 'pending' AND json_extract(content, '$.do') = 'http'",
+    "postgresql": "status = 'pending' AND (content ->> 'do') = 'http'",
+}
 
 
 def _instant(*, index: bool = False, nullable: bool = False) -> Any:
@@ -83,13 +90,32 @@ class MessageIn(SQLModel, table=True):
             sqlite_where=text(f"{LIVE_SQL} AND NOT is_extra"),
             postgresql_where=text(f"{LIVE_SQL} AND NOT is_extra"),
         ),
-        # The host's pass finds due rows held to their own window without reading the other due rows.
+        # The host's pass finds due rows held to their own window, due reminders and due http tasks without reading
+        # the other due rows. They lead as the due index does, so that SQLite, planning without statistics, prefers
+        # them to it.
         Index(
             "ix_messages_in_windowed",
+            "status",
             "process_after",
             "id",
             sqlite_where=text(WINDOWED_SQL),
             postgresql_where=text(WINDOWED_SQL),
+        ),
+        Index(
+            "ix_messages_in_reminders",
+            "status",
+            "process_after",
+            "id",
+            sqlite_where=text(REMINDERS_SQL),
+            postgresql_where=text(REMINDERS_SQL),
+        ),
+        Index(
+            "ix_messages_in_http",
+            "status",
+            "process_after",
+            "id",
+            sqlite_where=text(HTTP_SQL["sqlite"]),
+            postgresql_where=text(HTTP_SQL["postgresql"]),
         ),
     )
 

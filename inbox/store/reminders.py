@@ -25,7 +25,7 @@ from inbox.enums import CatchUp, OutboxKind, Outcome, Status
 from inbox.ids import new_ids
 from inbox.store.batch_ends import BatchEnd, record_batch_ends
 from inbox.store.endings import FollowUp, NextSlots, ended_columns, follow_up_of
-from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES
+from inbox.store.filters import DUE_ORDER, HOST_DELIVERS, IDLE_SERIES, PENDING_REMINDERS
 from inbox.store.hours import session_windows
 from inbox.store.models import MessageIn
 
@@ -36,7 +36,7 @@ def _due_recurring_reminders(db: Session, *, now: datetime, limit: int) -> list[
     query = (
         select(_TABLE)
         .where(
-            _TABLE.c.status == Status.PENDING.value,
+            PENDING_REMINDERS,  # the reminders' index
             _TABLE.c.process_after <= now,
             HOST_DELIVERS,
             _TABLE.c.gate == "",  # a limit holds the others: the general path counts them (inbox.store.limits)
@@ -53,6 +53,14 @@ def _due_recurring_reminders(db: Session, *, now: datetime, limit: int) -> list[
     return list(db.execute(query).mappings().all())
 
 
+def any_due_reminder(db: Session, *, now: datetime) -> bool:
+    """Whether a script-free reminder is due that the batches above left (its series busy, a catch-up to apply,
+    a limit or a window to weigh): a read through the reminders' index, so that a pass does not walk the claim
+    lanes, runners' rows and all, for reminders that are not there."""
+    query = select(_TABLE.c.id).where(PENDING_REMINDERS, _TABLE.c.process_after <= now, HOST_DELIVERS).limit(1)
+    return db.execute(query).first() is not None
+
+
 def _one_shot_ending(*, locking: bool) -> Update:
     """Mark up to ``:limit`` due one-shot, script-free reminders completed, returning what their ending writes.
 
@@ -62,7 +70,7 @@ def _one_shot_ending(*, locking: bool) -> Update:
     due = (
         select(_TABLE.c.id)
         .where(
-            _TABLE.c.status == Status.PENDING.value,
+            PENDING_REMINDERS,  # the reminders' index
             _TABLE.c.process_after <= bindparam("now"),
             HOST_DELIVERS,
             _TABLE.c.gate == "",
@@ -115,7 +123,7 @@ def _deliver_one_shots_by_select(db: Session, *, now: datetime, limit: int, runn
     query = (
         select(_TABLE)
         .where(
-            _TABLE.c.status == Status.PENDING.value,
+            PENDING_REMINDERS,  # the reminders' index
             _TABLE.c.process_after <= now,
             HOST_DELIVERS,
             _TABLE.c.gate == "",

@@ -61,3 +61,20 @@ def test_a_pass_costs_the_same_with_ten_times_the_future_rows(inbox: Inbox, cloc
     large = _steps_of_a_pass(inbox, clock)
 
     assert large < 1.5 * small, f"{small} steps with 1,000 future rows, {large} with 10,000"
+
+
+def test_a_pass_costs_the_same_with_ten_times_the_due_work_waiting_for_runners(inbox: Inbox, clock: Clock) -> None:
+    """Due rows a runner takes (a backlog, or work held by a full tag limit) are not the host's: its pass looks for
+    due reminders, due http tasks and windows without reading them (migration 0021's indexes)."""
+    inbox.schedule("due now", in_="1m", remind=True)
+    inbox.schedule("ping", in_="1m", do="http", with_={"url": "http://127.0.0.1:9/ping"})
+    inbox.send_many([f"waiting {i}" for i in range(1_000)])
+    clock.advance(minutes=2)
+    small = _steps_of_a_pass(inbox, clock)
+
+    inbox.schedule("due now again", in_="1m", remind=True)
+    inbox.send_many([f"waiting more {i}" for i in range(9_000)])
+    clock.advance(minutes=2)
+    large = _steps_of_a_pass(inbox, clock)
+
+    assert large < 1.5 * small, f"{small} steps with 1,000 rows waiting for runners, {large} with 10,000"

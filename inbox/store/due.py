@@ -8,8 +8,9 @@ index (gate, priority, process_after, id) of pending rows: its cost follows the 
 priorities in use (at most 21), never the backlog. The priorities present are found by a skip scan of that index
 (one probe per priority), not by reading the rows.
 
-Two statements, whatever the number of lanes: one finds the priorities present in every open lane, the other
-reads each (lane, priority)'s first rows, all of them in one ``UNION ALL``, in claim order. A statement per lane
+SQLite: two statements, whatever the number of lanes: one finds the priorities present in every open lane, the
+other reads each (lane, priority)'s first rows, all of them in one ``UNION ALL``, in claim order. PostgreSQL: one
+statement of fixed text does both, a lateral read per lane and priority (see _lateral_query). A statement per lane
 and priority (66 with 10 limited tags open) cost more in per-statement overhead than the database took to run
 them (figures in docs/benchmarks.md).
 """
@@ -28,13 +29,17 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     CursorResult,
+    Integer,
     Select,
+    String,
     TextClause,
     bindparam,
+    column,
     literal_column,
     or_,
     select,
     text,
+    true,
     union_all,
 )
 from sqlalchemy.orm import aliased
@@ -60,6 +65,10 @@ _BUSY = (
     .cte("busy")
 )
 _IDLE_SERIES = or_(_TABLE.c.series_id.is_(None), _TABLE.c.series_id.not_in(select(_BUSY.c.series_id)))
+# PostgreSQL: read once for the whole statement. Inlined into the lateral read, its cost was counted once per lane
+# and priority, which lifted the estimate past the threshold of compiling the query (JIT: 375 ms for a 3 ms read).
+_BUSY_ONCE = _BUSY.element.cte("busy").prefix_with("MATERIALIZED")
+_IDLE_SERIES_ONCE = or_(_TABLE.c.series_id.is_(None), _TABLE.c.series_id.not_in(select(_BUSY_ONCE.c.series_id)))
 # When a row fell due, in whole microseconds since 1970, as each database stores it (SQLite: ISO text with six
 # decimals): standing is then integer arithmetic, exact at every 5-minute step as the rule says.
 _DUE_US = {
@@ -145,6 +154,61 @@ def _arm(index: int, dialect: str, by_session: bool, work: Work) -> Select[Any]:
     return query
 
 
+# PostgreSQL: the lanes (bound as arrays ``gates`` and ``counts``) and the priorities present in each, found by the
+# same skip scan as levels_query, inside the statement that reads the rows.
+_LEVELS = (
+    text(
+        "SELECT g, n, (SELECT priority FROM messages_in WHERE status = 'pending' AND gate = lanes.g"
+        " ORDER BY priority DESC LIMIT 1) AS p"
+        " FROM unnest(CAST(:gates AS text[]), CAST(:counts AS integer[])) AS lanes(g, n)"
+        " UNION ALL"
+        " SELECT g, n, (SELECT priority FROM messages_in WHERE status = 'pending' AND gate = levels.g"
+        " AND priority < levels.p ORDER BY priority DESC LIMIT 1) FROM levels WHERE levels.p IS NOT NULL"
+    )
+    .columns(column("g", String), column("n", Integer), column("p", Integer))
+    .cte("levels", recursive=True)
+)
+
+
+@cache
+def _lateral_query(by_session: bool, work: Work) -> Select[Any]:
+    """PostgreSQL: every lane and priority's first due rows in one statement whose text does not grow with them,
+    each read (and locked) by one ranged scan of the claim index joined laterally to its lane and priority. The
+    ``UNION ALL`` of an arm per lane and priority cost PostgreSQL more to parse and plan than to run (7 of 9 ms
+    with 55 arms), and that text is planned anew on every claim: a claim's transaction may end in a rollback,
+    which drops the driver's prepared statements."""
+    arm = (
+        select(
+            _TABLE.c.id,
+            _TABLE.c.series_id,
+            _TABLE.c.priority,
+            _TABLE.c.process_after,
+            _TABLE.c.tags,
+            _standing("postgresql"),
+        )
+        .where(
+            _PENDING,
+            _TABLE.c.gate == _LEVELS.c.g,
+            _TABLE.c.priority == _LEVELS.c.p,
+            _TABLE.c.process_after <= bindparam("now", type_=_TABLE.c.process_after.type),
+            _IDLE_SERIES_ONCE,
+        )
+        .order_by(_TABLE.c.process_after, _TABLE.c.id)
+        .limit(_LEVELS.c.n)
+    )
+    if by_session:
+        arm = arm.where(_TABLE.c.session == bindparam("session"))
+    if work in _ONLY:
+        arm = arm.where(_ONLY[work])
+    lane = arm.with_for_update(skip_locked=True, of=_TABLE).lateral("lane")
+    return (
+        select(*lane.c)
+        .select_from(_LEVELS.join(lane, true()))
+        .where(_LEVELS.c.p.is_not(None))
+        .order_by(lane.c.standing.desc(), lane.c.process_after, lane.c.id)
+    )
+
+
 @lru_cache(maxsize=256)
 def _candidates_query(arms: int, dialect: str, by_session: bool, work: Work) -> CompoundSelect[Any]:
     """Built once per shape (building it costs more than running it): every arm's rows in claim order, highest
@@ -178,6 +242,17 @@ def due_candidates(
         yield iter(())
         return
     connection = db.connection()
+    params: dict[str, Any] = {"now": now, "now_us": (now - _EPOCH) // timedelta(microseconds=1)}
+    if session is not None:
+        params["session"] = session
+    if connection.dialect.name == "postgresql":
+        params.update(gates=[gate for gate, _ in open_lanes], counts=[count for _, count in open_lanes])
+        result = connection.execute(_lateral_query(session is not None, work), params)
+        try:
+            yield (Candidate(*row[:5]) for row in result)
+        finally:
+            result.close()
+        return
     counts = dict(open_lanes)
     found = connection.execute(levels_query(len(open_lanes)), {f"g{i}": g for i, (g, _) in enumerate(open_lanes)})
     levels = found.all()
@@ -190,11 +265,8 @@ def due_candidates(
         for start in range(0, len(levels), MAX_ARMS):  # SQLite takes at most 500 arms in one compound statement
             chunk = levels[start : start + MAX_ARMS]
             query = _candidates_query(len(chunk), dialect, session is not None, work)
-            params: dict[str, Any] = {"now": now, "now_us": (now - _EPOCH) // timedelta(microseconds=1)}
             for index, (gate, level) in enumerate(chunk):
                 params.update({f"g{index}": gate, f"p{index}": level, f"n{index}": counts[gate]})
-            if session is not None:
-                params["session"] = session
             results.append(connection.execute(query, params))
         rows: Iterable[Any] = results[0]
         if len(results) > 1:  # each chunk comes in claim order: merged in the same order

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
@@ -22,6 +22,7 @@ from inbox.enums import ContextMode, Kind
 from inbox.store.models import ConversationTurn, MessageIn
 
 SUMMARY = "summary"
+_TURNS = ConversationTurn.__table__  # type: ignore[attr-defined]
 
 
 def context_of(row: MessageIn) -> ContextMode:
@@ -47,13 +48,29 @@ def estimate_tokens(turn: dict[str, Any]) -> int:
     return size // 4 + 4
 
 
-def load(db: Session, scope: str, *, limit: int = 500) -> list[ConversationTurn]:
-    """The scope's newest summary (if any) and every turn after it, oldest first (at most ``limit``)."""
-    query = select(ConversationTurn).where(ConversationTurn.scope == scope).order_by(col(ConversationTurn.id).desc())
-    newest_first: list[ConversationTurn] = []
-    for turn in db.exec(query.limit(limit)).all():
-        newest_first.append(turn)
-        if turn.role == SUMMARY:
+class StoredTurn(NamedTuple):
+    id: str
+    role: str
+    turn: dict[str, Any]
+
+
+def load(db: Session, scope: str, *, limit: int = 500) -> list[StoredTurn]:
+    """The scope's newest summary (if any) and every turn after it, oldest first (at most ``limit``).
+
+    Read as plain rows, not ORM objects: this read is on the way from a claim to the model request (the claim
+    sends the conversation along), and building hundreds of ORM objects took 6 to 7 ms of it for 500 turns, more
+    than twice the read itself.
+    """
+    query = (
+        select(_TURNS.c.id, _TURNS.c.role, _TURNS.c.turn)
+        .where(_TURNS.c.scope == scope)
+        .order_by(_TURNS.c.id.desc())
+        .limit(limit)
+    )
+    newest_first: list[StoredTurn] = []
+    for row in db.connection().execute(query):
+        newest_first.append(StoredTurn(row.id, row.role, row.turn))
+        if row.role == SUMMARY:
             break
     return newest_first[::-1]
 

@@ -124,17 +124,14 @@ def _standing(dialect: str) -> ColumnElement[int]:
     return standing
 
 
+# What a candidate is read with (Candidate's fields, before its standing).
+_CANDIDATE_COLUMNS = (_TABLE.c.id, _TABLE.c.series_id, _TABLE.c.priority, _TABLE.c.process_after, _TABLE.c.tags)
+
+
 def _arm(index: int, dialect: str, by_session: bool, work: Work) -> Select[Any]:
     """The first due rows of one lane and priority (bound as g<index>, p<index>, n<index>), oldest first."""
     query = (
-        select(
-            _TABLE.c.id,
-            _TABLE.c.series_id,
-            _TABLE.c.priority,
-            _TABLE.c.process_after,
-            _TABLE.c.tags,
-            _standing(dialect),
-        )
+        select(*_CANDIDATE_COLUMNS, _standing(dialect))
         .where(
             _PENDING,  # spelled out: only a literal lets the planners use the claim index, which holds pending rows
             _TABLE.c.gate == bindparam(f"g{index}"),
@@ -178,14 +175,7 @@ def _lateral_query(by_session: bool, work: Work) -> Select[Any]:
     with 55 arms), and that text is planned anew on every claim: a claim's transaction may end in a rollback,
     which drops the driver's prepared statements."""
     arm = (
-        select(
-            _TABLE.c.id,
-            _TABLE.c.series_id,
-            _TABLE.c.priority,
-            _TABLE.c.process_after,
-            _TABLE.c.tags,
-            _standing("postgresql"),
-        )
+        select(*_CANDIDATE_COLUMNS, _standing("postgresql"))
         .where(
             _PENDING,
             _TABLE.c.gate == _LEVELS.c.g,

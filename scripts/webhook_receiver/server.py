@@ -119,6 +119,9 @@ class Receiver:
             raise RuntimeError("the webhook receiver did not start")
 
     def stop(self) -> None:
+        if self._loop is not None and self._loop.is_running():
+            with contextlib.suppress(Exception):  # its connections end with it: none is left pending at exit
+                asyncio.run_coroutine_threadsafe(self._close_open(), self._loop).result(timeout=5)
         if self._loop is not None and self._server is not None:
             self._loop.call_soon_threadsafe(self._server.close)
             self._loop.call_soon_threadsafe(self._loop.stop)

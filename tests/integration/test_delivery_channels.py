@@ -343,29 +343,32 @@ def test_an_smtp_refusal_fails_and_a_temporary_one_is_retried(
 
 
 # -- several deliverers -----------------------------------------------------------------------------------------
-def test_two_deliverers_on_one_store_never_send_a_row_twice(
-    inbox: Inbox, clock: Clock, receiver: Receiver, store_url: str
-) -> None:
+def test_two_deliverers_on_one_store_never_send_a_row_twice(inbox: Inbox, clock: Clock, store_url: str) -> None:
     rows = 300
-    inbox.add_channel("phone", webhook=receiver.url())
-    inbox.set_session("main", deliver="phone")
-    for index in range(rows):
-        inbox.schedule(f"reminder {index}", in_="1s", remind=True)
-    clock.advance(seconds=2)
+    # Each deliverer holds few rows at a time, and each answer takes 20 ms: one alone needs at least 0.37 s for
+    # them all, several of the other's looks (every 50 ms). With instant answers on a fast machine, the first to
+    # look could send all 300 before the second ever looked, and the test would show nothing about two.
+    slow = Receiver(delay_s=0.02)
+    small = replace(CONFIG, window=16)
     other = open_engine(store_url)
-    small = replace(CONFIG, window=16)  # each holds few at a time: neither can take them all before the other looks
     first = Deliverer(inbox.engine, owner="host-1", config=small, senders=default_senders(small), clock=inbox.clock)
     second = Deliverer(other, owner="host-2", config=small, senders=default_senders(small), clock=inbox.clock)
-    try:
-        first.start()
-        second.start()
-        sweep_once(inbox.engine, now=clock())
-        receiver.wait_for(rows)
-        assert first.drain(DRAIN_S) and second.drain(DRAIN_S)
-    finally:
-        first.stop()
-        second.stop()
-        other.dispose()
+    with slow as receiver:
+        inbox.add_channel("phone", webhook=receiver.url())
+        inbox.set_session("main", deliver="phone")
+        for index in range(rows):
+            inbox.schedule(f"reminder {index}", in_="1s", remind=True)
+        clock.advance(seconds=2)
+        try:
+            first.start()
+            second.start()
+            sweep_once(inbox.engine, now=clock())
+            receiver.wait_for(rows)
+            assert first.drain(DRAIN_S) and second.drain(DRAIN_S)
+        finally:
+            first.stop()
+            second.stop()
+            other.dispose()
     keys = [got.key for got in receiver.received]
     assert len(keys) == len(set(keys)) == rows
     items = inbox.outbox(limit=1000)

@@ -140,7 +140,7 @@ def sweep_once(
         delivered += count
         if count == 0:
             break  # also after a short batch: under catch-up "all" an ending can leave the next missed slot due
-    with transaction(engine) as db:
+    with read_transaction(engine) as db:  # only read: the claims runners make meanwhile need not wait for it
         waiting = _waiting_sessions(db, now)
         requests = _host_requests_due(db, now)
     if recovered or delivered:

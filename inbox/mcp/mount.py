@@ -1,7 +1,7 @@
 """``/mcp`` on the host's HTTP application, with the MCP SDK loaded at its first request rather than at start-up.
 
-The SDK's protocol types alone add about 25 MB to the host's resident size (docs/benchmarks.md, "Host memory"),
-a quarter of a small box's host, for an endpoint most hosts are never asked for. So the route is mounted at once
+The SDK's protocol types alone are a large share of the host's resident size (docs/benchmarks.md, "Host memory"),
+for an endpoint most hosts are never asked for. So the route is mounted at once
 and the SDK imported (in a worker thread: the import takes a while and must not hold the event loop) when a
 request first reaches it; its transport then runs in the app's lifespan like any other, until the host stops.
 """

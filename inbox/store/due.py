@@ -46,15 +46,14 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from inbox.enums import Status
-from inbox.store.filters import HOST_DELIVERS, HOST_REQUESTS, PLAIN_HOST_REQUESTS
-from inbox.store.models import PENDING_SQL, MessageIn
+from inbox.store.filters import HOST_DELIVERS, HOST_REQUESTS, PENDING, PLAIN_HOST_REQUESTS
+from inbox.store.models import MessageIn
 
 AGING_STEP = timedelta(minutes=5)
 MAX_ARMS = 400  # lanes and priorities read by one statement; more (over 19 open limits, 21 priorities each) take two
 _STEP_US = AGING_STEP // timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TABLE = MessageIn.__table__  # type: ignore[attr-defined]
-_PENDING = text(f"messages_in.{PENDING_SQL}")
 _RUNNING = aliased(_TABLE, name="running")
 # The series with a running row: no other occurrence of them may start (two never run together). Read once per
 # claim, as one list every lane and priority looks rows up in, rather than per candidate row: SQLite answered the
@@ -66,7 +65,7 @@ _BUSY = (
 )
 _IDLE_SERIES = or_(_TABLE.c.series_id.is_(None), _TABLE.c.series_id.not_in(select(_BUSY.c.series_id)))
 # PostgreSQL: read once for the whole statement. Inlined into the lateral read, its cost was counted once per lane
-# and priority, which lifted the estimate past the threshold of compiling the query (JIT: 375 ms for a 3 ms read).
+# and priority, which lifted the estimate past the threshold of compiling the query (JIT: docs/benchmarks.md).
 _BUSY_ONCE = _BUSY.element.cte("busy").prefix_with("MATERIALIZED")
 _IDLE_SERIES_ONCE = or_(_TABLE.c.series_id.is_(None), _TABLE.c.series_id.not_in(select(_BUSY_ONCE.c.series_id)))
 # When a row fell due, in whole microseconds since 1970, as each database stores it (SQLite: ISO text with six
@@ -133,7 +132,7 @@ def _arm(index: int, dialect: str, by_session: bool, work: Work) -> Select[Any]:
     query = (
         select(*_CANDIDATE_COLUMNS, _standing(dialect))
         .where(
-            _PENDING,  # spelled out: only a literal lets the planners use the claim index, which holds pending rows
+            PENDING,  # spelled out: only a literal lets the planners use the claim index, which holds pending rows
             _TABLE.c.gate == bindparam(f"g{index}"),
             _TABLE.c.priority == bindparam(f"p{index}"),
             _TABLE.c.process_after <= bindparam("now", type_=_TABLE.c.process_after.type),
@@ -171,13 +170,13 @@ _LEVELS = (
 def _lateral_query(by_session: bool, work: Work) -> Select[Any]:
     """PostgreSQL: every lane and priority's first due rows in one statement whose text does not grow with them,
     each read (and locked) by one ranged scan of the claim index joined laterally to its lane and priority. The
-    ``UNION ALL`` of an arm per lane and priority cost PostgreSQL more to parse and plan than to run (7 of 9 ms
-    with 55 arms), and that text is planned anew on every claim: a claim's transaction may end in a rollback,
-    which drops the driver's prepared statements."""
+    ``UNION ALL`` of an arm per lane and priority cost PostgreSQL more to parse and plan than to run (figures in
+    docs/benchmarks.md, "Claims"), and that text is planned anew on every claim: a claim's transaction may end
+    in a rollback, which drops the driver's prepared statements."""
     arm = (
         select(*_CANDIDATE_COLUMNS, _standing("postgresql"))
         .where(
-            _PENDING,
+            PENDING,
             _TABLE.c.gate == _LEVELS.c.g,
             _TABLE.c.priority == _LEVELS.c.p,
             _TABLE.c.process_after <= bindparam("now", type_=_TABLE.c.process_after.type),

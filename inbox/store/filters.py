@@ -6,12 +6,14 @@ anew takes 0.1 to 1 ms of Python each time, more than the indexed query itself.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import ColumnElement, TextClause, and_, exists, func, or_, text
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from inbox.enums import Status
-from inbox.store.models import HTTP_SQL, REMINDERS_SQL, MessageIn
+from inbox.store.models import HTTP_SQL, PENDING_SQL, REMINDERS_SQL, WINDOWED_SQL, MessageIn
 
 _SCRIPT = col(MessageIn.content)["script"].as_string()
 _DO = col(MessageIn.content)["do"].as_string()
@@ -30,16 +32,21 @@ HOST_REQUESTS: ColumnElement[bool] = and_(
     _NO_SCRIPT,  # never NULL: negated below
 )
 FOR_A_RUNNER: ColumnElement[bool] = ~or_(HOST_DELIVERS, HOST_REQUESTS)
-# Pending reminders, spelled as the partial index ix_messages_in_reminders is: only a literal (not a bound value)
-# lets the planners use it, and with it a pass reads the due reminders rather than every due row.
-PENDING_REMINDERS: TextClause = text("messages_in." + REMINDERS_SQL.replace(" AND ", " AND messages_in."))
 
 
-# Pending http tasks, by dialect: the JSON path is spelled as the partial index ix_messages_in_http is there.
-PENDING_HTTP: dict[str, TextClause] = {
-    dialect: text("messages_in." + spelled.replace("content", "messages_in.content"))
-    for dialect, spelled in HTTP_SQL.items()
-}
+def _spelled_for(predicate: str) -> TextClause:
+    """A partial index's predicate (inbox.store.models) as a query must spell it for the planners to use the index:
+    a literal (not a bound value), its columns named by table."""
+    return text(re.sub(r"\b(status|remind|active_hours|content)\b", r"messages_in.\1", predicate))
+
+
+# Pending rows (the claim index's), pending rows held to a window of their own, pending reminders, and pending
+# http tasks by dialect (its JSON path is spelled per dialect): with these a query reads its own index's rows, not
+# every due row.
+PENDING: TextClause = _spelled_for(PENDING_SQL)
+PENDING_WINDOWED: TextClause = _spelled_for(WINDOWED_SQL)
+PENDING_REMINDERS: TextClause = _spelled_for(REMINDERS_SQL)
+PENDING_HTTP: dict[str, TextClause] = {dialect: _spelled_for(spelled) for dialect, spelled in HTTP_SQL.items()}
 # One of those the host claims set-based (inbox.store.host_requests): a one-shot, so no catch-up applies to it, of
 # its own series, and held to no window of its own.
 PLAIN_HOST_REQUESTS: ColumnElement[bool] = and_(

@@ -58,8 +58,8 @@ def load(db: Session, scope: str, *, limit: int = 500) -> list[StoredTurn]:
     """The scope's newest summary (if any) and every turn after it, oldest first (at most ``limit``).
 
     Read as plain rows, not ORM objects: this read is on the way from a claim to the model request (the claim
-    sends the conversation along), and building hundreds of ORM objects took 6 to 7 ms of it for 500 turns, more
-    than twice the read itself.
+    sends the conversation along), and building an ORM object per turn cost more than the read itself
+    (docs/benchmarks.md, "Lateness").
     """
     query = (
         select(_TURNS.c.id, _TURNS.c.role, _TURNS.c.turn)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -29,12 +28,9 @@ from inbox.schedules import load_zone
 from inbox.schedules.active_hours import parse_active_hours
 from inbox.store.catchup import apply_catch_up
 from inbox.store.endings import RunReport, end_occurrence
-from inbox.store.filters import DUE_ORDER, IDLE_SERIES
+from inbox.store.filters import DUE_ORDER, IDLE_SERIES, PENDING_WINDOWED
 from inbox.store.models import MessageIn, SessionSettings
 from inbox.store.series import RUN_NOW
-
-# Spelled as the partial index ix_messages_in_windowed is, so the planners use it.
-_OWN_WINDOW = text("messages_in.status = 'pending' AND messages_in.active_hours IS NOT NULL")
 
 
 def held_to_hours(row: MessageIn) -> bool:
@@ -92,7 +88,7 @@ def hold_back(db: Session, rows: Sequence[MessageIn], *, now: datetime) -> tuple
 def _windowed_due(db: Session, *, now: datetime, limit: int) -> list[SelectOfScalar[MessageIn]]:
     """The queries of due pending rows that a window may hold back: their own, or their session's."""
     base = select(MessageIn).where(col(MessageIn.process_after) <= now, IDLE_SERIES).order_by(*DUE_ORDER).limit(limit)
-    queries = [base.where(_OWN_WINDOW)]
+    queries = [base.where(PENDING_WINDOWED)]  # the window index's rows only, then each windowed session's
     for session in session_windows(db):
         queries.append(
             base.where(

@@ -17,17 +17,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, select, text, union_all
+from sqlalchemy import ColumnElement, Select, false, func, select, union_all
 from sqlmodel import Session
 
 from inbox.store.due import levels_query
+from inbox.store.filters import PENDING
 from inbox.store.limits import open_lanes
-from inbox.store.models import PENDING_SQL, MessageIn
+from inbox.store.models import MessageIn
 
 COUNTED = 10  # claimable rows counted per session: enough to say a runner has work (a claim's batch)
 LOOKED_AT = 20  # due rows a session's own walk looks at before leaving it to the open lanes' walk
 _TABLE = MessageIn.__table__  # type: ignore[attr-defined]
-_PENDING = text(f"messages_in.{PENDING_SQL}")
 
 
 def _walks(work: ColumnElement[bool], now: datetime, lanes: list[str]) -> Select[Any]:
@@ -61,7 +61,7 @@ def _in_open_lanes(db: Session, work: ColumnElement[bool], now: datetime, lanes:
     levels = db.connection().execute(levels_query(len(lanes)), {f"g{i}": gate for i, gate in enumerate(lanes)}).all()
     ranges = [
         select(_TABLE.c.session).where(
-            _PENDING,  # spelled out: only a literal lets the planners use the claim index, which holds pending rows
+            PENDING,  # spelled out: only a literal lets the planners use the claim index, which holds pending rows
             _TABLE.c.gate == gate,
             _TABLE.c.priority == level,
             _TABLE.c.process_after <= now,

@@ -1,12 +1,11 @@
 """CLI start-up benchmark: the wall time of short ``inbox`` commands, each a new process, as a user or script runs them.
 
 ``python -m bench.cli_startup [--runs 15] [--against DIR]`` makes a fresh ``INBOX_HOME`` (SQLite) with a few
-tasks, then times ``inbox --help``, ``inbox tasks --json`` and ``inbox schedule ... --json`` (a one-shot task far
-ahead: one row more per start, the store stays small), and ``python -c pass`` as the floor no command can go
-below. With
-``--against DIR`` (another checkout, e.g. ``git worktree add /tmp/before main``) the same commands run from that
-code too, interleaved run by run with this one so a change in the machine's load touches both alike; each side
-gets a store of its own.
+tasks, then times ``inbox --help``, ``inbox tasks --json``, ``inbox schedule ... --json`` (a one-shot task far
+ahead: one row more per start, the store stays small) and ``inbox next --every 1h --json`` (no store), and
+``python -c pass`` as the floor no command can go below. With ``--against DIR`` (another checkout, e.g.
+``git worktree add /tmp/before main``) the same commands run from that code too, interleaved run by run with this
+one so a change in the machine's load touches both alike; each side gets a store of its own.
 
 Bytecode is compiled once, before timing, into a cache folder of the run (``PYTHONPYCACHEPREFIX``), as an installed
 package has it; a first start compiling every module would time the compiler. The figure of each command is the
@@ -38,6 +37,7 @@ COMMANDS: dict[str, list[str]] = {
     "inbox --help": ["--help"],
     "inbox tasks --json": ["tasks", "--json"],
     "inbox schedule --json": ["schedule", "stretch", "--at", "2099-01-01T09:00:00Z", "--json"],
+    "inbox next --json": ["next", "--every", "1h", "--json"],
 }
 FLOOR = "python3 -c pass"
 

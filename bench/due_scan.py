@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import Engine, event, text
 
 from bench.common import insert_rows, message_row, open_store, percentile, timed_ms
+from inbox.defaults import DEFAULT_MISFIRE_GRACE
 from inbox.enums import Kind, Status
-from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
 from inbox.store.claims import claim_due, reclaim_expired
 from inbox.store.engine import transaction
 from inbox.store.reminders import deliver_one_shot_reminders, deliver_recurring_reminders

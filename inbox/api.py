@@ -26,6 +26,7 @@ from inbox.api_stats import StatsMethods
 from inbox.config import Settings, load_settings
 from inbox.enums import AuditAction, CatchUp, ContextMode, Kind, When
 from inbox.errors import InvalidInput
+from inbox.preview import preview
 from inbox.schedules import (
     EverySchedule,
     choose,
@@ -326,18 +327,6 @@ class Inbox(DeliveryMethods, ListingMethods, LimitMethods, StatsMethods, AdminMe
 
 def _new_task(prompt: str, fields: Mapping[str, Any]) -> task_fields.NewTask:
     return task_fields.validated(task_fields.NewTask, {"prompt": prompt, **fields}, by_name=True)
-
-
-def preview(
-    *, cron: str | None = None, every: str | None = None, zone: ZoneInfo, start: datetime, count: int = 5
-) -> list[datetime]:
-    """``inbox next``: the fire times after ``start``, in ``zone``; writes nothing."""
-    check.positive_int(count, field="count", maximum=1000)
-    if (cron is None) == (every is None):
-        raise InvalidInput("schedule", "give exactly one of cron or every", mentions=("cron", "every"))
-    plan = parse_cron(cron) if cron is not None else parse_every(every or "")
-    first = plan.first_after(start, zone)
-    return [t.astimezone(zone) for t in upcoming(plan, zone, first, count)]
 
 
 __all__ = ["Inbox", "parse_duration", "preview"]

@@ -27,12 +27,10 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from inbox.defaults import BACKOFF, DEFAULT_LEASE, DEFAULT_MISFIRE_GRACE, DELIVERY_BACKOFF, DELIVERY_TIMEOUT_S
 from inbox.errors import InvalidInput
 from inbox.schedules.durations import parse_duration
 from inbox.schedules.zones import resolve_zone
-from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
-from inbox.store.claims import BACKOFF, DEFAULT_LEASE
-from inbox.store.outbox import DELIVERY_BACKOFF, DELIVERY_TIMEOUT_S
 
 RUNTIMES = ("docker", "process")
 LOG_FORMATS = ("text", "json")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from inbox.config import RUNTIMES, Settings
-from inbox.store.claims import BACKOFF, DEFAULT_LEASE
+from inbox.defaults import BACKOFF, DEFAULT_LEASE
 
 __all__ = ["RUNTIMES", "HostConfig"]
 

@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
-from inbox.store.claims import BACKOFF, DEFAULT_LEASE
+from inbox.defaults import BACKOFF, DEFAULT_LEASE, DEFAULT_MISFIRE_GRACE
 from inbox.store.engine import wake_channel
 from inbox.store.outage import STORE_ERRORS, is_outage
 from inbox.store.types import utcnow

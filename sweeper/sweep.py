@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from inbox.defaults import BACKOFF, DEFAULT_MISFIRE_GRACE
 from inbox.enums import OutboxKind, Outcome, Status
 from inbox.logs import context
-from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
-from inbox.store.claims import BACKOFF, claim_due, reclaim_expired
+from inbox.store.claims import claim_due, reclaim_expired
 from inbox.store.endings import RunReport, describe_row, end_occurrence, post_outbox
 from inbox.store.engine import read_transaction, transaction
 from inbox.store.filters import FOR_A_RUNNER, HOST_REQUESTS, PENDING_HTTP

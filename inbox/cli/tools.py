@@ -28,9 +28,9 @@ def next_runs(
     as_json: Json = False,
 ) -> None:
     """Preview fire times; writes nothing."""
-    # The settings (pydantic) and the store's API load in the commands that use them: not for --help.
-    from inbox.api import preview
+    # The settings (pydantic) load in the commands that use them, not for --help; a preview needs no store.
     from inbox.config import load_settings
+    from inbox.preview import preview
 
     zone = load_settings().zone(tz)
     now = datetime.now(UTC)

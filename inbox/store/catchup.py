@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from inbox.defaults import DEFAULT_MISFIRE_GRACE
 from inbox.enums import CatchUp, Outcome, Status
 from inbox.schedules import EverySchedule, Recurring, from_recurrence, load_zone
 from inbox.store.endings import RunReport, ended_columns, record_run, tell_downstreams
@@ -29,7 +30,6 @@ from inbox.store.rounds import UpstreamEnding
 from inbox.store.series import inherited_settings
 
 MAX_CATCH_UP = 100
-DEFAULT_MISFIRE_GRACE = timedelta(seconds=60)
 _MAX_WALK = 20_000
 _WINDOW = 2 * MAX_CATCH_UP + 1  # enough to run 100 and record 100 more one by one
 _JUMP_BACK = timedelta(days=3)  # cron slots are at least a minute apart: at most 4,320 slots in this window

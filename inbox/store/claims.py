@@ -14,18 +14,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from inbox.defaults import BACKOFF, DEFAULT_LEASE, DEFAULT_MISFIRE_GRACE
 from inbox.enums import Outcome, Status
 from inbox.errors import Conflict, InboxError, NotFound
-from inbox.store.catchup import DEFAULT_MISFIRE_GRACE, apply_catch_up
+from inbox.store.catchup import apply_catch_up
 from inbox.store.due import Candidate, Work, due_candidates
 from inbox.store.endings import Ending, RunReport, end_occurrence, record_run
 from inbox.store.hours import hold_back
 from inbox.store.limits import Room
 from inbox.store.models import MessageIn
-
-DEFAULT_LEASE = timedelta(seconds=60)
-# Waits before the 2nd, 3rd and 4th attempt after a transient failure (SPEC: 30 s, 60 s, 5 min).
-BACKOFF = (timedelta(seconds=30), timedelta(seconds=60), timedelta(minutes=5))
 
 
 def backoff_for(tries: int, backoff: Sequence[timedelta] = BACKOFF) -> timedelta:

@@ -28,15 +28,6 @@ from inbox.store.queries import series_names
 
 _OUT: Table = MessageOut.__table__  # type: ignore[attr-defined]
 MAX_DELIVERY_ERROR = 2000
-# Waits before the 2nd to 6th attempt at a row whose send failed in a way worth retrying (INBOX_DELIVERY_BACKOFF).
-DELIVERY_BACKOFF = (
-    timedelta(seconds=10),
-    timedelta(minutes=1),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-)
-DELIVERY_TIMEOUT_S = 15.0  # one attempt's time limit (INBOX_DELIVERY_TIMEOUT)
 CANDIDATES_PER_CLAIM = 2
 
 

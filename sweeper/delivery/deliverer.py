@@ -24,12 +24,11 @@ from sqlmodel import col, select
 
 from inbox.addresses import Resolver, system_resolver
 from inbox.config import Settings
+from inbox.defaults import DELIVERY_BACKOFF, DELIVERY_TIMEOUT_S
 from inbox.enums import ChannelKind
 from inbox.store.engine import on_deliverable, transaction
 from inbox.store.models import Channel
 from inbox.store.outbox import (
-    DELIVERY_BACKOFF,
-    DELIVERY_TIMEOUT_S,
     Attempted,
     Claimed,
     Recorded,

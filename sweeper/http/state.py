@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi import Request
 
 from inbox.api import Inbox
-from inbox.store.claims import BACKOFF, DEFAULT_LEASE
+from inbox.defaults import BACKOFF, DEFAULT_LEASE
 from sweeper.http.agent_limits import AgentLimits
 from sweeper.http.doorbells import Doorbells
 from sweeper.http.model_proxy import ModelProxy

@@ -45,3 +45,10 @@ def test_store_commands_load_neither_the_server_nor_alembic(cli: Cli) -> None:
     assert _loaded(cli, "schedule", "stretch", "--every", "1h", "--json") & printing_json == set()
     assert "rich" in _loaded(cli, "tasks")
     assert [task["prompt"] for task in cli.json("tasks", "--json")] == ["stretch"]
+
+
+def test_next_loads_no_store(bare_cli: Cli) -> None:
+    """``inbox next`` writes nothing and reads no store: its settings and the schedules are all it needs."""
+    assert _loaded(bare_cli, "next", "--every", "1h", "--json") & NOT_FOR_HELP == set()
+    assert len(bare_cli.json("next", "--cron", "0 9 * * *", "--count", "3", "--json")) == 3
+    assert not bare_cli.home.joinpath("inbox.db").exists()

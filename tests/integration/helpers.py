@@ -11,9 +11,9 @@ from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session, col, select
 
 from inbox import Inbox
+from inbox.defaults import BACKOFF, DEFAULT_LEASE, DEFAULT_MISFIRE_GRACE
 from inbox.enums import Outcome
-from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
-from inbox.store.claims import BACKOFF, DEFAULT_LEASE, claim_due, fail_attempt
+from inbox.store.claims import claim_due, fail_attempt
 from inbox.store.endings import Ending, RunReport, end_occurrence
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn, Run

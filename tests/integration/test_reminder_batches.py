@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from inbox import Inbox
-from inbox.store.catchup import DEFAULT_MISFIRE_GRACE
+from inbox.defaults import DEFAULT_MISFIRE_GRACE
 from inbox.store.engine import transaction
 from inbox.store.models import MessageIn, Run
 from inbox.store.reminders import deliver_recurring_reminders

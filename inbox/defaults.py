@@ -1,0 +1,23 @@
+"""Default timings: what the settings (inbox.config) start from and what the store falls back to when it is called
+without settings. They live apart from both so that reading the settings does not load the store (SQLAlchemy,
+the models): commands that never open the store, ``inbox next`` among them, start without it.
+"""
+
+from datetime import timedelta
+
+# How long a claim stays a runner's without a heartbeat (INBOX_LEASE_SECONDS).
+DEFAULT_LEASE = timedelta(seconds=60)
+# Waits before the 2nd, 3rd and 4th attempt after a transient failure (SPEC: 30 s, 60 s, 5 min; INBOX_RETRY_BACKOFF).
+BACKOFF = (timedelta(seconds=30), timedelta(seconds=60), timedelta(minutes=5))
+# How late a slot may start and still be run rather than caught up (INBOX_MISFIRE_GRACE).
+DEFAULT_MISFIRE_GRACE = timedelta(seconds=60)
+# Waits before the 2nd to 6th attempt at an outbox row whose send failed in a way worth retrying
+# (INBOX_DELIVERY_BACKOFF).
+DELIVERY_BACKOFF = (
+    timedelta(seconds=10),
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+)
+DELIVERY_TIMEOUT_S = 15.0  # one delivery attempt's time limit (INBOX_DELIVERY_TIMEOUT)

@@ -2,15 +2,12 @@
 its SQLite store in a folder mounted from this machine, starts runner containers through the mounted engine
 socket, and delivers what is scheduled through it.
 
-Needs an engine, the offline base image (``INBOX_TEST_HOST_BASE``, default inbox-ci-base) and a folder of the
-dependencies' wheels (``INBOX_TEST_HOST_WHEELS``); ``.ci/run`` provides all three. The image is tagged by what it
-is made of, so it is built once per change of the sources. With ``INBOX_TEST_RUNNER_IMAGE`` the host also runs a
-script-gated reminder in a runner container of its own.
+Needs an engine and what tests/containers.py builds the image from; ``.ci/run`` provides them. With
+``INBOX_TEST_RUNNER_IMAGE`` the host also runs a script-gated reminder in a runner container of its own.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,39 +21,17 @@ from typing import Any
 import pytest
 
 from inbox import Inbox
-from scripts.host_image import build
-from sweeper.runtimes.containers import LABEL
+from tests.containers import SOCKET, engine, host_image, remove_host_leftovers
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
-BASE = os.environ.get("INBOX_TEST_HOST_BASE", "inbox-ci-base")
-WHEELS = os.environ.get("INBOX_TEST_HOST_WHEELS", "")
 RUNNER_IMAGE = os.environ.get("INBOX_TEST_RUNNER_IMAGE")
 WAIT_S = 90
-SOCKET = "/var/run/docker.sock"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"the host image test must run in CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
-def host_image() -> Iterator[tuple[Any, str]]:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except Exception as exc:
-        _unavailable(f"no container engine answers ({type(exc).__name__})")
-    try:
-        client.images.get(BASE)
-    except Exception:
-        _unavailable(f"no base image {BASE} (.ci/run makes it offline with debootstrap)")
-    if not WHEELS or not any(Path(WHEELS).glob("pydantic_core-*.whl")):
-        _unavailable("INBOX_TEST_HOST_WHEELS names no folder of the dependencies' wheels (.ci/run downloads them)")
-    yield client, build(client, base=BASE, wheels=Path(WHEELS))
+def image() -> Iterator[tuple[Any, str]]:
+    client = engine()
+    yield client, host_image(client)
     client.close()
 
 
@@ -81,8 +56,8 @@ def _inbox(container: Any, *args: str) -> Any:
 
 
 @pytest.fixture
-def host(host_image: tuple[Any, str]) -> Iterator[tuple[Any, Path]]:
-    client, tag = host_image
+def host(image: tuple[Any, str]) -> Iterator[tuple[Any, Path]]:
+    client, tag = image
     # Mounted at the same path inside: the engine mounts the runners' socket folder by it. A short path, so the
     # socket stays in $INBOX_HOME/run (a long one moves to the host container's own /tmp).
     home = Path(tempfile.mkdtemp(prefix="inbox-host-", dir="/tmp"))
@@ -104,14 +79,8 @@ def host(host_image: tuple[Any, str]) -> Iterator[tuple[Any, Path]]:
     finally:
         container.stop(timeout=20)
         container.reload()
-        machine = str(container.attrs["Config"]["Hostname"])[:40]
         container.remove(force=True)
-        for runner in client.containers.list(all=True, filters={"label": LABEL}):
-            if runner.labels.get("org.inbox.host", "").startswith(f"{machine}-"):
-                runner.remove(force=True)
-        install = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:10]
-        for volume in client.volumes.list(filters={"name": f"inbox-ws-{install}-"}):
-            volume.remove(force=True)
+        remove_host_leftovers(client, str(container.attrs["Config"]["Hostname"]), home)
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.containers import composes
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
 VARIABLE = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
@@ -62,21 +64,9 @@ def test_every_variable_it_needs_is_named_with_a_default_or_a_message() -> None:
     assert {"INBOX_HOME", "POSTGRES_PASSWORD"} <= {m for m in re.findall(r"\$\{(\w+):\?", text)}
 
 
-def _composes() -> list[list[str]]:
-    """Each compose command here: the engine's plugin and Debian's own ``docker-compose`` (1.29)."""
-    found = []
-    if shutil.which("docker") is not None:
-        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=30)
-        if probe.returncode == 0:
-            found.append(["docker", "compose"])
-    if shutil.which("docker-compose") is not None:
-        found.append(["docker-compose"])
-    return found
-
-
 def test_docker_compose_accepts_it_and_names_a_missing_setting(tmp_path: Path) -> None:
-    composes = _composes()
-    if not composes:
+    found = composes()
+    if not found:
         pytest.skip("neither the docker compose plugin nor docker-compose is installed")
     checkout = tmp_path / "checkout"  # as a user's, after `pip wheel -w wheels .` (1.29 wants the build folder)
     (checkout / "wheels").mkdir(parents=True)
@@ -84,7 +74,7 @@ def test_docker_compose_accepts_it_and_names_a_missing_setting(tmp_path: Path) -
     shutil.copy(COMPOSE, checkout / "compose.yaml")
     required = {"INBOX_HOME": str(tmp_path / "home"), "POSTGRES_PASSWORD": "secret"}
     base = {k: v for k, v in os.environ.items() if k not in required and not k.startswith("COMPOSE_")}
-    for compose in composes:
+    for compose in found:
         command = [*compose, "-f", str(checkout / "compose.yaml"), "config", "--quiet"]
         checked = subprocess.run(command, capture_output=True, text=True, env={**base, **required}, cwd=tmp_path)
         assert checked.returncode == 0, (compose, checked.stderr)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, Select, Table, bindparam, func, insert, select
+from sqlalchemy import Connection, Dialect, Engine, String, Table, bindparam, func, insert, literal_column, select
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Session
 
@@ -76,12 +76,21 @@ def insert_dicts(db: Session | Connection, table: Table, rows: Sequence[dict[str
     if not rows:
         return
     conn = db.connection() if isinstance(db, Session) else db
+    insert_driver_rows(conn, table, tuple(rows[0]), driver_values(conn.dialect, table, rows))
+
+
+def driver_values(dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Each row's values (dicts with the same keys in the same order), in that order, as the driver takes them:
+    converted by each column's own bind processor, looked up once (most columns need none)."""
     keys = tuple(rows[0])
-    convert = [_bind_processor(conn.dialect, table.c[key].type) for key in keys]
-    values = [tuple(v if c is None else c(v) for c, v in zip(convert, row.values(), strict=True)) for row in rows]
-    insert_driver_rows(conn, table, keys, values)
+    cache_key = (dialect.name, dialect.driver, table.name, keys)
+    convert = _converters.get(cache_key)
+    if convert is None:
+        convert = _converters[cache_key] = [_bind_processor(dialect, table.c[key].type) for key in keys]
+    return [tuple(v if c is None else c(v) for c, v in zip(convert, row.values(), strict=True)) for row in rows]
 
 
+_converters: dict[tuple[str, str, str, tuple[str, ...]], list[Any]] = {}
 _compiled: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
 
 
@@ -125,33 +134,37 @@ def write_messages(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
     wake the sweepers (see inbox.store.engine).
 
     On PostgreSQL a single message is one statement in its own transaction that also sends the wake-up: one round
-    trip after the pool's liveness check, where ``BEGIN``, ``INSERT``, ``NOTIFY``, ``COMMIT`` took four; a lone
-    ``Inbox.send`` (a webhook, a script) is bound by its round trips there.
+    trip, where ``BEGIN``, ``INSERT``, ``NOTIFY``, ``COMMIT`` took four. A lone ``Inbox.send`` (a webhook, a
+    script) is bound by that round trip and the Python work around it, so the statement is SQL text compiled
+    once, its values converted as a batch's are, and it returns no rows to read back.
     """
     if not rows:
         return
+    table: Table = MessageIn.__table__  # type: ignore[attr-defined]
     if engine.dialect.name == "postgresql" and len(rows) == 1 and not joined_transaction(engine):
+        keys = tuple(rows[0])
+        params = dict(zip(keys, driver_values(engine.dialect, table, rows)[0], strict=True))
+        params[_CHANNEL] = wake_channel(engine)
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
-            params = {f"new_{key}": value for key, value in rows[0].items()}
-            conn.execute(_insert_and_wake(), {"channel": wake_channel(engine), **params})
+            conn.exec_driver_sql(_insert_and_wake(engine.dialect, keys), params)
         return
-    table: Table = MessageIn.__table__  # type: ignore[attr-defined]
-    keys = tuple(rows[0])
     with plain_transaction(engine) as conn:
-        # Each value in the form the driver takes, converted here (most columns need nothing): SQLAlchemy's own
-        # multi-row insert converts every value of every row through its machinery, half of a batch's time.
-        convert = [_bind_processor(conn.dialect, table.c[key].type) for key in keys]
-        values = [tuple(v if c is None else c(v) for c, v in zip(convert, row.values(), strict=True)) for row in rows]
-        insert_driver_rows(conn, table, keys, values)
+        insert_dicts(conn, table, rows)
         conn.info["wake"] = True
 
 
-@cache
-def _insert_and_wake() -> Select[Any]:
-    """``WITH written AS (INSERT …) SELECT pg_notify(…)``: PostgreSQL runs a data-modifying ``WITH`` whether or not
-    the query reads it, and the notification goes out when the statement's transaction commits."""
-    table: Table = MessageIn.__table__  # type: ignore[attr-defined]
-    row = {column.name: bindparam(f"new_{column.name}", type_=column.type) for column in table.columns}
-    written = insert(table).values(row).cte("written")
-    return select(func.pg_notify(bindparam("channel"), "")).add_cte(written)
+_CHANNEL = "wake_channel"  # the parameter naming the notification channel (no column has this name)
+_one_message: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _insert_and_wake(dialect: Dialect, keys: tuple[str, ...]) -> str:
+    """``INSERT INTO messages_in (…) SELECT … FROM pg_notify(…)`` as SQL text, its parameters named by column: the
+    notification goes out when the statement's transaction commits, and is dropped with it if the insert fails."""
+    cache_key = (dialect.driver, keys)
+    if cache_key not in _one_message:
+        table: Table = MessageIn.__table__  # type: ignore[attr-defined]
+        values = select(*(bindparam(key, type_=table.c[key].type) for key in keys))
+        notify = values.select_from(func.pg_notify(bindparam(_CHANNEL, type_=String()), literal_column("''")))
+        _one_message[cache_key] = insert(table).from_select(list(keys), notify).compile(dialect=dialect).string
+    return _one_message[cache_key]

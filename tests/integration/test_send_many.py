@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import String, cast
 from sqlmodel import col, select
 
 from inbox import Inbox
@@ -55,3 +56,20 @@ def test_sent_rows_are_column_for_column_what_the_orm_writes(inbox: Inbox, clock
         contents = [row.content for row in stored]
     assert contents == [{"text": "one"}, {"text": "two"}, {"text": "three"}, {"text": "orm"}]
     assert dumped[0] == dumped[1] == dumped[2] == dumped[3]
+
+
+def test_sent_rows_are_stored_as_the_orm_stores_them(inbox: Inbox, clock: Clock) -> None:
+    """What the database itself holds, read back as text column by column: a JSON ``null`` and an SQL ``NULL``,
+    or two spellings of an instant, read back alike through the model but differ to a query."""
+    inbox.send("one", session="ops")
+    inbox.send_many(["two", "three"], session="ops")
+    with transaction(inbox.engine) as db:
+        now = clock()
+        db.add(MessageIn(session="ops", content={"text": "orm"}, process_after=now, created_at=now, updated_at=now))
+    table = MessageIn.__table__  # type: ignore[attr-defined]
+    columns = [column for column in table.columns if column.name not in {"id", "content"}]
+    with transaction(inbox.engine) as db:
+        query = select(*(cast(column, String) for column in columns)).order_by(col(MessageIn.id))
+        stored = [tuple(row) for row in db.execute(query)]
+    assert len(stored) == 4
+    assert stored[0] == stored[1] == stored[2] == stored[3]

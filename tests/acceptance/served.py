@@ -72,7 +72,12 @@ class Served:
             if host.poll() is None:
                 host.send_signal(signal.SIGTERM)
         for host in self.hosts:
-            host.wait(timeout=40)
+            try:
+                host.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                host.kill()  # the test fails either way: say what the host was doing when it did not stop
+                said = self.log_text()[-6000:]
+                raise AssertionError(f"a host did not stop within 40 s of SIGTERM; its log ends:\n{said}") from None
 
     def kill_host(self, host: subprocess.Popen[str]) -> None:
         host.kill()

@@ -8,98 +8,25 @@ Two occurrences of one series are never running together: a series with a runnin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from inbox.defaults import BACKOFF, DEFAULT_LEASE, DEFAULT_MISFIRE_GRACE
 from inbox.enums import Outcome, Status
 from inbox.errors import Conflict, InboxError, NotFound
 from inbox.store.catchup import apply_catch_up
-from inbox.store.due import Candidate, Work, due_candidates
+from inbox.store.due import Work, due_candidates
 from inbox.store.endings import Ending, RunReport, end_occurrence, record_run
 from inbox.store.hours import hold_back
 from inbox.store.limits import Room
 from inbox.store.models import MessageIn
+from inbox.store.taking import Lease, take
 
 
 def backoff_for(tries: int, backoff: Sequence[timedelta] = BACKOFF) -> timedelta:
     return backoff[min(max(tries, 1), len(backoff)) - 1]
-
-
-def _lock_series(db: Session, series: set[str]) -> set[str]:
-    """PostgreSQL: the series of ``series`` this transaction may start an occurrence of.
-
-    Two claimers can each lock a different due row of one series (a run-now beside its next slot) and, not seeing
-    each other's uncommitted ``running`` row, start both. So a claimer also takes a transaction-scoped advisory
-    lock per series (skipping series another claimer holds) and then looks again for a running row, which any
-    claimer that held the lock before it has committed by now. (SQLite needs none of this: a claim holds the
-    database's write lock from its first statement.)
-    """
-    if not series:
-        return set()
-    locked = db.execute(
-        text(
-            "SELECT s FROM unnest(CAST(:ids AS text[])) AS s "
-            "WHERE pg_try_advisory_xact_lock(hashtext('inbox.series.' || s))"
-        ),
-        {"ids": sorted(series)},
-    )
-    mine = {str(value) for value in locked.scalars()}
-    running = select(MessageIn.series_id).where(
-        col(MessageIn.series_id).in_(mine), MessageIn.status == Status.RUNNING.value
-    )
-    return mine - {str(value) for value in db.exec(running).all()}
-
-
-def _choose(candidates: Iterable[Candidate], room: Room, limit: int, *, refused: set[str]) -> list[Candidate]:
-    """Up to ``limit`` of ``candidates``, in claim order, within ``room`` (taken from it): one occurrence per series,
-    none of a series in ``refused``. Reads no further than it needs."""
-    chosen: list[Candidate] = []
-    seen_series: set[str] = set()
-    for candidate in candidates:
-        if len(chosen) == limit:
-            break  # the rest (read from other priorities and lanes) stay pending: this claim is full
-        if not room.fits(candidate.tags):
-            continue  # a limit of one of its tags is full (or another claimer is filling it): it waits
-        if candidate.series_id is not None:
-            if candidate.series_id in seen_series or candidate.series_id in refused:
-                continue  # one occurrence per series at a time, even within a batch or across claimers
-            seen_series.add(candidate.series_id)
-        room.take(candidate.tags)
-        chosen.append(candidate)
-    return chosen
-
-
-def _replay(read: list[Candidate], rest: Iterator[Candidate]) -> Iterator[Candidate]:
-    """The candidates ``read`` so far, then the ``rest``, kept in ``read`` as they come."""
-    yield from read
-    for candidate in rest:
-        read.append(candidate)
-        yield candidate
-
-
-def _choose_startable(db: Session, candidates: Iterator[Candidate], room: Room, limit: int) -> list[Candidate]:
-    """PostgreSQL: :func:`_choose`, with the series locks of :func:`_lock_series` taken for the rows chosen only,
-    not for every candidate (up to ``limit`` per lane and priority: 275 of them for 10 rows with 10 limits open).
-    A series another claimer holds or runs is refused and the choice made again without it, from the same room.
-    Candidates are decoded only as far as a choice reads (the first 10 to 20 of those 275, most often)."""
-    left = dict(room.left)
-    read: list[Candidate] = []
-    refused: set[str] = set()
-    asked: set[str] = set()
-    while True:
-        room.left = dict(left)
-        chosen = _choose(_replay(read, candidates), room, limit, refused=refused)
-        series = {row.series_id for row in chosen if row.series_id is not None} - asked
-        if not series:
-            return chosen
-        asked |= series
-        refused |= series - _lock_series(db, series)
-        if not refused & series:
-            return chosen
 
 
 def claim_due(
@@ -127,35 +54,32 @@ def claim_due(
     postgres = db.get_bind().dialect.name == "postgresql"
     room = Room.take_limits(db, now=now)
     with due_candidates(db, room.lanes(limit), now=now, session=session, work=work) as merged:
-        if postgres:
-            chosen = [row.id for row in _choose_startable(db, merged, room, limit)]
-        else:
-            chosen = [row.id for row in _choose(merged, room, limit, refused=set())]
-    loaded = {row.id: row for row in db.exec(select(MessageIn).where(col(MessageIn.id).in_(chosen)))} if chosen else {}
-    stamp = max(now, clock()) if clock is not None else now
-    ready: list[MessageIn] = []
-    for row_id in chosen:
-        row = loaded[row_id]
+        stamp = max(now, clock()) if clock is not None else now  # the rows read are locked by now
+        taken = take(db, merged, room, limit, Lease(owner, stamp, stamp + lease), postgres=postgres)
+    started = {row.id for row in taken if row.status == Status.RUNNING}  # plain rows: claimed as they were taken
+    weighed: list[MessageIn] = []
+    for row in taken:
+        if row.id in started:
+            continue
         apply_catch_up(db, row, now=now, grace=grace)
         if row.process_after > now:
             room.give_back(row.tags)
             continue  # catch-up moved it to a future slot
-        ready.append(row)
-    kept, outside = hold_back(db, ready, now=now)
+        weighed.append(row)
+    kept, outside = hold_back(db, weighed, now=now)
     for row in outside:
         room.give_back(row.tags)
     if held is not None:
         held.extend(outside)
-    claimed: list[MessageIn] = []
     for row in kept:
         row.status = Status.RUNNING
         row.lease_owner = owner
         row.lease_expires_at = stamp + lease
         row.updated_at = stamp
-        claimed.append(row)
-    room.record_starts(db, [row.tags for row in claimed], now=stamp)
+        started.add(row.id)
+    room.record_starts(db, [row.tags for row in kept], now=stamp)  # the plain rows' starts were logged as taken
     db.flush()
-    return claimed
+    return [row for row in taken if row.id in started]
 
 
 def holds(row: MessageIn | None, owner: str, attempt: int | None) -> bool:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Select,
     String,
     TextClause,
+    and_,
     bindparam,
     column,
     literal_column,
@@ -96,6 +97,7 @@ class Candidate(NamedTuple):
     priority: int
     process_after: datetime
     tags: list[str] | None
+    plain: bool  # no recurrence, not an extra occurrence: neither catch-up nor active hours weighs it
 
 
 @cache
@@ -124,7 +126,15 @@ def _standing(dialect: str) -> ColumnElement[int]:
 
 
 # What a candidate is read with (Candidate's fields, before its standing).
-_CANDIDATE_COLUMNS = (_TABLE.c.id, _TABLE.c.series_id, _TABLE.c.priority, _TABLE.c.process_after, _TABLE.c.tags)
+_CANDIDATE_COLUMNS = (
+    _TABLE.c.id,
+    _TABLE.c.series_id,
+    _TABLE.c.priority,
+    _TABLE.c.process_after,
+    _TABLE.c.tags,
+    and_(_TABLE.c.recurrence.is_(None), _TABLE.c.is_extra.is_(False)).label("plain"),
+)
+_FIELDS = len(_CANDIDATE_COLUMNS)
 
 
 def _arm(index: int, dialect: str, by_session: bool, work: Work) -> Select[Any]:
@@ -238,7 +248,7 @@ def due_candidates(
         params.update(gates=[gate for gate, _ in open_lanes], counts=[count for _, count in open_lanes])
         result = connection.execute(_lateral_query(session is not None, work), params)
         try:
-            yield (Candidate(*row[:5]) for row in result)
+            yield (Candidate(*row[:_FIELDS]) for row in result)
         finally:
             result.close()
         return
@@ -259,8 +269,8 @@ def due_candidates(
             results.append(connection.execute(query, params))
         rows: Iterable[Any] = results[0]
         if len(results) > 1:  # each chunk comes in claim order: merged in the same order
-            rows = heapq.merge(*results, key=lambda row: (-row[5], row[3], row[0]))
-        yield (Candidate(*row[:5]) for row in rows)
+            rows = heapq.merge(*results, key=lambda row: (-row[_FIELDS], row[3], row[0]))
+        yield (Candidate(*row[:_FIELDS]) for row in rows)
     finally:
         for result in results:
             result.close()  # what the claim did not reach: SQLite stops reading it here

@@ -52,6 +52,16 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _pg_no_jit(dbapi_conn: Any, _record: Any) -> None:
+    """PostgreSQL compiles none of the store's queries with JIT. They read a few rows through an index and stop (a
+    claim's lanes, a page), but the planner estimates them as if they read on (a ``LIMIT`` taken from a column, a
+    page's early stop), and past ``jit_above_cost`` compiling one took a hundred times as long as running it
+    (docs/benchmarks.md, "Claims" and "Dashboard")."""
+    with dbapi_conn.cursor() as cursor:
+        cursor.execute("SET jit = off")
+    dbapi_conn.commit()
+
+
 def open_engine(url: str, *, migrate: bool = True, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -62,6 +72,7 @@ def open_engine(url: str, *, migrate: bool = True, echo: bool = False) -> Engine
         event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, echo=echo)
+        event.listen(engine, "connect", _pg_no_jit)
         ping_when_idle(engine)
     if migrate:
         upgrade_to_head(engine)

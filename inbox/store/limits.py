@@ -18,7 +18,22 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Delete, Select, and_, bindparam, delete, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Delete,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
@@ -86,9 +101,38 @@ def _count_window_starts(count: int) -> Select[str, int]:
 
 
 @cache
-def _forget_and_count(count: int) -> Select[str, int]:
-    """PostgreSQL: :func:`_count_window_starts`, forgetting the older starts in the same statement."""
-    return _count_window_starts(count).add_cte(_forget_starts(count).cte("forgotten"))
+def _counts_query(rated: int) -> Select[Any] | CompoundSelect[Any]:
+    """PostgreSQL: in one statement, the running rows of every tag and the starts of ``rated`` tags within their
+    windows (forgetting the older starts), each row naming which it counts: a claim's round trips to the server
+    were as much of its cost as the server's work. The running series are read first, as one array, and their tags
+    looked up by key: as a join, the planner could walk every series of the limited tags instead (with the
+    statistics of a backlog, it did: docs/benchmarks.md, "Claims")."""
+    running = (
+        select(literal("running"), _TAGS_TABLE.c.tag, func.count())
+        .where(_TAGS_TABLE.c.series_id == any_(func.array(_RUNNING_SERIES.scalar_subquery())))
+        .group_by(_TAGS_TABLE.c.tag)
+    )
+    if not rated:
+        return running
+    starts = (
+        select(literal("starts"), _STARTS_TABLE.c.tag, func.count())
+        .where(_in_windows(rated, within=True))
+        .group_by(_STARTS_TABLE.c.tag)
+    )
+    return union_all(running, starts).add_cte(_forget_starts(rated).cte("forgotten"))
+
+
+def _held_counts(
+    db: Session, held: set[str], windows: dict[str, float], now: datetime
+) -> tuple[dict[str, int], dict[str, int]]:
+    """PostgreSQL: :func:`running_counts` of ``held`` and :func:`_recent_starts` of ``windows``, in one round trip."""
+    if not held:
+        return {}, {}
+    counts: dict[str, dict[str, int]] = {"running": {}, "starts": {}}
+    for which, tag, count in db.connection().execute(_counts_query(len(windows)), _window_params(windows, now)):
+        if tag in held:
+            counts[which][tag] = int(count)
+    return counts["running"], counts["starts"]
 
 
 def _window_params(windows: dict[str, float], now: datetime) -> dict[str, object]:
@@ -121,9 +165,6 @@ def _recent_starts(db: Session, windows: dict[str, float], now: datetime) -> dic
     if not windows:
         return {}
     connection = db.connection()
-    if connection.dialect.name == "postgresql":
-        found = connection.execute(_forget_and_count(len(windows)), _window_params(windows, now))
-        return {tag: int(count) for tag, count in found}
     connection.execute(_forget_starts(len(windows)), _window_params(windows, now))
     return {tag: int(count) for tag, count in connection.execute(_COUNT_STARTS, {"tags": sorted(windows)})}
 
@@ -182,9 +223,11 @@ class Room:
             held = {tag for tag, *_ in limits}
         if not limits:
             return cls()
-        running = running_counts(db, held)
         windows = {tag: seconds for tag, _, count, seconds in limits if tag in held and count and seconds}
-        starts = _recent_starts(db, windows, now)
+        if connection.dialect.name == "postgresql":
+            running, starts = _held_counts(db, held, windows, now)
+        else:
+            running, starts = running_counts(db, held), _recent_starts(db, windows, now)
         return cls(left=_left(limits, held, running, starts), rated=set(windows))
 
     def lanes(self, limit: int) -> list[tuple[str, int]]:
@@ -203,16 +246,13 @@ class Room:
     def give_back(self, tags: Sequence[str] | None) -> None:
         self.take(tags, -1)
 
+    def rated_tags(self, tags: Sequence[str] | None) -> list[str]:
+        """Which of a row's ``tags`` log a start when it is claimed."""
+        return [tag for tag in tags or () if tag in self.rated]
+
     def record_starts(self, db: Session, started: Sequence[Sequence[str] | None], *, now: datetime) -> None:
         """Log the starts of rate-limited tags among ``started`` (each a claimed row's tags)."""
-        if not self.rated:
-            return
-        rows = [
-            {"id": new_id(), "tag": tag, "started_at": now}
-            for tags in started
-            for tag in tags or ()
-            if tag in self.rated
-        ]
+        rows = [{"id": new_id(), "tag": tag, "started_at": now} for tags in started for tag in self.rated_tags(tags)]
         if rows:
             db.execute(insert(_STARTS_TABLE), rows)
 

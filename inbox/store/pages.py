@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, ScalarSelect, and_, func, or_, text
+from sqlalchemy import ColumnElement, Engine, ScalarSelect, and_, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -33,12 +33,8 @@ RECENT_RUNS = 12  # the strip of outcomes next to each task
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Session]:
-    """A read-only transaction for one page. PostgreSQL compiles none of its queries with JIT: a walk that stops
-    after a page looks expensive to the planner (its estimate ignores the early stop), and compiling it costs
-    tens of milliseconds, more than the reads themselves."""
+    """A read-only transaction for one page (PostgreSQL compiles none of its queries with JIT: inbox.store.engine)."""
     with read_transaction(engine) as db:
-        if engine.dialect.name == "postgresql":
-            db.execute(text("SET LOCAL jit = off"))
         yield db
 
 

@@ -62,3 +62,10 @@ def test_reminders_another_sweeper_is_delivering_do_not_call_for_a_runner(pg_inb
     assert report.delivered == 0  # skipped, not waited for: the other sweeper delivers them
     assert report.waiting_sessions == {}
     assert sweep_once(inbox.engine, now=clock()).delivered == len(made)
+
+
+def test_no_query_of_the_store_is_compiled_with_jit(pg_inbox: Inbox) -> None:
+    """A claim's lane read stops after a few rows per lane, but the planner's estimate reads on: past
+    ``jit_above_cost`` (as soon as the table had statistics) compiling it took 100 times as long as running it."""
+    with pg_inbox.engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW jit").scalar() == "off"

@@ -21,7 +21,7 @@ from inbox.store.models import Run
 from inbox.store.types import utcnow
 from sweeper.sweep import sweep_once
 from tests.conftest import Clock
-from tests.integration.helpers import claim, end
+from tests.integration.helpers import claim, end, runs
 
 
 def _texts(rows: list[object]) -> list[str]:
@@ -74,6 +74,29 @@ def test_reminders_the_host_delivers_keep_to_their_tags_rate(inbox: Inbox, clock
     assert sweep_once(inbox.engine, now=clock()).delivered == 0
     clock.advance(minutes=31)
     assert sweep_once(inbox.engine, now=clock()).delivered == 1
+
+
+def test_one_claim_of_one_shots_and_recurring_tasks_keeps_claim_order_and_counts_every_start(
+    inbox: Inbox, clock: Clock
+) -> None:
+    """A claim marks a one-shot running as it takes it, and weighs a recurring occurrence first (catch-up, active
+    hours): both kinds in one claim come back in claim order, and each start counts against the rate."""
+    clock.set(clock().replace(hour=12, minute=0, second=0, microsecond=0))
+    inbox.set_limit("mail", rate="3/1h")
+    night = inbox.schedule("night", every="1h", tags=["mail"], tz="UTC", active_hours="22:00-06:00")
+    inbox.schedule("hourly", every="1h", tags=["mail"])  # both first due at 13:00, the oldest here
+    for name, minutes in (("a", 90), ("b", 100), ("c", 110)):
+        inbox.schedule(name, in_=f"{minutes}m", tags=["mail"])
+    clock.advance(hours=2, minutes=5)
+
+    first = claim(inbox, limit=10)  # night, hourly and a fit the rate; night is outside its hours: skipped
+
+    assert [row.text for row in first] == ["hourly", "a"]
+    assert [run.outcome for run in runs(inbox, night.series_id)] == ["skipped"]
+    assert [row.text for row in claim(inbox, limit=10)] == ["b"]  # the room night gave back
+    assert claim(inbox, limit=10) == []  # hourly, a and b started this hour
+    clock.advance(hours=1)
+    assert [row.text for row in claim(inbox, limit=10)] == ["c"]
 
 
 def test_a_limit_set_later_holds_rows_already_waiting_and_a_retag_moves_them(inbox: Inbox, clock: Clock) -> None:

@@ -35,8 +35,11 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
+    case,
     column,
+    func,
     literal_column,
+    null,
     or_,
     select,
     text,
@@ -51,6 +54,9 @@ from inbox.store.filters import HOST_DELIVERS, HOST_REQUESTS, PENDING, PLAIN_HOS
 from inbox.store.models import MessageIn
 
 AGING_STEP = timedelta(minutes=5)
+# PostgreSQL: the lock a claimer takes on a series before it starts an occurrence of it (inbox.store.taking), for the
+# rest of its transaction; None when another claimer holds it.
+SERIES_LOCK = "pg_try_advisory_xact_lock(hashtext('inbox.series.' || {series}))"
 MAX_ARMS = 400  # lanes and priorities read by one statement; more (over 19 open limits, 21 priorities each) take two
 _STEP_US = AGING_STEP // timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -98,6 +104,9 @@ class Candidate(NamedTuple):
     process_after: datetime
     tags: list[str] | None
     plain: bool  # no recurrence, not an extra occurrence: neither catch-up nor active hours weighs it
+    # PostgreSQL: whether the lane read took this claim's lock on the row's series (inbox.store.taking), or could
+    # not (another claimer holds it); None when it did not try.
+    series_lock: bool | None = None
 
 
 @cache
@@ -200,11 +209,16 @@ def _lateral_query(by_session: bool, work: Work) -> Select[Any]:
     if work in _ONLY:
         arm = arm.where(_ONLY[work])
     lane = arm.with_for_update(skip_locked=True, of=_TABLE).lateral("lane")
+    order = (lane.c.standing.desc(), lane.c.process_after, lane.c.id)
+    # The series of the first ``lock_first`` rows in claim order are locked here (those a claim most often takes):
+    # the statement that would lock them after the choice is then seldom needed.
+    first = and_(func.row_number().over(order_by=order) <= bindparam("lock_first"), lane.c.series_id.is_not(None))
+    lock = case((first, literal_column(SERIES_LOCK.format(series="lane.series_id"))), else_=null())
     return (
-        select(*lane.c)
+        select(*lane.c, lock.label("series_lock"))
         .select_from(_LEVELS.join(lane, true()))
         .where(_LEVELS.c.p.is_not(None))
-        .order_by(lane.c.standing.desc(), lane.c.process_after, lane.c.id)
+        .order_by(*order)
     )
 
 
@@ -246,9 +260,10 @@ def due_candidates(
         params["session"] = session
     if connection.dialect.name == "postgresql":
         params.update(gates=[gate for gate, _ in open_lanes], counts=[count for _, count in open_lanes])
+        params["lock_first"] = 2 * max(count for _, count in open_lanes)
         result = connection.execute(_lateral_query(session is not None, work), params)
         try:
-            yield (Candidate(*row[:_FIELDS]) for row in result)
+            yield (Candidate._make((*row[:_FIELDS], row[-1])) for row in result)
         finally:
             result.close()
         return

@@ -9,7 +9,8 @@ from its first statement (so on SQLite the lane read's check that the series has
 
 PostgreSQL: two claimers can each hold a different due row of one series (a run-now beside its next slot) and,
 not seeing each other's uncommitted ``running`` row, start both. So a claimer also takes a transaction-scoped
-advisory lock per series it chose (skipping series another claimer holds), and the statement that takes the rows,
+advisory lock per series it chose (skipping series another claimer holds: the lane read takes them for its first
+rows in claim order, inbox.store.due, and a statement here any others), and the statement that takes the rows,
 begun after the locks, checks again that their series have no running row: any claimer that held a lock before
 has committed by then. A series refused either way is left out and the choice made again, from the same room:
 every row already taken stays chosen (leaving a row out only frees room for the rows after it).
@@ -28,7 +29,7 @@ from sqlmodel import select as select_rows
 
 from inbox.enums import Status
 from inbox.ids import new_id
-from inbox.store.due import Candidate
+from inbox.store.due import SERIES_LOCK, Candidate
 from inbox.store.filters import IDLE_SERIES
 from inbox.store.limits import Room
 from inbox.store.models import MessageIn
@@ -71,9 +72,7 @@ _LOG_STARTS = insert(_STARTS).from_select(
 )
 _CLAIM_IDLE = select_rows(MessageIn).from_statement(select(_claimed))
 _CLAIM_IDLE_AND_LOG = select_rows(MessageIn).from_statement(select(_claimed).add_cte(_LOG_STARTS.cte("logged")))
-_LOCK_SERIES = text(
-    "SELECT s FROM unnest(CAST(:ids AS text[])) AS s WHERE pg_try_advisory_xact_lock(hashtext('inbox.series.' || s))"
-)
+_LOCK_SERIES = text(f"SELECT s FROM unnest(CAST(:ids AS text[])) AS s WHERE {SERIES_LOCK.format(series='s')}")
 # What the statements return is what the database holds now: a row this session loaded before is refreshed.
 _FRESH = {"populate_existing": True}
 
@@ -160,13 +159,16 @@ def take(
         room.left = dict(left)
         chosen = _choose(_replay(read, candidates), room, limit, refused=refused)
         if postgres:
-            series = {row.series_id for row in chosen if row.series_id is not None} - locked
+            locked |= {row.series_id for row in chosen if row.series_lock and row.series_id}  # by the lane read
+            denied = {row.series_id for row in chosen if row.series_lock is False and row.series_id}
+            series = {row.series_id for row in chosen if row.series_id is not None} - locked - denied
             if series:
                 held = {str(value) for value in db.execute(_LOCK_SERIES, {"ids": sorted(series)}).scalars()}
                 locked |= held
-                if series - held:
-                    refused |= series - held  # another claimer is starting an occurrence of it
-                    continue
+                denied |= series - held
+            if denied:
+                refused |= denied  # another claimer is starting an occurrence of it
+                continue
         fresh = [row for row in chosen if row.id not in taken]
         taken.update(_take_rows(db, fresh, lease, room, postgres=postgres))
         lost = {row.series_id or row.id for row in fresh if row.id not in taken}

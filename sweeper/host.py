@@ -192,7 +192,7 @@ class Host:
         self._next_look: dict[str, float] = {}  # chore -> when this host looks at it again (monotonic)
         self.server = Server(
             uvicorn.Config(
-                make_app(self.state),
+                make_app(self.state, public=listen is not None),  # without --listen the API is off
                 log_level="warning",
                 log_config=None,  # its lines go through the host's own handler: text or JSON (INBOX_LOG_FORMAT)
                 access_log=False,

@@ -79,7 +79,7 @@ class HttpWork:
         own: Collection[tuple[str, int]] = (),
     ) -> None:
         self.resolver = resolver
-        self.kept = KeptConnections(tls or ssl.create_default_context())
+        self.kept = KeptConnections(tls)
         self.own = frozenset(own)
 
     def _own(self, address: str, port: int) -> bool:

@@ -10,12 +10,20 @@ reads as end of stream while idle), so a request is never sent twice because a c
 
 from __future__ import annotations
 
+import functools
 import http.client
 import select
 import ssl
 import threading
 
 Key = tuple[str, str, int, str]  # scheme, host name, port, checked address
+
+
+@functools.cache
+def system_tls() -> ssl.SSLContext:
+    """The system's trusted authorities, for HTTPS receivers: one context for the whole process, made when the first
+    HTTPS connection is. Each context holds its own copy of every authority, which most hosts never need."""
+    return ssl.create_default_context()
 
 
 class PinnedHTTPS(http.client.HTTPSConnection):
@@ -45,9 +53,9 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
 
 
 class KeptConnections:
-    """Per-thread kept connections; ``tls`` checks HTTPS receivers' certificates."""
+    """Per-thread kept connections; ``tls`` checks HTTPS receivers' certificates (default: :func:`system_tls`)."""
 
-    def __init__(self, tls: ssl.SSLContext) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._tls = tls
         self._local = threading.local()
 
@@ -73,7 +81,8 @@ class KeptConnections:
         scheme, host, port, address = key
         made: http.client.HTTPConnection
         if scheme == "https":
-            made = PinnedHTTPS(address, port, server_name=host, timeout=timeout_s, context=self._tls)
+            tls = self._tls or system_tls()
+            made = PinnedHTTPS(address, port, server_name=host, timeout=timeout_s, context=tls)
         else:
             made = http.client.HTTPConnection(address, port, timeout=timeout_s)
         try:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import signal
 import socket
+import sqlite3
+import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,6 +27,14 @@ if TYPE_CHECKING:
 
 
 MAX_PORT = 65_535
+# Optional imports the host's libraries make only because a package happens to be installed, of what the host never
+# uses: httpx imports its command-line client (with Rich's syntax highlighting and Pygments' lexers), and httpcore
+# imports trio for callers running under trio (the host runs asyncio and threads). Both go on without when the
+# import fails, which a None entry in sys.modules makes it do.
+UNUSED_IMPORTS = ("httpx._main", "trio")
+# SQLite's page caches of all the host's connections together: as much as one connection keeps by default. Otherwise
+# each pooled connection keeps that much of its own, which a commit by any other connection empties anyway.
+SQLITE_CACHES_BYTES = 2 * 1024 * 1024
 RUNTIME_HELP = "docker | process (default: INBOX_RUNTIME, else docker when an engine answers and the image exists)"
 
 
@@ -62,6 +73,7 @@ def serve(
 
     if listen is not None:
         check_listen(listen)
+    _lean_process()
     with open_inbox() as inbox:
         logs.configure(logging.INFO, "%(asctime)s %(name)s %(message)s", form=inbox.settings.log_format)
         config = HostConfig.from_settings(inbox.settings)
@@ -103,6 +115,15 @@ def serve(
         else:
             say("HTTP API: off; to use it, start with --listen 127.0.0.1:8080", highlight=False)
         host.run()
+
+
+def _lean_process() -> None:
+    """What keeps the long-lived host process small (docs/benchmarks.md, "Host memory"); before anything imports
+    httpx. The SQLite budget is the process's, whichever connection sets it."""
+    for name in UNUSED_IMPORTS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "cannot be imported"
+    with contextlib.closing(sqlite3.connect(":memory:")) as any_connection:
+        any_connection.execute(f"PRAGMA soft_heap_limit={SQLITE_CACHES_BYTES}")
 
 
 def _log_line(text: str, **_: object) -> None:

@@ -76,7 +76,7 @@ class WebhookSender:
     ) -> None:
         self.timeout_s = timeout_s
         self.resolver = resolver
-        self._kept = KeptConnections(tls or ssl.create_default_context())  # the system's trusted authorities
+        self._kept = KeptConnections(tls)
 
     def send(self, delivery: Delivery) -> Sent:
         try:

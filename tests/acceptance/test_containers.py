@@ -156,7 +156,7 @@ print(json.dumps({{"wakeAgent": True, "data": {{
 
 def test_a_container_cannot_reach_another_sessions_messages(boxed: Served, engine: Any) -> None:
     other = boxed.inbox.send("private to another session", session="other", in_="1h")
-    host = boxed.start_host()
+    host = boxed.start_host("--listen", "127.0.0.1:0")  # the public API on, so the runners' socket serves it too
     boxed.inbox.send("wake the session's container")
     boxed.wait_for("the first answer", lambda: boxed.inbox.outbox())
     env = _runner_env(engine, host.pid)  # scripts cannot read it: given to this one as if it had leaked

@@ -1,5 +1,6 @@
-"""Opening a store that is already current leaves Alembic unloaded, and a host's HTTP application leaves the MCP SDK
-unloaded until ``/mcp`` is first asked for: every command and host is smaller for it."""
+"""Opening a store that is already current leaves Alembic unloaded, a host's HTTP application leaves the MCP SDK
+unloaded until ``/mcp`` is first asked for, and one that serves only runners (``inbox serve`` without ``--listen``)
+leaves the public API and the dashboard unloaded: every command and host is smaller for it."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ BUILD_HOST_APP = (
     "import sys; from inbox import Inbox; from sweeper.http.app import make_app; "
     "from sweeper.http.state import HostState; make_app(HostState(inbox=Inbox(sys.argv[1]))); "
     "print(sorted({m.split('.')[0] for m in sys.modules} & {'mcp', 'mcp_types'}))"
+)
+
+PUBLIC_ONLY = {"inbox.web", "inbox.http.public", "inbox.http.metrics", "inbox.mcp.mount", "jinja2", "prometheus_client"}
+BUILD_RUNNERS_APP = (
+    "import sys; from inbox import Inbox; from sweeper.http.app import make_app; "
+    "from sweeper.http.state import HostState; make_app(HostState(inbox=Inbox(sys.argv[1])), public=False); "
+    f"print(sorted(set(sys.modules) & set({sorted(PUBLIC_ONLY)!r})))"
 )
 
 
@@ -59,3 +67,9 @@ def test_a_host_application_leaves_the_mcp_sdk_unloaded_until_mcp_is_asked_for(s
     """tests/integration/test_mcp_http.py asks it, through the same application."""
     Inbox(store_url).close()
     assert _modules_after_open(store_url, BUILD_HOST_APP) == "[]"
+
+
+def test_an_application_for_runners_only_leaves_the_public_api_and_dashboard_unloaded(store_url: str) -> None:
+    """tests/acceptance/test_runner_socket.py has what such a host answers."""
+    Inbox(store_url).close()
+    assert _modules_after_open(store_url, BUILD_RUNNERS_APP) == "[]"

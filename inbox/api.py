@@ -26,7 +26,6 @@ from inbox.api_stats import StatsMethods
 from inbox.config import Settings, load_settings
 from inbox.enums import AuditAction, CatchUp, ContextMode, Kind, When
 from inbox.errors import InvalidInput
-from inbox.preview import preview
 from inbox.schedules import (
     EverySchedule,
     choose,
@@ -329,4 +328,4 @@ def _new_task(prompt: str, fields: Mapping[str, Any]) -> task_fields.NewTask:
     return task_fields.validated(task_fields.NewTask, {"prompt": prompt, **fields}, by_name=True)
 
 
-__all__ = ["Inbox", "parse_duration", "preview"]
+__all__ = ["Inbox", "parse_duration"]

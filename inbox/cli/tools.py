@@ -30,7 +30,7 @@ def next_runs(
     """Preview fire times; writes nothing."""
     # The settings (pydantic) load in the commands that use them, not for --help; a preview needs no store.
     from inbox.config import load_settings
-    from inbox.preview import preview
+    from inbox.fire_times import preview
 
     zone = load_settings().zone(tz)
     now = datetime.now(UTC)

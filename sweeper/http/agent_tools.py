@@ -30,10 +30,11 @@ from sqlmodel import Session, col, select
 from agent_runner.protocol import AGENT_PREFIX, MAX_NOTE, PREFIX, ToolAnswer, ToolRequest
 from inbox import emitting
 from inbox import validation as check
-from inbox.api import Inbox, preview
+from inbox.api import Inbox
 from inbox.channels import NO_CHANNEL
 from inbox.enums import LIVE_STATUSES, Kind, OutboxKind
 from inbox.errors import Conflict, InvalidInput, NotFound
+from inbox.fire_times import preview
 from inbox.http.errors import error_responses, token_first
 from inbox.schedules import format_duration, load_zone, parse_cron, parse_every
 from inbox.store import progress

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from agent_runner.agent import SUMMARY_PROMPT
 from inbox import Inbox
-from inbox.api import preview
 from inbox.enums import Outcome
+from inbox.fire_times import preview
 from scripts.fake_provider.server import RecordedRequest, Scripted, ScriptedReply
 
 MAX_MODEL_DELAY_S = 0.5  # a model call lasts up to this long, so kills land mid-call too

@@ -45,11 +45,7 @@ def test_messages_sent_for_later_wait_until_then(inbox: Inbox, clock: Clock) -> 
 def test_sent_rows_are_column_for_column_what_the_orm_writes(inbox: Inbox, clock: Clock) -> None:
     """Single sends and batches are written by hand-built statements; reading them back must give what a
     ``MessageIn`` written through the ORM gives, every column (JSON content, instants, flags) included."""
-    inbox.send("one", session="ops")
-    inbox.send_many(["two", "three"], session="ops")
-    with transaction(inbox.engine) as db:
-        now = clock()
-        db.add(MessageIn(session="ops", content={"text": "orm"}, process_after=now, created_at=now, updated_at=now))
+    _write_through_each_path(inbox, clock)
     with transaction(inbox.engine) as db:
         stored = db.exec(select(MessageIn).order_by(col(MessageIn.id))).all()
         dumped = [row.model_dump(exclude={"id", "content"}, warnings=False) for row in stored]
@@ -61,11 +57,7 @@ def test_sent_rows_are_column_for_column_what_the_orm_writes(inbox: Inbox, clock
 def test_sent_rows_are_stored_as_the_orm_stores_them(inbox: Inbox, clock: Clock) -> None:
     """What the database itself holds, read back as text column by column: a JSON ``null`` and an SQL ``NULL``,
     or two spellings of an instant, read back alike through the model but differ to a query."""
-    inbox.send("one", session="ops")
-    inbox.send_many(["two", "three"], session="ops")
-    with transaction(inbox.engine) as db:
-        now = clock()
-        db.add(MessageIn(session="ops", content={"text": "orm"}, process_after=now, created_at=now, updated_at=now))
+    _write_through_each_path(inbox, clock)
     table = MessageIn.__table__  # type: ignore[attr-defined]
     columns = [column for column in table.columns if column.name not in {"id", "content"}]
     with transaction(inbox.engine) as db:
@@ -73,3 +65,12 @@ def test_sent_rows_are_stored_as_the_orm_stores_them(inbox: Inbox, clock: Clock)
         stored = [tuple(row) for row in db.execute(query)]
     assert len(stored) == 4
     assert stored[0] == stored[1] == stored[2] == stored[3]
+
+
+def _write_through_each_path(inbox: Inbox, clock: Clock) -> None:
+    """Four messages of one session, in id order: a single send, a batch of two, and one the ORM writes."""
+    inbox.send("one", session="ops")
+    inbox.send_many(["two", "three"], session="ops")
+    with transaction(inbox.engine) as db:
+        now = clock()
+        db.add(MessageIn(session="ops", content={"text": "orm"}, process_after=now, created_at=now, updated_at=now))

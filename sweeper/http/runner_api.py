@@ -130,13 +130,17 @@ async def claim(body: ClaimRequest, runner: Runner, host: Host) -> ClaimReply:
     The claim itself runs in a worker thread (the store is synchronous); the wait holds no thread.
     """
     deadline = time.monotonic() + body.wait_s
-    while not host.draining.is_set():
+    while True:
+        # The count before the draining check: the shutdown drains, then rings. A count read after that ring is
+        # read after the draining too, and one read before it sees the ring in its wait. The other order could
+        # count the shutdown's ring and then wait its whole poll for another.
         rung = host.doorbells.count(runner.session)
+        if host.draining.is_set():
+            return ClaimReply(lease_s=host.lease.total_seconds(), items=[])
         items = await run_in_threadpool(_claim, host, runner, body.limit)
         left = deadline - time.monotonic()
         if items or left <= 0 or not await host.doorbells.wait(runner.session, seen=rung, timeout_s=left):
             return ClaimReply(lease_s=host.lease.total_seconds(), items=items)
-    return ClaimReply(lease_s=host.lease.total_seconds(), items=[])
 
 
 @router.post("/heartbeat", response_model=HeartbeatReply)

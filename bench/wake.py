@@ -3,7 +3,8 @@
 ``python -m bench.wake [--runs 20] [--image IMAGE] [--runtime docker|process] [--keep]`` runs ``inbox serve`` on a
 fresh SQLite home with the fake model provider in this process. Warm: after a warm-up, each run sends one session a
 message due LEAD_S later, for its idle runner. Cold: each run does the same in a session never used before (no
-runner). Latency: the fake's arrival time minus ``process_after``; goals apply to p95. The last line is the headline.
+runner). Latency: the fake's arrival time minus ``process_after``; the first goals apply to p95, the long-run ones
+(P99_GOALS_MS) to p99 where a runtime has one. The last line is the headline.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from sweeper.runtimes.choose import docker_status
 from sweeper.runtimes.image import DEFAULT_IMAGE
 
 GOALS_MS = {"cold": 3000.0, "warm": 100.0}
+# The long-run goals, at p99: a warm process runner, and a warm or cold container (no p99 goal for a cold process).
+P99_GOALS_MS = {("process", "warm"): 50.0, ("docker", "warm"): 100.0, ("docker", "cold"): 1500.0}
 LEAD_S = 1.5  # each message is due this long after it is sent
 SETTLE_S = 0.5  # after its request arrived, let the runner report and go idle before the next message
 TIMEOUT_S = 60.0  # a message whose model request has not arrived this long after it was due is counted lost
@@ -115,9 +118,9 @@ def _starts(log_text: str) -> dict[str, list[float]]:
     return starts
 
 
-def _figures(seconds: list[float]) -> tuple[float, float, float]:
+def _figures(seconds: list[float]) -> tuple[float, float, float, float]:
     ms = sorted(value * 1000 for value in seconds)
-    return percentile(ms, 50), percentile(ms, 95), ms[-1] if ms else math.nan
+    return percentile(ms, 50), percentile(ms, 95), percentile(ms, 99), ms[-1] if ms else math.nan
 
 
 def measure(runs: int, runtime: str, image: str, workdir: Path) -> tuple[dict[str, list[Trial]], list[str]]:
@@ -206,14 +209,17 @@ def main(argv: list[str] | None = None) -> int:
         phases = {"started": "runner started (log)", "claimed": "work claimed", "arrived": "model request"}
         for phase, label in phases.items():  # where the time goes, each from the due instant
             if values := [getattr(t, phase) - t.due for t in done if getattr(t, phase) is not None]:
-                f50, f95, fmax = _figures(values)
-                print(f"{kind} due -> {label:<20} p50={f50:>5.0f}ms p95={f95:>5.0f}ms max={fmax:>5.0f}ms")
-        p50, p95, worst = _figures([t.arrived - t.due for t in done if t.arrived is not None])
+                f50, f95, f99, fmax = _figures(values)
+                shares = f"p50={f50:>5.0f}ms p95={f95:>5.0f}ms p99={f99:>5.0f}ms max={fmax:>5.0f}ms"
+                print(f"{kind} due -> {label:<20} {shares}")
+        p50, p95, p99, worst = _figures([t.arrived - t.due for t in done if t.arrived is not None])
         missing = len(trials[kind]) - len(done)
         lost = f", {missing} lost (no model request within {TIMEOUT_S:g} s)" if missing else ""
-        print(f"{kind}: n={len(done)}{lost} p50={p50:.0f}ms p95={p95:.0f}ms max={worst:.0f}ms (goal p95<={goal:g}ms)")
-        verdict = "" if p95 <= goal else " MISSED"
-        heads.append(f"{kind} p50={p50:.0f}ms p95={p95:.0f}ms max={worst:.0f}ms (goal <={goal:g}{verdict})")
+        print(f"{kind}: n={len(done)}{lost} p50={p50:.0f}ms p95={p95:.0f}ms p99={p99:.0f}ms max={worst:.0f}ms")
+        goals = f"p95<={goal:g}{'' if p95 <= goal else ' MISSED'}"
+        if (long_run := P99_GOALS_MS.get((runtime, kind))) is not None:
+            goals += f", p99<={long_run:g}{'' if p99 <= long_run else ' MISSED'}"
+        heads.append(f"{kind} p50={p50:.0f}ms p95={p95:.0f}ms p99={p99:.0f}ms max={worst:.0f}ms (goal {goals})")
     if not notes and not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"wake ({runtime}): {' | '.join(heads)}")

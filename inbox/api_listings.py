@@ -19,7 +19,7 @@ from inbox import validation as check
 from inbox.enums import Outcome, TaskFilter
 from inbox.paging import Count, Key, Page
 from inbox.store import limits as limit_store
-from inbox.store import listings, lookup, queries
+from inbox.store import listings, lookup, queries, task_sql
 from inbox.store.engine import read_transaction
 from inbox.store.models import MessageIn
 from inbox.views import OutboxItem, RunRecord, Task, outbox_view, run_view, task_view
@@ -29,8 +29,7 @@ def task_views(db: Session, heads: list[MessageIn], *, now: datetime) -> list[Ta
     """Each series as listed: its head row, how many runs it has had, the newest's outcome, when it was made,
     and the tag limit it waits on (if it does)."""
     ids = [h.series_id for h in heads if h.series_id]
-    stats = queries.run_stats(db, ids)
-    created = queries.series_created(db, ids)
+    stats, created = task_sql.stats(listings.SqlReader(db), ids)
     waits = limit_store.waits(db, heads, now=now)
     return [
         task_view(

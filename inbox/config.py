@@ -31,6 +31,7 @@ from inbox.defaults import BACKOFF, DEFAULT_LEASE, DEFAULT_MISFIRE_GRACE, DELIVE
 from inbox.errors import InvalidInput
 from inbox.schedules.durations import parse_duration
 from inbox.schedules.zones import resolve_zone
+from inbox.store_location import inbox_home
 
 RUNTIMES = ("docker", "process")
 LOG_FORMATS = ("text", "json")
@@ -270,7 +271,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     ``INBOX_HOME`` itself comes from the environment only: it says where the file is.
     """
     environ = dict(os.environ if env is None else env)
-    home = Path(environ.get("INBOX_HOME") or Path.home() / ".inbox").expanduser()
+    home = inbox_home(environ)
     try:
         with _reading(environ):
             settings = Settings(_env_file=home / ".env", INBOX_HOME=home)

@@ -11,7 +11,6 @@ from enum import StrEnum
 from typing import TypeVar
 
 from inbox.errors import InvalidInput
-from inbox.schedules import parse_duration
 
 _SESSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}")
 _TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}")
@@ -127,6 +126,10 @@ def retries(value: int) -> int:
 
 
 def timeout(value: str | None) -> timedelta | None:
+    # The schedules (cronsim, the zones) load with the first command that reads a duration: ``inbox tasks`` reads
+    # none, and checks its options here (inbox.cli.quick_tasks).
+    from inbox.schedules import parse_duration
+
     return None if value is None else parse_duration(value, field="timeout")
 
 

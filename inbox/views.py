@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from inbox.channels import NO_CHANNEL, shown_target
 from inbox.enums import ChannelKind, DeliveryStatus, Status, TokenScope, TokenStatus
-from inbox.store import progress
 from inbox.store.changes import apply_changes
 from inbox.store.models import ApiToken, Channel, MessageIn, MessageOut, Run, SessionSettings
-from inbox.store.types import is_forever
+from inbox.task_rows import describe_schedule as describe_schedule
+from inbox.task_rows import status_word as status_word
+from inbox.task_rows import task_fields
 
 # ISO 8601 with a numeric offset everywhere ("+00:00", never "Z"), in the zone the value carries.
 Instant = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), when_used="json")]
@@ -198,36 +198,6 @@ def series_status(row: MessageIn) -> str:
     return status_word(row.status, row.next_status)
 
 
-def status_word(status: str, next_status: str | None) -> str:
-    """A series' status as listings say it, from its head row's ``status`` and ``next_status``."""
-    if status == Status.PENDING:
-        return "active"
-    if status in (Status.RUNNING, Status.PAUSED):
-        return str(status)
-    if status == Status.CANCELLED or next_status == Status.CANCELLED:
-        return "cancelled"
-    return "ended"
-
-
-def describe_schedule(row: MessageIn) -> str:
-    """``cron 0 9 * * *``, ``every 1h``, ``at 2026-…``, ``on mail.*, github.**``, ``every 1h or on mail.*``,
-    ``after 01J…, 01J… (all_success)``."""
-    parts: list[str] = []
-    if row.recurrence:
-        parts.append(row.recurrence)
-    elif row.occurrence_at is not None:
-        parts.append(f"at {row.occurrence_at.astimezone(ZoneInfo(row.timezone)).isoformat()}")
-    on = row.content.get("on")
-    if on:
-        parts.append("on " + ", ".join(on))
-    after = row.content.get("after")
-    if after:
-        parts.append(f"after {', '.join(after)} ({row.content.get('when')})")
-    if not parts:  # an extra occurrence of a one-shot: the time it was due
-        parts.append(f"at {row.process_after.astimezone(ZoneInfo(row.timezone)).isoformat()}")
-    return " or ".join(parts)
-
-
 def task_view(
     row: MessageIn,
     *,
@@ -237,50 +207,11 @@ def task_view(
     waiting_on: str | None = None,
 ) -> Task:
     """``created_at``: the series' creation (its first row's); the row's own when not given. A running row with a
-    change waiting on it is shown as its follow-up will be: what the task does next."""
-    running = row
-    row = as_next(row)
-    kind_waits = (running.do, running.content.get("with")) != (row.do, row.content.get("with"))
-    live = Status(row.status).is_live
-    assert row.series_id is not None
-    next_run = row.process_after if live and not is_forever(row.process_after) else None
-    return Task(
-        series_id=row.series_id,
-        id=row.id,
-        name=row.name,
-        session=row.session,
-        status=series_status(row),
-        schedule=describe_schedule(row),
-        recurrence=row.recurrence,
-        on=list(row.content.get("on") or []),
-        after=list(row.content.get("after") or []),
-        when=row.content.get("when") if row.content.get("after") else None,
-        timezone=row.timezone,
-        next_run=next_run,
-        next_run_local=next_run.astimezone(ZoneInfo(row.timezone)) if next_run else None,
-        last_outcome=last_outcome,
-        runs=runs,
-        prompt=row.text,
-        script=row.script,
-        script_by=row.script_author if row.script else None,
-        remind=row.remind,
-        do=row.do,
-        with_=row.content.get("with"),
-        running_do=running.do if kind_waits else None,
-        running_with=running.content.get("with") if kind_waits else None,
-        progress=progress.latest(row),
-        deliver=row.deliver,
-        tags=list(row.tags or []),
-        priority=row.priority,
-        waiting_on=waiting_on,
-        active_hours=row.active_hours,
-        catch_up=str(row.catch_up),
-        max_runs=row.max_runs,
-        context=row.context,
-        created_by=row.created_by,
-        created_at=created_at or row.created_at,
-        reason=row.reason,
+    change waiting on it is shown as its follow-up will be: what the task does next (inbox.task_rows)."""
+    fields = task_fields(
+        as_next(row), running=row, runs=runs, last_outcome=last_outcome, created_at=created_at, waiting_on=waiting_on
     )
+    return Task(**fields)
 
 
 def as_next(row: MessageIn) -> MessageIn:

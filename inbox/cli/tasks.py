@@ -11,6 +11,7 @@ import typer
 from inbox.cli.graph import neighbours, print_neighbours
 from inbox.cli.options import Every, Json, Limit, Session, field_help, open_inbox, read_script, rows_wanted
 from inbox.cli.render import console, print_json, table, tell_more, when
+from inbox.cli.task_table import print_tasks, short
 from inbox.event_names import parse_data
 
 if TYPE_CHECKING:
@@ -111,28 +112,8 @@ def tasks(
     elif not found:
         console.print("No tasks.")
     else:
-        _print_tasks(found)
+        print_tasks(found)
     tell_more(page)
-
-
-def _print_tasks(found: list[Task]) -> None:
-    grid = table("id", "name", "status", "schedule", "next run", "last", "runs")
-    for task in found:
-        grid.add_row(
-            task.series_id,
-            task.name or _short(task.prompt),
-            task.status,
-            task.schedule,
-            when(task.next_run, task.timezone),
-            task.last_outcome or "-",
-            str(task.runs),
-        )
-    console.print(grid)
-
-
-def _short(text: str, width: int = 40) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def shown_progress(progress: dict[str, Any] | None) -> str:
@@ -238,7 +219,7 @@ def _print_runs(found: list[RunRecord], zone: str | None) -> None:
             str(run.attempt),
             when(run.started_at, zone),
             f"{run.duration_s:.1f}s",
-            _short(run.error or "", 60),
+            short(run.error or "", 60),
         )
     console.print(grid)
 

@@ -32,7 +32,8 @@ from inbox.store.due import due_candidates
 from inbox.store.endings import ended_columns
 from inbox.store.hours import session_windows
 from inbox.store.limits import Room
-from inbox.store.models import MessageIn, kind_author_of, kind_of
+from inbox.store.models import MessageIn, kind_author_of
+from inbox.task_rows import kind_of
 
 PLAIN_OUTCOMES = frozenset({Outcome.COMPLETED, Outcome.SILENT})  # both end the row completed, with no reason
 _TABLE = MessageIn.__table__  # type: ignore[attr-defined]

@@ -4,8 +4,8 @@ rows follow a key (stopping at :data:`inbox.paging.COUNT_CAP`).
 Each page walks an index in the listing's order from the key of the previous page's last row (never an offset)
 and reads one row more than asked, to know whether another page follows:
 
-- tasks: the live series soonest next run first (``ix_messages_in_status_due``, one range per status, merged), then
-  (``--status ended|all``) the ended series newest first (:func:`inbox.store.pages.ended_series`);
+- tasks: the SQL text of inbox.store.task_sql (its one source, which the command line also runs without
+  SQLAlchemy), run here through SQLAlchemy by :class:`SqlReader`;
 - a task's runs (``ix_runs_series``) or a message's attempts (``ix_runs_message``), the latest started first;
 - the outbox by id (the primary key, or ``ix_messages_out_session`` for one session): older from the newest, or
   newer from an ``after`` id.
@@ -15,91 +15,56 @@ A key is a tuple of text (:data:`inbox.paging.Key`): what a cursor carries.
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, exists, func, or_
-from sqlalchemy.orm import aliased
+from sqlalchemy import TextClause, and_, bindparam, func, or_, text
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from inbox.enums import Status, TaskFilter
+from inbox.enums import TaskFilter
 from inbox.paging import COUNT_CAP, Count, Key, capped, instant, refused
-from inbox.store import pages
+from inbox.store import task_sql
 from inbox.store.models import MessageIn, MessageOut, Run
+from inbox.store.task_sql import Sql
+from inbox.store.types import UTCDateTime
 
-LIVE, ENDED = "live", "ended"  # the two parts of the tasks listing, the first part of its keys
 OLDER, NEWER = "older", "newer"  # the outbox's two walks
-_STATUSES = {
-    TaskFilter.ACTIVE: [Status.PENDING.value, Status.RUNNING.value],
-    TaskFilter.PAUSED: [Status.PAUSED.value],
-    TaskFilter.ENDED: [],
-    TaskFilter.ALL: [Status.PENDING.value, Status.RUNNING.value, Status.PAUSED.value],
-}
-_LIVE = [s.value for s in Status if s.is_live]
-Found = tuple[list[MessageIn], Key | None]
+_HEAD_COLUMNS = {column.name: column.type for column in MessageIn.__table__.columns}  # type: ignore[attr-defined]
 
 
-def task_key(row: MessageIn) -> Key:
-    if Status(row.status).is_live:
-        return (LIVE, row.process_after.isoformat(), row.id)
-    return (ENDED, row.series_id or row.id, "")
+class SqlReader:
+    """inbox.store.task_sql's text run in a session: head rows as :class:`MessageIn`, instants bound as stored."""
 
+    def __init__(self, db: Session) -> None:
+        self.db = db
+        self.dialect = db.get_bind().dialect.name
 
-def _live_start(after: Key | None) -> tuple[datetime, str] | None:
-    if after is not None and after[0] not in (LIVE, ENDED):
-        raise refused()
-    return (instant(after[1]), after[2]) if after is not None and after[0] == LIVE else None
+    @staticmethod
+    def _statement(sql: Sql) -> TextClause:
+        typed = [bindparam(name, type_=UTCDateTime()) for name in sql.params if name in task_sql.INSTANTS]
+        return text(sql.text).bindparams(*typed)
+
+    def rows(self, sql: Sql) -> list[MessageIn]:
+        loaded = select(MessageIn).from_statement(self._statement(sql).columns(**_HEAD_COLUMNS))
+        return list(self.db.execute(loaded, sql.params).scalars().all())
+
+    def values(self, sql: Sql) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.db.execute(self._statement(sql), sql.params).all()]
 
 
 def tasks(
     db: Session, *, status: TaskFilter, session: str | None, tag: str | None = None, after: Key | None, limit: int
-) -> Found:
+) -> tuple[list[MessageIn], Key | None]:
     """The head rows of the next ``limit`` series after ``after``, and the key of the last if more follow."""
-    found: list[MessageIn] = []
-    start = _live_start(after)
-    if after is None or after[0] == LIVE:
-        for one in _STATUSES[status]:
-            query = pages.live_rows(one, session=session, tag=tag, after=start)
-            found += db.exec(query.order_by(col(MessageIn.process_after), col(MessageIn.id)).limit(limit + 1)).all()
-        found.sort(key=lambda row: (row.process_after, row.id))
-        found = found[: limit + 1]
-    if len(found) <= limit and status in (TaskFilter.ENDED, TaskFilter.ALL):
-        before = after[1] if after is not None and after[0] == ENDED else None
-        ended = pages.ended_series(db, session=session, tag=tag, before=before, limit=limit + 1 - len(found))
-        found += ended.rows  # as many as make the page and one more, if there are
-    if len(found) > limit:
-        return found[:limit], task_key(found[limit - 1])
-    return found, None
+    return task_sql.tasks(SqlReader(db), status=status, session=session, tag=tag, after=after, limit=limit)
 
 
 def tasks_after(db: Session, *, status: TaskFilter, session: str | None, tag: str | None = None, after: Key) -> Count:
-    """How many series follow the key ``after``: exact up to the cap among the live ones; ended ones are counted
-    among the next :data:`COUNT_CAP` series ids walked, so a count that stopped there says "at least"."""
-    total = 0
-    if after[0] == LIVE:
-        start = _live_start(after)
-        for one in _STATUSES[status]:
-            total += _count(db, pages.live_rows(one, session=session, tag=tag, after=start))
-        if total > COUNT_CAP or status not in (TaskFilter.ENDED, TaskFilter.ALL):
-            return capped(total)
-    walked_ids = (
-        pages.ended_ids(session=session, tag=tag, before=after[1] if after[0] == ENDED else None)
-        .order_by(col(MessageIn.series_id).desc())
-        .limit(COUNT_CAP + 1)
-        .subquery()
-    )
-    live = aliased(MessageIn)
-    has_live = exists().where(
-        col(live.series_id) == walked_ids.c.series_id, col(live.status).in_(_LIVE), col(live.is_extra).is_(False)
-    )
-    walked, ended = db.exec(select(func.count(), func.count().filter(~has_live)).select_from(walked_ids)).one()
-    total += int(ended)
-    if walked > COUNT_CAP:
-        return Count(min(max(total, 1), COUNT_CAP), exact=False)
-    return capped(total)
+    """How many series follow the key ``after`` (inbox.store.task_sql.tasks_after)."""
+    return task_sql.tasks_after(SqlReader(db), status=status, session=session, tag=tag, after=after)
 
 
-def _count(db: Session, query: SelectOfScalar[MessageIn] | SelectOfScalar[Run] | SelectOfScalar[MessageOut]) -> int:
+def _count(db: Session, query: SelectOfScalar[Run] | SelectOfScalar[MessageOut]) -> int:
     """How many rows ``query`` finds, reading at most ``COUNT_CAP + 1`` of them (their ids only: no row is loaded
     that the index and the filters do not need)."""
     table = query.get_final_froms()[0]

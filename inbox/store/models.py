@@ -40,6 +40,7 @@ from inbox.store.trigger_tables import (  # noqa: F401  (registers them on the m
     SeriesState,
 )
 from inbox.store.types import UTCDateTime, utcnow
+from inbox.task_rows import kind_of, script_of, text_of
 
 LIVE_SQL = "status IN ('pending', 'running', 'paused')"
 PENDING_SQL = "status = 'pending'"
@@ -168,12 +169,11 @@ class MessageIn(SQLModel, table=True):
 
     @property
     def text(self) -> str:
-        return str(self.content.get("text", ""))
+        return text_of(self.content)
 
     @property
     def script(self) -> str | None:
-        value = self.content.get("script")
-        return str(value) if value else None
+        return script_of(self.content)
 
     @property
     def do(self) -> str:
@@ -188,11 +188,6 @@ class MessageIn(SQLModel, table=True):
     def kind_author(self) -> str:
         """Who wrote what a run does (``do`` and ``with``): the task's maker, or whoever changed them since."""
         return kind_author_of(self.content, self.created_by)
-
-
-def kind_of(remind: bool, content: dict[str, Any]) -> str:
-    """``MessageIn.do`` of a row read without building the model (inbox.store.host_requests)."""
-    return "remind" if remind else str(content.get("do") or "agent")
 
 
 def kind_author_of(content: dict[str, Any], created_by: str) -> str:

@@ -14,16 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, ScalarSelect, and_, func, or_
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, Engine, and_, func, or_
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from inbox.enums import Kind, Status, TaskFilter
-from inbox.store import history, lookup
+from inbox.store import history, lookup, task_sql
 from inbox.store.engine import read_transaction
+from inbox.store.listings import SqlReader
 from inbox.store.models import ConversationTurn, MessageIn, MessageOut, Run
-from inbox.store.tags import series_tagged
 from inbox.store.types import FOREVER
 
 T = TypeVar("T")
@@ -48,11 +46,6 @@ def _page(found: Sequence[T], limit: int) -> Page[T]:
     return Page(list(found[:limit]), len(found) > limit)
 
 
-def _tagged(tag: str | None) -> list[ColumnElement[bool]]:
-    """Rows of the series carrying ``tag`` (found through the tag index, not by reading every row's tags)."""
-    return [] if tag is None else [col(MessageIn.series_id).in_(series_tagged(tag))]
-
-
 def _chain() -> list[ColumnElement[bool]]:
     """Rows that carry a series forward: not a chat message, not a run-now or missed-slot record."""
     return [col(MessageIn.series_id).is_not(None), col(MessageIn.is_extra).is_(False)]
@@ -66,85 +59,34 @@ def live_series(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> Page[MessageIn]:
-    """Series whose live row has ``status`` (active: pending or running; paused), soonest next run first."""
+    """Series whose live row has ``status`` (active: pending or running; paused), soonest next run first: the
+    tasks listing's own SQL (inbox.store.task_sql)."""
     statuses = [Status.PAUSED.value] if status == TaskFilter.PAUSED else [Status.PENDING.value, Status.RUNNING.value]
+    reader = SqlReader(db)
     found: list[MessageIn] = []
-    for one in statuses:  # one index range each, merged: an IN list would sort the whole range
-        query = live_rows(one, session=session, after=after)
-        found.extend(db.exec(query.order_by(col(MessageIn.process_after), col(MessageIn.id)).limit(limit + 1)).all())
+    for one in statuses:
+        sql = task_sql.live_page(reader.dialect, one, session=session, tag=None, after=after, limit=limit + 1)
+        found.extend(reader.rows(sql))
     found.sort(key=lambda row: (row.process_after, row.id))
     return _page(found, limit)
-
-
-def live_rows(
-    status: str, *, session: str | None, tag: str | None = None, after: tuple[datetime, str] | None
-) -> SelectOfScalar[MessageIn]:
-    """The live rows of series with ``status`` after the sort key ``after`` (due time, id): one range of
-    ``ix_messages_in_status_due``; ``tag``: of the series carrying it (the tag index)."""
-    query = select(MessageIn).where(MessageIn.status == status, *_chain(), *_tagged(tag))
-    if session is not None:
-        query = query.where(MessageIn.session == session)
-    if after is not None:
-        due, last_id = after
-        later = or_(
-            col(MessageIn.process_after) > due,
-            and_(col(MessageIn.process_after) == due, col(MessageIn.id) > last_id),
-        )
-        query = query.where(later)
-    return query
 
 
 def heads(db: Session, series_ids: list[str]) -> list[MessageIn]:
     """The row holding each series' current definition (its newest chain row), in the order of ``series_ids``."""
     if not series_ids:
         return []
-    newest = (
-        select(func.max(MessageIn.id))
-        .where(col(MessageIn.series_id).in_(series_ids), col(MessageIn.is_extra).is_(False))
-        .group_by(col(MessageIn.series_id))
-    )
-    rows = {row.series_id: row for row in db.exec(select(MessageIn).where(col(MessageIn.id).in_(newest))).all()}
+    reader = SqlReader(db)
+    rows = {row.series_id: row for row in reader.rows(task_sql.heads(reader.dialect, series_ids))}
     return [rows[sid] for sid in series_ids if sid in rows]
 
 
 def ended_series(
     db: Session, *, session: str | None, tag: str | None = None, before: str | None, limit: int
 ) -> Page[MessageIn]:
-    """Series that have ended (no live row is left), the newest series first.
-
-    Walks the series in the order of their ids (``uq_messages_in_series_slot``, one group of entries per series),
-    and keeps one when the index of live rows (``uq_messages_in_one_live_row``) has no entry for it: the cost grows
-    with the series passed over, never with the run history."""
-    query = ended_ids(session=session, tag=tag, before=before).having(_a_live_row().is_(None))
-    found = [sid for sid in db.exec(query.order_by(col(MessageIn.series_id).desc()).limit(limit + 1)).all() if sid]
-    return _page(heads(db, found), limit)
-
-
-def ended_ids(*, session: str | None, tag: str | None = None, before: str | None) -> SelectOfScalar[str | None]:
-    """The ids of the series before ``before``, one each (grouped): what :func:`ended_series` walks."""
-    query = select(col(MessageIn.series_id)).where(*_chain(), *_tagged(tag))
-    if session is not None:
-        query = query.where(MessageIn.session == session)
-    if before is not None:
-        query = query.where(col(MessageIn.series_id) < before)
-    return query.group_by(col(MessageIn.series_id))
-
-
-def _a_live_row() -> ScalarSelect[str]:
-    """A series' live row, if it has one (correlated with the series of the outer query)."""
-    live = aliased(MessageIn)
-    # A scalar subquery with LIMIT 1, not NOT EXISTS: PostgreSQL would hash every live row once instead of
-    # looking up the few series a page walks past.
-    return (
-        select(live.id)
-        .where(
-            live.series_id == MessageIn.series_id,
-            col(live.status).in_(_LIVE),
-            col(live.is_extra).is_(False),
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
+    """Series that have ended (no live row is left), the newest series first (inbox.store.task_sql.ended_page)."""
+    reader = SqlReader(db)
+    sql = task_sql.ended_page(reader.dialect, session=session, tag=tag, before=before, limit=limit + 1)
+    return _page(heads(db, [sid for (sid,) in reader.values(sql) if sid]), limit)
 
 
 def named_series(db: Session, search: str, *, limit: int = 200) -> list[MessageIn]:

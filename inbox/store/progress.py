@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from inbox.store.models import MessageIn
+from inbox.task_rows import progress_of
 
 
 def record(row: MessageIn, *, fraction: float, note: str, now: datetime) -> None:
@@ -18,5 +19,4 @@ def record(row: MessageIn, *, fraction: float, note: str, now: datetime) -> None
 
 def latest(row: MessageIn) -> dict[str, Any] | None:
     """``row``'s latest progress report ({fraction, note, at}), or None."""
-    value = row.content.get("progress")
-    return dict(value) if isinstance(value, dict) else None
+    return progress_of(row.content)

@@ -5,7 +5,6 @@ The listings (tasks, runs, the outbox), a page at a time, are :mod:`inbox.store.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -17,35 +16,12 @@ from inbox.store.models import MessageIn, Run
 _LIVE = [s.value for s in LIVE_STATUSES]
 
 
-def run_stats(db: Session, series_ids: list[str]) -> dict[str, tuple[int, str | None]]:
-    """Per series: how many runs were recorded and the outcome of the newest."""
-    if not series_ids:
-        return {}
-    counts = db.exec(
-        select(Run.series_id, func.count(), func.max(Run.id))
-        .where(col(Run.series_id).in_(series_ids))
-        .group_by(col(Run.series_id))
-    ).all()
-    newest_ids = [newest for _, _, newest in counts]
-    outcomes = dict(db.exec(select(Run.id, Run.outcome).where(col(Run.id).in_(newest_ids))).all())
-    return {sid: (int(n), outcomes.get(newest)) for sid, n, newest in counts if sid is not None}
-
-
 def runs_of_message(db: Session, message_id: str, *, limit: int, outcome: str | None) -> list[Run]:
     """Every attempt at one inbound row (a chat message's, or one occurrence's), newest first."""
     query = select(Run).where(Run.message_id == message_id)
     if outcome is not None:
         query = query.where(Run.outcome == outcome)
     return list(db.exec(query.order_by(col(Run.id).desc()).limit(limit)).all())
-
-
-def series_created(db: Session, series_ids: list[str]) -> dict[str, datetime]:
-    """When each series was made: its first row's ``created_at`` (that row's id is the series id, and retention
-    keeps it)."""
-    if not series_ids:
-        return {}
-    found = db.exec(select(MessageIn.id, MessageIn.created_at).where(col(MessageIn.id).in_(series_ids))).all()
-    return {row_id: created for row_id, created in found}
 
 
 def series_names(db: Session, series_ids: list[str]) -> dict[str, str]:

@@ -14,6 +14,9 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from inbox.task_rows import FOREVER as FOREVER
+from inbox.task_rows import is_forever as is_forever
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=False)
@@ -58,12 +61,3 @@ Clock = Callable[[], datetime]  # what reads the time: utcnow, or a test's fixed
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-# ``process_after`` of the live row of a series no time starts (only events or its upstream tasks): no due
-# scan ever reaches it, and listings show its next run as none.
-FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
-
-
-def is_forever(instant: datetime | None) -> bool:
-    return instant is not None and instant >= FOREVER

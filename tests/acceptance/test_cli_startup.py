@@ -1,5 +1,6 @@
 """A command loads only what it uses: ``inbox --help`` no store at all, a store command not the web server, the
-MCP SDK, Docker or Alembic (once the store is current), nor rich when it prints JSON. Each library loaded costs
+MCP SDK, Docker or Alembic (once the store is current), nor rich when it prints JSON; ``inbox tasks`` on a current
+SQLite store not even SQLAlchemy. Each library loaded costs
 every start of the command; the figures are in docs/benchmarks.md (bench/cli_startup.py).
 """
 
@@ -44,6 +45,19 @@ def test_store_commands_load_neither_the_server_nor_alembic(cli: Cli) -> None:
     assert _loaded(cli, "tasks", "--json") & printing_json == set()
     assert _loaded(cli, "schedule", "stretch", "--every", "1h", "--json") & printing_json == set()
     assert "rich" in _loaded(cli, "tasks")
+    assert [task["prompt"] for task in cli.json("tasks", "--json")] == ["stretch"]
+
+
+def test_tasks_on_a_current_sqlite_store_load_no_store_library(cli: Cli) -> None:
+    """``inbox tasks`` reads a SQLite store that is already current with ``sqlite3`` (inbox.cli.quick_tasks): no
+    SQLAlchemy, SQLModel, pydantic or Typer, for the table as for JSON. Any other store takes the full path."""
+    cli.ok("schedule", "stretch", "--every", "1h")  # creates the store: migrating it is the full path's work
+    store_libraries = {"sqlalchemy", "sqlmodel", "pydantic", "typer"}
+    if cli.backend == "sqlite":
+        assert _loaded(cli, "tasks", "--json") & (NOT_FOR_HELP | store_libraries) == set()
+        assert _loaded(cli, "tasks", "--status", "all", "--limit", "5") & (NOT_FOR_HELP | store_libraries) == set()
+    else:
+        assert {"sqlalchemy", "psycopg"} <= _loaded(cli, "tasks", "--json")
     assert [task["prompt"] for task in cli.json("tasks", "--json")] == ["stretch"]
 
 

@@ -66,6 +66,7 @@ def _child(request: dict[str, object]) -> int:
 def serve() -> None:
     """The warm process: import, then one command at a time (a request line in, ``pid`` and ``pid code`` out)."""
     import inbox.api
+    import inbox.cli.app
     import inbox.cli.main
     import inbox.config  # noqa: F401
 

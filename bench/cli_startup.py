@@ -1,9 +1,10 @@
 """CLI start-up benchmark: the wall time of short ``inbox`` commands, each a new process, as a user or script runs them.
 
-``python -m bench.cli_startup [--runs 15] [--against DIR]`` makes a fresh ``INBOX_HOME`` (SQLite) with a few
-tasks, then times ``inbox --help``, ``inbox tasks --json``, ``inbox schedule ... --json`` (a one-shot task far
-ahead: one row more per start, the store stays small) and ``inbox next --every 1h --json`` (no store), and
-``python -c pass`` as the floor no command can go below. With ``--against DIR`` (another checkout, e.g.
+``python -m bench.cli_startup [--runs 15] [--series 100] [--against DIR]`` makes a fresh ``INBOX_HOME`` (SQLite)
+with ``--series`` tasks (cron, through the Python API), then times ``inbox --help``, ``inbox tasks --json`` and
+``inbox tasks`` (the table: a full first page of 100 rows at the default), ``inbox schedule ... --json`` (a one-shot
+task far ahead: one row more per start) and ``inbox next --every 1h --json`` (no store), and ``python -c pass`` as
+the floor no command can go below. With ``--against DIR`` (another checkout, e.g.
 ``git worktree add /tmp/before main``) the same commands run from that code too, interleaved run by run with this
 one so a change in the machine's load touches both alike; each side gets a store of its own.
 
@@ -36,6 +37,7 @@ ENTRY = "import sys; from inbox.cli.main import run; sys.exit(run())"  # what th
 COMMANDS: dict[str, list[str]] = {
     "inbox --help": ["--help"],
     "inbox tasks --json": ["tasks", "--json"],
+    "inbox tasks": ["tasks"],
     "inbox schedule --json": ["schedule", "stretch", "--at", "2099-01-01T09:00:00Z", "--json"],
     "inbox next --json": ["next", "--every", "1h", "--json"],
 }
@@ -86,13 +88,18 @@ def _floor(home: Path) -> Start:
     return _timed([sys.executable, "-c", "pass"], None, home, "python3 -c pass")
 
 
-def _prepared(name: str, source: Path, folder: Path) -> Side:
+def _prepared(name: str, source: Path, folder: Path, series: int) -> Side:
     side = Side(name, source, folder / name)
     side.home.mkdir()
     for args in COMMANDS.values():  # creates the store and compiles every module the commands load
         side.run(args)
-    for hour in range(3):
-        side.run(["schedule", f"task {hour}", "--cron", f"0 {hour} * * *"])
+    # The series in one process (a command each would take a second each), with that checkout's own API.
+    script = (
+        "from inbox import Inbox\n"
+        "with Inbox() as inbox:\n"
+        f"    for i in range({series}): inbox.schedule(f'task {{i}}', cron=f'{{i % 60}} {{i % 24}} * * *')"
+    )
+    _timed([sys.executable, "-c", script], side.env(), side.home, f"{name}: adding series")
     return side
 
 
@@ -108,17 +115,18 @@ def _line(label: str, starts: list[Start]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15, help="starts of each command (default 15)")
+    parser.add_argument("--series", type=int, default=100, help="tasks in each store (default 100)")
     parser.add_argument("--against", type=Path, help="another checkout to time side by side (e.g. main)")
     opts = parser.parse_args()
-    if opts.runs < 1:
-        parser.error("--runs must be at least 1")
+    if opts.runs < 1 or opts.series < 0:
+        parser.error("--runs must be at least 1, --series at least 0")
     if opts.against is not None and not (opts.against / "inbox" / "cli" / "main.py").is_file():
         parser.error(f"--against {opts.against}: not a checkout of inbox")
     folder = Path(tempfile.mkdtemp(prefix="inbox-cli-startup-"))
     try:
-        sides = [_prepared("this", ROOT, folder)]
+        sides = [_prepared("this", ROOT, folder, opts.series)]
         if opts.against is not None:
-            sides.append(_prepared("against", opts.against.resolve(), folder))
+            sides.append(_prepared("against", opts.against.resolve(), folder, opts.series))
         times: dict[tuple[str, str], list[Start]] = {}
         floor: list[Start] = []
         for _ in range(opts.runs):
@@ -126,7 +134,7 @@ def main() -> None:
             for label, args in COMMANDS.items():
                 for side in sides:
                     times.setdefault((side.name, label), []).append(side.run(args))
-        print(f"cli start-up, {opts.runs} runs each, SQLite store with a few tasks, bytecode compiled:")
+        print(f"cli start-up, {opts.runs} runs each, SQLite store with {opts.series} tasks, bytecode compiled:")
         print(_line(FLOOR, floor))
         for side in sides:
             print(f" {side.name} ({side.source}):")

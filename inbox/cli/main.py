@@ -15,8 +15,11 @@ def run(argv: Sequence[str] | None = None) -> None:
     if args[:1] == ["tasks"]:
         from inbox.cli import quick_tasks
 
-        if quick_tasks.listed(args[1:]):
-            sys.exit(0)
+        try:
+            if quick_tasks.listed(args[1:]):
+                sys.exit(0)
+        except KeyboardInterrupt:
+            sys.exit(130)  # as the full path ends on Ctrl-C
     from inbox.cli import app
 
     app.run(args)

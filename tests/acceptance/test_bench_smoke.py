@@ -42,7 +42,7 @@ def _postgres(module: str, args: list[str], headline: str) -> object:
             marks=pytest.mark.slow,
         ),
         ("bench.hooks", ["--calls", "3", "--files", "3"], "hooks: webhook to model request "),
-        ("bench.cli_startup", ["--runs", "1"], "cli start-up: inbox --help "),
+        ("bench.cli_startup", ["--runs", "1", "--series", "5"], "cli start-up: inbox --help "),
         _postgres("bench.due_scan", ["--sizes", "200", "--repeat", "5"], "due-scan (postgres): at 200 rows "),
         _postgres("bench.fanout", ["--series", "50"], "fanout (postgres): 50 series' next rows written "),
         pytest.param(

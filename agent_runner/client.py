@@ -31,6 +31,8 @@ from agent_runner.protocol import (
     Progress,
     ResultReply,
     RunResult,
+    StartReply,
+    StartRequest,
     ToolAnswer,
     ToolRequest,
 )
@@ -98,6 +100,16 @@ class HostClient:
             raise IncompatibleHost(resp.json().get("error", "the host speaks another runner protocol"))
         resp.raise_for_status()
         return ClaimReply.model_validate(resp.json())
+
+    def start(self, message_id: str, attempt: int) -> StartReply:
+        """Ask to start an item claimed early, at its due time; :class:`LeaseLost` when it is no longer this
+        runner's."""
+        body = StartRequest(message_id=message_id, attempt=attempt).model_dump(mode="json")
+        resp = self._post("/start", body, patience_s=0)
+        if resp.status_code in (403, 404, 409):
+            raise LeaseLost(resp.json().get("error", "lease lost"))
+        resp.raise_for_status()
+        return StartReply.model_validate(resp.json())
 
     def heartbeat(self, leases: dict[str, int]) -> HeartbeatReply:
         """Renew the leases held, given as message id -> attempt."""

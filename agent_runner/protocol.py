@@ -7,7 +7,10 @@ runner that claims the retry of its own taken-back attempt still cannot report t
 
     POST /runner/v1/claim        ClaimRequest  -> ClaimReply     (long-polls up to wait_s when nothing is due;
                                                                   an agent item without a pre-script comes with
-                                                                  its history)
+                                                                  its history, unless claimed early)
+    POST /runner/v1/start        StartRequest  -> StartReply     (an item claimed early, asked at its due time:
+                                                                  go, or handed back unstarted; 409 if the lease
+                                                                  was lost)
     POST /runner/v1/heartbeat    Heartbeat     -> HeartbeatReply (renews leases; names the ones lost)
     POST /runner/v1/results      RunResult     -> ResultReply    (records the outcome; 409 if the lease was lost)
     POST /runner/v1/model        ModelRequest  -> ModelReply     (the host calls the provider with its key and
@@ -33,7 +36,7 @@ from agent_runner.prescript import state_problem
 PREFIX = "/runner/v1"
 # Sent by every runner as the VERSION_HEADER; the host refuses a runner built from other code (426), so a stale
 # runner image fails at once with a message saying so, not later with puzzling errors.
-PROTOCOL_VERSION = "10"
+PROTOCOL_VERSION = "11"
 VERSION_HEADER = "x-inbox-runner-protocol"
 AGENT_PREFIX = "agent:"  # who wrote a row or a script, when an agent session did: "agent:SESSION"
 
@@ -127,6 +130,9 @@ class WorkItem(_Wire):
     # The conversation the model continues, read as the item was claimed, for an agent run the model starts at
     # once (no pre-script first): it saves the runner a request to /history. None: ask /history when needed.
     history: HistoryReply | None = None
+    # Claimed before its due time (up to inbox.defaults.CLAIM_AHEAD): the runner waits until ``process_after``, asks
+    # /start, and does nothing of it (no started_at, no script) unless the answer is go.
+    early: bool = False
 
 
 def _keepable(state: Any) -> Any:
@@ -145,6 +151,21 @@ class StateUpdate(_Wire):
 class ClaimRequest(_Wire):
     limit: int = Field(default=4, ge=1, le=100)
     wait_s: float = Field(default=0, ge=0, le=60)
+
+
+class StartRequest(_Wire):
+    """May the attempt ``attempt`` of ``message_id`` (a WorkItem claimed early) start now?"""
+
+    message_id: Text
+    attempt: Count
+
+
+class StartReply(_Wire):
+    """``go``: start it now. Otherwise it was handed back unstarted (``reason``: paused, cancelled, updated, host
+    shutting down): the runner drops it without a result; it is no longer its own."""
+
+    go: bool
+    reason: str | None = None
 
 
 class ClaimReply(_Wire):

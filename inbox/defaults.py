@@ -21,3 +21,8 @@ DELIVERY_BACKOFF = (
     timedelta(hours=2),
 )
 DELIVERY_TIMEOUT_S = 15.0  # one delivery attempt's time limit (INBOX_DELIVERY_TIMEOUT)
+# How long before its due time a runner may claim a row it runs itself (an agent, http, command or worker run; never
+# a reminder the host delivers): the claim, its round trip and the hand-over then happen before the due time, and the
+# runner starts the work at the due time itself once the host's start gate says go (docs/runner.md, "Claimed
+# early"). A pause, cancel or update that comes in the window hands the row back unstarted (docs/reliability.md).
+CLAIM_AHEAD = timedelta(milliseconds=100)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from inbox.defaults import BACKOFF, DEFAULT_MISFIRE_GRACE
+from inbox.defaults import BACKOFF, CLAIM_AHEAD, DEFAULT_MISFIRE_GRACE
 from inbox.enums import OutboxKind, Outcome, Status
 from inbox.logs import context
 from inbox.store.claims import claim_due, reclaim_expired
@@ -95,8 +95,11 @@ def _waiting_sessions(db: Session, now: datetime) -> dict[str, int]:
     such a reminder can still be due after the pass (another sweeper holds it, or its series is busy), and
     counting it would start a runner per session for nothing, which then competes with the sweepers for it. Nor
     rows waiting on a full tag limit, for which a runner would claim nothing.
+
+    Rows due within CLAIM_AHEAD count already: a runner claims them that early (inbox.store.claims.claim_due), so
+    the bell rings before their time and the claim is done by then.
     """
-    return waiting_sessions(db, now=now, work=FOR_A_RUNNER)
+    return waiting_sessions(db, now=now + CLAIM_AHEAD, work=FOR_A_RUNNER)
 
 
 def _host_requests_due(db: Session, now: datetime) -> bool:
@@ -154,14 +157,29 @@ def sweep_once(
     )
 
 
-def next_due(engine: Engine, *, after: datetime) -> datetime | None:
-    """When the next pending row comes due after ``after``: the loop sleeps until then (or its interval).
+def next_due(engine: Engine, *, after: datetime, ahead: timedelta = CLAIM_AHEAD) -> datetime | None:
+    """When the loop's next pass is due after ``after``: ``ahead`` before the next row a runner does (its bell rings
+    then, and the runner claims it early: inbox.store.claims.claim_due), at the due time of the next row the host
+    does itself (a reminder it delivers, an http task it runs). The loop sleeps until then (or its interval).
 
-    Rows already due that the pass did not take are waiting for a runner, not for the host: counting them
-    would wake the loop again at once, over and over.
+    Rows already due that the pass did not take are waiting for a runner, not for the host: counting them would
+    wake the loop again at once, over and over; so are a runner's rows due within ``ahead`` of ``after``, whose
+    bell this pass rang. Three reads, each a range of the due index no longer than ``ahead`` beyond its first row:
+    the first row due after ``after + ahead``; the first runner's row within ``ahead`` of it (whose pass is due
+    before it); and the first row of the host's due within ``ahead`` of ``after``.
     """
+    pending = (MessageIn.status == Status.PENDING.value,)
+    due_at = col(MessageIn.process_after)
     with transaction(engine) as db:
-        query = select(func.min(MessageIn.process_after)).where(
-            MessageIn.status == Status.PENDING.value, col(MessageIn.process_after) > after
-        )
-        return db.exec(query).one()
+        first = db.exec(select(func.min(MessageIn.process_after)).where(*pending, due_at > after + ahead)).one()
+        plans: list[datetime] = [] if first is None else [first]
+        if first is not None:
+            query = select(MessageIn.process_after).where(*pending, due_at >= first, due_at <= first + ahead)
+            runner = db.exec(query.where(FOR_A_RUNNER).order_by(due_at).limit(1)).first()
+            if runner is not None:
+                plans.append(runner - ahead)
+        near = select(MessageIn.process_after).where(*pending, due_at > after, due_at <= after + ahead, ~FOR_A_RUNNER)
+        host = db.exec(near.order_by(due_at).limit(1)).first()
+        if host is not None:
+            plans.append(host)
+        return min(plans, default=None)

@@ -41,6 +41,7 @@ def claim_due(
     work: Work = "any",
     clock: Callable[[], datetime] | None = None,
     held: list[MessageIn] | None = None,
+    ahead: timedelta = timedelta(0),
 ) -> list[MessageIn]:
     """Mark up to ``limit`` due rows running for ``owner``, in claim order (inbox.store.due: priority, raised by
     waiting, then the oldest); catch-up is applied to each first, and a row outside its active hours is ended
@@ -50,17 +51,23 @@ def claim_due(
     With ``clock``, the claim (its lease and the run's start) is stamped with a time read once the due rows are
     locked: ``now`` may have been read before another host's ending committed the very row claimed here, and a
     run must not seem to start before the occurrence it follows ended.
+
+    With ``ahead`` (a runner's claim: inbox.defaults.CLAIM_AHEAD), a runner's own rows due within ``ahead`` of
+    ``now`` are claimed too, early: they hold their lease and count as running from now, and the runner starts
+    them at their due time through the start gate (inbox.store.early). Never a reminder the host delivers.
     """
     postgres = db.get_bind().dialect.name == "postgresql"
     room = Room.take_limits(db, now=now)
-    with due_candidates(db, room.lanes(limit), now=now, session=session, work=work) as merged:
+    horizon = now + ahead if ahead > timedelta(0) else None
+    with due_candidates(db, room.lanes(limit), now=now, session=session, work=work, horizon=horizon) as merged:
         stamp = max(now, clock()) if clock is not None else now  # the rows read are locked by now
         taken = take(db, merged, room, limit, Lease(owner, stamp, stamp + lease), postgres=postgres)
     started = [row.status == Status.RUNNING for row in taken]  # plain rows (PostgreSQL): claimed as taken
     weighed: list[MessageIn] = []
     for row in (row for row, done in zip(taken, started, strict=True) if not done):
+        due = row.process_after
         apply_catch_up(db, row, now=now, grace=grace)
-        if row.process_after > now:
+        if row.process_after != due and row.process_after > now:
             room.give_back(row.tags)
             continue  # catch-up moved it to a future slot
         weighed.append(row)

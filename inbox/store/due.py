@@ -50,7 +50,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from inbox.enums import Status
-from inbox.store.filters import HOST_DELIVERS, HOST_REQUESTS, PENDING, PLAIN_HOST_REQUESTS
+from inbox.store.filters import FOR_A_RUNNER, HOST_DELIVERS, HOST_REQUESTS, PENDING, PLAIN_HOST_REQUESTS
 from inbox.store.models import MessageIn
 
 AGING_STEP = timedelta(minutes=5)
@@ -146,7 +146,18 @@ _CANDIDATE_COLUMNS = (
 _FIELDS = len(_CANDIDATE_COLUMNS)
 
 
-def _arm(index: int, dialect: str, by_session: bool, work: Work) -> Select[Any]:
+def _due_by(early: bool) -> ColumnElement[bool]:
+    """Due by ``now``; with ``early``, also a runner's own row due by ``horizon`` (claimed ahead of its time, see
+    inbox.defaults.CLAIM_AHEAD). Either way one range of the claim index, up to the later bound: what it reads
+    beyond the due rows is the rows of the next ``CLAIM_AHEAD``."""
+    due: ColumnElement[bool] = _TABLE.c.process_after <= bindparam("now", type_=_TABLE.c.process_after.type)
+    if not early:
+        return due
+    soon = _TABLE.c.process_after <= bindparam("horizon", type_=_TABLE.c.process_after.type)
+    return and_(soon, or_(due, FOR_A_RUNNER))
+
+
+def _arm(index: int, dialect: str, by_session: bool, work: Work, early: bool = False) -> Select[Any]:
     """The first due rows of one lane and priority (bound as g<index>, p<index>, n<index>), oldest first."""
     query = (
         select(*_CANDIDATE_COLUMNS, _standing(dialect))
@@ -154,7 +165,7 @@ def _arm(index: int, dialect: str, by_session: bool, work: Work) -> Select[Any]:
             PENDING,  # spelled out: only a literal lets the planners use the claim index, which holds pending rows
             _TABLE.c.gate == bindparam(f"g{index}"),
             _TABLE.c.priority == bindparam(f"p{index}"),
-            _TABLE.c.process_after <= bindparam("now", type_=_TABLE.c.process_after.type),
+            _due_by(early),
             _IDLE_SERIES,
         )
         .order_by(_TABLE.c.process_after, _TABLE.c.id)
@@ -186,7 +197,7 @@ _LEVELS = (
 
 
 @cache
-def _lateral_query(by_session: bool, work: Work) -> Select[Any]:
+def _lateral_query(by_session: bool, work: Work, early: bool = False) -> Select[Any]:
     """PostgreSQL: every lane and priority's first due rows in one statement whose text does not grow with them,
     each read (and locked) by one ranged scan of the claim index joined laterally to its lane and priority. The
     ``UNION ALL`` of an arm per lane and priority cost PostgreSQL more to parse and plan than to run (figures in
@@ -198,7 +209,7 @@ def _lateral_query(by_session: bool, work: Work) -> Select[Any]:
             PENDING,
             _TABLE.c.gate == _LEVELS.c.g,
             _TABLE.c.priority == _LEVELS.c.p,
-            _TABLE.c.process_after <= bindparam("now", type_=_TABLE.c.process_after.type),
+            _due_by(early),
             _IDLE_SERIES_ONCE,
         )
         .order_by(_TABLE.c.process_after, _TABLE.c.id)
@@ -223,12 +234,12 @@ def _lateral_query(by_session: bool, work: Work) -> Select[Any]:
 
 
 @lru_cache(maxsize=256)
-def _candidates_query(arms: int, dialect: str, by_session: bool, work: Work) -> CompoundSelect[Any]:
+def _candidates_query(arms: int, dialect: str, by_session: bool, work: Work, early: bool) -> CompoundSelect[Any]:
     """Built once per shape (building it costs more than running it): every arm's rows in claim order, highest
     standing first, then the oldest due, then the oldest row."""
     selects = []
     for index in range(arms):
-        lane = _arm(index, dialect, by_session, work).subquery(f"lane{index}")
+        lane = _arm(index, dialect, by_session, work, early).subquery(f"lane{index}")
         selects.append(select(*lane.c))  # each arm its own subquery: its LIMIT (and lock) stays its own
     order: list[ColumnElement[Any]] = [
         literal_column("standing").desc(),
@@ -246,22 +257,30 @@ def due_candidates(
     now: datetime,
     session: str | None,
     work: Work,
+    horizon: datetime | None = None,
 ) -> Iterator[Iterator[Candidate]]:
     """Up to each lane's count of due rows per priority present in it (``lanes``: gate and how many it may give),
     in claim order. On SQLite the rows are turned into candidates as the claim reaches them. PostgreSQL's driver
-    reads them at once, and locks them (skipping rows other claimers hold)."""
+    reads them at once, and locks them (skipping rows other claimers hold).
+
+    With ``horizon`` (after ``now``), a runner's own rows (inbox.store.filters.FOR_A_RUNNER) due by then count too:
+    they come after the due rows of their priority, and their standing is their priority (their wait is negative,
+    and the integer division rounds it to zero)."""
     open_lanes = [(gate, count) for gate, count in lanes if count > 0]
     if not open_lanes:
         yield iter(())
         return
     connection = db.connection()
     params: dict[str, Any] = {"now": now, "now_us": (now - _EPOCH) // timedelta(microseconds=1)}
+    early = horizon is not None and horizon > now
+    if early:
+        params["horizon"] = horizon
     if session is not None:
         params["session"] = session
     if connection.dialect.name == "postgresql":
         params.update(gates=[gate for gate, _ in open_lanes], counts=[count for _, count in open_lanes])
         params["lock_first"] = 2 * max(count for _, count in open_lanes)
-        result = connection.execute(_lateral_query(session is not None, work), params)
+        result = connection.execute(_lateral_query(session is not None, work, early), params)
         try:
             yield (Candidate._make((*row[:_FIELDS], row[-1])) for row in result)
         finally:
@@ -278,7 +297,7 @@ def due_candidates(
     try:
         for start in range(0, len(levels), MAX_ARMS):  # SQLite takes at most 500 arms in one compound statement
             chunk = levels[start : start + MAX_ARMS]
-            query = _candidates_query(len(chunk), dialect, session is not None, work)
+            query = _candidates_query(len(chunk), dialect, session is not None, work, early)
             for index, (gate, level) in enumerate(chunk):
                 params.update({f"g{index}": gate, f"p{index}": level, f"n{index}": counts[gate]})
             results.append(connection.execute(query, params))

@@ -24,6 +24,7 @@ from inbox.store.tokens import hash_token
 from sweeper.http.agent_tools import router as tools_router
 from sweeper.http.history_api import router as history_router
 from sweeper.http.runner_api import router as runner_router
+from sweeper.http.start_gate import router as start_router
 from sweeper.http.state import HostState
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ def make_app(state: HostState, *, runner_routes: bool = True, public: bool = Tru
     if runner_routes:
         runner_refusals = error_responses(401, 403, 422, 426)
         app.include_router(runner_router, responses=runner_refusals)
+        app.include_router(start_router, responses=runner_refusals)
         app.include_router(tools_router, responses=runner_refusals)
         app.include_router(history_router, responses=runner_refusals)
     return app

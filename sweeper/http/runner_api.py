@@ -36,6 +36,7 @@ from agent_runner.protocol import (
     RunResult,
     WorkItem,
 )
+from inbox.defaults import CLAIM_AHEAD
 from inbox.errors import NotFound
 from inbox.http.errors import error_responses, token_first
 from inbox.store import progress
@@ -63,8 +64,9 @@ def _has_schedule(row: MessageIn) -> bool:
     return bool(row.recurrence or row.occurrence_at or row.content.get("on") or row.content.get("after"))
 
 
-def work_item(row: MessageIn, *, state: Any = None) -> WorkItem:
-    """What a runner is given to do ``row``; ``state``: its series' kept pre-script state."""
+def work_item(row: MessageIn, *, state: Any = None, early: bool = False) -> WorkItem:
+    """What a runner is given to do ``row``; ``state``: its series' kept pre-script state; ``early``: claimed before
+    its due time (the runner asks /start at that time before doing anything)."""
     event = row.content.get("event")
     do = row.do
     return WorkItem(
@@ -94,27 +96,37 @@ def work_item(row: MessageIn, *, state: Any = None) -> WorkItem:
         if isinstance(event, dict)
         else None,
         state=state,
+        early=early,
     )
 
 
 def _claim(host: HostState, runner: RunnerIdentity, limit: int) -> list[WorkItem]:
     with transaction(host.inbox.engine) as db:
+        now = utcnow()
         rows = claim_due(
             db,
             owner=runner.owner,
-            now=utcnow(),
+            now=now,
             clock=utcnow,
             session=runner.session,
             limit=limit,
             lease=host.lease,
             work="runner",
+            ahead=CLAIM_AHEAD,
         )
         states = states_of(db, [row.series_id for row in rows if row.series_id and row.script])
-        items = [work_item(row, state=states.get(row.series_id or "")) for row in rows]
+        early = [row.process_after > now for row in rows]
+        items = [
+            work_item(row, state=states.get(row.series_id or ""), early=soon)
+            for row, soon in zip(rows, early, strict=True)
+        ]
     # An agent run without a pre-script asks the model first thing: its history comes with the claim, read after
     # the claim's commit (no write lock held for it), which saves the runner a round trip before the model. One
-    # with a pre-script asks /history after the script, as the conversation may have moved on by then.
-    starts_model = [i for i, row in enumerate(rows) if row.do == "agent" and not row.script and not row.remind]
+    # with a pre-script asks /history after the script, as the conversation may have moved on by then, and so does
+    # one claimed early: the runs before its due time may still add to it.
+    starts_model = [
+        i for i, row in enumerate(rows) if row.do == "agent" and not row.script and not row.remind and not early[i]
+    ]
     if starts_model:
         budget = host.agent_limits.history_tokens
         with read_transaction(host.inbox.engine) as db:

@@ -1,37 +1,38 @@
-"""The start gate: ``POST /runner/v1/start``, which a runner asks at the due time of an item it claimed early.
+"""The start gate: ``POST /runner/v1/start``, which a runner asks just before the due time of an item it claimed
+early (agent_runner.loop.START_LEAD).
 
-The host answers go once its own clock has reached the row's ``process_after`` (an early ask waits on the event
-loop, holding no thread), after one read of the row (inbox.store.early.start_check): still this runner's for this
-attempt, nothing written to it or its series since the claim. A pause, cancel or update meanwhile, or a host
-shutting down, hands the row back unstarted instead (inbox.store.early.hand_back): a write, the rare case.
+The host answers once its own clock has reached the row's ``process_after``, after reading the row then
+(inbox.store.early.start_check): still this runner's for this attempt, nothing written to it or its series since
+the claim. Then go; or, after a pause, cancel or update meanwhile, or while the host shuts down, the row is handed
+back unstarted (inbox.store.early.hand_back: a write, the rare case, in a worker thread).
 
-Every millisecond the answer takes is lateness (docs/benchmarks.md, "Lateness"), so this route is leaner than the
+Every millisecond after the due time is lateness (docs/benchmarks.md, "Lateness"), so this route is leaner than the
 other runner routes, which cost about 3 ms here against 1 ms for the HTTP round trip itself: the runner's token is
 looked up in memory on the event loop (their shared check runs in a worker thread, because an API token's may ask
-the store; a token not found here goes that way, to be refused as there), the body is read by its model without
-FastAPI's parameter machinery, and on SQLite the read runs on the event loop too: a read of one row by its key
-in a WAL snapshot, which waits for no writer. PostgreSQL's read goes to a worker thread: a server away would
-otherwise hold the loop.
+the store; a token not found here goes that way, to be refused as there), and the body is read by its model
+without FastAPI's parameter machinery. The request arrives early, and is read and checked at once (on SQLite on the
+event loop: one read by key, which waits for no writer; PostgreSQL's in a worker thread, as a server away would
+otherwise hold the loop); the wait until the due time holds no thread but for its last ``FINAL_S``, and the
+worker thread that waits those out reads the row again at the due time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from functools import cache
+from functools import partial
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import Engine
 
 from agent_runner.protocol import PREFIX, PROTOCOL_VERSION, VERSION_HEADER, StartReply, StartRequest
 from inbox.http.auth import bearer
 from inbox.http.errors import error_responses
 from inbox.store.claims import NotHeld
 from inbox.store.early import hand_back, start_check
-from inbox.store.engine import READ_ONLY, transaction
+from inbox.store.engine import transaction
 from inbox.store.types import utcnow
 from sweeper.http.runner_api import lease_refusals
 from sweeper.http.runner_auth import RunnerIdentity, RunnerTokens, runner_identity
@@ -39,8 +40,9 @@ from sweeper.http.state import HostState
 
 router = APIRouter(prefix=PREFIX, tags=["runner"])
 # asyncio's timers wake up to a millisecond or two late (epoll counts whole milliseconds, and the loop has other
-# work): an early ask sleeps until this long before the due time, then yields to the loop until the time comes.
-SPIN_S = 0.002
+# work): an early ask sleeps on the loop until this long before the due time, and the rest in a worker thread,
+# which then reads the row. The thread is held for this long at most, and its hop is made before the due time.
+FINAL_S = 0.003
 _BODY = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": StartRequest.model_json_schema()}}}
 }
@@ -54,31 +56,25 @@ def _known(request: Request) -> RunnerIdentity | None:
     return identity if identity is not None and request.headers.get(VERSION_HEADER) == PROTOCOL_VERSION else None
 
 
-async def _until(wall: float) -> None:
-    """Until the wall clock (``time.time()``) reaches ``wall``, holding no thread: asleep, then for the last
-    ``SPIN_S`` letting the loop run its other work between looks at the clock."""
-    left = wall - time.time()
-    if left > SPIN_S:
-        await asyncio.sleep(left - SPIN_S)
-    while time.time() < wall:
-        await asyncio.sleep(0)
-
-
-@cache
-def _reader(engine: Engine) -> Engine:
-    """The store for the gate's read: a bare connection, no ORM session (a tenth of a millisecond less), without
-    SQLite's write lock (inbox.store.engine.read_transaction)."""
-    return engine.execution_options(**{READ_ONLY: True})
-
-
-def _look(host: HostState, runner: RunnerIdentity, body: StartRequest) -> float | str | None:
-    """Seconds left to the row's due time; else why it must be handed back; else None (go)."""
+def _look(
+    host: HostState, runner: RunnerIdentity, body: StartRequest, *, at: float | None = None
+) -> float | str | None:
+    """Seconds left to the row's due time; else why it must be handed back; else None (go). With ``at``, first
+    sleeps until the wall clock (``time.time()``) reaches it: a thread's sleep ends within a tenth of a millisecond
+    of the time asked, where the event loop's timers are a millisecond or two late."""
+    if at is not None:
+        while (left := at - time.time()) > 0:
+            time.sleep(left)
     if host.draining.is_set():
         return "host shutting down"
-    with _reader(host.inbox.engine).connect() as conn:
-        return start_check(
-            conn, body.message_id, session=runner.session, owner=runner.owner, attempt=body.attempt, now=utcnow()
-        )
+    return start_check(
+        host.inbox.engine,
+        body.message_id,
+        session=runner.session,
+        owner=runner.owner,
+        attempt=body.attempt,
+        now=utcnow(),
+    )
 
 
 def _hand_back(host: HostState, runner: RunnerIdentity, body: StartRequest, why: str) -> StartReply:
@@ -101,11 +97,12 @@ async def start(request: Request) -> Response:
     host: HostState = request.app.state.host
     inline = host.inbox.engine.dialect.name == "sqlite"
     with lease_refusals():
-        while True:
-            found = _look(host, runner, body) if inline else await run_in_threadpool(_look, host, runner, body)
-            if not isinstance(found, float):
-                break
-            await _until(time.time() + found)
+        found = _look(host, runner, body) if inline else await run_in_threadpool(_look, host, runner, body)
+        while isinstance(found, float):  # asked early, as runners do: answered at the due time
+            at = time.time() + found
+            if found > FINAL_S:
+                await asyncio.sleep(found - FINAL_S)
+            found = await run_in_threadpool(partial(_look, at=at), host, runner, body)
         # A hand-back writes: on SQLite it may wait for the write lock, never on the event loop.
         reply = StartReply(go=True) if found is None else await run_in_threadpool(_hand_back, host, runner, body, found)
     return Response(reply.model_dump_json(), media_type="application/json")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from inbox import Inbox
 from inbox.defaults import CLAIM_AHEAD
@@ -41,12 +41,12 @@ def _row(inbox: Inbox, message_id: str) -> MessageIn:
 
 def _gate(inbox: Inbox, message_id: str) -> str | None:
     """What the start gate sees at the due time: why the row must not start, or None. A reason hands it back."""
-    with transaction(inbox.engine) as db:
-        why = start_check(db.connection(), message_id, session="main", owner=OWNER, attempt=1, now=inbox.clock())
-        assert not isinstance(why, float), "asked before its due time"
-        if why is not None:
+    why = start_check(inbox.engine, message_id, session="main", owner=OWNER, attempt=1, now=inbox.clock())
+    assert not isinstance(why, float), "asked before its due time"
+    if why is not None:
+        with transaction(inbox.engine) as db:
             assert hand_back(db, message_id, owner=OWNER, attempt=1, now=inbox.clock()) is not None
-        return why
+    return why
 
 
 def _series(inbox: Inbox, series_id: str) -> list[MessageIn]:
@@ -131,6 +131,27 @@ def test_an_update_in_the_window_moves_the_row_to_its_new_time(inbox: Inbox, clo
     assert _claim(inbox) == []  # the new time holds
     clock.set(new_time)
     assert _claim(inbox) == [task.id]
+
+
+def test_a_series_paused_in_the_window_pauses_its_extra_occurrence(inbox: Inbox, clock: Clock) -> None:
+    """A run-now claimed early (here: moved 50 ms ahead, as a retry's backoff would) is paused with its series, as a
+    pending one is; the series' own slot is not touched by the hand-back."""
+    task = inbox.schedule("hourly", cron="0 * * * *")
+    extra = inbox.run_now(task.series_id)
+    with transaction(inbox.engine) as db:
+        later = clock() + timedelta(milliseconds=50)
+        db.exec(update(MessageIn).where(col(MessageIn.id) == extra.id).values(process_after=later))
+    clock.advance(seconds=0.01)  # the series is written after the claim, not in the same instant
+    assert _claim(inbox) == [extra.id]
+    clock.advance(seconds=0.01)
+    inbox.pause(task.series_id)
+    clock.advance(seconds=0.03)
+    assert _gate(inbox, extra.id) == "paused"
+    row = _row(inbox, extra.id)
+    assert (row.status, row.tries, row.lease_owner) == ("paused", 0, None)
+    assert _runs(inbox, extra.id) == []
+    inbox.resume(task.series_id)
+    assert _row(inbox, extra.id).status == "pending"
 
 
 def test_a_host_shutting_down_hands_the_row_back_pending(inbox: Inbox, clock: Clock) -> None:

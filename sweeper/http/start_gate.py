@@ -10,10 +10,10 @@ Every millisecond after the due time is lateness (docs/benchmarks.md, "Lateness"
 other runner routes, which cost about 3 ms here against 1 ms for the HTTP round trip itself: the runner's token is
 looked up in memory on the event loop (their shared check runs in a worker thread, because an API token's may ask
 the store; a token not found here goes that way, to be refused as there), and the body is read by its model
-without FastAPI's parameter machinery. The request arrives early, and is read and checked at once (on SQLite on the
-event loop: one read by key, which waits for no writer; PostgreSQL's in a worker thread, as a server away would
-otherwise hold the loop); the wait until the due time holds no thread but for its last ``FINAL_S``, and the
-worker thread that waits those out reads the row again at the due time.
+without FastAPI's parameter machinery. The request arrives early and is checked at once, in a worker thread (a
+store away, or a pool of connections all in use, must not hold the event loop); the wait until the due time holds
+no thread but for its last ``FINAL_S``, and the worker thread that waits those out reads the row again at the due
+time. Those hops to a thread come before the due time: after it come only the read and the answer.
 """
 
 from __future__ import annotations
@@ -95,9 +95,8 @@ async def start(request: Request) -> Response:
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
     host: HostState = request.app.state.host
-    inline = host.inbox.engine.dialect.name == "sqlite"
     with lease_refusals():
-        found = _look(host, runner, body) if inline else await run_in_threadpool(_look, host, runner, body)
+        found = await run_in_threadpool(_look, host, runner, body)
         while isinstance(found, float):  # asked early, as runners do: answered at the due time
             at = time.time() + found
             if found > FINAL_S:

@@ -132,10 +132,10 @@ def _series_hold(
 
 def start_check(
     engine: Engine, message_id: str, *, session: str, owner: str, attempt: int, now: datetime
-) -> float | str | None:
+) -> datetime | str | None:
     """The start gate's look at ``message_id``, which ``owner`` (a runner of ``session``) holds for ``attempt``:
-    the seconds left to its due time on ``now``'s clock (more than 0: ask again then); else what was written since
-    the claim that forbids starting it (``cancelled``, ``paused`` or ``updated``: hand it back); else None (start).
+    its due time while ``now`` is before it (look again then); else what was written since the claim that forbids
+    starting it (``cancelled``, ``paused`` or ``updated``: hand it back); else None (start).
     Refuses as inbox.store.claims.held_row does (NotFound, OtherSession, NotHeld)."""
     row = read_held(engine, message_id)
     if row is None:
@@ -144,9 +144,8 @@ def start_check(
         raise OtherSession(f"message {message_id} belongs to another session; this runner serves {session!r}")
     if row.status != Status.RUNNING or row.lease_owner != owner or row.tries + 1 != attempt:
         raise NotHeld(f"lease lost: message {message_id} attempt {attempt} is not this runner's")
-    left = (row.process_after - now).total_seconds()
-    if left > 0:
-        return left
+    if row.process_after > now:
+        return row.process_after
     for status in _HOLDS:
         if row.next_status == status:
             return status.value

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from functools import partial
 
 from fastapi import APIRouter, Request, Response
@@ -57,13 +58,14 @@ def _known(request: Request) -> RunnerIdentity | None:
 
 
 def _look(
-    host: HostState, runner: RunnerIdentity, body: StartRequest, *, at: float | None = None
-) -> float | str | None:
-    """Seconds left to the row's due time; else why it must be handed back; else None (go). With ``at``, first
-    sleeps until the wall clock (``time.time()``) reaches it: a thread's sleep ends within a tenth of a millisecond
-    of the time asked, where the event loop's timers are a millisecond or two late."""
+    host: HostState, runner: RunnerIdentity, body: StartRequest, *, at: datetime | None = None
+) -> datetime | str | None:
+    """The row's due time while it is not yet due; else why it must be handed back; else None (go). With ``at``,
+    first sleeps until then: a thread's sleep ends within a tenth of a millisecond of the time asked, where the event
+    loop's timers are a millisecond or two late."""
     if at is not None:
-        while (left := at - time.time()) > 0:
+        wall = at.timestamp()
+        while (left := wall - time.time()) > 0:
             time.sleep(left)
     if host.draining.is_set():
         return "host shutting down"
@@ -97,11 +99,11 @@ async def start(request: Request) -> Response:
     host: HostState = request.app.state.host
     with lease_refusals():
         found = await run_in_threadpool(_look, host, runner, body)
-        while isinstance(found, float):  # asked early, as runners do: answered at the due time
-            at = time.time() + found
-            if found > FINAL_S:
-                await asyncio.sleep(found - FINAL_S)
-            found = await run_in_threadpool(partial(_look, at=at), host, runner, body)
+        while isinstance(found, datetime):  # asked early, as runners do: answered at the due time
+            left = found.timestamp() - time.time()  # from the due time itself: the hop here took time too
+            if left > FINAL_S:
+                await asyncio.sleep(left - FINAL_S)
+            found = await run_in_threadpool(partial(_look, at=found), host, runner, body)
         # A hand-back writes: on SQLite it may wait for the write lock, never on the event loop.
         reply = StartReply(go=True) if found is None else await run_in_threadpool(_hand_back, host, runner, body, found)
     return Response(reply.model_dump_json(), media_type="application/json")

@@ -42,7 +42,7 @@ def _row(inbox: Inbox, message_id: str) -> MessageIn:
 def _gate(inbox: Inbox, message_id: str) -> str | None:
     """What the start gate sees at the due time: why the row must not start, or None. A reason hands it back."""
     why = start_check(inbox.engine, message_id, session="main", owner=OWNER, attempt=1, now=inbox.clock())
-    assert not isinstance(why, float), "asked before its due time"
+    assert not isinstance(why, datetime), "asked before its due time"
     if why is not None:
         with transaction(inbox.engine) as db:
             assert hand_back(db, message_id, owner=OWNER, attempt=1, now=inbox.clock()) is not None

@@ -70,7 +70,8 @@ def _rides_out(served: Served, answer: Scripted, **env: str) -> None:
     assert len(notices) == 1, [n.text for n in notices]  # told when the failures began, not at each occurrence
     served.fake.outage(None)
     served.wait_for("a completed run", lambda: any(r.outcome == "completed" for r in served.runs(made.series_id)))
-    assert served.inbox.get(made.series_id).status == "active"
+    # Not paused: an every-second series may be running its next slot by now, claimed up to 100 ms before it.
+    assert served.inbox.get(made.series_id).status in ("active", "running")
 
 
 def test_a_provider_down_for_a_while_neither_pauses_the_series_nor_buries_the_outbox(served: Served) -> None:

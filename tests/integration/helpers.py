@@ -94,12 +94,16 @@ def run_due(inbox: Inbox, outcome: Outcome = Outcome.COMPLETED) -> list[str]:
 
 
 def stored_text(engine: Engine) -> str:
-    """Every value in every table of the store, as one text: to show what was, or was not, written."""
+    """Every value in every table of the store, as one text: to show what was, or was not, written.
+
+    Each table's rows are sorted: a table read without ``ORDER BY`` comes back in its storage order, which
+    PostgreSQL may change (vacuum, a row's lock taken and dropped) with nothing written."""
     values: list[str] = []
     with engine.connect() as conn:
         for name in inspect(conn).get_table_names():
-            for row in conn.execute(text(f"SELECT * FROM {name}")):
-                values.extend(str(value) for value in row)
+            rows = ["\t".join(str(value) for value in row) for row in conn.execute(text(f"SELECT * FROM {name}"))]
+            values.append(f"{name}:")
+            values.extend(sorted(rows))
     return "\n".join(values)
 
 

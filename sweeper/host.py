@@ -56,6 +56,10 @@ from sweeper.sweep import PassReport
 log = logging.getLogger("inbox.host")
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
 SERVER_CLOSE_S = 2
+# Listening from the moment a socket is bound: a client that connects once the host has said where (a runner, a
+# script, a test reading the start lines) waits in this queue until the server takes it, where a bound socket not
+# yet listening would refuse it. uvicorn's own backlog, which it sets again when it starts serving.
+BACKLOG = 2048
 RETENTION_EVERY = timedelta(hours=1)
 CHORE_CHECK_S = 10.0  # how often a host looks whether a chore is due (by its own clock; reads only)
 
@@ -63,6 +67,11 @@ CHORE_CHECK_S = 10.0  # how often a host looks whether a chore is due (by its ow
 class UnsafeSocketFolder(Exception):
     """The folder the runners' socket would go in is not this user's alone: whoever can replace the socket there
     could pose as the host to its runners."""
+
+
+class ServerDidNotStart(Exception):
+    """The HTTP server's thread ended before serving (uvicorn logged why): a host without it would start runners
+    that can never claim, so it stops instead."""
 
 
 def socket_path(home: Path) -> Path:
@@ -102,6 +111,7 @@ def _unix_listener(path: Path) -> socketlib.socket:
     sock = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
     sock.bind(str(path))
     os.chmod(path, 0o600)  # runners run as this user (process runtime) or get the socket mounted in
+    sock.listen(BACKLOG)
     return sock
 
 
@@ -112,6 +122,7 @@ def _tcp_listener(listen: str) -> socketlib.socket:
     sock = socketlib.socket(family, socketlib.SOCK_STREAM)
     sock.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_REUSEADDR, 1)
     sock.bind((host, int(port)))
+    sock.listen(BACKLOG)
     return sock
 
 
@@ -306,6 +317,9 @@ class Host:
         server_thread.start()
         while not self.server.started and server_thread.is_alive():
             self.stop.wait(0.01)  # runners started by the first pass must find the socket listening
+        if not self.server.started and not self.stop.is_set():
+            self.socket_path.unlink(missing_ok=True)
+            raise ServerDidNotStart("the HTTP server did not start: see the error logged above")
         self.deliverer.start()
         self.requests.start()
         try:

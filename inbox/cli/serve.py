@@ -69,6 +69,7 @@ def serve(
 ) -> None:
     """Run the host: the sweeper, a runner per session with due work, and the HTTP API (/v1, and /mcp for MCP
     clients)."""
+    from sweeper.host import ServerDidNotStart
     from sweeper.host_config import HostConfig
 
     if listen is not None:
@@ -114,7 +115,11 @@ def serve(
             say(f"MCP clients: http://{address}:{port}/mcp, with the same token (docs/mcp.md)", highlight=False)
         else:
             say("HTTP API: off; to use it, start with --listen 127.0.0.1:8080", highlight=False)
-        host.run()
+        try:
+            host.run()
+        except ServerDidNotStart as exc:
+            fail(f"error: {exc}")
+            raise typer.Exit(1) from exc
 
 
 def _lean_process() -> None:

@@ -26,11 +26,11 @@ LONG_POLL_S = 20.0
 HEARTBEAT_CHECK_S = 0.25
 HEARTBEAT_RETRY_S = 1.0  # after a failed heartbeat: the lease may be short of its time
 HOST_GONE_AFTER_S = 10.0  # the host has not answered for this long: it died; a new host starts new runners
-# An item claimed early is asked to start this long before its due time: the request reaches the host by then
-# (2 to 3 ms over its socket on a busy 2-core machine), and the host answers at the due time on its own clock,
-# after checking the row then (sweeper.http.start_gate). Asked at the due time, the request's way there (and its
-# parsing) would be lateness.
-START_LEAD = timedelta(milliseconds=10)
+# An item claimed early is asked to start this long before its due time. The host looks at the row and answers go
+# a little later, still before the due time (inbox.defaults.GO_AHEAD, 10 ms: the request's way there, 2 to 3 ms
+# over the socket on a busy 2-core machine, comes first), and the runner starts the work at the due time on its own
+# clock. Neither trip, nor the host's read, is then lateness (docs/benchmarks.md, "Lateness").
+START_LEAD = timedelta(milliseconds=20)
 
 
 def wait_until(at: datetime) -> None:
@@ -91,32 +91,35 @@ class Runner:
             for message_id in lost:
                 log.warning("lease on %s was taken back; its result will not be recorded", message_id)
 
-    def _may_start(self, item: WorkItem) -> bool:
-        """Whether to do ``item``: at once, unless it was claimed early; then at its due time, once the host's
-        start gate says go. A hand-back (paused, cancelled or updated meanwhile, or the host shutting down) is no
-        longer this runner's: it is dropped without a result."""
+    def _may_start(self, item: WorkItem) -> WorkItem | None:
+        """``item`` to do now: at once, unless it was claimed early; then at its due time, once the host's start gate
+        has said go (with the conversation an agent run starts from). None: a hand-back (paused, cancelled or updated
+        meanwhile, or the host shutting down) is no longer this runner's: it is dropped without a result."""
         if not item.early:
-            return True
-        wait_until(item.process_after - START_LEAD)  # the host answers at the due time itself
+            return item
+        wait_until(item.process_after - START_LEAD)
         try:
-            reply = self.host.start(item.id, item.attempt)
+            reply = self.host.start(item.id, item.attempt, history=item.starts_with_model)
         except LeaseLost as exc:
             log.warning("%s not started: %s", item.id, exc)
-            return False
+            return None
         except (httpx.HTTPError, StoreAway) as exc:  # its lease expires and the host retries it
             log.error("could not ask the host to start %s: %s", item.id, exc)
-            return False
+            return None
         if not reply.go:
             log.info("%s handed back unstarted: %s", item.id, reply.reason)
-        return reply.go
+            return None
+        wait_until(item.process_after)  # the go comes a little before the due time
+        return item if reply.history is None else item.model_copy(update={"history": reply.history})
 
     def _finish(self, item: WorkItem) -> None:
         started = datetime.now(UTC)
         try:
-            if not self._may_start(item):
+            ready = self._may_start(item)
+            if ready is None:
                 return
             started = datetime.now(UTC)
-            result = do_item(item, self.host, self.sandbox)
+            result = do_item(ready, self.host, self.sandbox)
             with self._lock:
                 self._reporting.add(item.id)
             reply = self.host.report(result)

@@ -8,9 +8,10 @@ runner that claims the retry of its own taken-back attempt still cannot report t
     POST /runner/v1/claim        ClaimRequest  -> ClaimReply     (long-polls up to wait_s when nothing is due;
                                                                   an agent item without a pre-script comes with
                                                                   its history, unless claimed early)
-    POST /runner/v1/start        StartRequest  -> StartReply     (an item claimed early, asked at its due time:
-                                                                  go, or handed back unstarted; 409 if the lease
-                                                                  was lost)
+    POST /runner/v1/start        StartRequest  -> StartReply     (an item claimed early, asked just before its
+                                                                  due time: go (with its history if asked), or
+                                                                  handed back unstarted; 409 if the lease was
+                                                                  lost)
     POST /runner/v1/heartbeat    Heartbeat     -> HeartbeatReply (renews leases; names the ones lost)
     POST /runner/v1/results      RunResult     -> ResultReply    (records the outcome; 409 if the lease was lost)
     POST /runner/v1/model        ModelRequest  -> ModelReply     (the host calls the provider with its key and
@@ -36,7 +37,7 @@ from agent_runner.prescript import state_problem
 PREFIX = "/runner/v1"
 # Sent by every runner as the VERSION_HEADER; the host refuses a runner built from other code (426), so a stale
 # runner image fails at once with a message saying so, not later with puzzling errors.
-PROTOCOL_VERSION = "11"
+PROTOCOL_VERSION = "12"
 VERSION_HEADER = "x-inbox-runner-protocol"
 AGENT_PREFIX = "agent:"  # who wrote a row or a script, when an agent session did: "agent:SESSION"
 
@@ -130,9 +131,17 @@ class WorkItem(_Wire):
     # The conversation the model continues, read as the item was claimed, for an agent run the model starts at
     # once (no pre-script first): it saves the runner a request to /history. None: ask /history when needed.
     history: HistoryReply | None = None
-    # Claimed before its due time (up to inbox.defaults.CLAIM_AHEAD): the runner waits until ``process_after``, asks
-    # /start, and does nothing of it (no started_at, no script) unless the answer is go.
+    # Claimed before its due time (up to inbox.defaults.CLAIM_AHEAD): the runner asks /start just before
+    # ``process_after`` and does nothing of it (no started_at, no script) unless the answer is go; then it starts at
+    # ``process_after``.
     early: bool = False
+
+    @property
+    def starts_with_model(self) -> bool:
+        """An agent run with no pre-script asks the model first thing: it wants its conversation at once, so the
+        host sends it with the claim, or with the start gate's go when claimed early (one with a pre-script asks
+        /history after its script, as the conversation may have moved on by then)."""
+        return self.do == "agent" and not self.script and not self.remind
 
 
 def _keepable(state: Any) -> Any:
@@ -154,18 +163,22 @@ class ClaimRequest(_Wire):
 
 
 class StartRequest(_Wire):
-    """May the attempt ``attempt`` of ``message_id`` (a WorkItem claimed early) start now?"""
+    """May the attempt ``attempt`` of ``message_id`` (a WorkItem claimed early) start at its due time? With
+    ``history``, the conversation it continues comes with a go (an agent run that asks the model first thing)."""
 
     message_id: Text
     attempt: Count
+    history: bool = False
 
 
 class StartReply(_Wire):
-    """``go``: start it now. Otherwise it was handed back unstarted (``reason``: paused, cancelled, updated, host
-    shutting down): the runner drops it without a result; it is no longer its own."""
+    """``go``: start it at its ``process_after`` (the answer comes a little before: inbox.defaults.GO_AHEAD), with the
+    conversation read then when it was asked for (``history``). Otherwise it was handed back unstarted (``reason``:
+    paused, cancelled, updated, host shutting down): the runner drops it without a result; it is no longer its own."""
 
     go: bool
     reason: str | None = None
+    history: HistoryReply | None = None
 
 
 class ClaimReply(_Wire):

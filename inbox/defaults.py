@@ -26,3 +26,9 @@ DELIVERY_TIMEOUT_S = 15.0  # one delivery attempt's time limit (INBOX_DELIVERY_T
 # runner starts the work at the due time itself once the host's start gate says go (docs/runner.md, "Claimed
 # early"). A pause, cancel or update that comes in the window hands the row back unstarted (docs/reliability.md).
 CLAIM_AHEAD = timedelta(milliseconds=100)
+# How long before the due time the start gate looks at a row claimed early and, when nothing holds it back, says go:
+# the answer's way back to the runner (a millisecond or two, more on a busy machine) then ends before the due time,
+# and the runner starts the work at the due time on its own clock (the host's: one kernel for both runtimes). So a
+# pause, cancel or update must be written at least this long before the due time to hold the occurrence back; one
+# written later applies to the next, as one written once a run has started does (docs/reliability.md).
+GO_AHEAD = timedelta(milliseconds=10)

@@ -1,5 +1,7 @@
-"""The start gate over a real unix socket: a runner's item claimed early starts at its due time, not before, and
-one paused in the window, or asked for while the host shuts down, is handed back unstarted.
+"""The start gate over a real unix socket: a runner's item claimed early is let go just before its due time (with
+the conversation it continues, when asked), and one paused in the window, or asked for while the host shuts down,
+is handed back unstarted. That the runner then starts it at its due time, not before, is
+tests/acceptance/test_on_time_e2e.py's.
 
 The claim window is widened to 5 s here (CLAIM_AHEAD is 100 ms) so that what happens inside it does not race the
 machine's speed.
@@ -13,8 +15,10 @@ import pytest
 
 import sweeper.http.runner_api
 from agent_runner.client import LeaseLost
+from agent_runner.conversation import ChatTurn
+from inbox.defaults import GO_AHEAD
 from inbox.store.types import utcnow
-from tests.integration.test_runner_api import Host, host  # noqa: F401  (the fixture)
+from tests.integration.test_runner_api import Host, host, result  # noqa: F401  (the fixture)
 
 DUE_IN = timedelta(milliseconds=700)
 
@@ -29,16 +33,36 @@ def _scheduled_soon(host: Host) -> str:  # noqa: F811
     return host.inbox.schedule("say hi", at=when, session="a").id
 
 
-def test_an_item_claimed_early_starts_at_its_due_time_and_not_before(host: Host) -> None:  # noqa: F811
+def test_an_item_claimed_early_is_let_go_just_before_its_due_time(host: Host) -> None:  # noqa: F811
     message_id = _scheduled_soon(host)
     runner = host.runner()
     [item] = runner.claim(limit=4, wait_s=0).items
     assert (item.id, item.early, item.history) == (message_id, True, None)  # its conversation is read at the start
-    assert utcnow() < item.process_after
-    assert runner.start(item.id, item.attempt).go  # asked early: the host answers at the due time
-    assert utcnow() >= item.process_after
+    assert utcnow() < item.process_after - GO_AHEAD
+    reply = runner.start(item.id, item.attempt)
+    assert (reply.go, reply.history) == (True, None)  # none asked for
+    assert utcnow() >= item.process_after - GO_AHEAD  # the host answered no sooner
     row = host.row(message_id)
     assert (row.status, row.tries, row.lease_owner) == ("running", 0, "r-a")
+
+
+def test_the_go_brings_the_conversation_as_it_is_just_before_the_due_time(host: Host) -> None:  # noqa: F811
+    """An agent run claimed early gets its conversation with the go, not with the claim: a run that ends in
+    between (here, a chat line's) has added to it by then."""
+    runner = host.runner()
+    message_id = _scheduled_soon(host)
+    chat = host.inbox.send("my name is Ada", session="a")
+    items = {item.id: item for item in runner.claim(limit=4, wait_s=0).items}
+    assert items[message_id].history is None and items[message_id].starts_with_model
+    said = [ChatTurn(role="user", text="my name is Ada"), ChatTurn(role="assistant", text="Hello Ada")]
+    runner.report(result(chat.id, reply="Hello Ada", new_turns=said))
+    reply = runner.start(message_id, items[message_id].attempt, history=True)
+    assert reply.go and reply.history is not None
+    assert [(turn.role, turn.text) for turn in reply.history.turns] == [
+        ("user", "my name is Ada"),
+        ("assistant", "Hello Ada"),
+    ]
+    assert reply.history == runner.history(message_id)  # what /history answers for the same row
 
 
 def test_a_pause_before_the_due_time_hands_the_item_back_unstarted(host: Host) -> None:  # noqa: F811

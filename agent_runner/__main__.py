@@ -13,6 +13,7 @@ is the workspace those shells write to, and neither it nor ``$HOME/.local`` may 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -42,7 +43,15 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+# A thread that wakes at a due time waits for the GIL while another holds it (parsing a claim that brought a long
+# conversation, a model reply): by default up to 5 ms before Python hands it over, which was the whole tail of how
+# late runs started (docs/benchmarks.md, "Lateness"). The runner's threads mostly wait on sockets; switching more
+# often costs it nothing measurable.
+SWITCH_INTERVAL_S = 0.0005
+
+
 def main() -> int:
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     token = take_token()
     unsealed = seal()
     env = os.environ
@@ -81,6 +90,10 @@ def main() -> int:
     host = HostClient(socket_path, token)
     runner = Runner(host, config, sandbox)
     signal.signal(signal.SIGTERM, lambda *_: runner.stopping.set())
+    # What is loaded by now lives as long as the runner: out of the collector's full passes, which otherwise stop
+    # every thread for milliseconds, one due to start among them (as in the host: sweeper.host).
+    gc.collect()
+    gc.freeze()
     try:
         code = runner.run()
     finally:

@@ -101,10 +101,16 @@ class HostClient:
         resp.raise_for_status()
         return ClaimReply.model_validate(resp.json())
 
-    def start(self, message_id: str, attempt: int, *, history: bool = False) -> StartReply:
-        """Ask to start an item claimed early at its due time (with its conversation: ``history``); :class:`LeaseLost`
-        when it is no longer this runner's."""
-        body = StartRequest(message_id=message_id, attempt=attempt, history=history).model_dump(mode="json")
+    def start(self, message_id: str, attempt: int, *, history: HistoryReply | None = None) -> StartReply:
+        """Ask to start an item claimed early at its due time (``history``: the conversation it came with, to have again
+        if it moved on since); :class:`LeaseLost` when it is no longer this runner's."""
+        asked = StartRequest(
+            message_id=message_id,
+            attempt=attempt,
+            history=history is not None,
+            newest_id=history.newest_id if history is not None else None,
+        )
+        body = asked.model_dump(mode="json")
         resp = self._post("/start", body, patience_s=0)
         if resp.status_code in (403, 404, 409):
             raise LeaseLost(resp.json().get("error", "lease lost"))

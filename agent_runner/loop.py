@@ -93,13 +93,14 @@ class Runner:
 
     def _may_start(self, item: WorkItem) -> WorkItem | None:
         """``item`` to do now: at once, unless it was claimed early; then at its due time, once the host's start gate
-        has said go (with the conversation an agent run starts from). None: a hand-back (paused, cancelled or updated
-        meanwhile, or the host shutting down) is no longer this runner's: it is dropped without a result."""
+        has said go (with the conversation the run continues, when it moved on since the claim). None: a hand-back
+        (paused, cancelled or updated meanwhile, or the host shutting down) is no longer this runner's: it is dropped
+        without a result."""
         if not item.early:
             return item
         wait_until(item.process_after - START_LEAD)
         try:
-            reply = self.host.start(item.id, item.attempt, history=item.starts_with_model)
+            reply = self.host.start(item.id, item.attempt, history=item.history)
         except LeaseLost as exc:
             log.warning("%s not started: %s", item.id, exc)
             return None
@@ -110,7 +111,8 @@ class Runner:
             log.info("%s handed back unstarted: %s", item.id, reply.reason)
             return None
         wait_until(item.process_after)  # the go comes a little before the due time
-        return item if reply.history is None else item.model_copy(update={"history": reply.history})
+        history = reply.continued(item.history)
+        return item if history is item.history else item.model_copy(update={"history": history})
 
     def _finish(self, item: WorkItem) -> None:
         started = datetime.now(UTC)

@@ -7,9 +7,9 @@ runner that claims the retry of its own taken-back attempt still cannot report t
 
     POST /runner/v1/claim        ClaimRequest  -> ClaimReply     (long-polls up to wait_s when nothing is due;
                                                                   an agent item without a pre-script comes with
-                                                                  its history, unless claimed early)
+                                                                  its history)
     POST /runner/v1/start        StartRequest  -> StartReply     (an item claimed early, asked just before its
-                                                                  due time: go (with its history if asked), or
+                                                                  due time: go (with its history if it moved on), or
                                                                   handed back unstarted; 409 if the lease was
                                                                   lost)
     POST /runner/v1/heartbeat    Heartbeat     -> HeartbeatReply (renews leases; names the ones lost)
@@ -129,7 +129,8 @@ class WorkItem(_Wire):
     do: str = "agent"  # what the run does: agent, remind, http, command or a worker's name (inbox.kinds)
     input: dict[str, Any] | None = None  # the kind's ``with``, as checked when the task was made
     # The conversation the model continues, read as the item was claimed, for an agent run the model starts at
-    # once (no pre-script first): it saves the runner a request to /history. None: ask /history when needed.
+    # once (no pre-script first): it saves the runner a request to /history. None: ask /history when needed. For one
+    # claimed early, the start gate's go replaces it if it has moved on meanwhile.
     history: HistoryReply | None = None
     # Claimed before its due time (up to inbox.defaults.CLAIM_AHEAD): the runner asks /start just before
     # ``process_after`` and does nothing of it (no started_at, no script) unless the answer is go; then it starts at
@@ -139,8 +140,8 @@ class WorkItem(_Wire):
     @property
     def starts_with_model(self) -> bool:
         """An agent run with no pre-script asks the model first thing: it wants its conversation at once, so the
-        host sends it with the claim, or with the start gate's go when claimed early (one with a pre-script asks
-        /history after its script, as the conversation may have moved on by then)."""
+        host sends it with the claim (one with a pre-script asks /history after its script, as the conversation may
+        have moved on by then)."""
         return self.do == "agent" and not self.script and not self.remind
 
 
@@ -163,22 +164,35 @@ class ClaimRequest(_Wire):
 
 
 class StartRequest(_Wire):
-    """May the attempt ``attempt`` of ``message_id`` (a WorkItem claimed early) start at its due time? With
-    ``history``, the conversation it continues comes with a go (an agent run that asks the model first thing)."""
+    """May the attempt ``attempt`` of ``message_id`` (a WorkItem claimed early) start at its due time? ``history``:
+    the runner holds the conversation it continues, as the claim sent it, whose newest turn was ``newest_id``; a go
+    brings it again if it has moved on since."""
 
     message_id: Text
     attempt: Count
     history: bool = False
+    newest_id: Text | None = None
 
 
 class StartReply(_Wire):
     """``go``: start it at its ``process_after`` (the answer comes a little before: inbox.defaults.GO_AHEAD), with the
-    conversation read then when it was asked for (``history``). Otherwise it was handed back unstarted (``reason``:
+    conversation as it is then when it moved on since the claim (``history``; None: the claim's is current).
+    Otherwise it was handed back unstarted (``reason``:
     paused, cancelled, updated, host shutting down): the runner drops it without a result; it is no longer its own."""
 
     go: bool
     reason: str | None = None
     history: HistoryReply | None = None
+    # Or, when only turns were added since the claim (no summary among them), just those, oldest first, and the id
+    # of the last: a long conversation sent whole took longer than the go's lead (docs/benchmarks.md, "Lateness").
+    added: list[ChatTurn] = Field(default_factory=list)
+    added_through: Text | None = None
+
+    def continued(self, held: HistoryReply | None) -> HistoryReply | None:
+        """The conversation to continue: ``held`` (the claim's) as this go brings it up to date."""
+        if self.history is not None or held is None or self.added_through is None:
+            return self.history or held
+        return held.model_copy(update={"turns": [*held.turns, *self.added], "newest_id": self.added_through})
 
 
 class ClaimReply(_Wire):

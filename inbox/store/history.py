@@ -75,6 +75,26 @@ def load(db: Session, scope: str, *, limit: int = 500) -> list[StoredTurn]:
     return newest_first[::-1]
 
 
+def newest(db: Session, scope: str) -> str | None:
+    """The id of the scope's newest turn (a summary included), or None: whether a conversation read earlier is still
+    the whole of it, in one step of the index :func:`load` reads."""
+    query = select(_TURNS.c.id).where(_TURNS.c.scope == scope).order_by(_TURNS.c.id.desc()).limit(1)
+    found: str | None = db.connection().execute(query).scalar()
+    return found
+
+
+def after(db: Session, scope: str, newest_id: str, *, limit: int = 500) -> list[StoredTurn]:
+    """The scope's turns after ``newest_id``, oldest first (at most ``limit``): what a conversation read earlier,
+    whose newest turn that was, lacks."""
+    query = (
+        select(_TURNS.c.id, _TURNS.c.role, _TURNS.c.turn)
+        .where(_TURNS.c.scope == scope, _TURNS.c.id > newest_id)
+        .order_by(_TURNS.c.id)
+        .limit(limit)
+    )
+    return [StoredTurn(row.id, row.role, row.turn) for row in db.connection().execute(query)]
+
+
 def append(
     db: Session, scope: str, *, session: str, message_id: str, turns: Sequence[dict[str, Any]], now: datetime
 ) -> None:

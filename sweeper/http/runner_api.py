@@ -117,10 +117,9 @@ def _claim(host: HostState, runner: RunnerIdentity, limit: int) -> list[WorkItem
         states = states_of(db, [row.series_id for row in rows if row.series_id and row.script])
         items = [work_item(row, state=states.get(row.series_id or ""), early=row.process_after > now) for row in rows]
     # An agent run without a pre-script asks the model first thing: its history comes with the claim, read after
-    # the claim's commit (no write lock held for it), which saves the runner a round trip before the model. One
-    # claimed early gets it with the start gate's go instead (sweeper.http.start_gate): the runs before its due time
-    # may still add to it.
-    starts_model = [i for i, item in enumerate(items) if item.starts_with_model and not item.early]
+    # the claim's commit (no write lock held for it), which saves the runner a round trip before the model. For one
+    # claimed early the start gate checks that it is still the whole conversation (sweeper.http.start_gate).
+    starts_model = [i for i, item in enumerate(items) if item.starts_with_model]
     if starts_model:
         budget = host.agent_limits.history_tokens
         with read_transaction(host.inbox.engine) as db:

@@ -3,8 +3,11 @@ early (agent_runner.loop.START_LEAD).
 
 The host answers once its own clock has reached ``GO_AHEAD`` (10 ms) before the row's ``process_after``, after
 reading the row then (inbox.store.early.start_check): still this runner's for this attempt, nothing written to it
-or its series since the claim. Then go, with the conversation the run continues, read then too, when the runner
-asked for it; the runner starts at the due time on its own clock. Or, after a pause, cancel or update meanwhile, or
+or its series since the claim. Then go; the runner starts at the due time on its own clock. An agent run came with
+its conversation in the claim: the go brings what it lacks, read then, only if it has moved on since (a run of the
+same conversation ended meanwhile), which one step of an index tells: the turns added, or the whole conversation
+when a summary replaced some of it. Sent whole with every go, a long conversation (500 turns) took 11 ms to read,
+send and parse, and made the go late. Or, after a pause, cancel or update meanwhile, or
 while the host shuts down, the row is handed back unstarted (inbox.store.early.hand_back: a write, the rare case,
 in a worker thread).
 
@@ -30,11 +33,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from agent_runner.conversation import ChatTurn
 from agent_runner.protocol import PREFIX, PROTOCOL_VERSION, VERSION_HEADER, StartReply, StartRequest
 from inbox.defaults import GO_AHEAD
 from inbox.errors import NotFound
 from inbox.http.auth import bearer
 from inbox.http.errors import error_responses
+from inbox.store import history
 from inbox.store.claims import NotHeld
 from inbox.store.early import hand_back, start_check
 from inbox.store.engine import read_transaction, transaction
@@ -93,6 +98,13 @@ def _look(
         row = db.get(MessageIn, body.message_id)
         if row is None:  # read a moment ago, so never expected: answered as start_check would
             raise NotFound("message", body.message_id)
+        scope = history.scope_of(row)
+        if scope is None or history.newest(db, scope) == body.newest_id:
+            return StartReply(go=True)  # what the claim sent is still the whole conversation: the usual case
+        added = history.after(db, scope, body.newest_id) if body.newest_id is not None else []
+        if added and all(turn.role != history.SUMMARY for turn in added):
+            turns = [ChatTurn.model_validate(turn.turn) for turn in added]
+            return StartReply(go=True, added=turns, added_through=added[-1].id)
         return StartReply(go=True, history=history_of(db, row, budget_tokens=host.agent_limits.history_tokens))
 
 

@@ -177,8 +177,8 @@ class StartRequest(_Wire):
 class StartReply(_Wire):
     """``go``: start it at its ``process_after`` (the answer comes a little before: inbox.defaults.GO_AHEAD), with the
     conversation as it is then when it moved on since the claim (``history``; None: the claim's is current).
-    Otherwise it was handed back unstarted (``reason``:
-    paused, cancelled, updated, host shutting down): the runner drops it without a result; it is no longer its own."""
+    Otherwise it was handed back unstarted (``reason``: paused, cancelled, updated, host shutting down): the runner
+    drops it without a result; it is no longer its own."""
 
     go: bool
     reason: str | None = None

@@ -95,6 +95,13 @@ def after(db: Session, scope: str, newest_id: str, *, limit: int = 500) -> list[
     return [StoredTurn(row.id, row.role, row.turn) for row in db.connection().execute(query)]
 
 
+def summarized_since(db: Session, scope: str, since: datetime) -> bool:
+    """Whether a summary was written to ``scope`` at ``since`` or later. A summary takes the id of the last turn it
+    replaces (:func:`compact`), so :func:`after` cannot tell a conversation read earlier that some of it is gone."""
+    query = select(_TURNS.c.id).where(_TURNS.c.scope == scope, _TURNS.c.role == SUMMARY, _TURNS.c.created_at >= since)
+    return db.connection().execute(query.limit(1)).first() is not None
+
+
 def append(
     db: Session, scope: str, *, session: str, message_id: str, turns: Sequence[dict[str, Any]], now: datetime
 ) -> None:

@@ -3,13 +3,14 @@ early (agent_runner.loop.START_LEAD).
 
 The host answers once its own clock has reached ``GO_AHEAD`` (10 ms) before the row's ``process_after``, after
 reading the row then (inbox.store.early.start_check): still this runner's for this attempt, nothing written to it
-or its series since the claim. Then go; the runner starts at the due time on its own clock. An agent run came with
-its conversation in the claim: the go brings what it lacks, read then, only if it has moved on since (a run of the
-same conversation ended meanwhile), which one step of an index tells: the turns added, or the whole conversation
-when a summary replaced some of it. Sent whole with every go, a long conversation (500 turns) took 11 ms to read,
-send and parse, and made the go late. Or, after a pause, cancel or update meanwhile, or
-while the host shuts down, the row is handed back unstarted (inbox.store.early.hand_back: a write, the rare case,
-in a worker thread).
+or its series since the claim. Then go; the runner starts at the due time on its own clock. Or, after a pause,
+cancel or update meanwhile, or while the host shuts down, the row is handed back unstarted
+(inbox.store.early.hand_back: a write, the rare case, in a worker thread).
+
+An agent run came with its conversation in the claim: the go brings what it lacks, read then, only if it has moved
+on since (a run of the same conversation ended meanwhile), which one step of an index tells: the turns added, or
+the whole conversation when a summary replaced some of it. Sent whole with every go, a long conversation (500
+turns) took 11 ms to read, send and parse, and made the go late.
 
 Answered at the due time, the read, the hop back to the event loop and the answer's way to the runner (1.9 ms at
 p50 and 3.1 ms at p99 together, on 2 cores) were all lateness (docs/benchmarks.md, "Lateness"); answered ahead,
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from fastapi import APIRouter, Request, Response
@@ -55,6 +56,8 @@ router = APIRouter(prefix=PREFIX, tags=["runner"])
 # work): an early ask sleeps on the loop until this long before its time to look, and the rest in a worker thread,
 # which then reads the row. The thread is held for this long at most.
 FINAL_S = 0.003
+# Another host's clock may be a little behind this one's: a summary it wrote just after the claim must not look older.
+CLOCKS_APART = timedelta(seconds=5)
 _BODY = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": StartRequest.model_json_schema()}}}
 }
@@ -102,7 +105,8 @@ def _look(
         if scope is None or history.newest(db, scope) == body.newest_id:
             return StartReply(go=True)  # what the claim sent is still the whole conversation: the usual case
         added = history.after(db, scope, body.newest_id) if body.newest_id is not None else []
-        if added and all(turn.role != history.SUMMARY for turn in added):
+        summarized = history.summarized_since(db, scope, row.updated_at - CLOCKS_APART)  # since the claim
+        if added and not summarized and all(turn.role != history.SUMMARY for turn in added):
             turns = [ChatTurn.model_validate(turn.turn) for turn in added]
             return StartReply(go=True, added=turns, added_through=added[-1].id)
         return StartReply(go=True, history=history_of(db, row, budget_tokens=host.agent_limits.history_tokens))

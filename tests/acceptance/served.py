@@ -25,6 +25,10 @@ from scripts.fake_provider.server import FakeProvider
 
 HOST_KEY = "sk-host-only-0123456789"
 T = TypeVar("T")
+# How long a test waits for what a host should do (a run, a delivery) before it fails with the host's log. Alone,
+# an agent run here takes 2 to 3 s from the host's start; in the full suite on 2 cores, whose first minutes also
+# build images and run the benchmarks' smoke tests, the same tests took 13 to 17 s, and once over 20 s.
+WAIT_S = 60.0
 
 
 class Served:
@@ -103,7 +107,7 @@ class Served:
         return "\n".join(path.read_text() for path in self.logs if path.exists())
 
     # -- reading -----------------------------------------------------------------------------------------
-    def wait_for(self, what: str, probe: Callable[[], T | None], timeout_s: float = 20.0) -> T:
+    def wait_for(self, what: str, probe: Callable[[], T | None], timeout_s: float = WAIT_S) -> T:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             value = probe()
@@ -116,7 +120,7 @@ class Served:
     def runs(self, ident: str) -> list[RunRecord]:
         return sorted(self.inbox.runs(ident, limit=1000), key=lambda r: (r.started_at, r.attempt))
 
-    def wait_for_runs(self, ident: str, count: int, timeout_s: float = 20.0) -> list[RunRecord]:
+    def wait_for_runs(self, ident: str, count: int, timeout_s: float = WAIT_S) -> list[RunRecord]:
         def enough() -> list[RunRecord] | None:
             found = self.runs(ident)
             return found if len(found) >= count else None

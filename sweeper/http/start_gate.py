@@ -9,17 +9,17 @@ cancel or update meanwhile, or while the host shuts down, the row is handed back
 
 An agent run came with its conversation in the claim: the go brings what it lacks, read then, only if it has moved
 on since (a run of the same conversation ended meanwhile), which one step of an index tells: the turns added, or
-the whole conversation when a summary replaced some of it. Sent whole with every go, a long conversation (500
-turns) took 11 ms to read, send and parse, and made the go late.
+the whole conversation when a summary replaced some of it. Sent whole with every go, a long conversation took
+longer to read, send and parse than the go's lead, and made the go late (docs/benchmarks.md, "Lateness").
 
-Answered at the due time, the read, the hop back to the event loop and the answer's way to the runner (1.9 ms at
-p50 and 3.1 ms at p99 together, on 2 cores) were all lateness (docs/benchmarks.md, "Lateness"); answered ahead,
-none is. The route is still leaner than the other runner routes, which cost about 3 ms here against 1 ms for the
-HTTP round trip itself: the runner's token is looked up in memory on the event loop (their shared check runs in a
-worker thread, because an API token's may ask the store; a token not found here goes that way, to be refused as
-there), and the body is read by its model without FastAPI's parameter machinery. The request is checked at once, in
-a worker thread (a store away, or a pool of connections all in use, must not hold the event loop); the wait holds
-no thread but for its last ``FINAL_S``, and the worker thread that waits those out reads the row again.
+Answered at the due time, the read, the hop back to the event loop and the answer's way to the runner were all
+lateness (docs/benchmarks.md, "Lateness"); answered ahead, none is. The route is still leaner than the other runner
+routes, whose token check and parameter machinery cost more than the HTTP round trip itself: the runner's token is
+looked up in memory on the event loop (their shared check runs in a worker thread, because an API token's may ask
+the store; a token not found here goes that way, to be refused as there), and the body is read by its model without
+FastAPI's parameter machinery. The request is checked at once, in a worker thread (a store away, or a pool of
+connections all in use, must not hold the event loop); the wait holds no thread but for its last ``FINAL_S``, and
+the worker thread that waits those out reads the row again.
 """
 
 from __future__ import annotations

@@ -25,9 +25,9 @@ from scripts.fake_provider.server import FakeProvider
 
 HOST_KEY = "sk-host-only-0123456789"
 T = TypeVar("T")
-# How long a test waits for what a host should do (a run, a delivery) before it fails with the host's log. Alone,
-# an agent run here takes 2 to 3 s from the host's start; in the full suite on 2 cores, whose first minutes also
-# build images and run the benchmarks' smoke tests, the same tests took 13 to 17 s, and once over 20 s.
+# How long a test waits for what a host should do (a run, a delivery) before it fails with the host's log: generous,
+# since in the full suite on 2 cores, whose first minutes also build images and run the benchmarks' smoke tests, an
+# agent run takes several times as long as alone (docs/testing.md, "Workers").
 WAIT_S = 60.0
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from inbox.enums import Kind, Status
 from inbox.ids import new_id
+from inbox.store.autocommit import execute_alone
 from inbox.store.engine import joined_transaction, plain_transaction, wake_channel
 from inbox.store.models import MessageIn
 from inbox.store.types import UTCDateTime
@@ -136,7 +137,8 @@ def write_messages(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
     On PostgreSQL a single message is one statement in its own transaction that also sends the wake-up: one round
     trip, where ``BEGIN``, ``INSERT``, ``NOTIFY``, ``COMMIT`` took four. A lone ``Inbox.send`` (a webhook, a
     script) is bound by that round trip and the Python work around it, so the statement is SQL text compiled
-    once, its values converted as a batch's are, and it returns no rows to read back.
+    once, its values converted as a batch's are, it returns no rows to read back, and it runs on a connection
+    already in autocommit (inbox.store.autocommit).
     """
     if not rows:
         return
@@ -145,9 +147,7 @@ def write_messages(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
         keys = tuple(rows[0])
         params = dict(zip(keys, driver_values(engine.dialect, table, rows)[0], strict=True))
         params[_CHANNEL] = wake_channel(engine)
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql(_insert_and_wake(engine.dialect, keys), params)
+        execute_alone(engine, _insert_and_wake(engine.dialect, keys), params)
         return
     with plain_transaction(engine) as conn:
         insert_dicts(conn, table, rows)

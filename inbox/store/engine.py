@@ -52,7 +52,7 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _pg_no_jit(dbapi_conn: Any, _record: Any) -> None:
+def pg_no_jit(dbapi_conn: Any, _record: Any) -> None:
     """PostgreSQL compiles none of the store's queries with JIT. They read a few rows through an index and stop (a
     claim's lanes, a page), but the planner estimates them as if they read on (a ``LIMIT`` taken from a column, a
     page's early stop), and past ``jit_above_cost`` compiling one took a hundred times as long as running it
@@ -72,7 +72,7 @@ def open_engine(url: str, *, migrate: bool = True, echo: bool = False) -> Engine
         event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, echo=echo)
-        event.listen(engine, "connect", _pg_no_jit)
+        event.listen(engine, "connect", pg_no_jit)
         ping_when_idle(engine)
     if migrate:
         upgrade_to_head(engine)
@@ -207,4 +207,7 @@ def plain_transaction(engine: Engine) -> Iterator[Connection]:
             if engine.dialect.name == "postgresql" and conn.info.get("wake"):
                 conn.execute(text(f"NOTIFY {wake_channel(engine)}"))
         finally:
-            conn.info.pop("wake", None)  # the info dict lives as long as the pooled connection
+            # The info dict lives as long as the pooled connection. One the server dropped is not asked: reading
+            # its info would try to reconnect and raise in place of the error that says what happened.
+            if not conn.invalidated:
+                conn.info.pop("wake", None)

@@ -96,11 +96,12 @@ def run_due(inbox: Inbox, outcome: Outcome = Outcome.COMPLETED) -> list[str]:
 def stored_text(engine: Engine) -> str:
     """Every value in every table of the store, as one text: to show what was, or was not, written.
 
-    Each table's rows are sorted: a table read without ``ORDER BY`` comes back in its storage order, which
-    PostgreSQL may change (vacuum, a row's lock taken and dropped) with nothing written."""
+    Tables and each table's rows are sorted: a table read without ``ORDER BY`` comes back in its storage order,
+    which PostgreSQL may change (vacuum, a row's lock taken and dropped) with nothing written. The list of tables
+    is such a read too, of the catalog, whose rows autovacuum's statistics rewrite."""
     values: list[str] = []
     with engine.connect() as conn:
-        for name in inspect(conn).get_table_names():
+        for name in sorted(inspect(conn).get_table_names()):
             rows = ["\t".join(str(value) for value in row) for row in conn.execute(text(f"SELECT * FROM {name}"))]
             values.append(f"{name}:")
             values.extend(sorted(rows))

@@ -15,15 +15,15 @@ from sweeper.providers.base import (
     ToolCall,
     ToolSpec,
     Usage,
+    WireClient,
     error_details,
-    post_json,
 )
 
 DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
 
 
-class AnthropicProvider:
+class AnthropicProvider(WireClient):
     """A :class:`~sweeper.providers.base.Provider` speaking the Anthropic Messages wire format.
 
     ``base_url`` is the host root (``https://api.anthropic.com``); a trailing ``/v1`` is tolerated.
@@ -41,33 +41,12 @@ class AnthropicProvider:
         client: httpx.Client | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url: {base_url!r} is not an http:// or https:// URL")
-        self.base_url = base_url.rstrip("/")
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
+        if api_key:
+            headers["x-api-key"] = api_key
+        super().__init__(base_url, headers=headers, timeout_s=timeout_s, client=client, extra_headers=extra_headers)
         root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
         self.url = f"{root}/v1/messages"
-        self.timeout_s = timeout_s
-        self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client()
-        self._headers = {
-            "content-type": "application/json",
-            "accept": "application/json",
-            "anthropic-version": ANTHROPIC_VERSION,
-        }
-        if api_key:
-            self._headers["x-api-key"] = api_key
-        self._headers.update(extra_headers or {})
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> AnthropicProvider:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def complete(
         self,
@@ -78,16 +57,7 @@ class AnthropicProvider:
         tools: Sequence[ToolSpec] = (),
         max_tokens: int = 1024,
     ) -> ModelReply:
-        payload = build_request(model, system, turns, tools, max_tokens)
-        body = post_json(
-            self._client,
-            self.url,
-            payload,
-            headers=self._headers,
-            timeout=self._timeout,
-            provider="anthropic",
-            model=model,
-        )
+        body = self.post(self.url, build_request(model, system, turns, tools, max_tokens), model=model)
         return parse_reply(body, model, self.url)
 
 

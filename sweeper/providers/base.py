@@ -11,7 +11,7 @@ import email.utils
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import httpx
 
@@ -35,6 +35,7 @@ __all__ = [
     "ToolCall",
     "ToolSpec",
     "Usage",
+    "WireClient",
 ]
 
 
@@ -174,3 +175,45 @@ def post_json(
             status=resp.status_code,
         )
     return body
+
+
+class WireClient:
+    """What the wire-format clients share: checking the base URL, the HTTP client (their own unless one is given,
+    and then theirs to close), the timeouts, the headers, and the POST that turns every failure into a
+    :class:`ProviderError`. A client adds its request and reply formats."""
+
+    name = "provider"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str],
+        timeout_s: float,
+        client: httpx.Client | None,
+        extra_headers: Mapping[str, str] | None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url: {base_url!r} is not an http:// or https:// URL")
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client()
+        self._headers = {"content-type": "application/json", "accept": "application/json", **headers}
+        self._headers.update(extra_headers or {})
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def post(self, url: str, payload: dict[str, Any], *, model: str) -> dict[str, Any]:
+        return post_json(
+            self._client, url, payload, headers=self._headers, timeout=self._timeout, provider=self.name, model=model
+        )

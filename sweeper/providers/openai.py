@@ -19,14 +19,14 @@ from sweeper.providers.base import (
     ToolCall,
     ToolSpec,
     Usage,
+    WireClient,
     error_details,
-    post_json,
 )
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
-class OpenAIProvider:
+class OpenAIProvider(WireClient):
     """A :class:`~sweeper.providers.base.Provider` speaking the Chat Completions wire format.
 
     ``api_key`` may be ``None`` for local servers: no ``Authorization`` header is sent then.
@@ -46,29 +46,10 @@ class OpenAIProvider:
         extra_headers: Mapping[str, str] | None = None,
         max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens",
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url: {base_url!r} is not an http:// or https:// URL")
-        self.base_url = base_url.rstrip("/")
+        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        super().__init__(base_url, headers=headers, timeout_s=timeout_s, client=client, extra_headers=extra_headers)
         self.url = f"{self.base_url}/chat/completions"
-        self.timeout_s = timeout_s
         self.max_tokens_param = max_tokens_param
-        self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client()
-        self._headers = {"content-type": "application/json", "accept": "application/json"}
-        if api_key:
-            self._headers["authorization"] = f"Bearer {api_key}"
-        self._headers.update(extra_headers or {})
-
-    def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> OpenAIProvider:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def complete(
         self,
@@ -80,16 +61,7 @@ class OpenAIProvider:
         max_tokens: int = 1024,
     ) -> ModelReply:
         payload = build_request(model, system, turns, tools, max_tokens, self.max_tokens_param)
-        body = post_json(
-            self._client,
-            self.url,
-            payload,
-            headers=self._headers,
-            timeout=self._timeout,
-            provider="openai",
-            model=model,
-        )
-        return parse_reply(body, model, self.url)
+        return parse_reply(self.post(self.url, payload, model=model), model, self.url)
 
 
 def build_request(

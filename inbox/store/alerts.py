@@ -5,6 +5,9 @@ its channel like any other), then at most one every ``ALERT_EVERY`` while it kee
 notice when an occurrence ends without failing again. ``alerted_at`` on the series' rows remembers the last alert,
 carried from each occurrence to its follow-up as ``consecutive_failures`` is. Written in the transaction that ends
 the occurrence, so an alert is written once per ending, whatever several hosts do.
+
+A series the host pauses by itself (too many failures, the token budget, a cancelled upstream) tells its session
+the same way, once, saying why and what brings it back (:func:`tell_paused`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from inbox.enums import FAILED_OUTCOMES, OutboxKind, Outcome
+from inbox.store import audit
 from inbox.store.models import MessageIn, Run
 from inbox.store.outbox import post_outbox
 
@@ -67,5 +71,20 @@ def _post(db: Session, row: MessageIn, now: datetime, text: str) -> None:
         now=now,
         in_reply_to=row.id,
         series_id=row.series_id,
+        deliver=row.deliver,
+    )
+
+
+def tell_paused(db: Session, row: MessageIn, *, reason: str, remedy: str, now: datetime) -> None:
+    """The host paused ``row``'s series by itself: the audit trail records it, and one ``system`` outbox row tells
+    its session why and what to do (``remedy``), through the series' channel."""
+    audit.host_paused(db, row, reason=reason, now=now)
+    post_outbox(
+        db,
+        session=row.session,
+        kind=OutboxKind.SYSTEM,
+        now=now,
+        series_id=row.series_id,
+        text=f"Task {row.name or row.series_id} was paused: {reason}. {remedy}",
         deliver=row.deliver,
     )

@@ -12,9 +12,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from inbox.enums import OutboxKind, Status
-from inbox.store import audit
-from inbox.store.endings import post_outbox
+from inbox.enums import Status
+from inbox.store.alerts import tell_paused
 from inbox.store.models import MessageIn, Run
 
 WINDOW = timedelta(hours=24)
@@ -36,15 +35,6 @@ def enforce(db: Session, follow_up: MessageIn | None, *, limit: int, now: dateti
         return False
     follow_up.status = Status.PAUSED
     follow_up.reason = f"budget: {used} tokens in 24 h, over the daily budget of {limit} (INBOX_SERIES_DAILY_TOKENS)"
-    audit.host_paused(db, follow_up, reason=follow_up.reason, now=now)
-    post_outbox(
-        db,
-        session=follow_up.session,
-        kind=OutboxKind.SYSTEM,
-        now=now,
-        series_id=follow_up.series_id,
-        text=f"Task {follow_up.name or follow_up.series_id} was paused: {follow_up.reason}. "
-        f"Resume it with: inbox resume {follow_up.series_id}",
-        deliver=follow_up.deliver,
-    )
+    remedy = f"Resume it with: inbox resume {follow_up.series_id}"
+    tell_paused(db, follow_up, reason=follow_up.reason, remedy=remedy, now=now)
     return True

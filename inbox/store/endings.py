@@ -18,8 +18,7 @@ from inbox.channels import NO_CHANNEL
 from inbox.enums import FAILED_OUTCOMES, STATUS_AFTER, OutboxKind, Outcome, Status
 from inbox.errors import NotFound
 from inbox.schedules import Recurring, from_recurrence, load_zone
-from inbox.store import audit
-from inbox.store.alerts import alert_after_ending
+from inbox.store.alerts import alert_after_ending, tell_paused
 from inbox.store.changes import apply_changes
 from inbox.store.models import MAX_ERROR_CHARS, MAX_MODEL_OUTPUT_CHARS, MAX_SCRIPT_OUTPUT_CHARS, MessageIn, Run, clip
 from inbox.store.outbox import post_outbox
@@ -315,17 +314,8 @@ def _write_follow_up(db: Session, row: MessageIn, report: RunReport, *, now: dat
     if decided is None:
         return None
     if decided.paused_by_failures:
-        audit.host_paused(db, row, reason=decided.reason or "", now=now)
-        post_outbox(
-            db,
-            session=row.session,
-            kind=OutboxKind.SYSTEM,
-            now=now,
-            series_id=row.series_id,
-            text=f"Task {row.name or row.series_id} was paused: {decided.reason}. "
-            f"Fix the cause, then resume it with: inbox resume {row.series_id}",
-            deliver=row.deliver,
-        )
+        remedy = f"Fix the cause, then resume it with: inbox resume {row.series_id}"
+        tell_paused(db, row, reason=decided.reason or "", remedy=remedy, now=now)
     columns = {"process_after": now, **decided.columns(now=now)}  # a waiting update's slot replaces ``now``
     follow = MessageIn(series_id=row.series_id, **columns, **inherited_settings(row))
     if pending_update:

@@ -31,7 +31,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from inbox.enums import SUCCESS_OUTCOMES, Outcome, Status, When
-from inbox.store import audit, graph, queries
+from inbox.store import graph, queries
+from inbox.store.alerts import tell_paused
 from inbox.store.lookup import live_row
 from inbox.store.models import MessageIn, Run, clip
 from inbox.store.series import pause, start_extra
@@ -99,7 +100,8 @@ def upstream_cancelled(db: Session, cancelled: MessageIn, *, now: datetime) -> N
             continue
         reason = f"upstream task {label} was cancelled"
         pause(db, downstream_id, now=now, reason=reason)
-        audit.host_paused(db, live, reason=reason, now=now)
+        remedy = f"Give it other upstreams (inbox update {downstream_id} --after ID), then resume it"
+        tell_paused(db, live, reason=reason, remedy=remedy, now=now)
 
 
 def _edges(db: Session, downstream_id: str) -> list[Dependency]:

@@ -215,6 +215,12 @@ def test_a_cancelled_upstream_pauses_its_downstream_saying_why(inbox: Inbox) -> 
     paused = inbox.get("digest")
     assert paused.status == "paused"
     assert paused.reason == f"upstream task feeds ({up.series_id}) was cancelled"
+    # The session is told, as when the host pauses a series for its failures or its budget.
+    [told] = [item.text for item in inbox.outbox(session="main") if item.kind == "system"]
+    assert told == (
+        f"Task digest was paused: upstream task feeds ({up.series_id}) was cancelled. "
+        f"Give it other upstreams (inbox update {down.series_id} --after ID), then resume it"
+    )
     assert inbox.get(other.series_id).status == "active"
     with pytest.raises(InvalidInput) as refused:
         inbox.schedule("later", after=["feeds"])  # a cancelled task never runs again

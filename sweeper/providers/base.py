@@ -178,9 +178,9 @@ def post_json(
 
 
 class WireClient:
-    """What the wire-format clients share: checking the base URL, the HTTP client (their own unless one is given,
-    and then theirs to close), the timeouts, the headers, and the POST that turns every failure into a
-    :class:`ProviderError`. A client adds its request and reply formats."""
+    """What the wire-format clients share: checking the base URL, the HTTP client (a given one is used and left
+    open; otherwise one of their own, closed by :meth:`close`), the timeouts, the headers, and the POST that turns
+    every failure into a :class:`ProviderError`. A client adds its URL, credentials, request and reply formats."""
 
     name = "provider"
 

@@ -1,7 +1,8 @@
 """PostgreSQL connections the server dropped while they sat in the pool: an idle one is pinged and replaced before
 use, so a host or script that was quiet while the server restarted carries on without an error; one used a moment
 ago goes out unpinged (the saved round trip is in docs/benchmarks.md), and if it was dropped, its one failure makes
-the pool replace it. Both pools of a store behave so: the main one, and the one in autocommit for single sends."""
+the pool replace its connections. Both pools of a store behave so: the main one, and the one in autocommit for
+single sends."""
 
 from __future__ import annotations
 

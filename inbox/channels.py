@@ -89,8 +89,7 @@ def command_line(command: str, *, field: str = "command") -> list[str]:
         raise InvalidInput(field, "must name a program")
     program = argv[0]
     if "/" in program:
-        path = Path(program).expanduser()
-        if not path.is_file():
+        if not check.is_file(Path(program).expanduser()):
             raise InvalidInput(field, f"no such program: {program}")
     elif shutil.which(program) is None:
         raise InvalidInput(field, f"no program {program!r} on PATH; give its full path")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import TypeVar
 
 from inbox.errors import InvalidInput
@@ -166,3 +167,12 @@ def priority(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value not in PRIORITIES:
         raise InvalidInput("priority", f"{value!r} must be a whole number from -10 to 10")
     return value
+
+
+def is_file(path: Path) -> bool:
+    """Whether ``path`` names a regular file. A name longer than the file system allows names none: ``Path.is_file``
+    raises ``OSError`` (ENAMETOOLONG) for it, which a command showed as a traceback instead of "no such file"."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False

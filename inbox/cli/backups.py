@@ -10,6 +10,7 @@ import typer
 from inbox.cli.options import ACTOR, Json, open_inbox
 from inbox.cli.render import console, errors, print_json
 from inbox.errors import InvalidInput
+from inbox.validation import is_file
 
 FORMAT_HELP = "sqlite | pg_dump | json (default: sqlite on SQLite; on PostgreSQL pg_dump when installed, else json)"
 
@@ -63,7 +64,7 @@ def restore(
     from inbox.config import load_settings
 
     path = Path(file).expanduser()
-    if not path.is_file():
+    if not is_file(path):
         raise InvalidInput("FILE", f"no such file: {file}")
     settings = load_settings()
     try:

@@ -12,6 +12,7 @@ import typer
 from inbox.errors import InvalidInput
 from inbox.paging import DEFAULT_PAGE
 from inbox.task_help import FIELD_HELP
+from inbox.validation import is_file
 
 if TYPE_CHECKING:
     from inbox.api import Inbox
@@ -48,7 +49,7 @@ def read_script(value: str | None) -> str | None:
     if value == "-":
         return sys.stdin.read()
     path = Path(value).expanduser()
-    if not path.is_file():
+    if not is_file(path):
         raise InvalidInput("script", f"no such file: {value}")
     try:
         return path.read_text(encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cached_property
@@ -84,6 +85,16 @@ def tell_more(page: Page[Any], beyond: str = "more") -> None:
 
 
 def fail(message: str) -> None:
+    """One line on stderr: ``inbox: MESSAGE``. A message that quotes what was typed gets that text's control
+    characters and line separators escaped (``\\x1c``, ``\\u2028``), so it can neither split the line a script reads nor
+    drive the terminal."""
     from rich.text import Text
 
-    errors.print(Text.assemble(("inbox:", "bold red"), " ", message), highlight=False)
+    errors.print(Text.assemble(("inbox:", "bold red"), " ", one_line(message)), highlight=False)
+
+
+_UNPRINTED = frozenset({"Cc", "Zl", "Zp"})  # control characters, line and paragraph separators
+
+
+def one_line(text: str) -> str:
+    return "".join(repr(char)[1:-1] if unicodedata.category(char) in _UNPRINTED else char for char in text)

@@ -15,6 +15,7 @@ from inbox.errors import InvalidInput
 from inbox.event_names import check_name, parse_data
 from inbox.schedules.durations import MAX_DURATION, MAX_DURATION_TEXT
 from inbox.schedules.schedule import parse_instant
+from inbox.validation import is_file
 
 script_app = typer.Typer(help="Pre-scripts.", no_args_is_help=True)
 
@@ -82,7 +83,7 @@ def script_test(
     """Run a pre-script and print its decision: wake (with data), skipped, or script_error."""
     from agent_runner.prescript import ScriptVerdict, describe, input_document, run_prescript
 
-    if not file.is_file():
+    if not is_file(file):
         raise InvalidInput("file", f"no such file: {file}")
     if timeout <= 0:
         raise InvalidInput("timeout", "must be greater than zero")

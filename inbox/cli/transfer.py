@@ -12,6 +12,7 @@ import typer
 from inbox.cli.options import Json, open_inbox
 from inbox.cli.render import errors, print_json
 from inbox.errors import InvalidInput
+from inbox.validation import is_file
 
 
 def _plural(count: int, word: str) -> str:
@@ -50,7 +51,7 @@ def import_(
         text = sys.stdin.buffer.read()
     else:
         path = Path(file).expanduser()
-        if not path.is_file():
+        if not is_file(path):
             raise InvalidInput("FILE", f"no such file: {file}")
         text = path.read_bytes()
     checked = parse(text)

@@ -24,6 +24,19 @@ EDGE_INPUTS: list[tuple[str, list[str], str]] = [
     # bytes that are not UTF-8 reach sys.argv as lone surrogates, which the store cannot encode
     ("--name not UTF-8", ["schedule", "p", "--every", "1h", "--name", os.fsdecode(b"caf\xe9")], r"--name: .*UTF-8"),
     ("prompt not UTF-8", ["schedule", "--every", "1h", "--", os.fsdecode(b"\xff")], r"^inbox: error: prompt: .*UTF-8"),
+    # a program path whose name is longer than a file system allows: the check that it exists raised ENAMETOOLONG
+    ("--command past NAME_MAX", ["channel", "add", "x", "--command", "/" + "0" * 300], r"command: no such program: /0"),
+    (
+        "--script past NAME_MAX",
+        ["schedule", "p", "--every", "1h", "--script", "/" + "0" * 300],
+        r"script: no such file",
+    ),
+    ("script test past NAME_MAX", ["script", "test", "/" + "0" * 300], r"^inbox: error: file: no such file: /0"),
+    ("restore past NAME_MAX", ["restore", "/" + "0" * 300], r"^inbox: error: FILE: no such file: /0"),
+    ("import past NAME_MAX", ["import", "/" + "0" * 300], r"^inbox: error: FILE: no such file: /0"),
+    # the error quoted the value as typed: a file separator or a line separator in it split the message in two
+    ("--command with \\x1c", ["channel", "add", "x", "--command", "/no\x1cpe"], r"no such program: /no\\x1cpe$"),
+    ("--command with \\u2028", ["channel", "add", "x", "--command", "/no\u2028pe"], r"program: /no\\u2028pe$"),
 ]
 
 

@@ -14,8 +14,9 @@ when the server dropped the connection the pool's connections are replaced, so c
 
 from __future__ import annotations
 
+import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exc
@@ -25,25 +26,23 @@ from inbox.store.engine import pg_no_jit
 from inbox.store.pg_ping import ping_when_idle
 
 _pools: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_making = threading.Lock()
 
 
 def autocommit_engine(engine: Engine) -> Engine:
     """The pool of autocommit connections of ``engine``'s store (opened at first use, disposed with it)."""
     pool = _pools.get(engine)
-    if pool is None:
-        pool = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
-        event.listen(pool, "connect", pg_no_jit)
-        ping_when_idle(pool)
-        _pools[engine] = pool
-        event.listen(engine, "engine_disposed", _dispose_with(pool))
+    if pool is not None:
+        return pool
+    with _making:  # two threads' first sends (the HTTP API's) make one pool, not one each
+        pool = _pools.get(engine)
+        if pool is None:
+            pool = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+            event.listen(pool, "connect", pg_no_jit)
+            ping_when_idle(pool)
+            event.listen(engine, "engine_disposed", lambda _engine: pool.dispose())
+            _pools[engine] = pool
     return pool
-
-
-def _dispose_with(pool: Engine) -> Callable[[Engine], None]:
-    def dispose(_engine: Engine) -> None:
-        pool.dispose()
-
-    return dispose
 
 
 def execute_alone(engine: Engine, sql: str, params: Mapping[str, Any]) -> None:
